@@ -1,0 +1,327 @@
+"""The ``planner`` command line: thin Typer commands that load, compute, render and exit.
+
+Errors the user can act on (:class:`PlannerError`) are caught in :func:`main`, printed as one
+line per problem on stderr, and turned into the exit codes of spec §4. Anything else is a bug
+and stays a traceback. Heavy libraries are imported inside the commands that need them, so
+``planner check`` pays only for pandas (the catalogue) and PyYAML.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from . import __version__
+from .errors import EXIT_OVER, InputError, PlannerError
+from .model import ENGINES, SCENARIOS
+
+app = typer.Typer(
+    name="planner",
+    help="Connection-budget capacity planner for PostgreSQL on AWS RDS and Aurora.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+catalog_app = typer.Typer(help="The instance-class catalogue: list classes, show one.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+
+class CheckFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+    github = "github"
+
+
+class TableFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+class FailOn(str, Enum):
+    over = "over"
+    warn = "warn"
+
+
+CatalogOption = Annotated[
+    Optional[Path],
+    typer.Option("--catalog", envvar="PLANNER_CATALOG", help="Instance-class catalogue CSV (default: the bundled one)."),
+]
+ObservationsOption = Annotated[
+    Optional[Path],
+    typer.Option(
+        "--observations", envvar="PLANNER_OBSERVATIONS",
+        help="CSV of engine,instance_class,max_connections read with SHOW max_connections: makes those classes exact.",
+    ),
+]
+OutputOption = Annotated[
+    Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout (only once it succeeded).")
+]
+TopologyArgument = Annotated[Path, typer.Argument(help="Topology file (.yaml, .yml, .toml or .json).", show_default=False)]
+
+
+def _load(topology: Path, catalog: Optional[Path], observations: Optional[Path]):  # type: ignore[no-untyped-def]
+    """Load the topology and the catalogue, the two inputs of every topology command."""
+    from .catalog import load_catalog
+    from .topology import load_topology
+
+    return load_topology(topology), load_catalog(catalog, observations)
+
+
+def _scenarios(values: Optional[list[str]]) -> tuple[str, ...]:
+    """Accept ``--scenario peak --scenario rollout`` and ``--scenario peak,rollout``."""
+    if not values:
+        return SCENARIOS
+    chosen = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    unknown = [v for v in chosen if v not in SCENARIOS]
+    if unknown:
+        raise InputError(f"--scenario: unknown scenario {unknown[0]!r} (choose from {', '.join(SCENARIOS)})")
+    return tuple(chosen)
+
+
+def _emit(text: str, output: Optional[Path]) -> None:
+    """Print ``text``, or write it to ``output`` atomically so a failed run leaves no half file."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    target = output.resolve()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise InputError(f"{output}: cannot write the output ({exc.strerror}); choose a writable path with -o") from exc
+
+
+@app.command()
+def check(
+    topology: TopologyArgument,
+    format: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.text,
+    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on `over` only, or also on `warn`.")] = FailOn.over,
+    scenario: Annotated[
+        Optional[list[str]], typer.Option("--scenario", "-s", help="Scenarios to check: steady, peak, rollout (repeat or comma-separate).")
+    ] = None,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Check a topology against its connection budgets: the CI gate.
+
+    Exit 0 when every instance and pooler is within budget, 1 when something is over
+    (or warns, with --fail-on warn), 2 for invalid input.
+
+    \b
+    Examples:
+      planner check shop.yaml
+      planner check shop.yaml --format github --fail-on warn
+      planner check shop.yaml --format json --scenario rollout
+    """
+    from .budget import compute_budget
+    from .render import check as render
+
+    topo, cat = _load(topology, catalog, observations)
+    report = compute_budget(topo, cat, _scenarios(scenario))
+    renderer = {
+        CheckFormat.text: render.render_text,
+        CheckFormat.json: render.render_json,
+        CheckFormat.markdown: render.render_markdown,
+        CheckFormat.github: render.render_github,
+    }[format]
+    _emit(renderer(report), output)
+    if format is CheckFormat.github and os.environ.get("GITHUB_STEP_SUMMARY"):
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(render.render_markdown(report) + "\n")
+    failing = {"over"} if fail_on is FailOn.over else {"over", "warn"}
+    if report.status in failing:
+        raise typer.Exit(EXIT_OVER)
+
+
+@app.command()
+def plan(
+    topology: TopologyArgument,
+    engine: Annotated[Optional[str], typer.Option("--engine", help="postgres or aurora-postgresql (default: the database's).")] = None,
+    family: Annotated[
+        Optional[list[str]], typer.Option("--family", help="Only these families, e.g. m7g or r6g,r7g (repeatable).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many candidates per database.")] = 5,
+    database: Annotated[Optional[str], typer.Option("--database", "-d", help="Only this database.")] = None,
+    include_retired: Annotated[bool, typer.Option("--include-retired", help="Also consider retired classes (t2, m3, m4, r3, r4).")] = False,
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+    output: OutputOption = None,
+) -> None:
+    """List the instance classes that hold each database's worst scenario under the alarm line.
+
+    Smallest first, then cheapest where a price is known. Works when instance_class is missing.
+
+    \b
+    Examples:
+      planner plan shop.yaml
+      planner plan shop.yaml --family m7g,r7g --top 3
+      planner plan shop.yaml --engine aurora-postgresql --format json
+    """
+    from .plan import plan_topology
+    from .render import plan as render
+
+    if engine is not None and engine not in ENGINES[:2]:
+        raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
+    families = [f.strip() for value in family or [] for f in value.split(",") if f.strip()]
+    topo, cat = _load(topology, catalog, observations)
+    plans = plan_topology(topo, cat, engine, families, include_retired, database)
+    renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
+    _emit(renderer(topo, plans, top), output)
+
+
+@app.command()
+def explain(
+    topology: TopologyArgument,
+    database: Annotated[Optional[str], typer.Option("--database", "-d", help="Only this database.")] = None,
+    scenario: Annotated[
+        Optional[list[str]], typer.Option("--scenario", "-s", help="Scenarios to explain (repeat or comma-separate).")
+    ] = None,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Write out the arithmetic: the formula with DBInstanceClassMemory substituted, each
+    reserved slot, and each source's multiplication per scenario.
+
+    \b
+    Examples:
+      planner explain shop.yaml
+      planner explain shop.yaml --database main --scenario rollout
+    """
+    from .budget import compute_budget
+    from .render.explain import render_explain
+
+    topo, cat = _load(topology, catalog, observations)
+    if database is not None and database not in topo.databases:
+        raise InputError(f"--database: no database named {database!r} in {topo.path} (choose from {', '.join(topo.databases)})")
+    report = compute_budget(topo, cat, _scenarios(scenario))
+    _emit(render_explain(report, database), output)
+
+
+@catalog_app.command("list")
+def catalog_list(
+    engine: Annotated[Optional[str], typer.Option("--engine", help="Only classes that support this engine.")] = None,
+    family: Annotated[Optional[str], typer.Option("--family", help="Only these families, comma-separated (e.g. m7g,r7g).")] = None,
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+) -> None:
+    """List instance classes with their default max_connections per engine.
+
+    \b
+    Examples:
+      planner catalog list --engine postgres --family m7g
+      planner catalog list --engine aurora-postgresql --format json
+    """
+    from .catalog import load_catalog
+    from .render import catalog as render
+
+    if engine is not None and engine not in ENGINES[:2]:
+        raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
+    cat = load_catalog(catalog, observations)
+    classes = cat.classes(engine=engine, family=family)
+    renderer = {TableFormat.text: render.render_list_text, TableFormat.json: render.render_list_json, TableFormat.markdown: render.render_list_markdown}[format]
+    _emit(renderer(classes, engine), None)
+
+
+@catalog_app.command("show")
+def catalog_show(
+    instance_class: Annotated[str, typer.Argument(help="An instance class, e.g. db.m6g.large.", show_default=False)],
+    engine: Annotated[str, typer.Option("--engine", help="postgres or aurora-postgresql.")] = "postgres",
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+) -> None:
+    """Show one class: memory, DBInstanceClassMemory and where it came from, default budget.
+
+    \b
+    Examples:
+      planner catalog show db.m6g.large
+      planner catalog show db.r6g.xlarge --engine aurora-postgresql --format json
+    """
+    from .catalog import load_catalog
+    from .render import catalog as render
+
+    if engine not in ENGINES[:2]:
+        raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
+    cat = load_catalog(catalog, observations)
+    cls = cat.get(instance_class)
+    memory = cat.dbicm(instance_class, engine)
+    renderer = {TableFormat.text: render.render_show_text, TableFormat.json: render.render_show_json, TableFormat.markdown: render.render_show_text}[format]
+    _emit(renderer(cls, engine, memory), None)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"planner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Connection-budget capacity planner for PostgreSQL on AWS RDS and Aurora.
+
+    \b
+    Examples:
+      planner check shop.yaml            # the CI gate
+      planner plan shop.yaml             # which instance class holds it
+      planner explain shop.yaml          # the arithmetic, written out
+      planner catalog show db.m6g.large  # one class's budget
+    """
+
+
+def _help_for(args: list[str]) -> str:
+    """Return the help command for the subcommand the user typed, e.g. ``planner check --help``."""
+    words = [a for a in args[:2] if not a.startswith("-")]
+    known = {"check", "plan", "explain", "catalog"}
+    if words and words[0] in known:
+        if words[0] == "catalog" and len(words) > 1 and words[1] in {"list", "show"}:
+            return f"planner catalog {words[1]} --help"
+        return f"planner {words[0]} --help"
+    return "planner --help"
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Run the CLI: catch planner errors and usage errors, print one line each, exit with the code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="planner", standalone_mode=False)
+    except PlannerError as exc:
+        if debug:
+            raise
+        for line in exc.lines():
+            print(f"planner: {line}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:  # raised from callbacks such as --version
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("planner: aborted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as exc:  # click's usage errors (bad flags, missing arguments)
+        if debug:
+            raise
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"planner: {message} (see '{_help_for(args)}')", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)

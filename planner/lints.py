@@ -1,0 +1,196 @@
+"""Warnings for the traps that put teams in the incident write-ups (spec §2–3, issue 4).
+
+Each lint reads a computed :class:`BudgetReport` and returns :class:`Finding` objects: what the
+trap is, the number that makes it real, and what to change. They never change a status; the
+verdict stays the arithmetic's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Callable, Iterator
+
+from .budget import PRODUCTION_NAMES, BudgetReport, Finding, InstanceBudget, SourceDemand
+from .model import DEFAULT_MAX_CONNECTIONS_FORMULA, SOURCE_ESTIMATED, Topology
+
+Lint = Callable[[BudgetReport], Iterator[Finding]]
+
+
+def _finding(topology: Topology, code: str, key_path: str, message: str) -> Finding:
+    return Finding(code, message, key_path, topology.line_of(key_path))
+
+
+def _writers(report: BudgetReport) -> list[InstanceBudget]:
+    return [i for i in report.instances if i.role == "writer"]
+
+
+def lambda_without_reserved_concurrency(report: BudgetReport) -> Iterator[Finding]:
+    """Lambda with no reserved concurrency can scale to the whole account's limit."""
+    for service in report.topology.services.values():
+        if service.shape == "lambda" and service.lambda_concurrency is None:
+            yield _finding(
+                report.topology, "lambda-unreserved", f"services.{service.name}.lambda",
+                "no reserved concurrency: assuming the account default of 1000 concurrent executions, "
+                "each with its own connections; set lambda.concurrency (reserved concurrency) or put it behind RDS Proxy",
+            )
+
+
+def unbounded_pools(report: BudgetReport) -> Iterator[Finding]:
+    """An unbounded pool has no upper limit: no instance is large enough."""
+    for service in report.topology.services.values():
+        if service.pool is not None and service.pool.unbounded:
+            yield _finding(
+                report.topology, "unbounded-pool", f"services.{service.name}.pool",
+                "unbounded pool: demand has no upper limit (e.g. Go database/sql without SetMaxOpenConns, "
+                "SQLAlchemy max_overflow -1); set a pool size",
+            )
+
+
+def proxy_sharing(report: BudgetReport) -> Iterator[Finding]:
+    """RDS Proxy at 100 % leaves nothing for direct clients; several proxies can sum past 100 %."""
+    topology = report.topology
+    by_db: dict[str, list[str]] = {}
+    for pooler in topology.poolers.values():
+        if pooler.kind == "rds-proxy":
+            by_db.setdefault(pooler.database, []).append(pooler.name)
+    for database, names in by_db.items():
+        percents = [topology.poolers[n].max_connections_percent for n in names]
+        if len(names) > 1 and sum(percents) > 100:
+            yield _finding(
+                topology, "proxy-over-100", f"poolers.{names[0]}.max_connections_percent",
+                f"RDS Proxies {', '.join(names)} on {database} may take {sum(percents)} % of max_connections together; "
+                "keep their max_connections_percent summing to at most 100 minus what direct clients need",
+            )
+        writer = next(i for i in _writers(report) if i.database == database)
+        direct = [s.source for s in writer.demand_by_source if s.kind == "service"]
+        others = [s.source for s in writer.demand_by_source if s.kind == "pooler" and s.source not in names]
+        for name, percent in zip(names, percents):
+            if percent >= 100 and (direct or others):
+                clients = ", ".join((direct + others)[:5])
+                yield _finding(
+                    topology, "proxy-full-with-direct", f"poolers.{name}.max_connections_percent",
+                    f"RDS Proxy may take {percent} % of max_connections while {clients} also connect directly to {database}; "
+                    "lower max_connections_percent to leave room for them (AWS advises this)",
+                )
+
+
+def pgbouncer_replicas(report: BudgetReport) -> Iterator[Finding]:
+    """Every PgBouncer replica keeps its own server pools: the fleet multiplies them."""
+    for pooler in report.poolers:
+        spec = report.topology.poolers[pooler.pooler]
+        if spec.kind == "pgbouncer" and spec.replicas > 1:
+            yield _finding(
+                report.topology, "pgbouncer-replicas", f"poolers.{pooler.pooler}.replicas",
+                f"each of {spec.replicas} PgBouncer replicas keeps its own server pools: {pooler.server_working} "
+                "server connections; size default_pool_size per replica, or set max_db_connections",
+            )
+
+
+def session_mode(report: BudgetReport) -> Iterator[Finding]:
+    """Session pooling holds a server connection per client: it caps, it does not multiplex."""
+    for pooler in report.topology.poolers.values():
+        if pooler.kind == "pgbouncer" and pooler.pool_mode == "session":
+            yield _finding(
+                report.topology, "session-mode", f"poolers.{pooler.name}.pool_mode",
+                "session mode gives each client a server connection for its whole session: clients beyond the "
+                "server pool wait; use transaction mode if the clients allow it",
+            )
+
+
+def shared_environments(report: BudgetReport) -> Iterator[Finding]:
+    """Several environments on one instance: a staging load test can take prod's slots."""
+    for writer in _writers(report):
+        envs: list[str] = []
+        for source in _all_sources(report, writer):
+            if source.environment and source.environment not in envs:
+                envs.append(source.environment)
+        if len(envs) > 1:
+            yield _finding(
+                report.topology, "shared-instance", f"databases.{writer.database}",
+                f"environments {', '.join(envs)} share one instance: a spike in one takes the others' connections; "
+                "give each environment its own database, or its own role with a CONNECTION LIMIT",
+            )
+
+
+def _all_sources(report: BudgetReport, instance: InstanceBudget) -> Iterator[SourceDemand]:
+    """Yield the services on ``instance``, looking through its poolers to their clients."""
+    for source in instance.demand_by_source:
+        if source.kind == "service":
+            yield source
+    for pooler in report.poolers:
+        if pooler.database == instance.database:
+            yield from pooler.clients
+
+
+def burstable_in_production(report: BudgetReport) -> Iterator[Finding]:
+    """T classes run out of CPU credits under sustained load: a trap for production."""
+    topology = report.topology
+    for writer in _writers(report):
+        cls = writer.instance_class or ""
+        if not re.match(r"db\.t\d", cls):
+            continue
+        envs = {s.environment for s in _all_sources(report, writer)}
+        prod = sorted(e for e in envs if e and e.lower() in PRODUCTION_NAMES)
+        if prod or (envs == {"default"}):
+            label = prod[0] if prod else "production (no environments declared)"
+            yield _finding(
+                topology, "burstable-production", f"databases.{writer.database}.instance_class",
+                f"{cls} is a burstable class serving {label}: it throttles when CPU credits run out; "
+                "prefer an m- or r-class for production",
+            )
+
+
+def parameter_overrides(report: BudgetReport) -> Iterator[Finding]:
+    """A max_connections far above the default trades connections for memory per backend."""
+    for writer in _writers(report):
+        mc = writer.max_connections
+        if mc.default_value is None or mc.formula == DEFAULT_MAX_CONNECTIONS_FORMULA:
+            continue
+        key = f"databases.{writer.database}.parameters.max_connections"
+        if mc.value > 2 * mc.default_value:
+            yield _finding(
+                report.topology, "max-connections-override", key,
+                f"max_connections {mc.value} is over twice the default {mc.default_value} for {writer.instance_class}: "
+                "each backend needs memory (work_mem, catalog caches); watch FreeableMemory or size up",
+            )
+        if "31457280" in mc.formula:
+            yield _finding(
+                report.topology, "old-formula", key,
+                f"uses the old default formula {mc.formula} ({mc.value} connections); current parameter groups use "
+                f"LEAST({{DBInstanceClassMemory/9531392}},5000) ({mc.default_value} on {writer.instance_class})",
+            )
+
+
+def estimated_numbers(report: BudgetReport) -> Iterator[Finding]:
+    """Say where a budget rests on an estimated DBInstanceClassMemory."""
+    seen: set[tuple[str, str | None]] = set()
+    for instance in report.instances:
+        key = (instance.database, instance.instance_class)
+        if instance.max_connections.source != SOURCE_ESTIMATED or key in seen:
+            continue
+        seen.add(key)
+        memory = instance.max_connections.memory
+        rule = f" ({memory.note})" if memory and memory.note else ""
+        yield _finding(
+            report.topology, "estimated", f"databases.{instance.database}.instance_class",
+            f"max_connections {instance.max_connections.value} on {instance.instance_class} is an estimate: "
+            f"DBInstanceClassMemory estimated{rule}; run SHOW max_connections on the instance and pass it with --observations",
+        )
+
+
+LINTS: tuple[Lint, ...] = (
+    estimated_numbers,
+    lambda_without_reserved_concurrency,
+    unbounded_pools,
+    proxy_sharing,
+    pgbouncer_replicas,
+    session_mode,
+    shared_environments,
+    burstable_in_production,
+    parameter_overrides,
+)
+
+
+def find_traps(report: BudgetReport) -> list[Finding]:
+    """Return every warning for ``report``, in the order of :data:`LINTS`."""
+    return [finding for lint in LINTS for finding in lint(report)]

@@ -1,0 +1,198 @@
+"""The nouns of the planner: frozen dataclasses shared by every layer.
+
+Numbers that users write as percentages or fractions (headroom, scale, surge) are kept as
+:class:`fractions.Fraction` so that ``floor``/``ceil`` in the budget arithmetic are exact:
+``ceil(4 × 0.2)`` must be 1, not 2 because of a binary rounding error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Literal, Mapping
+
+Engine = Literal["postgres", "aurora-postgresql", "self-managed"]
+ENGINES: tuple[str, ...] = ("postgres", "aurora-postgresql", "self-managed")
+RDS_ENGINES: tuple[str, ...] = ("postgres", "aurora-postgresql")
+
+Scenario = Literal["steady", "peak", "rollout"]
+SCENARIOS: tuple[str, ...] = ("steady", "peak", "rollout")
+
+Status = Literal["ok", "warn", "over"]
+STATUS_RANK: dict[str, int] = {"ok": 0, "warn": 1, "over": 2}
+
+DEFAULT_MAX_CONNECTIONS_FORMULA = "LEAST({DBInstanceClassMemory/9531392},5000)"
+SELF_MANAGED_MAX_CONNECTIONS = 100
+DEFAULT_ENVIRONMENT = "default"
+
+# max_connections_source values (spec §5), from most to least trustworthy.
+SOURCE_PARAMETER = "parameter"
+SOURCE_OBSERVED = "observed"
+SOURCE_AWS_DOC = "aws-doc"
+SOURCE_ESTIMATED = "estimated"
+
+
+def worst_status(statuses: "list[str] | tuple[str, ...]") -> str:
+    """Return the most severe of ``statuses`` (``ok`` for none)."""
+    return max(statuses, key=STATUS_RANK.__getitem__, default="ok")
+
+
+@dataclass(frozen=True)
+class EngineMemory:
+    """DBInstanceClassMemory of one class under one engine, with where the number came from."""
+
+    dbicm_bytes: int
+    source: str  # observed | aws-doc | estimated
+    note: str = ""  # the rule for estimates, the URL or observation for the others
+
+
+@dataclass(frozen=True)
+class InstanceClass:
+    """One row of the catalogue: an RDS DB instance class and its memory per engine."""
+
+    instance_class: str
+    family: str
+    generation: int
+    size: str
+    arch: str
+    burstable: bool
+    vcpu: int
+    memory_gib: float
+    retired: bool = False
+    price_usd_hour: float | None = None
+    price_source: str = ""
+    memory: Mapping[str, EngineMemory] = field(default_factory=dict)
+
+    def supports(self, engine: str) -> bool:
+        """Return whether the catalogue knows this class for ``engine``."""
+        return engine in self.memory
+
+
+def price_for(cls: InstanceClass, engine: str) -> float | None:
+    """Return the catalogue's hourly price where it applies to ``engine``, else None.
+
+    The bundled prices are RDS for PostgreSQL's (us-east-1, Single-AZ); Aurora is billed
+    differently, so showing them for Aurora would mislead.
+    """
+    return cls.price_usd_hour if engine == "postgres" else None
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Connections one process may open: ``size`` steady, ``size + max_overflow`` at worst.
+
+    ``size`` is ``None`` for an unbounded pool (Go ``database/sql`` without a limit).
+    """
+
+    driver: str
+    size: int | None
+    max_overflow: int = 0
+
+    @property
+    def unbounded(self) -> bool:
+        return self.size is None
+
+    @property
+    def steady(self) -> int:
+        return self.size or 0
+
+    @property
+    def worst(self) -> int:
+        return (self.size or 0) + self.max_overflow
+
+
+@dataclass(frozen=True)
+class Service:
+    """A client of the database in one of three shapes: long-running, lambda or fixed."""
+
+    name: str
+    shape: Literal["long-running", "lambda", "fixed"]
+    database: str | None = None
+    endpoint: Literal["writer", "reader"] = "writer"
+    environments: tuple[str, ...] | None = None  # None = every environment
+    replicas_min: int = 1
+    replicas_max: int = 1
+    surge_percent: Fraction | None = Fraction(1, 4)  # max_surge as a fraction of R_max ...
+    surge_count: int | None = None  # ... or as a replica count
+    processes: int = 1
+    threads: int = 1
+    pool: Pool | None = None
+    lambda_concurrency: int | None = None  # None: reserved concurrency not set
+    connections: int = 0
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A deployment environment: its replica/concurrency ``scale`` and default database."""
+
+    name: str
+    scale: Fraction = Fraction(1)
+    database: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Database:
+    """A database: a writer and ``readers`` replicas, each with its own connection budget."""
+
+    name: str
+    engine: str = "postgres"
+    engine_version: str = "16"
+    instance_class: str | None = None
+    parameters: Mapping[str, int | str] = field(default_factory=dict)
+    readers: int = 0
+    reader_instance_class: str | None = None
+    headroom: Fraction = Fraction(1, 5)
+    line: int | None = None
+
+    @property
+    def major_version(self) -> int:
+        """Return the PostgreSQL major version (9 for "9.6", 16 for "16.4")."""
+        return int(self.engine_version.split(".")[0])
+
+
+@dataclass(frozen=True)
+class Pooler:
+    """A PgBouncer fleet or an RDS Proxy standing between services and a database."""
+
+    name: str
+    kind: Literal["pgbouncer", "rds-proxy"]
+    database: str
+    clients: tuple[str, ...]
+    endpoint: Literal["writer", "reader"] = "writer"
+    environments: tuple[str, ...] | None = None  # None = every env that resolves to `database`
+    replicas: int = 1
+    pool_mode: str = "transaction"
+    default_pool_size: int = 20
+    reserve_pool_size: int = 0
+    max_db_connections: int = 0
+    pairs: int = 1
+    max_client_conn: int = 100
+    max_connections_percent: int = 100
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A whole topology file, validated and with defaults filled in."""
+
+    name: str
+    path: str
+    databases: Mapping[str, Database]
+    environments: Mapping[str, Environment]
+    services: Mapping[str, Service]
+    poolers: Mapping[str, Pooler] = field(default_factory=dict)
+    # key path ("services.web.replicas") -> line, where the file format gives one
+    lines: Mapping[str, int] = field(default_factory=dict)
+    version: int = 1
+
+    def line_of(self, key_path: str) -> int | None:
+        """Return the line of ``key_path`` in the file, or of its nearest parent that has one."""
+        parts = key_path.split(".")
+        while parts:
+            line = self.lines.get(".".join(parts))
+            if line is not None:
+                return line
+            parts.pop()
+        return None

@@ -1,0 +1,148 @@
+"""``planner plan``: which instance classes hold a database's worst scenario under the alarm line.
+
+Each candidate is judged by re-running :func:`compute_budget` on the topology with that class,
+never by a separate formula, so what ``plan`` promises is what ``check`` will say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Sequence
+
+from .budget import BudgetReport, all_service_demands, compute_budget
+from .errors import InputError, Problem
+from .model import RDS_ENGINES, SCENARIOS, InstanceClass, Topology, price_for
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+
+HOURS_PER_MONTH = 730  # AWS's convention for monthly prices
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One instance class judged against one database's demand."""
+
+    instance_class: InstanceClass
+    engine: str
+    max_connections: int
+    max_connections_source: str
+    usable: int
+    alarm_at: int
+    worst_scenario: str
+    worst_demand: int | None  # the largest demand over the database's instances; None = unbounded
+    fits: bool  # every instance of the database is `ok` in every scenario
+
+    @property
+    def headroom(self) -> int | None:
+        """Connections left under the alarm line in the worst scenario."""
+        return None if self.worst_demand is None else self.alarm_at - self.worst_demand
+
+    @property
+    def monthly_usd(self) -> float | None:
+        price = price_for(self.instance_class, self.engine)
+        return None if price is None else round(price * HOURS_PER_MONTH, 2)
+
+
+@dataclass(frozen=True)
+class DatabasePlan:
+    """The candidates for one database, best first, and what it runs on today."""
+
+    database: str
+    engine: str
+    current_class: str | None
+    candidates: tuple[Candidate, ...]  # the ones that fit, smallest then cheapest first
+    considered: int  # how many classes were tried
+    largest: Candidate | None  # the roomiest class tried, to say how far off a miss is
+
+
+def _single_database(topology: Topology, name: str) -> Topology:
+    """Return ``topology`` reduced to one database and the poolers in front of it."""
+    return replace(
+        topology,
+        databases={name: topology.databases[name]},
+        poolers={k: p for k, p in topology.poolers.items() if p.database == name},
+    )
+
+
+def _judge(report: BudgetReport, cls: InstanceClass, engine: str) -> Candidate:
+    writer = report.instances[0]
+    results = [(s, r) for i in report.instances for s, r in i.scenarios.items()]
+    fits = all(r.status == "ok" for _, r in results)
+    unbounded = next((s for s, r in results if r.demand is None), None)
+    worst_demand: int | None
+    if unbounded is not None:
+        worst_scenario, worst_demand = unbounded, None
+    else:
+        worst_scenario, worst = max(results, key=lambda item: item[1].demand or 0)
+        worst_demand = worst.demand
+    return Candidate(
+        instance_class=cls,
+        engine=engine,
+        max_connections=writer.max_connections.value,
+        max_connections_source=writer.max_connections.source,
+        usable=writer.usable,
+        alarm_at=writer.alarm_at,
+        worst_scenario=worst_scenario,
+        worst_demand=worst_demand,
+        fits=fits,
+    )
+
+
+def plan_database(
+    topology: Topology,
+    catalog: "Catalog",
+    database: str,
+    engine: str | None = None,
+    families: Sequence[str] | None = None,
+    include_retired: bool = False,
+) -> DatabasePlan:
+    """Return every class of the engine that keeps ``database`` under its alarm line, best first."""
+    if database not in topology.databases:
+        known = ", ".join(topology.databases)
+        raise InputError(Problem(topology.path, "databases", f"no database named {database!r}", None, f"choose one of: {known}"))
+    db = topology.databases[database]
+    engine = engine or db.engine
+    if engine not in RDS_ENGINES:
+        raise InputError(Problem(
+            topology.path, f"databases.{database}.engine", f"{engine} has no instance classes to plan",
+            topology.line_of(f"databases.{database}.engine"), "pass --engine postgres or --engine aurora-postgresql",
+        ))
+    sub = _single_database(topology, database)
+    demands = [d for d in all_service_demands(topology) if d.database == database]
+    judged: list[Candidate] = []
+    family = ",".join(families) if families else None
+    for cls in catalog.classes(engine=engine, family=family):
+        if cls.retired and not include_retired:
+            continue
+        changed = replace(
+            db, engine=engine, instance_class=cls.instance_class,
+            reader_instance_class=None,  # plan one class for the writer and its readers
+        )
+        report = compute_budget(replace(sub, databases={database: changed}), catalog, SCENARIOS, demands)
+        judged.append(_judge(report, cls, engine))
+    fitting = sorted(
+        (c for c in judged if c.fits),
+        key=lambda c: (
+            c.instance_class.memory_gib,
+            price_for(c.instance_class, c.engine) is None,
+            price_for(c.instance_class, c.engine) or 0.0,
+            c.instance_class.vcpu,
+            c.instance_class.instance_class,
+        ),
+    )
+    largest = max(judged, key=lambda c: c.usable, default=None)
+    return DatabasePlan(database, engine, db.instance_class, tuple(fitting), len(judged), largest)
+
+
+def plan_topology(
+    topology: Topology,
+    catalog: "Catalog",
+    engine: str | None = None,
+    families: Sequence[str] | None = None,
+    include_retired: bool = False,
+    database: str | None = None,
+) -> list[DatabasePlan]:
+    """Return a :class:`DatabasePlan` for each RDS database (or just ``database``)."""
+    names = [database] if database else [n for n, d in topology.databases.items() if engine or d.engine in RDS_ENGINES]
+    return [plan_database(topology, catalog, n, engine, families, include_retired) for n in names]

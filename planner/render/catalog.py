@@ -1,0 +1,104 @@
+"""``planner catalog`` output: the class list and one class in detail."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from ..budget import RESERVED_DEFAULTS
+from ..formula import evaluate_formula
+from ..model import DEFAULT_MAX_CONNECTIONS_FORMULA, RDS_ENGINES, EngineMemory, InstanceClass, price_for
+from .table import markdown_table, text_table
+
+# The default parameter group reserves superuser_reserved_connections + rds.rds_superuser_reserved_connections.
+DEFAULT_RESERVED = RESERVED_DEFAULTS["superuser_reserved_connections"] + RESERVED_DEFAULTS["rds.rds_superuser_reserved_connections"]
+
+
+def default_budget(cls: InstanceClass, engine: str, memory: EngineMemory) -> dict[str, Any]:
+    """Return the spec §5 ``catalog show`` document for the default parameter group."""
+    variables = {"DBInstanceClassMemory": memory.dbicm_bytes, "DBInstanceVCPU": cls.vcpu}
+    max_connections = evaluate_formula(DEFAULT_MAX_CONNECTIONS_FORMULA, variables)
+    return {
+        "instance_class": cls.instance_class,
+        "engine": engine,
+        "family": cls.family,
+        "arch": cls.arch,
+        "burstable": cls.burstable,
+        "retired": cls.retired,
+        "vcpu": cls.vcpu,
+        "memory_gib": cls.memory_gib,
+        "dbinstanceclassmemory_bytes": memory.dbicm_bytes,
+        "max_connections_formula": DEFAULT_MAX_CONNECTIONS_FORMULA,
+        "max_connections": max_connections,
+        "reserved": DEFAULT_RESERVED,
+        "usable": max_connections - DEFAULT_RESERVED,
+        "max_connections_source": memory.source,
+        "estimated": memory.source == "estimated",
+        "source_note": memory.note,
+        "price_usd_hour": price_for(cls, engine),
+        "price_source": (cls.price_source or None) if price_for(cls, engine) is not None else None,
+    }
+
+
+def _rows(classes: Sequence[InstanceClass], engine: str | None) -> list[list[object]]:
+    engines = [engine] if engine else list(RDS_ENGINES)
+    rows: list[list[object]] = []
+    for cls in classes:
+        row: list[object] = [cls.instance_class, cls.vcpu, cls.memory_gib, cls.arch, "yes" if cls.retired else ""]
+        for eng in engines:
+            memory = cls.memory.get(eng)
+            if memory is None:
+                row.append("-")
+            else:
+                doc = default_budget(cls, eng, memory)
+                row.append(f"{doc['max_connections']}{'*' if doc['estimated'] else ''}")
+        row.append(price_for(cls, engine) if engine else cls.price_usd_hour)
+        rows.append(row)
+    return rows
+
+
+def _headers(engine: str | None) -> list[str]:
+    engines = [engine] if engine else list(RDS_ENGINES)
+    return ["CLASS", "VCPU", "MEMORY_GIB", "ARCH", "RETIRED"] + [f"MAX_CONN {e}" for e in engines] + ["USD/HOUR (postgres)"]
+
+
+def render_list_text(classes: Sequence[InstanceClass], engine: str | None) -> str:
+    """Return the class table with the default max_connections per engine (* = estimated)."""
+    return text_table(_headers(engine), _rows(classes, engine)) + "\n\n* estimated from nominal memory; others observed or published by AWS"
+
+
+def render_list_markdown(classes: Sequence[InstanceClass], engine: str | None) -> str:
+    """Return the class table in Markdown."""
+    return markdown_table([h.lower() for h in _headers(engine)], _rows(classes, engine))
+
+
+def render_list_json(classes: Sequence[InstanceClass], engine: str | None) -> str:
+    """Return one ``catalog show`` document per class and engine."""
+    engines = [engine] if engine else list(RDS_ENGINES)
+    docs = [default_budget(c, e, c.memory[e]) for c in classes for e in engines if e in c.memory]
+    return json.dumps(docs, indent=2)
+
+
+def render_show_json(cls: InstanceClass, engine: str, memory: EngineMemory) -> str:
+    """Return the ``catalog show --format json`` document."""
+    return json.dumps(default_budget(cls, engine, memory), indent=2)
+
+
+def render_show_text(cls: InstanceClass, engine: str, memory: EngineMemory) -> str:
+    """Return one class described for a person."""
+    doc = default_budget(cls, engine, memory)
+    estimate = " (ESTIMATE)" if doc["estimated"] else ""
+    price = price_for(cls, engine)
+    lines = [
+        f"{cls.instance_class} on {engine}",
+        f"  family {cls.family}, {cls.arch}, {cls.vcpu} vCPU, {cls.memory_gib:g} GiB"
+        + (", burstable" if cls.burstable else "") + (", retired" if cls.retired else ""),
+        f"  DBInstanceClassMemory  {memory.dbicm_bytes:,} bytes [{memory.source}]",
+        f"    from: {memory.note}",
+        f"  max_connections        {doc['max_connections']}{estimate}  = {DEFAULT_MAX_CONNECTIONS_FORMULA}",
+        f"  reserved               {doc['reserved']}  (superuser_reserved_connections 3 + rds.rds_superuser_reserved_connections 2)",
+        f"  usable                 {doc['usable']}",
+    ]
+    if price is not None:
+        lines.append(f"  price                  ${price}/hour ({cls.price_source})")
+    return "\n".join(lines)

@@ -1,0 +1,199 @@
+"""``planner check`` output: a text table, a Markdown comment, or GitHub workflow annotations."""
+
+from __future__ import annotations
+
+import json
+
+from ..budget import BudgetReport, InstanceBudget, PoolerBudget
+from ..model import SOURCE_ESTIMATED
+from .data import report_dict
+from .table import markdown_table, md_escape, text_table
+
+STATUS_MARK = {"ok": "✅ ok", "warn": "⚠️ warn", "over": "❌ over"}
+ESTIMATE_NOTE = "* estimated: DBInstanceClassMemory for this class is estimated from its nominal memory, not observed"
+
+
+def _instance_name(instance: InstanceBudget) -> str:
+    return f"{instance.database}/{instance.role}"
+
+
+def _max_label(instance: InstanceBudget) -> str:
+    star = "*" if instance.max_connections.source == SOURCE_ESTIMATED else ""
+    return f"{instance.max_connections.value}{star}"
+
+
+def _demand(value: int | None) -> str:
+    return "unbounded" if value is None else str(value)
+
+
+def _top_sources(instance: InstanceBudget, scenario: str, count: int = 3) -> str:
+    sources = sorted(instance.demand_by_source, key=lambda s: (not s.unbounded, -s.demand[scenario]))
+    parts = [f"{s.source} {'unbounded' if s.unbounded else s.demand[scenario]}" for s in sources[:count]]
+    more = len(sources) - count
+    return ", ".join(parts) + (f", … {more} more" if more > 0 else "")
+
+
+def _worst_scenario(instance: InstanceBudget) -> str:
+    return max(instance.scenarios, key=lambda s: (instance.scenarios[s].demand is None, instance.scenarios[s].demand or 0))
+
+
+def render_text(report: BudgetReport) -> str:
+    """Return the readable table: per instance and scenario, usable, alarm line, demand, status."""
+    rows: list[list[object]] = []
+    for instance in report.instances:
+        first = True
+        for scenario, result in instance.scenarios.items():
+            free = None if result.demand is None else instance.usable - result.demand
+            rows.append([
+                _instance_name(instance) if first else "",
+                (instance.instance_class or "-") if first else "",
+                _max_label(instance) if first else "",
+                instance.reserved if first else "",
+                instance.usable,
+                instance.alarm_at,
+                scenario,
+                _demand(result.demand),
+                "-" if free is None else free,
+                result.status.upper() if result.status != "ok" else "ok",
+            ])
+            first = False
+    lines = [f"{report.topology.name} ({report.topology.path}): {report.status.upper()}", ""]
+    lines.append(text_table(
+        ["INSTANCE", "CLASS", "MAX_CONN", "RESERVED", "USABLE", "ALARM_AT", "SCENARIO", "DEMAND", "FREE", "STATUS"], rows
+    ))
+    if any(i.max_connections.source == SOURCE_ESTIMATED for i in report.instances):
+        lines += ["", ESTIMATE_NOTE]
+    if report.poolers:
+        lines += ["", _pooler_text(report.poolers)]
+    flagged = [i for i in report.instances if i.status != "ok"]
+    if flagged:
+        lines.append("")
+        for instance in flagged:
+            worst = _worst_scenario(instance)
+            lines.append(f"largest sources on {_instance_name(instance)} ({worst}): {_top_sources(instance, worst)}")
+    if report.warnings:
+        lines += ["", "warnings:"] + [f"  - {w}" for w in report.warnings]
+    return "\n".join(lines)
+
+
+def _pooler_text(poolers: tuple[PoolerBudget, ...]) -> str:
+    rows: list[list[object]] = []
+    for pooler in poolers:
+        first = True
+        for scenario, result in pooler.scenarios.items():
+            rows.append([
+                pooler.pooler if first else "",
+                pooler.kind if first else "",
+                pooler.server_connections if first else "",
+                pooler.client_capacity,
+                scenario,
+                _demand(result.demand),
+                result.status.upper() if result.status != "ok" else "ok",
+            ])
+            first = False
+    return text_table(["POOLER", "KIND", "SERVER_CONN", "CLIENT_CAP", "SCENARIO", "CLIENT_DEMAND", "STATUS"], rows)
+
+
+def render_json(report: BudgetReport) -> str:
+    """Return the spec §5 JSON document."""
+    return json.dumps(report_dict(report), indent=2)
+
+
+def render_markdown(report: BudgetReport) -> str:
+    """Return a pull-request comment: verdict, a summary table, details folded."""
+    scenarios = list(report.scenarios)
+    rows: list[list[object]] = []
+    for instance in report.instances:
+        cells: list[object] = [
+            _instance_name(instance), instance.instance_class or "-", _max_label(instance), instance.usable, instance.alarm_at,
+        ]
+        cells += [f"{_demand(instance.scenarios[s].demand)} {STATUS_MARK[instance.scenarios[s].status]}" for s in scenarios]
+        rows.append(cells)
+    out = [
+        f"### planner: `{md_escape(report.topology.name)}` is {STATUS_MARK[report.status]}",
+        "",
+        markdown_table(["instance", "class", "max_connections", "usable", "alarm at"] + scenarios, rows),
+    ]
+    if any(i.max_connections.source == SOURCE_ESTIMATED for i in report.instances):
+        out += ["", md_escape(ESTIMATE_NOTE)]
+    if report.poolers:
+        prow = [
+            [p.pooler, p.kind, p.server_connections, p.client_capacity]
+            + [f"{_demand(p.scenarios[s].demand)} {STATUS_MARK[p.scenarios[s].status]}" for s in scenarios]
+            for p in report.poolers
+        ]
+        out += ["", markdown_table(["pooler", "kind", "server connections", "client capacity"] + scenarios, prow)]
+    if report.warnings:
+        out += ["", "**Warnings**", ""] + [f"- {md_escape(str(w))}" for w in report.warnings]
+    for instance in report.instances:
+        srows = [
+            [s.source + (f" (via {s.via})" if s.via else "")]
+            + [("unbounded" if s.unbounded else s.demand[sc]) for sc in scenarios]
+            for s in instance.demand_by_source
+        ]
+        out += [
+            "",
+            f"<details><summary>Demand by source on {md_escape(_instance_name(instance))}</summary>",
+            "",
+            markdown_table(["source"] + scenarios, srows) if srows else "_no sources_",
+            "",
+            "</details>",
+        ]
+    return "\n".join(out)
+
+
+def gh_escape_data(text: str) -> str:
+    """Escape a workflow-command message (GitHub's rules: %, CR, LF)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def gh_escape_property(text: str) -> str:
+    """Escape a workflow-command property value (also ':' and ',')."""
+    return gh_escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def _annotation(level: str, file: str, line: int | None, title: str, message: str) -> str:
+    props = [f"file={gh_escape_property(file)}"]
+    if line is not None:
+        props.append(f"line={line}")
+    props.append(f"title={gh_escape_property(title)}")
+    return f"::{level} {','.join(props)}::{gh_escape_data(message)}"
+
+
+def render_github(report: BudgetReport) -> str:
+    """Return GitHub workflow annotations pointing at the offending database, service or pooler."""
+    path = report.topology.path
+    out: list[str] = []
+    level = {"over": "error", "warn": "warning"}
+    for instance in report.instances:
+        if instance.status == "ok":
+            continue
+        worst = _worst_scenario(instance)
+        result = instance.scenarios[worst]
+        message = (
+            f"{_instance_name(instance)} ({instance.instance_class}) is {result.status} in {worst}: demand "
+            f"{_demand(result.demand)} vs usable {instance.usable}, alarm at {instance.alarm_at}. "
+            f"Largest sources: {_top_sources(instance, worst)}"
+        )
+        out.append(_annotation(level[instance.status], path, instance.line, f"{instance.database} {result.status} budget", message))
+        for source in sorted(instance.demand_by_source, key=lambda s: (not s.unbounded, -s.demand[worst]))[:3]:
+            if source.line is None:
+                continue
+            share = "unbounded" if source.unbounded else f"{source.demand[worst]} connections"
+            kind = "pooler" if source.kind == "pooler" else "service"
+            out.append(_annotation(
+                level[instance.status], path, source.line, f"{source.source} on {instance.database}",
+                f"{kind} {source.source} opens {share} on {_instance_name(instance)} in {worst} ({source.working[worst]})",
+            ))
+    for pooler in report.poolers:
+        if pooler.status == "over":
+            worst = max(pooler.scenarios, key=lambda s: (pooler.scenarios[s].demand is None, pooler.scenarios[s].demand or 0))
+            out.append(_annotation(
+                "error", path, pooler.line, f"{pooler.pooler} refuses clients",
+                f"{pooler.pooler}: client demand {_demand(pooler.scenarios[worst].demand)} in {worst} exceeds "
+                f"replicas × max_client_conn = {pooler.client_capacity}",
+            ))
+    for warning in report.warnings:
+        out.append(_annotation("warning", path, warning.line, f"planner: {warning.code}", str(warning)))
+    out.append(f"planner: {report.topology.name} is {report.status}")
+    return "\n".join(out)

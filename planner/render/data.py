@@ -1,0 +1,83 @@
+"""The JSON contract of spec §5, built once and shared by every renderer that needs plain data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import __version__
+from ..budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
+from ..model import SOURCE_ESTIMATED
+
+
+def source_dict(source: SourceDemand, scenarios: tuple[str, ...]) -> dict[str, Any]:
+    """Return one ``demand_by_source`` entry: the source, its kind and its demand per scenario."""
+    entry: dict[str, Any] = {"source": source.source, "kind": source.kind}
+    for scenario in scenarios:
+        entry[scenario] = None if source.unbounded else source.demand[scenario]
+    if source.unbounded:
+        entry["unbounded"] = True
+    if source.via:
+        entry["via"] = source.via
+    entry["endpoint"] = source.endpoint
+    return entry
+
+
+def instance_dict(instance: InstanceBudget) -> dict[str, Any]:
+    """Return one entry of ``instances`` (spec §5), with a few documented extra keys."""
+    mc = instance.max_connections
+    return {
+        "database": instance.database,
+        "role": instance.role,
+        "engine": instance.engine,
+        "instance_class": instance.instance_class,
+        "max_connections": mc.value,
+        "reserved": instance.reserved,
+        "usable": instance.usable,
+        "alarm_at": instance.alarm_at,
+        "max_connections_source": mc.source,
+        "estimated": mc.source == SOURCE_ESTIMATED,
+        "max_connections_formula": mc.formula,
+        "dbinstanceclassmemory_bytes": mc.memory.dbicm_bytes if mc.memory else None,
+        "reserved_slots": dict(instance.reserved_slots),
+        "headroom": float(instance.headroom),
+        "status": instance.status,
+        "scenarios": {
+            name: {"demand": result.demand, "status": result.status, "unbounded": result.demand is None}
+            for name, result in instance.scenarios.items()
+        },
+        "demand_by_source": [source_dict(s, tuple(instance.scenarios)) for s in instance.demand_by_source],
+    }
+
+
+def pooler_dict(pooler: PoolerBudget) -> dict[str, Any]:
+    """Return one entry of ``poolers`` (spec §5)."""
+    return {
+        "pooler": pooler.pooler,
+        "kind": pooler.kind,
+        "database": pooler.database,
+        "server_connections": pooler.server_connections,
+        "client_capacity": pooler.client_capacity,
+        "status": pooler.status,
+        "scenarios": {
+            name: {"client_demand": result.demand, "status": result.status, "unbounded": result.demand is None}
+            for name, result in pooler.scenarios.items()
+        },
+        "clients": [source_dict(s, tuple(pooler.scenarios)) for s in pooler.clients],
+    }
+
+
+def report_dict(report: BudgetReport) -> dict[str, Any]:
+    """Return the whole ``check --format json`` document."""
+    return {
+        "topology": report.topology.name,
+        "file": report.topology.path,
+        "status": report.status,
+        "scenarios": list(report.scenarios),
+        "instances": [instance_dict(i) for i in report.instances],
+        "poolers": [pooler_dict(p) for p in report.poolers],
+        "warnings": [str(w) for w in report.warnings],
+        "warning_details": [
+            {"code": w.code, "key_path": w.key_path, "line": w.line, "message": w.message} for w in report.warnings
+        ],
+        "planner_version": __version__,
+    }
