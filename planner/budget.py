@@ -133,6 +133,7 @@ class PoolerBudget:
     server_connections: int  # in total, over its replicas
     server_working: str
     client_capacity: int | None  # PgBouncer: replicas × max_client_conn; RDS Proxy: None
+    client_working: str
     scenarios: Mapping[str, ScenarioResult]  # demand = client demand
     clients: tuple[SourceDemand, ...]
     line: int | None = None
@@ -214,8 +215,8 @@ def _pool_factors(service: Service) -> tuple[int, int, str, str]:
         return service.threads, service.threads, f"threads {service.threads}", f"threads {service.threads}"
     steady = pool.steady
     worst = pool.worst
-    steady_text = f"pool {steady}"
-    worst_text = f"(pool {pool.steady} + overflow {pool.max_overflow})" if pool.max_overflow else f"pool {worst}"
+    steady_text = f"{pool.driver} pool {steady}"
+    worst_text = f"{pool.driver} pool ({pool.steady} + overflow {pool.max_overflow})" if pool.max_overflow else f"{pool.driver} pool {worst}"
     return steady, worst, steady_text, worst_text
 
 
@@ -516,6 +517,7 @@ def _pooler_budget(
     if pooler.kind == "pgbouncer":
         server, working = pgbouncer_server_connections(pooler)
         capacity: int | None = pooler.replicas * pooler.max_client_conn
+        client_working = f"replicas {pooler.replicas} × max_client_conn {pooler.max_client_conn} = {capacity}"
     else:
         target = (reader_max if pooler.endpoint == "reader" else writer_max)[pooler.database]
         server = target.value * pooler.max_connections_percent // 100
@@ -527,6 +529,7 @@ def _pooler_budget(
             server *= readers
             working = f"{working} on each of {readers} readers"
         capacity = None
+        client_working = "no client limit modelled for RDS Proxy"
     results: dict[str, ScenarioResult] = {}
     for scenario in scenarios:
         demand = _sum_demand(clients, scenario)
@@ -540,6 +543,7 @@ def _pooler_budget(
         server_connections=server,
         server_working=working,
         client_capacity=capacity,
+        client_working=client_working,
         scenarios=results,
         clients=tuple(clients),
         line=pooler.line,

@@ -26,6 +26,7 @@ from planner.topology_parse import (
     join_path,
     parse_text,
     read_text,
+    short_text,
 )
 
 __all__ = ["POOL_DRIVERS", "load_topology", "parse_topology"]
@@ -199,7 +200,7 @@ class _Validator:
             hint = f"write {int(value)} without the decimal point"
         elif isinstance(value, float):
             hint = f"use a whole number, e.g. {example}"
-        elif isinstance(value, str) and _DIGITS.fullmatch(value):
+        elif isinstance(value, str) and _DIGITS.fullmatch(value) and len(value) < 20:
             hint = f"remove the quotes: {key}: {value.strip()}"
         else:
             hint = f"write a number, e.g. {example}"
@@ -445,6 +446,10 @@ class _Validator:
 
     def max_connections(self, value: Any, path: str) -> int | str | None:
         if isinstance(value, str) and _DIGITS.fullmatch(value):
+            if len(value.strip()) > 9:
+                self.add(path, f"max_connections {short_text(value.strip())} is far beyond what PostgreSQL allows",
+                         "use the number the parameter group really sets")
+                return None
             value = int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return self.integer(value, path, minimum=1)

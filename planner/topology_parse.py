@@ -41,6 +41,7 @@ FORMATS: dict[str, str] = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".j
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+_YAML_TAG = "tag:yaml.org,2002:"
 _STR = "tag:yaml.org,2002:str"
 _INT = "tag:yaml.org,2002:int"
 _NULL = "tag:yaml.org,2002:null"
@@ -196,6 +197,11 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def short_text(text: str, limit: int = 40) -> str:
+    """Return ``text`` cut to ``limit`` characters for a message."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def describe(value: Any) -> str:
     """Name a value's type for a message: "a boolean (true)", "the string 'x'", "a list"."""
     if value is None:
@@ -207,8 +213,7 @@ def describe(value: Any) -> str:
     if isinstance(value, float):
         return f"the number {value}"
     if isinstance(value, str):
-        shown = value if len(value) <= 40 else value[:37] + "..."
-        return f"the string {shown!r}"
+        return f"the string {short_text(value)!r}"
     if isinstance(value, dict):
         return "a mapping"
     if isinstance(value, list):
@@ -257,7 +262,7 @@ class _Frame:
     """An open mapping or sequence while reading YAML events."""
 
     __slots__ = ("is_map", "path", "value", "line", "anchor", "first_entry", "first_node",
-                 "key", "seen", "merges", "merge_items")
+                 "key", "seen", "merges", "merge_items", "is_key")
 
     def __init__(self, is_map: bool, path: str, line: int, anchor: str | None,
                  first_entry: int, first_node: int, merge_items: bool = False) -> None:
@@ -272,6 +277,7 @@ class _Frame:
         self.seen: dict[str, int] = {}  # mapping: explicit keys -> line
         self.merges: list[dict[str, Any]] = []  # mapping: values of `<<`
         self.merge_items = merge_items  # sequence: the value of `<<`; items are merged mappings
+        self.is_key = False  # a list or mapping used as a mapping key: reported, then dropped
 
 
 _MERGE = object()  # pending key: `<<`
@@ -335,7 +341,8 @@ class _YamlReader:
                         if event.implicit[0]:
                             value = cache.get(text, _SKIP)
                             if value is _SKIP:
-                                value = self._scalar(event, event.start_mark.line + 1)
+                                value = self._scalar(event, event.start_mark.line + 1,
+                                                     f"{top.path}.{key}" if top.path else key)
                         else:
                             value = text
                         top.value[key] = value
@@ -351,7 +358,7 @@ class _YamlReader:
                     continue
                 path = self._child_path(parent, line)
                 if cls is ev.ScalarEvent:
-                    value = self._scalar(event, line)
+                    value = self._scalar(event, line, path)
                     if event.anchor is not None:
                         self.anchors[event.anchor] = (value, [], 1)
                 else:
@@ -368,21 +375,25 @@ class _YamlReader:
                                      "a topology needs a handful of levels: check the structure")
                 parent = stack[-1] if stack else None
                 is_map = cls is ev.MappingStartEvent
-                if event.tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
-                    self._problem(line, f"unsupported YAML tag {event.tag!r}", "remove the tag")
-                if parent is not None and parent.is_map and parent.key is None:
-                    parent.key = _SKIP
+                is_key = parent is not None and parent.is_map and parent.key is None
+                if is_key:
+                    parent.key = _SKIP  # drop the value that follows
                     self._problem(line, "a mapping key must be plain text, not a list or mapping",
                                   "write the key as a plain word", parent.path)
                     path = join_path(parent.path, "?")
                 else:
                     path = self._child_path(parent, line)
+                if event.tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
+                    self._problem(line, f"unsupported YAML tag {_show_tag(event.tag)}", "remove the tag", path)
                 merge_items = parent is not None and parent.is_map and parent.key is _MERGE and not is_map
-                stack.append(_Frame(is_map, path, line, event.anchor, len(entries), self.nodes,
-                                    merge_items))
+                frame = _Frame(is_map, path, line, event.anchor, len(entries), self.nodes, merge_items)
+                frame.is_key = is_key
+                stack.append(frame)
             elif cls is ev.MappingEndEvent or cls is ev.SequenceEndEvent:
                 frame = stack.pop()
                 value = self._finish(frame)
+                if frame.is_key:
+                    continue
                 if stack:
                     self._deliver(stack[-1], value, frame.line)
                 else:
@@ -503,7 +514,8 @@ class _YamlReader:
             self.entries.extend((path + rel, ln) for rel, ln in relative)
         return value
 
-    def _scalar(self, event: Any, line: int) -> Any:
+    def _scalar(self, event: Any, line: int, path: str) -> Any:
+        """Return a scalar's value by its resolved tag: plain `16` is an int, `"16"` a str."""
         tag = event.tag
         value = event.value
         if tag is None:
@@ -512,32 +524,38 @@ class _YamlReader:
             cached = self.plain_cache.get(value, _SKIP)
             if cached is not _SKIP:
                 return cached
-            resolved = self._construct(self.resolver.resolve(ScalarNode, value, (True, False)), value, line)
-            self.plain_cache[value] = resolved
+            problems = len(self.problems)
+            resolved = self._construct(self.resolver.resolve(ScalarNode, value, (True, False)), value, line, path)
+            if len(self.problems) == problems:
+                self.plain_cache[value] = resolved
             return resolved
         if tag == "!" or tag == _STR:
             return value
         if tag not in _SCALAR_TAGS:
-            self._problem(line, f"unsupported YAML tag {tag!r}", "remove the tag")
+            self._problem(line, f"unsupported YAML tag {_show_tag(tag)}", "remove the tag", path)
             return value
-        return self._construct(tag, value, line)
+        return self._construct(tag, value, line, path)
 
-    def _construct(self, tag: str, value: str, line: int) -> Any:
+    def _construct(self, tag: str, value: str, line: int, path: str) -> Any:
         if tag == _STR:
             return value
         if tag == _NULL:
             return None
-        if tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
-            return int(value)
         method = self.constructor.yaml_constructors.get(tag)
         if method is None:  # the resolver's `<<` and `=` in value position: plain text
             return value
         try:
+            if tag == _INT and value.isdigit() and (value[0] != "0" or value == "0"):
+                return int(value)
             return method(self.constructor, ScalarNode(tag, value))
         except (ValueError, yaml.YAMLError) as e:
-            short = tag.rsplit(":", 1)[-1]
-            self._problem(line, f"cannot read {value!r} as {short}: {e}", "fix or quote the value")
+            self._problem(line, f"cannot read {short_text(value)!r} as {_show_tag(tag)}: {e}",
+                          "fix the value, or remove the tag", path)
             return value
+
+
+def _show_tag(tag: str) -> str:
+    return "!!" + tag[len(_YAML_TAG):] if tag.startswith(_YAML_TAG) else tag
 
 
 def _parse_yaml(text: str, filename: str) -> tuple[Any, dict[str, int], list[Problem]]:
@@ -615,7 +633,10 @@ def _scan_toml(text: str) -> dict[str, int]:
             continue
         header = _TOML_HEADER.match(raw)
         if header:
-            path = ".".join(_toml_keys(header.group(2)))
+            keys = _toml_keys(header.group(2))
+            for end in range(1, len(keys)):  # `[services.web]` also opens `services`
+                found.setdefault(".".join(keys[:end]), number)
+            path = ".".join(keys)
             if header.group(1) == "[[":
                 index = array_counts.get(path, 0)
                 array_counts[path] = index + 1

@@ -176,8 +176,10 @@ def render_github(report: BudgetReport) -> str:
             f"Largest sources: {_top_sources(instance, worst)}"
         )
         out.append(_annotation(level[instance.status], path, instance.line, f"{instance.database} {result.status} budget", message))
+        total = result.demand or 0
         for source in sorted(instance.demand_by_source, key=lambda s: (not s.unbounded, -s.demand[worst]))[:3]:
-            if source.line is None:
+            # point only at the sources that make the difference: unbounded, or ≥ 10 % of the demand
+            if source.line is None or not (source.unbounded or source.demand[worst] * 10 >= total):
                 continue
             share = "unbounded" if source.unbounded else f"{source.demand[worst]} connections"
             kind = "pooler" if source.kind == "pooler" else "service"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Sequence
 
 Cell = object
@@ -15,7 +16,13 @@ def _text(cell: Cell) -> str:
     return str(cell)
 
 
+_NUMBERISH = re.compile(r"-?\d[\d.,]*\*?")
+
+
 def _numeric(cell: Cell) -> bool:
+    """Numbers, and numbers with an estimate star ("832*"), align right."""
+    if isinstance(cell, str):
+        return bool(_NUMBERISH.fullmatch(cell)) or cell in ("-", "")
     return isinstance(cell, (int, float)) and not isinstance(cell, bool)
 
 
@@ -26,7 +33,7 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[Cell]], indent: s
     for row in cells:
         for i, cell in enumerate(row):
             widths[i] = max(widths[i], len(cell))
-    right = [all(_numeric(r[i]) or r[i] is None for r in rows) and bool(rows) for i in range(len(headers))]
+    right = [bool(rows) and all(_numeric(r[i]) or r[i] is None for r in rows) and any(not isinstance(r[i], str) or r[i] not in ('', '-') for r in rows) for i in range(len(headers))]
 
     def line(values: Sequence[str]) -> str:
         parts = [v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right)]

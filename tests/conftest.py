@@ -1,0 +1,23 @@
+"""Shared test helpers: the example topologies and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import io
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+
+from planner.cli import main
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def run_cli(args: list[str]) -> tuple[int, str, str]:
+    """Run ``planner ARGS`` in-process through :func:`planner.cli.main`; return (code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with redirect_stdout(out), redirect_stderr(err):
+        try:
+            main(args)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    return code, out.getvalue(), err.getvalue()

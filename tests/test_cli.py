@@ -1,0 +1,241 @@
+"""The command line, one test per exit code and format: stdout, stderr and the code."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner.cli import main
+
+from .conftest import EXAMPLES, run_cli
+
+HEAVY = ("matplotlib", "boto3", "botocore", "psycopg", "jinja2")
+
+
+def test_check_ok_exits_0() -> None:
+    code, out, err = run_cli(["check", str(EXAMPLES / "pgbouncer-fleet.yaml")])
+    assert code == 0, err
+    assert "main/writer" in out and "db.m5.large" in out and "818" in out
+    assert err == ""
+
+
+def test_check_over_exits_1_and_names_the_largest_sources() -> None:
+    code, out, _ = run_cli(["check", str(EXAMPLES / "beanstalk-flask.yaml")])
+    assert code == 1
+    assert "OVER" in out
+    assert "api@default 60" in out
+
+
+def test_fail_on_warn(tmp_path: Path) -> None:
+    topology = tmp_path / "warn.yaml"
+    topology.write_text(
+        "version: 1\ndatabases:\n  main: {engine: self-managed, parameters: {max_connections: 100}}\n"
+        "services:\n  ops: {connections: 90}\n"
+    )
+    assert run_cli(["check", str(topology)])[0] == 0
+    code, out, _ = run_cli(["check", str(topology), "--fail-on", "warn"])
+    assert code == 1 and "WARN" in out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["check", "missing.yaml"], "missing.yaml: file not found"),
+        (["check", "{ex}/beanstalk-flask.yaml", "--formt", "json"], "No such option: --formt"),
+        (["check", "{ex}/beanstalk-flask.yaml", "--format", "yaml"], "--format"),
+        (["check", "{ex}/beanstalk-flask.yaml", "--scenario", "burst"], "unknown scenario 'burst'"),
+        (["check"], "Missing argument"),
+        (["plan", "{ex}/beanstalk-flask.yaml", "--engine", "mysql"], "unknown engine 'mysql'"),
+        (["explain", "{ex}/beanstalk-flask.yaml", "--database", "nope"], "no database named 'nope'"),
+        (["catalog", "show", "db.m6g.larg"], "did you mean db.m6g.large"),
+    ],
+)
+def test_usage_and_input_errors_exit_2_with_one_line(args: list[str], fragment: str) -> None:
+    code, out, err = run_cli([a.replace("{ex}", str(EXAMPLES)) for a in args])
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert fragment in lines[0]
+    assert "Traceback" not in err
+
+
+def test_invalid_topology_lists_every_problem(tmp_path: Path) -> None:
+    topology = tmp_path / "bad.yaml"
+    topology.write_text(
+        "version: 1\ndatabases:\n  main:\n    instance_class: db.m6g.large\n    headroom: 140%\n"
+        "services:\n  web:\n    replica: 3\n  fn:\n    lambda: {concurrency: -1}\n"
+    )
+    code, out, err = run_cli(["check", str(topology)])
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 3, err
+    assert any(":8: services.web.replica" in line and "did you mean 'replicas'" in line for line in lines)
+    assert any(":5: databases.main.headroom" in line for line in lines)
+    assert any(":10: services.fn.lambda.concurrency" in line for line in lines)
+
+
+def test_unknown_instance_class_points_at_the_line(tmp_path: Path) -> None:
+    topology = tmp_path / "t.yaml"
+    topology.write_text("version: 1\ndatabases:\n  main:\n    instance_class: db.m6g.larg\nservices:\n  ops: {connections: 1}\n")
+    code, _, err = run_cli(["check", str(topology)])
+    assert code == 2
+    assert f"{topology}:4: databases.main.instance_class" in err and "db.m6g.large" in err
+
+
+def test_json_contract_keys() -> None:
+    code, out, _ = run_cli(["check", str(EXAMPLES / "lambda-proxy.yaml"), "--format", "json"])
+    assert code == 0
+    doc = json.loads(out)
+    assert {"topology", "status", "instances", "poolers", "warnings"} <= set(doc)
+    writer = doc["instances"][0]
+    assert {"database", "role", "engine", "instance_class", "max_connections", "reserved", "usable", "alarm_at",
+            "max_connections_source", "scenarios", "demand_by_source"} <= set(writer)
+    assert [i["role"] for i in doc["instances"]] == ["writer", "reader-1"]
+    assert set(writer["scenarios"]) == {"steady", "peak", "rollout"}
+    proxy = doc["poolers"][0]
+    assert {"pooler", "kind", "server_connections", "client_capacity", "scenarios"} <= set(proxy)
+    assert proxy["server_connections"] == writer["max_connections"] * 60 // 100
+    assert proxy["scenarios"]["peak"] == {"client_demand": 400, "status": "ok", "unbounded": False}
+
+
+def test_markdown_is_a_pull_request_comment() -> None:
+    code, out, _ = run_cli(["check", str(EXAMPLES / "beanstalk-flask.yaml"), "--format", "markdown"])
+    assert code == 1
+    assert out.startswith("### planner: `beanstalk-flask` is ❌ over")
+    assert "| main/writer | db.t2.small |" in out
+    assert "<details><summary>Demand by source on main/writer</summary>" in out
+
+
+def test_github_annotations_point_at_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    path = EXAMPLES / "beanstalk-flask.yaml"
+    code, out, _ = run_cli(["check", str(path), "--format", "github"])
+    assert code == 1
+    lines = out.splitlines()
+    # the database `main:` is on line 6 and the service `api:` on line 13 of the example
+    assert any(l.startswith(f"::error file={path},line=6,") for l in lines)
+    assert any(l.startswith(f"::error file={path},line=13,") and "api@default" in l for l in lines)
+    assert any(l.startswith("::warning ") for l in lines)
+    assert "beanstalk-flask" in summary.read_text()
+
+
+def test_github_escaping() -> None:
+    from planner.render.check import gh_escape_data, gh_escape_property
+
+    assert gh_escape_data("50%\nnext") == "50%25%0Anext"
+    assert gh_escape_property("a:b,c") == "a%3Ab%2Cc"
+
+
+def test_output_file_is_written_only_on_success(tmp_path: Path) -> None:
+    target = tmp_path / "out" / "check.json"
+    code, out, _ = run_cli(["check", str(EXAMPLES / "pgbouncer-fleet.yaml"), "--format", "json", "-o", str(target)])
+    assert code == 0 and out == ""
+    assert json.loads(target.read_text())["status"] == "ok"
+    missing = tmp_path / "never.json"
+    code, _, _ = run_cli(["check", str(tmp_path / "absent.yaml"), "-o", str(missing)])
+    assert code == 2 and not missing.exists()
+
+
+def test_plan_lists_fitting_classes_smallest_first() -> None:
+    code, out, _ = run_cli(["plan", str(EXAMPLES / "beanstalk-flask.yaml"), "--format", "json", "--top", "50"])
+    assert code == 0
+    (db,) = json.loads(out)["databases"]
+    candidates = db["candidates"]
+    memories = [c["memory_gib"] for c in candidates]
+    assert memories == sorted(memories)
+    assert all(c["worst_demand"] <= c["alarm_at"] for c in candidates)
+    assert db["current_class"] == "db.t2.small"
+
+
+def test_plan_without_instance_class(tmp_path: Path) -> None:
+    topology = tmp_path / "new.yaml"
+    topology.write_text("version: 1\ndatabases:\n  main: {engine_version: '16'}\nservices:\n  web: {replicas: 10, processes: 4, pool: sqlalchemy}\n")
+    assert run_cli(["check", str(topology)])[0] == 2  # check needs a class ...
+    code, out, _ = run_cli(["plan", str(topology), "--family", "m7g", "--format", "json"])  # ... plan picks one
+    assert code == 0
+    first = json.loads(out)["databases"][0]["candidates"][0]
+    # rollout: (10 + ceil(10 × 0.25)) × 4 × (5 + 10) = 780 must sit under the alarm line
+    assert first["worst_demand"] == 780 and first["alarm_at"] >= 780
+    assert first["instance_class"].startswith("db.m7g.")
+
+
+def test_explain_writes_out_the_arithmetic() -> None:
+    code, out, _ = run_cli(["explain", str(EXAMPLES / "beanstalk-flask.yaml")])
+    assert code == 0
+    assert "max_connections = {DBInstanceClassMemory/31457280}" in out
+    assert "= {1891981312/31457280}" in out
+    assert "reserved = superuser_reserved_connections 3 + rds.rds_superuser_reserved_connections 2 = 5" in out
+    assert "api@default: replicas 6 × processes 2 × per-thread pool 5 = 60" in out
+
+
+def test_catalog_show_json_keys() -> None:
+    code, out, _ = run_cli(["catalog", "show", "db.m5.large", "--format", "json"])
+    assert code == 0
+    doc = json.loads(out)
+    assert {"instance_class", "engine", "vcpu", "memory_gib", "dbinstanceclassmemory_bytes", "max_connections",
+            "reserved", "usable", "max_connections_source"} <= set(doc)
+    assert (doc["max_connections"], doc["reserved"], doc["usable"], doc["max_connections_source"]) == (823, 5, 818, "observed")
+
+
+def test_catalog_list_filters() -> None:
+    code, out, _ = run_cli(["catalog", "list", "--engine", "postgres", "--family", "m7g", "--format", "json"])
+    assert code == 0
+    rows = json.loads(out)
+    assert rows and {r["family"] for r in rows} == {"m7g"} and {r["engine"] for r in rows} == {"postgres"}
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    for command in (["check"], ["plan"], ["explain"], ["catalog", "list"], ["catalog", "show"]):
+        code, out, _ = run_cli(command + ["--help"])
+        assert code == 0
+        assert "Example" in out and f"planner {' '.join(command)}" in out
+
+
+def test_every_command_is_in_the_readme() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for command in ("planner check", "planner plan", "planner explain", "planner catalog list", "planner catalog show"):
+        assert command in readme
+
+
+def test_python_m_planner_and_no_heavy_imports_for_check() -> None:
+    """`python -m planner check` works and never imports matplotlib, boto3, psycopg or jinja2."""
+    probe = (
+        "import sys, runpy\n"
+        f"sys.argv = ['planner', 'check', {str(EXAMPLES / 'pgbouncer-fleet.yaml')!r}]\n"
+        "try:\n    runpy.run_module('planner', run_name='__main__')\n"
+        "except SystemExit as e:\n    code = e.code\n"
+        f"heavy = [m for m in sys.modules if m.split('.')[0] in {HEAVY!r}]\n"
+        "print('HEAVY', heavy, 'CODE', code, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
+    assert "HEAVY [] CODE 0" in result.stderr, result.stderr
+    assert "main/writer" in result.stdout
+
+
+def test_main_reraises_with_debug() -> None:
+    from planner.errors import InputError
+
+    with pytest.raises(InputError):
+        main(["check", "missing.yaml", "--debug"])
+
+
+def test_readme_shows_real_output() -> None:
+    """The console sessions in the README are what the commands print today."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    root = Path(__file__).parent.parent
+    for command in ("planner check examples/beanstalk-flask.yaml", "planner plan examples/beanstalk-flask.yaml --top 3 --family m7g,m6g,t4g"):
+        block = readme.split(f"$ {command}\n", 1)[1].split("\n$ ", 1)[0].split("\n```", 1)[0]
+        cwd = os.getcwd()
+        os.chdir(root)
+        try:
+            _, out, _ = run_cli(command.split()[1:])
+        finally:
+            os.chdir(cwd)
+        assert out.rstrip("\n") == block.rstrip("\n"), command
