@@ -49,7 +49,7 @@ def generate(services: int, databases: int) -> str:
             lines += ["    connections: 1", "    environments: [prod]"]
     lines += ["poolers:"]
     lines += ["  bouncer:", "    kind: pgbouncer", "    database: db1", "    clients: [svc1, svc51, svc101]", "    replicas: 2"]
-    lines += ["  proxy:", "    kind: rds-proxy", "    database: db2", "    clients: [svc7, svc57]", "    max_connections_percent: 50"]
+    lines += ["  proxy:", "    kind: rds-proxy", "    database: db7", "    clients: [svc7, svc57]", "    max_connections_percent: 50"]
     return "\n".join(lines) + "\n"
 
 

@@ -176,7 +176,8 @@ class BudgetReport:
 
 def ceil_scaled(count: int, scale: Fraction) -> int:
     """Return ``max(1, ceil(count × scale))``: a scaled replica or concurrency count."""
-    return max(1, math.ceil(count * scale))
+    # integer ceiling division: exact like Fraction arithmetic, without building Fractions
+    return max(1, -(-count * scale.numerator // scale.denominator))
 
 
 def service_demand(service: Service, environment: str, scale: Fraction, database: str) -> SourceDemand:
@@ -236,7 +237,8 @@ def _long_running_demand(service: Service, scale: Fraction) -> tuple[dict[str, i
     if service.surge_count is not None:
         surge = service.surge_count
     else:
-        surge = math.ceil(r_max * (service.surge_percent or 0))
+        percent = service.surge_percent or Fraction(0)
+        surge = -(-r_max * percent.numerator // percent.denominator)  # exact ceil(R_max × p)
     steady_pp, worst_pp, steady_text, worst_text = _pool_factors(service)
     p = service.processes
     demand = {
@@ -435,9 +437,12 @@ def compute_budget(
         poolers.append(budget)
         pooler_sources.append(server_source)
 
+    by_database: dict[str, list[SourceDemand]] = {name: [] for name in topology.databases}
+    for source in direct + pooler_sources:
+        by_database.setdefault(source.database, []).append(source)
     instances: list[InstanceBudget] = []
     for db in topology.databases.values():
-        on_db = [s for s in direct + pooler_sources if s.database == db.name]
+        on_db = by_database[db.name]
         writer_sources = tuple(s for s in on_db if s.endpoint == "writer")
         instances.append(_instance(db, "writer", db.instance_class, writer_max[db.name], writer_sources, scenarios))
         reader_sources = tuple(_share(s, db.readers) for s in on_db if s.endpoint == "reader")

@@ -70,7 +70,7 @@ EXTENSION_PREFIX = "x-"  # top-level keys the planner ignores: a place for YAML 
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _PERCENT = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*%\s*")
 _DIGITS = re.compile(r"\s*[0-9]+\s*")
-_VERSION = re.compile(r"[0-9]+(?:\.[0-9A-Za-z]+)*")
+_VERSION = re.compile(r"[0-9]+(?:\.[0-9A-Za-z-]+)*")  # "16", "15.4", "11.22-rds.20240418"
 _INDEX = re.compile(r"\[[0-9]+\]$")
 
 
@@ -100,7 +100,7 @@ def _suggest(value: str, options: Iterable[str], what: str = "allowed") -> str:
     options = list(options)
     close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
     if not close:
-        close = [o for o in options if value and (o.startswith(value) or value in o)][:1]
+        close = [o for o in options if len(value) >= 3 and (o.startswith(value) or value in o)][:1]
     if close:
         return f"did you mean {close[0]!r}?"
     return f"{what}: " + ", ".join(options) if options else f"no {what} names"
@@ -193,7 +193,10 @@ class _Validator:
         key = _leaf(path)
         if isinstance(value, int) and not isinstance(value, bool):
             bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-            self.add(path, f"{key} must be {bounds}, not {value}", f"use a whole number of {bounds}" if maximum is None else f"use a whole number {bounds}")
+            hint = f"use a whole number {bounds}" if maximum is not None else f"use a whole number of {bounds}"
+            if minimum == -1:
+                hint += " (-1 means unbounded)"
+            self.add(path, f"{key} must be {bounds}, not {value}", hint)
             return None
         example = f"{key}: {max(minimum, 1) if maximum is None else maximum}"
         if isinstance(value, float) and value.is_integer():
@@ -503,7 +506,7 @@ class _Validator:
             self.add(path, f"scale must be greater than 0, not {value}",
                      "remove the environment, or use e.g. scale: 0.25")
         else:
-            hint = "write scale: 0.5 (a number, not a percentage)" if isinstance(value, str) else "write e.g. scale: 0.5"
+            hint = "write a number, not a percentage: scale: 0.5" if isinstance(value, str) else "write e.g. scale: 0.5"
             self.add(path, f"scale must be a number greater than 0, not {describe(value)}", hint)
         return None
 

@@ -6,16 +6,15 @@ TOML or JSON, rejects duplicate keys, and records the 1-based line of every key 
 the values.
 
 YAML is read from libyaml's event stream rather than from ``yaml.compose``: PyYAML's C composer
-recurses once per nesting level and crashes the interpreter (a segfault, not a RecursionError)
-on a few tens of thousands of nested ``[``, and building its node tree is several times slower
-than the events. Walking the events iteratively lets us cap depth and alias expansion as we go.
+recurses once per nesting level and kills the interpreter (a segfault, not a RecursionError) on
+100,000 nested ``[``, and its node tree costs more than the events. Walking the events
+iteratively caps depth and alias expansion as we go, and gives every key its line.
 """
 
 from __future__ import annotations
 
 import gc
 import json
-import os
 import re
 import stat
 import tomllib
@@ -253,7 +252,7 @@ def _yaml_syntax_problem(e: yaml.YAMLError, filename: str, text: str) -> Problem
         line = text.count("\n", 0, position) + 1
         character = getattr(e, "character", None)
         code = f" U+{character:04X}" if isinstance(character, int) else ""
-        return Problem(filename, "", f"invalid YAML: character{code} not allowed ({reason})",
+        return Problem(filename, "", f"invalid YAML: character{code} is not allowed: {reason}",
                        line=line, hint="remove the control character")
     return Problem(filename, "", f"invalid YAML: {e}", hint="fix the YAML syntax")
 
@@ -303,15 +302,17 @@ class _YamlReader:
         return _Fatal(Problem(self.filename, "", message, line=line, hint=hint))
 
     def read(self) -> Any:
-        loader = _Loader(self.text)
+        loader = None
         try:
+            loader = _Loader(self.text)  # the pure-Python reader checks characters here
             return self._run(loader)
         except yaml.YAMLError as e:
             raise _Fatal(_yaml_syntax_problem(e, self.filename, self.text)) from None
         except RecursionError:  # not expected: we never recurse, but never a traceback
             raise self.fatal(None, "YAML nested too deeply", f"nest at most {MAX_DEPTH} levels") from None
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
 
     def _run(self, loader: Any) -> Any:
         stack: list[_Frame] = []
@@ -770,9 +771,12 @@ def _parse_json(text: str, filename: str) -> tuple[Any, dict[str, int], list[Pro
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         result = dict(items)
-        if len(result) != len(items):
+        if len(result) != len(items):  # the scanner below finds the lines; here we only notice
             seen: set[str] = set()
-            duplicates.extend(k for k, _ in items if k in seen or seen.add(k))
+            for key, _ in items:
+                if key in seen:
+                    duplicates.append(key)
+                seen.add(key)
         return result
 
     try:

@@ -94,9 +94,15 @@ def _pooler_text(poolers: tuple[PoolerBudget, ...]) -> str:
     return text_table(["POOLER", "KIND", "SERVER_CONN", "CLIENT_CAP", "SCENARIO", "CLIENT_DEMAND", "STATUS"], rows)
 
 
+# Above this many sources the document is for machines: Python's JSON encoder is several times
+# faster without indentation (the C encoder is used only then), which keeps large checks fast.
+PRETTY_JSON_MAX_SOURCES = 2000
+
+
 def render_json(report: BudgetReport) -> str:
-    """Return the spec §5 JSON document."""
-    return json.dumps(report_dict(report), indent=2)
+    """Return the spec §5 JSON document (indented unless it is large)."""
+    sources = sum(len(i.demand_by_source) for i in report.instances)
+    return json.dumps(report_dict(report), indent=2 if sources <= PRETTY_JSON_MAX_SOURCES else None)
 
 
 def render_markdown(report: BudgetReport) -> str:
