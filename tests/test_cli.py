@@ -239,3 +239,37 @@ def test_readme_shows_real_output() -> None:
         finally:
             os.chdir(cwd)
         assert out.rstrip("\n") == block.rstrip("\n"), command
+
+
+def test_observations_make_an_estimate_exact(tmp_path: Path) -> None:
+    observations = tmp_path / "observed.csv"
+    observations.write_text("engine,instance_class,max_connections,source\npostgres,db.t3.micro,81,SHOW max_connections\n")
+    topology = EXAMPLES / "shared-instance.yaml"
+    _, before, _ = run_cli(["check", str(topology), "--format", "json"])
+    code, after, err = run_cli(["check", str(topology), "--format", "json", "--observations", str(observations)])
+    assert code == 1, err
+    writer_before, writer_after = json.loads(before)["instances"][0], json.loads(after)["instances"][0]
+    assert writer_before["max_connections_source"] == "estimated"
+    assert (writer_after["max_connections"], writer_after["max_connections_source"], writer_after["usable"]) == (81, "observed", 76)
+    assert not any("is an estimate" in w for w in json.loads(after)["warnings"])
+
+
+def test_bad_observations_and_catalog_exit_2(tmp_path: Path) -> None:
+    observations = tmp_path / "observed.csv"
+    observations.write_text("engine,instance_class,max_connections\npostgres,db.t3.mikro,81\n")
+    code, _, err = run_cli(["check", str(EXAMPLES / "shared-instance.yaml"), "--observations", str(observations)])
+    assert code == 2 and "db.t3.mikro" in err and "db.t3.micro" in err and "Traceback" not in err
+    catalog = tmp_path / "catalog.csv"
+    catalog.write_text("instance_class,vcpu\ndb.x.large,two\n")
+    code, _, err = run_cli(["catalog", "list", "--catalog", str(catalog)])
+    assert code == 2 and str(catalog) in err and "Traceback" not in err
+
+
+def test_custom_catalog_is_used(tmp_path: Path) -> None:
+    source = (Path(__file__).parent.parent / "data" / "instance_classes.csv").read_text().splitlines()
+    header, rows = source[0], [r for r in source[1:] if r.startswith("db.m5.large,")]
+    catalog = tmp_path / "mine.csv"
+    catalog.write_text("\n".join([header, *rows]) + "\n")
+    code, out, _ = run_cli(["catalog", "list", "--catalog", str(catalog), "--format", "json"])
+    assert code == 0
+    assert [r["instance_class"] for r in json.loads(out)] == ["db.m5.large"]

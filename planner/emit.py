@@ -1,0 +1,250 @@
+"""Artefacts that implement a recommended option: pgbouncer.ini, AWS CLI and Terraform, pool settings.
+
+Each ``emit_*`` function takes an :class:`Option` (its changed topology holds the numbers) and
+returns ``{file name: content}``; the CLI writes them. No secret is ever written: the PgBouncer
+userlist and the proxy's secret are placeholders the user fills in.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from .errors import InputError
+from .model import Pool, Pooler, Topology
+from .recommend import Option
+
+# Which option kinds carry each artefact, best first as ranked by `recommend`.
+EMIT_KINDS: dict[str, tuple[str, ...]] = {
+    "pgbouncer": ("pgbouncer", "pool-everything", "resize+pgbouncer", "resize+pool-everything"),
+    "proxy": ("rds-proxy", "proxy-percent", "pool-everything", "resize+rds-proxy", "resize+pool-everything"),
+    "parameters": ("parameter",),
+    "pools": ("shrink-pools", "resize+shrink-pools"),
+}
+
+
+@dataclass(frozen=True)
+class Connection:
+    """Where PgBouncer reaches the database (placeholders by default)."""
+
+    host: str = "CHANGE-ME.cluster-xxxx.us-east-1.rds.amazonaws.com"
+    port: int = 5432
+    dbname: str | None = None  # default: the topology's database name
+    listen_port: int = 6432
+
+
+def _ident(text: str) -> str:
+    """Return ``text`` as a safe identifier for Terraform names and AWS resource names."""
+    return re.sub(r"[^A-Za-z0-9-]", "-", text).strip("-").lower() or "planner"
+
+
+def _poolers_of(option: Option, kind: str) -> list[Pooler]:
+    before = set(option.topology.poolers)
+    names = option.details.get("poolers") or [option.details.get("pooler")]
+    chosen = [option.topology.poolers[n] for n in names if n in option.topology.poolers]
+    return [p for p in chosen if p.kind == kind] or [p for p in option.topology.poolers.values() if p.kind == kind and p.name in before]
+
+
+def emit_pgbouncer(option: Option, connection: Connection = Connection()) -> dict[str, str]:
+    """Return ``pgbouncer.ini`` and a ``userlist.txt`` placeholder for the option's PgBouncer."""
+    poolers = _poolers_of(option, "pgbouncer")
+    if not poolers:
+        raise InputError(f"option '{option.title}' has no PgBouncer to emit")
+    pooler = poolers[0]
+    alias = option.database
+    dbname = connection.dbname or option.database
+    server_cap = pooler.pairs * (pooler.default_pool_size + pooler.reserve_pool_size)
+    clients = ", ".join(pooler.clients)
+    ini = f"""\
+;; pgbouncer.ini written by planner for {option.topology.name}: {option.title}
+;; Each of the {pooler.replicas} PgBouncer replicas runs this file and keeps its own server pool:
+;; {pooler.replicas} × {server_cap} = {pooler.replicas * server_cap} server connections on {option.database}.
+;; Clients: {clients}. Point them at this PgBouncer (port {connection.listen_port}) instead of the database.
+
+[databases]
+{alias} = host={connection.host} port={connection.port} dbname={dbname}
+
+[pgbouncer]
+listen_addr = 0.0.0.0
+listen_port = {connection.listen_port}
+auth_type = scram-sha-256
+auth_file = userlist.txt
+pool_mode = {pooler.pool_mode}
+default_pool_size = {pooler.default_pool_size}
+reserve_pool_size = {pooler.reserve_pool_size}
+max_db_connections = {server_cap}
+max_client_conn = {pooler.max_client_conn}
+;; Clients beyond the server pool wait in PgBouncer's queue for up to query_wait_timeout seconds.
+query_wait_timeout = 120
+server_idle_timeout = 600
+;; Drivers send these on connect; PgBouncer refuses unknown startup parameters unless told to ignore them.
+ignore_startup_parameters = extra_float_digits,options
+;; PgBouncer 1.21 and later keep protocol-level prepared statements working in transaction mode:
+;; max_prepared_statements = 200
+"""
+    userlist = (
+        ";; userlist.txt: one line per role PgBouncer may log in as. planner never writes a password.\n"
+        ";; Put the role's SCRAM secret here (SELECT rolpassword FROM pg_authid WHERE rolname = 'app'),\n"
+        ";; or use auth_query with an auth_user instead of this file.\n"
+        '"app" "SCRAM-SHA-256$<iterations>:<salt>$<storedkey>:<serverkey>"\n'
+    )
+    return {"pgbouncer.ini": ini, "userlist.txt": userlist}
+
+
+def _parameter_family(topology: Topology, database: str) -> str:
+    db = topology.databases[database]
+    major = db.engine_version.split(".")[0]
+    return f"aurora-postgresql{major}" if db.engine == "aurora-postgresql" else f"postgres{major}"
+
+
+def emit_parameters(option: Option) -> dict[str, str]:
+    """Return the AWS CLI script and Terraform fragment for the raised max_connections."""
+    value = option.details.get("max_connections")
+    if value is None:
+        raise InputError(f"option '{option.title}' sets no parameter")
+    db = option.topology.databases[option.database]
+    family = _parameter_family(option.topology, option.database)
+    name = _ident(f"{option.topology.name}-{option.database}-connections")
+    cluster = db.engine == "aurora-postgresql"
+    # Aurora takes max_connections in the DB (instance) parameter group as well; the instance group is
+    # the one that can differ per instance, so planner writes that one for both engines.
+    cli = f"""\
+#!/usr/bin/env sh
+# Written by planner for {option.topology.name}: {option.title}
+# max_connections is static: it applies after a reboot (ApplyMethod=pending-reboot).
+set -eu
+aws rds create-db-parameter-group \\
+  --db-parameter-group-name {name} \\
+  --db-parameter-group-family {family} \\
+  --description "planner: max_connections {value} for {option.database}"
+aws rds modify-db-parameter-group \\
+  --db-parameter-group-name {name} \\
+  --parameters "ParameterName=max_connections,ParameterValue={value},ApplyMethod=pending-reboot"
+# Attach it to the instance{'s of the cluster' if cluster else ''} and reboot in a maintenance window:
+aws rds modify-db-instance --db-instance-identifier CHANGE-ME --db-parameter-group-name {name} --apply-immediately
+aws rds reboot-db-instance --db-instance-identifier CHANGE-ME
+"""
+    terraform = f"""\
+# Written by planner for {option.topology.name}: {option.title}
+resource "aws_db_parameter_group" "{name.replace('-', '_')}" {{
+  name   = "{name}"
+  family = "{family}"
+
+  parameter {{
+    name         = "max_connections"
+    value        = "{value}"
+    apply_method = "pending-reboot" # static parameter: needs a reboot
+  }}
+}}
+"""
+    return {"parameters.sh": cli, "parameters.tf": terraform}
+
+
+def emit_proxy(option: Option) -> dict[str, str]:
+    """Return the AWS CLI script and Terraform fragment for the option's RDS Proxy."""
+    poolers = _poolers_of(option, "rds-proxy")
+    if not poolers:
+        raise InputError(f"option '{option.title}' has no RDS Proxy to emit")
+    proxy = poolers[0]
+    db = option.topology.databases[option.database]
+    name = _ident(f"{option.topology.name}-{proxy.name}")
+    percent = proxy.max_connections_percent
+    cluster = db.engine == "aurora-postgresql"
+    target = "--db-cluster-identifiers CHANGE-ME" if cluster else "--db-instance-identifiers CHANGE-ME"
+    cli = f"""\
+#!/usr/bin/env sh
+# Written by planner for {option.topology.name}: {option.title}
+# The secret holds the database credentials; planner never writes them. Create it first:
+#   aws secretsmanager create-secret --name {name}-credentials --secret-string '{{"username":"app","password":"..."}}'
+set -eu
+aws rds create-db-proxy \\
+  --db-proxy-name {name} \\
+  --engine-family POSTGRESQL \\
+  --auth '[{{"AuthScheme":"SECRETS","SecretArn":"arn:aws:secretsmanager:REGION:ACCOUNT:secret:{name}-credentials","IAMAuth":"REQUIRED"}}]' \\
+  --role-arn arn:aws:iam::ACCOUNT:role/CHANGE-ME-proxy-role \\
+  --vpc-subnet-ids subnet-CHANGE-ME-a subnet-CHANGE-ME-b
+aws rds register-db-proxy-targets --db-proxy-name {name} {target}
+aws rds modify-db-proxy-target-group \\
+  --db-proxy-name {name} --target-group-name default \\
+  --connection-pool-config MaxConnectionsPercent={percent}
+"""
+    target_block = (
+        f'  db_cluster_identifier = "CHANGE-ME"' if cluster else f'  db_instance_identifier = "CHANGE-ME"'
+    )
+    terraform = f"""\
+# Written by planner for {option.topology.name}: {option.title}
+resource "aws_db_proxy" "{name.replace('-', '_')}" {{
+  name           = "{name}"
+  engine_family  = "POSTGRESQL"
+  role_arn       = "arn:aws:iam::ACCOUNT:role/CHANGE-ME-proxy-role"
+  vpc_subnet_ids = ["subnet-CHANGE-ME-a", "subnet-CHANGE-ME-b"]
+  require_tls    = true
+
+  auth {{
+    auth_scheme = "SECRETS"
+    iam_auth    = "REQUIRED"
+    secret_arn  = "arn:aws:secretsmanager:REGION:ACCOUNT:secret:{name}-credentials" # no password here
+  }}
+}}
+
+resource "aws_db_proxy_default_target_group" "{name.replace('-', '_')}" {{
+  db_proxy_name = aws_db_proxy.{name.replace('-', '_')}.name
+
+  connection_pool_config {{
+    max_connections_percent = {percent} # of max_connections on the target
+  }}
+}}
+
+resource "aws_db_proxy_target" "{name.replace('-', '_')}" {{
+  db_proxy_name     = aws_db_proxy.{name.replace('-', '_')}.name
+  target_group_name = aws_db_proxy_default_target_group.{name.replace('-', '_')}.name
+{target_block}
+}}
+"""
+    return {"rds-proxy.sh": cli, "rds-proxy.tf": terraform}
+
+
+def _pool_snippets(service: str, pool: Pool) -> dict[str, object]:
+    size = pool.size or 1
+    return {
+        "env": {"DB_POOL_SIZE": str(size), "DB_MAX_OVERFLOW": str(pool.max_overflow)},
+        "sqlalchemy": {"pool_size": size, "max_overflow": pool.max_overflow, "pool_timeout": 30, "pool_pre_ping": True},
+        "node-pg": {"max": size + pool.max_overflow},
+        "hikari": {"maximumPoolSize": size + pool.max_overflow},
+        "psycopg-pool": {"min_size": size, "max_size": size + pool.max_overflow},
+        "asyncpg": {"min_size": min(size, 1), "max_size": size + pool.max_overflow},
+        "rails": {"pool": size + pool.max_overflow},
+    }
+
+
+def emit_pools(option: Option) -> dict[str, str]:
+    """Return per-service pool settings: environment variables and driver keyword arguments."""
+    sizes: Mapping[str, int] = option.details.get("pools") or {}
+    if not sizes:
+        raise InputError(f"option '{option.title}' changes no pools")
+    services = {name: option.topology.services[name] for name in sizes}
+    doc = {name: {"driver": s.pool.driver if s.pool else "per-thread", **_pool_snippets(name, s.pool or Pool("per-thread", 1))}
+           for name, s in services.items()}
+    env_lines = [f"# Written by planner for {option.topology.name}: {option.title}"]
+    py_lines = [f"# Written by planner for {option.topology.name}: {option.title}", "from sqlalchemy import create_engine", ""]
+    for name, service in services.items():
+        pool = service.pool or Pool("per-thread", 1)
+        prefix = re.sub(r"[^A-Z0-9]", "_", name.upper())
+        env_lines += [f"{prefix}_DB_POOL_SIZE={pool.size}", f"{prefix}_DB_MAX_OVERFLOW={pool.max_overflow}"]
+        py_lines += [
+            f"# {name}: at most {(pool.size or 0) + pool.max_overflow} connections per process",
+            f"{re.sub(r'[^a-z0-9]', '_', name.lower())}_engine = create_engine(",
+            "    DATABASE_URL,",
+            f"    pool_size={pool.size},",
+            f"    max_overflow={pool.max_overflow},",
+            "    pool_timeout=30,  # seconds a request waits for a connection before failing",
+            "    pool_pre_ping=True,",
+            ")",
+            "",
+        ]
+    return {"pools.env": "\n".join(env_lines) + "\n", "pools_sqlalchemy.py": "\n".join(py_lines), "pools.json": json.dumps(doc, indent=2) + "\n"}
+
+
+EMITTERS = {"pgbouncer": emit_pgbouncer, "parameters": emit_parameters, "proxy": emit_proxy, "pools": emit_pools}
