@@ -32,6 +32,7 @@ class Connection:
     host: str = "CHANGE-ME.cluster-xxxx.us-east-1.rds.amazonaws.com"
     port: int = 5432
     dbname: str | None = None  # default: the topology's database name
+    listen_addr: str = "0.0.0.0"
     listen_port: int = 6432
 
 
@@ -41,10 +42,11 @@ def _ident(text: str) -> str:
 
 
 def _poolers_of(option: Option, kind: str) -> list[Pooler]:
-    before = set(option.topology.poolers)
+    """Return the option's poolers of ``kind``: the ones it names, else any on its database."""
+    poolers = option.topology.poolers
     names = option.details.get("poolers") or [option.details.get("pooler")]
-    chosen = [option.topology.poolers[n] for n in names if n in option.topology.poolers]
-    return [p for p in chosen if p.kind == kind] or [p for p in option.topology.poolers.values() if p.kind == kind and p.name in before]
+    named = [poolers[n] for n in names if n in poolers and poolers[n].kind == kind]
+    return named or [p for p in poolers.values() if p.kind == kind and p.database == option.database]
 
 
 def emit_pgbouncer(option: Option, connection: Connection = Connection()) -> dict[str, str]:
@@ -67,7 +69,7 @@ def emit_pgbouncer(option: Option, connection: Connection = Connection()) -> dic
 {alias} = host={connection.host} port={connection.port} dbname={dbname}
 
 [pgbouncer]
-listen_addr = 0.0.0.0
+listen_addr = {connection.listen_addr}
 listen_port = {connection.listen_port}
 auth_type = scram-sha-256
 auth_file = userlist.txt
@@ -206,7 +208,7 @@ resource "aws_db_proxy_target" "{name.replace('-', '_')}" {{
     return {"rds-proxy.sh": cli, "rds-proxy.tf": terraform}
 
 
-def _pool_snippets(service: str, pool: Pool) -> dict[str, object]:
+def _pool_snippets(pool: Pool) -> dict[str, object]:
     size = pool.size or 1
     return {
         "env": {"DB_POOL_SIZE": str(size), "DB_MAX_OVERFLOW": str(pool.max_overflow)},
@@ -225,7 +227,7 @@ def emit_pools(option: Option) -> dict[str, str]:
     if not sizes:
         raise InputError(f"option '{option.title}' changes no pools")
     services = {name: option.topology.services[name] for name in sizes}
-    doc = {name: {"driver": s.pool.driver if s.pool else "per-thread", **_pool_snippets(name, s.pool or Pool("per-thread", 1))}
+    doc = {name: {"driver": s.pool.driver if s.pool else "per-thread", **_pool_snippets(s.pool or Pool("per-thread", 1))}
            for name, s in services.items()}
     env_lines = [f"# Written by planner for {option.topology.name}: {option.title}"]
     py_lines = [f"# Written by planner for {option.topology.name}: {option.title}", "from sqlalchemy import create_engine", ""]

@@ -97,3 +97,53 @@ def start_postgres(settings: Mapping[str, object]) -> Iterator[PostgresServer]:
             capture_output=True, user=UNPRIVILEGED_USER if os.geteuid() == 0 else None,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def find_pgbouncer() -> str | None:
+    """Return the pgbouncer binary, or None."""
+    return shutil.which("pgbouncer") or ("/usr/sbin/pgbouncer" if Path("/usr/sbin/pgbouncer").exists() else None)
+
+
+def start_pgbouncer(ini: str, files: Mapping[str, str]) -> Iterator[Path]:
+    """Run PgBouncer on ``ini`` (with ``files`` such as userlist.txt beside it); yield its directory.
+
+    PgBouncer refuses to run as root, so under root it runs as ``nobody`` like the server.
+    """
+    binary = find_pgbouncer()
+    if binary is None:
+        reason = "pgbouncer not found (make test installs Debian's pgbouncer package)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="planner-pgbouncer-"))
+    for name, content in {"pgbouncer.ini": ini, **files}.items():
+        (root / name).write_text(content, encoding="utf-8")
+    if os.geteuid() == 0:
+        for path in [root, *root.iterdir()]:
+            shutil.chown(path, user=UNPRIVILEGED_USER)
+    kwargs: dict[str, object] = {"user": UNPRIVILEGED_USER} if os.geteuid() == 0 else {}
+    process = subprocess.Popen(  # type: ignore[call-overload]
+        [binary, str(root / "pgbouncer.ini")], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs
+    )
+    try:
+        yield root
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    """Wait until something accepts TCP connections on 127.0.0.1:``port``."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")

@@ -1,0 +1,179 @@
+"""Validate the ``databases`` section of a topology: engine, instance class, parameters, headroom.
+
+:class:`DatabaseRules` adds the database checks to :class:`~planner.topology_values.Checker`;
+services and poolers build on it, since they name databases and may need their readers.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from fractions import Fraction
+from typing import Any
+
+from planner.errors import FormulaError
+from planner.model import ENGINES, Database
+from planner.topology_parsed import describe, join_path, short_text
+from planner.topology_values import DIGITS, Checker, is_int, is_number, leaf, parse_percent, to_fraction
+
+DEFAULT_HEADROOM = Fraction(1, 5)
+DATABASE_KEYS = ("engine", "engine_version", "instance_class", "parameters", "readers",
+                 "reader_instance_class", "headroom")
+PARAMETER_KEYS = ("max_connections", "superuser_reserved_connections",
+                  "rds.rds_superuser_reserved_connections", "reserved_connections")
+_VERSION = re.compile(r"[0-9]+(?:\.[0-9A-Za-z-]+)*")  # "16", "15.4", "11.22-rds.20240418"
+
+
+def _formula_error(text: str) -> str | None:
+    """Return what is wrong with an RDS formula, or None if it parses."""
+    try:
+        from planner.formula import parse_formula
+    except ModuleNotFoundError as e:  # formula.py not there yet: the budget will evaluate it
+        if e.name == "planner.formula":
+            return None
+        raise
+    try:
+        parse_formula(text)
+    except FormulaError as e:
+        return f"{e.detail} at position {e.position}"
+    return None
+
+
+class DatabaseRules(Checker):
+    """Check the databases a topology defines, and what other sections ask of them."""
+
+    def databases(self, data: dict[str, Any]) -> dict[str, Database | None] | None:
+        """Check the ``databases`` section (required); None if it is missing or not a mapping."""
+        section = self.section(data, "databases", "databases: {main: {instance_class: db.m6g.large}}", True)
+        if section is None:
+            return None
+        return self.named_items(section, "databases", "database", self.database)
+
+    def database(self, name: str, spec: Any, path: str) -> Database | None:
+        """Check one database; None if anything in it is wrong."""
+        spec = self.mapping(spec, path, "main: {engine: postgres, instance_class: db.m6g.large}")
+        if spec is None:
+            return None
+        before = len(self.problems)
+        self.check_keys(spec, path, DATABASE_KEYS)
+        engine = "postgres"
+        if "engine" in spec:
+            engine = self.choice(spec["engine"], f"{path}.engine", ENGINES) or engine
+        version = self.engine_version(spec.get("engine_version", "16"), f"{path}.engine_version")
+        instance_class = self.instance_class(spec, f"{path}.instance_class")
+        reader_class = self.instance_class(spec, f"{path}.reader_instance_class")
+        readers = self.integer(spec["readers"], f"{path}.readers") if "readers" in spec else 0
+        headroom = self.headroom(spec["headroom"], f"{path}.headroom") if "headroom" in spec else DEFAULT_HEADROOM
+        parameters = self.parameters(spec.get("parameters"), f"{path}.parameters", engine, version)
+        if len(self.problems) > before or readers is None or headroom is None:
+            return None
+        return Database(name=name, engine=engine, engine_version=version or "16", instance_class=instance_class,
+                        parameters=parameters, readers=readers, reader_instance_class=reader_class,
+                        headroom=headroom, line=self.lines.get(path))
+
+    def engine_version(self, value: Any, path: str) -> str | None:
+        """Return an engine version as text ("16", "15.4"); a YAML number is read back as text."""
+        if is_number(value) and not (isinstance(value, float) and not math.isfinite(value)):
+            value = str(value)  # `engine_version: 9.4` is a YAML float; the version is "9.4"
+        if isinstance(value, str) and _VERSION.fullmatch(value.strip()):
+            return value.strip()
+        self.add(path, f"engine_version must be a version such as \"16\" or \"15.4\", not {describe(value)}",
+                 'write the major version first, e.g. engine_version: "16"')
+        return None
+
+    def instance_class(self, spec: dict[str, Any], path: str) -> str | None:
+        """Return the RDS instance class at ``path`` if the key is given (None if not, or wrong)."""
+        key = leaf(path)
+        if key not in spec:
+            return None
+        value = spec[key]
+        if isinstance(value, str) and value.startswith("db.") and len(value) > 3:
+            return value
+        self.add(path, f"{key} must be an RDS instance class such as db.m6g.large, not {describe(value)}",
+                 f"write e.g. {key}: db.m6g.large" + (" (RDS classes start with 'db.')"
+                                                      if isinstance(value, str) else ""))
+        return None
+
+    def headroom(self, value: Any, path: str) -> Fraction | None:
+        """Return a headroom ("20%" or 0.2) as a fraction in [0, 1)."""
+        result: Fraction | None = None
+        if isinstance(value, str):
+            result = parse_percent(value)
+        elif is_number(value) and math.isfinite(value):
+            result = to_fraction(value)
+            if result >= 1:
+                hint = f"write {value}% for {value} percent" if result < 100 else "write e.g. headroom: 20%"
+                self.add(path, f"headroom must be below 1 (a fraction of max_connections), not {value}", hint)
+                return None
+        if result is None:
+            self.add(path, f"headroom must be a percentage such as \"20%\" or a fraction in [0, 1), "
+                     f"not {describe(value)}", "write e.g. headroom: 20%")
+            return None
+        if not 0 <= result < 1:
+            self.add(path, f"headroom must be at least 0% and below 100%, not {value}",
+                     "write e.g. headroom: 20%")
+            return None
+        return result
+
+    def parameters(self, value: Any, path: str, engine: str, version: str | None) -> dict[str, int | str]:
+        """Return the known parameters that are valid for this engine and version."""
+        spec = self.mapping(value, path, "parameters: {max_connections: 500}")
+        if not spec:
+            return {}
+        flat: dict[str, Any] = {}
+        for key, item in spec.items():
+            # TOML reads `rds.rds_superuser_reserved_connections = 2` as a nested table
+            if isinstance(item, dict) and key == "rds":
+                flat.update({f"{key}.{k}": v for k, v in item.items()})
+            else:
+                flat[key] = item
+        self.check_keys(flat, path, PARAMETER_KEYS)
+        result: dict[str, int | str] = {}
+        for key in PARAMETER_KEYS:
+            if key not in flat:
+                continue
+            key_path = join_path(path, key)
+            if key == "max_connections":
+                checked: int | str | None = self.max_connections(flat[key], key_path)
+            else:
+                checked = self.integer(flat[key], key_path)
+            if checked is not None:
+                result[key] = checked
+        major = int(version.split(".")[0]) if version else None
+        if result.get("reserved_connections") and major is not None and major < 16:
+            self.add(join_path(path, "reserved_connections"),
+                     f"reserved_connections does not exist before PostgreSQL 16 (engine_version is {version})",
+                     'remove it or set engine_version: "16"')
+        if "rds.rds_superuser_reserved_connections" in flat and engine == "self-managed":
+            self.add(join_path(path, "rds.rds_superuser_reserved_connections"),
+                     "rds.rds_superuser_reserved_connections exists only on RDS and Aurora, "
+                     "not on a self-managed database",
+                     "remove it, or set the engine to postgres or aurora-postgresql")
+        return result
+
+    def max_connections(self, value: Any, path: str) -> int | str | None:
+        """Return max_connections: a whole number, or an RDS formula that parses."""
+        if isinstance(value, str) and DIGITS.fullmatch(value):
+            if len(value.strip()) > 9:
+                self.add(path, f"max_connections {short_text(value.strip())} is far beyond what PostgreSQL allows",
+                         "use the number the parameter group really sets")
+                return None
+            value = int(value)
+        if is_int(value):
+            return self.integer(value, path, minimum=1)
+        if not isinstance(value, str):
+            self.add(path, f"max_connections must be an integer or an RDS formula, not {describe(value)}",
+                     'write e.g. max_connections: 500 or "LEAST({DBInstanceClassMemory/9531392},5000)"')
+            return None
+        error = _formula_error(value)
+        if error is not None:
+            self.add(path, f"invalid max_connections formula {value!r}: {error}",
+                     "write it as RDS does, e.g. LEAST({DBInstanceClassMemory/9531392},5000), or an integer")
+            return None
+        return value
+
+    def check_readers(self, path: str, database: Database | None) -> None:
+        """Report an ``endpoint: reader`` (at ``path``) on a database that has no readers."""
+        if database is not None and database.readers == 0:
+            self.add(path, f"endpoint is reader but database {database.name!r} has no readers",
+                     f"set databases.{database.name}.readers, or use endpoint: writer")
