@@ -1,0 +1,179 @@
+"""Read a topology file as it is in a git revision: ``git:REF:PATH``.
+
+A CI job compares a pull request with its merge base without checking the base out:
+``planner diff git:origin/main:infra/topology.yaml infra/topology.yaml``. This module runs
+``git`` (argument lists, never a shell) in the repository of the current directory and turns
+each way that can fail into one :class:`~planner.errors.InputError` line with the fix.
+
+``PATH`` is from the repository's root, as ``git show REF:PATH`` reads it; ``./PATH`` is
+relative to the current directory. The file format comes from ``PATH``'s suffix, and every
+problem in the file names ``git:REF:PATH``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+from pathlib import Path, PurePosixPath
+
+from planner.errors import InputError, Problem
+from planner.model import Topology
+from planner.topology import load_topology, parse_topology
+from planner.topology_parse import FORMATS, MAX_FILE_BYTES, decode_bytes
+
+__all__ = ["GIT_PREFIX", "GitSpec", "is_git_spec", "load_topology_spec", "parse_git_spec", "read_topology_ref"]
+
+GIT_PREFIX = "git:"
+EXAMPLE = "git:origin/main:infra/topology.yaml"
+# Local git commands answer in milliseconds; a minute means something is wrong (a lock, a hook).
+GIT_TIMEOUT_SECONDS = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class GitSpec:
+    """A parsed ``git:REF:PATH``: the revision, the path inside it, and the spec as written."""
+
+    ref: str
+    path: str
+    spec: str
+
+    @property
+    def object_name(self) -> str:
+        """Return ``REF:PATH``, git's name for the file in that revision."""
+        return f"{self.ref}:{self.path}"
+
+
+def is_git_spec(spec: str) -> bool:
+    """Return whether ``spec`` names a file in a git revision rather than on disk."""
+    return spec.startswith(GIT_PREFIX)
+
+
+def parse_git_spec(spec: str) -> GitSpec:
+    """Split ``git:REF:PATH`` into its parts, refusing what git would misread (raises InputError)."""
+
+    def fail(message: str) -> InputError:
+        return InputError(Problem(spec, "", message, hint=f"write git:REF:PATH, e.g. {EXAMPLE}"))
+
+    rest = spec[len(GIT_PREFIX):]
+    # Refs cannot contain ':' (git check-ref-format), so the first one ends REF.
+    ref, sep, path = rest.partition(":")
+    if not sep:
+        raise fail("no PATH after the revision")
+    if not ref:
+        raise fail("the revision is empty")  # git would read ":PATH" as the index, not a commit
+    if not path:
+        raise fail("the path is empty")
+    if ref.startswith("-"):
+        raise fail(f"the revision {ref!r} starts with '-'")  # git would take it for an option
+    if any(ch in spec for ch in "\0\n\r"):
+        raise fail("contains a NUL or line break")  # cat-file reads names line by line
+    return GitSpec(ref, path, spec)
+
+
+def _run(args: list[str], spec: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    """Run ``git -C CWD ARGS`` and return the finished process; git missing or hung → InputError."""
+    # English messages whatever the user's locale; no pager, no prompts.
+    env = {**os.environ, "LC_ALL": "C", "LANGUAGE": "C", "GIT_TERMINAL_PROMPT": "0"}
+    try:
+        return subprocess.run(
+            ["git", "--no-pager", "-C", str(cwd), *args],
+            input=stdin, capture_output=True, env=env, timeout=GIT_TIMEOUT_SECONDS, check=False,
+        )
+    except FileNotFoundError:
+        raise InputError(Problem(spec, "", "git is not installed (or not on PATH)", hint="install git, or check the file out and pass its path")) from None
+    except subprocess.TimeoutExpired:
+        raise InputError(Problem(spec, "", f"git did not answer within {GIT_TIMEOUT_SECONDS} s", hint="check for a stale .git/index.lock or a hung hook")) from None
+    except OSError as exc:
+        raise InputError(Problem(spec, "", f"cannot run git: {exc.strerror or exc}", hint="check that git is installed and executable")) from exc
+
+
+def _fatal(result: subprocess.CompletedProcess[bytes]) -> str:
+    """Return git's own one-line reason for a failure (its last 'fatal:' line, else its last line)."""
+    lines = [line.strip() for line in result.stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    fatal = [line.removeprefix("fatal: ") for line in lines if line.startswith("fatal: ")]
+    return (fatal or lines or [f"git exited with {result.returncode}"])[-1]
+
+
+def _fetch_hint(ref: str, spec: str, cwd: Path) -> str:
+    """Return how to make ``ref`` known: CI clones are often shallow or hold a single branch."""
+    if _run(["rev-parse", "--is-shallow-repository"], spec, cwd).stdout.strip() == b"true":
+        return "this clone is shallow: run `git fetch --unshallow`, or check out with fetch-depth: 0 in GitHub Actions"
+    remote, _, branch = ref.partition("/")
+    remotes = _run(["remote"], spec, cwd).stdout.decode("utf-8", "replace").split()
+    if branch and remote in remotes:
+        return f"fetch it first: `git fetch {remote} {branch}`; in GitHub Actions, check out with fetch-depth: 0"
+    return "check the name with `git branch -a` and `git tag`, or fetch it first; in GitHub Actions, check out with fetch-depth: 0"
+
+
+def read_git_file(spec: str, cwd: str | Path | None = None) -> tuple[GitSpec, bytes]:
+    """Return the bytes of the file ``git:REF:PATH`` names, read from the repository at ``cwd``.
+
+    Each failure is one InputError naming the spec: no repository, an unknown revision, a path
+    that is not in it (or is a directory), a file over the size limit, git missing.
+    """
+    parsed = parse_git_spec(spec)
+    where = Path(cwd) if cwd is not None else Path.cwd()
+
+    def fail(message: str, hint: str | None) -> InputError:
+        return InputError(Problem(spec, "", message, hint=hint))
+
+    repo = _run(["rev-parse", "--git-dir"], spec, where)
+    if repo.returncode != 0:
+        reason = _fatal(repo)
+        if "not a git repository" in reason:
+            raise fail(f"{where} is not in a git repository", "run planner from inside the repository, or pass file paths")
+        raise fail(f"git cannot open the repository: {reason}", None)
+
+    # ^{tree} accepts commits, tags and trees alike, and refuses anything else.
+    rev = _run(["rev-parse", "--verify", "--quiet", f"{parsed.ref}^{{tree}}"], spec, where)
+    if rev.returncode != 0:
+        raise fail(f"unknown revision {parsed.ref!r} in the repository at {where}", _fetch_hint(parsed.ref, spec, where))
+
+    # The object name goes in on stdin: nothing in it can be read as an option.
+    check = _run(["cat-file", "--batch-check=%(objecttype) %(objectsize)"], spec, where, (parsed.object_name + "\n").encode())
+    # "blob 1234" for a file; "REF:PATH missing" (or "ambiguous") otherwise.
+    words = check.stdout.decode("utf-8", "replace").split()
+    if check.returncode != 0 or len(words) != 2 or not words[1].isdigit():
+        raise fail(
+            f"{parsed.path!r} is not in {parsed.ref}",
+            f"paths are from the repository's root, or ./PATH from the current directory; list them with `git ls-tree -r --name-only {parsed.ref}`",
+        )
+    kind, size = words
+    if kind != "blob":
+        raise fail(f"{parsed.path!r} is a {'directory' if kind == 'tree' else kind} in {parsed.ref}, not a file", "name the topology file itself")
+    if int(size) > MAX_FILE_BYTES:
+        raise fail(
+            f"file is too large ({int(size) / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB)",
+            "a topology is a few kilobytes: check that this is the right file",
+        )
+
+    shown = _run(["show", parsed.object_name, "--"], spec, where)
+    if shown.returncode != 0:
+        raise fail(f"git show failed: {_fatal(shown)}", None)
+    return parsed, shown.stdout
+
+
+def read_topology_ref(spec: str, cwd: str | Path | None = None) -> Topology:
+    """Read, parse and validate the topology ``git:REF:PATH`` in the repository at ``cwd``.
+
+    Problems in the file name ``git:REF:PATH`` with the line, as for a file on disk.
+    """
+    parsed = parse_git_spec(spec)
+    fmt = FORMATS.get(PurePosixPath(parsed.path).suffix.lower())
+    if fmt is None:  # decided before running git: the spec alone is wrong
+        raise InputError(Problem(spec, "", "cannot tell the file format from the path's suffix", hint="name a .yaml, .yml, .toml or .json file"))
+    parsed, data = read_git_file(spec, cwd)
+    topology = parse_topology(decode_bytes(data, spec), spec, fmt)
+    # Without `name:`, the validator takes the stem of what it was given ("git:HEAD:topo");
+    # the stem of PATH is what the same file on disk would be called.
+    if topology.name == Path(spec).stem:
+        topology = dataclasses.replace(topology, name=PurePosixPath(parsed.path).stem)
+    return topology
+
+
+def load_topology_spec(spec: str, cwd: str | Path | None = None) -> Topology:
+    """Load a topology from a file path, or from ``git:REF:PATH``."""
+    if is_git_spec(spec):
+        return read_topology_ref(spec, cwd)
+    return load_topology(Path(spec))
