@@ -214,6 +214,131 @@ def explain(
     _emit(render_explain(report, database), output)
 
 
+class DiffFailOn(str, Enum):
+    over = "over"
+    warn = "warn"
+    increase = "increase"
+
+
+@app.command()
+def diff(
+    base: Annotated[
+        str, typer.Argument(metavar="BASE", help="The topology before: a file, or git:REF:PATH (e.g. git:origin/main:infra/topology.yaml).", show_default=False)
+    ],
+    head: Annotated[str, typer.Argument(metavar="HEAD", help="The topology after: a file, or git:REF:PATH.", show_default=False)],
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
+    fail_on: Annotated[
+        Optional[list[DiffFailOn]],
+        typer.Option(
+            "--fail-on",
+            help="When to exit 1 (repeatable): over = HEAD is over budget (the default); warn = HEAD warns or is over; "
+            "increase = an instance's worst-scenario demand rose.",
+        ),
+    ] = None,
+    scenario: Annotated[
+        Optional[list[str]], typer.Option("--scenario", "-s", help="Scenarios to compare: steady, peak, rollout (repeat or comma-separate).")
+    ] = None,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Compare two versions of a topology: what a change does to every instance's connections.
+
+    BASE and HEAD are files, or git:REF:PATH read from the git repository of the current
+    directory without a checkout (PATH from the repository's root). Exit 1 when HEAD is over
+    budget (or as --fail-on says), 0 otherwise, 2 for invalid input.
+
+    \b
+    Examples:
+      planner diff before.yaml after.yaml
+      planner diff git:origin/main:infra/topology.yaml infra/topology.yaml --format markdown -o comment.md
+      planner diff git:HEAD~1:topology.yaml git:HEAD:topology.yaml --fail-on increase --format json
+    """
+    from .budget import BudgetReport, compute_budget
+    from .catalog import load_catalog
+    from .diff import diff_reports
+    from .errors import Problem
+    from .model import Topology
+    from .render import diff as render
+    from .sources.git import load_topology_spec
+
+    chosen = _scenarios(scenario)
+    specs = [base] if base == head else [base, head]
+    # Report the problems of both sides at once: a CI log then shows everything to fix.
+    topologies: list[Topology] = []
+    problems: list[Problem | str] = []
+    for spec in specs:
+        try:
+            topologies.append(load_topology_spec(spec))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    cat = load_catalog(catalog, observations)
+    reports: list[BudgetReport] = []
+    for topo in topologies:
+        try:
+            reports.append(compute_budget(topo, cat, chosen))
+        except InputError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise InputError(problems)
+    result = diff_reports(reports[0], reports[-1])
+    renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
+    _emit(renderer(result), output)
+    reasons = result.failures(c.value for c in (fail_on or [DiffFailOn.over]))
+    if reasons:
+        for reason in reasons:  # the report may have gone to a file: say in the log why the job fails
+            print(f"planner: {reason}", file=sys.stderr)
+        raise typer.Exit(EXIT_OVER)
+
+
+@app.command()
+def report(
+    topology: TopologyArgument,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", help="Where to write the HTML (default: reports/NAME.html; only once it succeeded).")
+    ] = None,
+    baseline: Annotated[
+        Optional[Path], typer.Option("--baseline", help="Another topology (e.g. the main branch's) to show the change against.")
+    ] = None,
+    title: Annotated[Optional[str], typer.Option("--title", help="The page title (default: 'Connection budget: NAME').")] = None,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+) -> None:
+    """Write a self-contained HTML report for review: verdicts, charts, every candidate class,
+    breaking points, tables, and the change against a baseline.
+
+    Exit 0 once the file is written, even when over budget (the report is for review; use
+    check as the gate), 2 for invalid input. The file loads nothing from the network.
+
+    \b
+    Examples:
+      planner report shop.yaml
+      planner report shop.yaml -o report.html --title "Shop: Black Friday sizing"
+      planner report shop.yaml --baseline main-branch/shop.yaml
+    """
+    from .budget import compute_budget
+    from .render.html import render_report
+
+    topo, cat = _load(topology, catalog, observations)
+    before = None
+    if baseline is not None:
+        from .topology import load_topology
+
+        before = compute_budget(load_topology(baseline), cat)
+    html = render_report(compute_budget(topo, cat), cat, before, title)
+    target = output if output is not None else Path("reports") / f"{_file_stem(topo.name)}.html"
+    _emit(html, target)
+    print(f"report written: {target}", file=sys.stderr)
+
+
+def _file_stem(name: str) -> str:
+    """Return a topology name as a safe file name: its `name:` key may hold any text."""
+    stem = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "-" for ch in name).strip(".-")
+    return stem or "topology"
+
+
 @catalog_app.command("list")
 def catalog_list(
     engine: Annotated[Optional[str], typer.Option("--engine", help="Only classes that support this engine.")] = None,
@@ -284,6 +409,7 @@ def _root(
       planner check shop.yaml            # the CI gate
       planner plan shop.yaml             # which instance class holds it
       planner explain shop.yaml          # the arithmetic, written out
+      planner report shop.yaml           # an HTML report for review
       planner catalog show db.m6g.large  # one class's budget
     """
 
@@ -291,7 +417,7 @@ def _root(
 def _help_for(args: list[str]) -> str:
     """Return the help command for the subcommand the user typed, e.g. ``planner check --help``."""
     words = [a for a in args[:2] if not a.startswith("-")]
-    known = {"check", "plan", "explain", "catalog"}
+    known = {"check", "plan", "explain", "diff", "catalog"}
     if words and words[0] in known:
         if words[0] == "catalog" and len(words) > 1 and words[1] in {"list", "show"}:
             return f"planner catalog {words[1]} --help"
