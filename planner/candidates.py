@@ -1,0 +1,66 @@
+"""Every instance class of a database's engine judged against its demand: fits, tight or over.
+
+``planner plan`` keeps only the classes that fit; the report shows them all, so a reviewer sees
+how far the current class is from the next one that fits. Each class is judged the way ``plan``
+judges it (the same :func:`compute_budget` re-run), so the two never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from .budget import all_service_demands, compute_budget, scenario_status
+from .errors import InputError
+from .model import RDS_ENGINES, SCENARIOS, SOURCE_ESTIMATED, Topology
+from .plan import Candidate, _judge, _single_database
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+
+# check's statuses, in the words of a class choice
+FIT_OF_STATUS: dict[str, str] = {"ok": "fits", "warn": "tight", "over": "over"}
+
+
+@dataclass(frozen=True)
+class ClassFit:
+    """One class against the database's worst scenario: ``fits`` (≤ alarm_at), ``tight`` (≤ usable), ``over``."""
+
+    candidate: Candidate
+    fit: str  # fits | tight | over
+    current: bool  # the class the database runs on today
+
+    @property
+    def name(self) -> str:
+        return self.candidate.instance_class.instance_class
+
+    @property
+    def estimated(self) -> bool:
+        return self.candidate.max_connections_source == SOURCE_ESTIMATED
+
+
+def class_fits(topology: Topology, catalog: "Catalog", database: str, include_retired: bool = False) -> list[ClassFit]:
+    """Return every class of ``database``'s engine, sorted by memory, each judged against its demand.
+
+    Retired classes are left out unless ``include_retired``, except the one the database runs on.
+    """
+    if database not in topology.databases:
+        raise InputError(f"no database named {database!r}")
+    db = topology.databases[database]
+    if db.engine not in RDS_ENGINES:
+        return []
+    sub = _single_database(topology, database)
+    demands = [d for d in all_service_demands(topology) if d.database == database]
+    fits: list[ClassFit] = []
+    for cls in catalog.classes(engine=db.engine):
+        current = cls.instance_class == db.instance_class
+        if cls.retired and not (include_retired or current):
+            continue
+        # one class for the writer and its readers, as `plan` recommends
+        changed = replace(db, instance_class=cls.instance_class, reader_instance_class=None)
+        report = compute_budget(replace(sub, databases={database: changed}), catalog, SCENARIOS, demands)
+        candidate = _judge(report, cls, db.engine)
+        # the worst demand over every instance, against the class's lines, as `check` would judge it
+        status = scenario_status(candidate.worst_demand, candidate.usable, candidate.alarm_at)
+        fits.append(ClassFit(candidate, FIT_OF_STATUS[status], current))
+    return fits

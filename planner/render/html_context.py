@@ -1,0 +1,154 @@
+"""The documented context objects of the report's templates.
+
+Each template reads one :class:`ReportContext`; every field of every class here carries a
+``metadata["help"]`` saying what it holds (the way datasette documents its template contexts),
+and ``tests/test_report.py`` holds every field to that. Nested values that are the library's
+own results (``InstanceBudget``, ``PoolerBudget``, ``BreakingPoint``, ``ClassFit``) are passed
+as they are: the templates read their documented attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from markupsafe import Markup
+
+from ..breaking import BreakingPoint
+from ..budget import Finding, InstanceBudget, PoolerBudget, SourceDemand
+from ..candidates import ClassFit
+
+
+def doc(help: str) -> Any:
+    """Return a dataclass field documented with ``help`` (read by the context test and the docs)."""
+    return field(metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class Chart:
+    """An inline SVG chart with its text alternative."""
+
+    svg: Markup = doc("the chart as an inline <svg> fragment (already escaped by matplotlib)")
+    label: str = doc("one-paragraph text alternative: the aria-label of the chart's wrapper")
+    caption: str = doc("what the chart shows, for the <figcaption>")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The banner of one instance or one over-budget pooler: its status and the one number that matters."""
+
+    subject: str = doc("'main/writer', or 'pooler bouncer'")
+    status: str = doc("ok | warn | over")
+    headline: str = doc("e.g. 'rollout demand 1,080 vs usable 806: 274 over'")
+    detail: str = doc("the class and the budget lines behind the headline")
+    estimated: bool = doc("the budget rests on an estimated DBInstanceClassMemory")
+    anchor: str = doc("the id of the instance's or pooler's section")
+
+
+@dataclass(frozen=True)
+class BreakingView:
+    """One source's breaking point, in a sentence."""
+
+    point: BreakingPoint = doc("the computed breaking point (planner.breaking.BreakingPoint)")
+    sentences: tuple[str, ...] = doc("what it means, one sentence per instance or pooler side")
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """One database instance: its budget, its sources and its charts."""
+
+    budget: InstanceBudget = doc("the computed budget (planner.budget.InstanceBudget)")
+    name: str = doc("'database/role', e.g. 'main/writer'")
+    anchor: str = doc("the id of its section")
+    estimated: bool = doc("max_connections rests on an estimated DBInstanceClassMemory")
+    worst_scenario: str = doc("the scenario with the largest demand")
+    folded_into: str | None = doc("for reader-2, reader-3 …: the reader whose charts stand for it (identical budget)")
+    same_as: tuple[str, ...] = doc("the readers folded into this one")
+    sources: tuple[SourceDemand, ...] = doc("every source on the instance, largest worst-scenario demand first")
+    demand_chart: Chart | None = doc("stacked demand by source per scenario (None when folded, or when nothing connects)")
+    waterfall_chart: Chart | None = doc("max_connections down to headroom (None when folded)")
+    breaking: tuple[BreakingView, ...] = doc("breaking points of its largest services (empty when folded)")
+    breaking_chart: Chart | None = doc("their demand curves (None when nothing can be drawn)")
+
+
+@dataclass(frozen=True)
+class ClassesView:
+    """Every instance class of one database's engine against its worst demand."""
+
+    database: str = doc("the database's name")
+    engine: str = doc("its engine")
+    anchor: str = doc("the id of its section")
+    fits: tuple[ClassFit, ...] = doc("every class judged, smallest memory first (planner.candidates.ClassFit)")
+    counts: Mapping[str, int] = doc("how many classes fit, are tight, are over")
+    current: ClassFit | None = doc("the class it runs on, judged")
+    shortlist: tuple[ClassFit, ...] = doc("the smallest classes that fit, for the table under the chart")
+    chart: Chart | None = doc("the chart (None for self-managed databases)")
+    note: str = doc("why there is no chart, when there is none")
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """Everything ``report.html`` reads."""
+
+    title: str = doc("the page title (--title, else 'Connection budget: NAME')")
+    topology: str = doc("the topology's name (its `name:` key, or the file's stem)")
+    path: str = doc("the topology file as given")
+    status: str = doc("ok | warn | over, for the whole topology")
+    planner_version: str = doc("planner's version")
+    catalog: str = doc("the catalogue the numbers come from")
+    scenarios: tuple[str, ...] = doc("the scenarios, in order")
+    verdicts: tuple[Verdict, ...] = doc("one banner per instance, then one per pooler that is over")
+    instances: tuple[InstanceView, ...] = doc("every instance, writer first")
+    poolers: tuple[PoolerBudget, ...] = doc("every pooler's budget (planner.budget.PoolerBudget)")
+    classes: tuple[ClassesView, ...] = doc("per database, every candidate class")
+    warnings: tuple[Finding, ...] = doc("the warnings of `planner check`")
+    any_estimate: bool = doc("some number on the page is an estimate")
+    estimate_help: str = doc("what 'estimate' means, for the badge's title and the note")
+    diff: DiffView | None = doc("the change against --baseline, or None")
+
+
+@dataclass(frozen=True)
+class NumberChange:
+    """One number before and after (a budget line, a scenario's demand)."""
+
+    label: str = doc("what the number is: 'usable', 'peak demand' …")
+    before: str = doc("the baseline's value as text ('—' when absent)")
+    after: str = doc("this topology's value as text ('—' when absent)")
+    delta: int | None = doc("after − before, where both are numbers")
+    changed: bool = doc("before and after differ")
+
+
+@dataclass(frozen=True)
+class SubjectChange:
+    """An instance or a pooler, before and after."""
+
+    name: str = doc("'main/writer', or the pooler's name")
+    state: str = doc("new | removed | changed | unchanged")
+    numbers: tuple[NumberChange, ...] = doc("each of its numbers, before and after")
+
+
+@dataclass(frozen=True)
+class SourceChange:
+    """One source's demand, before and after, per scenario."""
+
+    where: str = doc("the instance it lands on ('main/writer'), or 'POOLER clients' for a pooler's clients")
+    source: str = doc("'SERVICE@ENV', or the pooler's name for its server pool")
+    state: str = doc("new | removed | changed | unchanged")
+    cells: tuple[NumberChange, ...] = doc("its demand per scenario, before and after")
+    delta: int | None = doc("change in its worst-scenario demand (None when a side is unbounded)")
+
+
+@dataclass(frozen=True)
+class DiffView:
+    """The change from ``--baseline`` to this topology."""
+
+    baseline: str = doc("the baseline topology's name")
+    baseline_path: str = doc("the baseline file as given")
+    baseline_status: str = doc("ok | warn | over, before")
+    status: str = doc("ok | warn | over, after")
+    instances: tuple[SubjectChange, ...] = doc("every instance of either side")
+    poolers: tuple[SubjectChange, ...] = doc("every pooler of either side")
+    sources: tuple[SourceChange, ...] = doc("every source of either side, largest change first")
+    counts: Mapping[str, int] = doc("how many sources are new, removed, changed, unchanged")
+    chart: Chart | None = doc("the change per source as bars (None when nothing changed)")
+    chart_omitted: int = doc("changed sources left out of the chart (it shows the largest changes)")
