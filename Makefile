@@ -1,4 +1,4 @@
-# make demo: the main job on the bundled catalogue and an example topology.
+# make demo: the main job on the bundled catalogue and an example topology (HTML report in reports/).
 # make test: everything the suite needs (virtualenv, package, PostgreSQL, PgBouncer), then the suite.
 PYTHON ?= python3
 VENV ?= .venv
@@ -21,9 +21,9 @@ system-deps:
 
 demo: $(STAMP)
 	$(BIN)/planner check examples/shared-instance.yaml || true
-	$(BIN)/planner plan examples/shared-instance.yaml --top 3
-	$(BIN)/planner check examples/pgbouncer-fleet.yaml --format markdown --output reports/pgbouncer-fleet.md || true
-	@echo "report written: reports/pgbouncer-fleet.md"
+	$(BIN)/planner plan examples/beanstalk-flask.yaml --top 3
+	$(BIN)/planner recommend examples/shared-instance.yaml
+	$(BIN)/planner report examples/shared-instance.yaml -o reports/shared-instance.html
 
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest -q

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -18,8 +17,20 @@ from typing import Annotated, Optional
 import typer
 
 from . import __version__
+from .cli_common import (
+    CatalogOption,
+    CheckFormat,
+    FailOn,
+    ObservationsOption,
+    OutputOption,
+    TableFormat,
+    TopologyArgument,
+    _emit,
+    _load,
+    _scenarios,
+)
 from .errors import EXIT_OVER, InputError, PlannerError
-from .model import ENGINES, SCENARIOS
+from .model import ENGINES
 
 app = typer.Typer(
     name="planner",
@@ -31,78 +42,6 @@ app = typer.Typer(
 )
 catalog_app = typer.Typer(help="The instance-class catalogue: list classes, show one.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
-
-
-class CheckFormat(str, Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-    github = "github"
-
-
-class TableFormat(str, Enum):
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-
-
-class FailOn(str, Enum):
-    over = "over"
-    warn = "warn"
-
-
-CatalogOption = Annotated[
-    Optional[Path],
-    typer.Option("--catalog", envvar="PLANNER_CATALOG", help="Instance-class catalogue CSV (default: the bundled one)."),
-]
-ObservationsOption = Annotated[
-    Optional[Path],
-    typer.Option(
-        "--observations", envvar="PLANNER_OBSERVATIONS",
-        help="CSV of engine,instance_class,max_connections read with SHOW max_connections: makes those classes exact.",
-    ),
-]
-OutputOption = Annotated[
-    Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout (only once it succeeded).")
-]
-TopologyArgument = Annotated[Path, typer.Argument(help="Topology file (.yaml, .yml, .toml or .json).", show_default=False)]
-
-
-def _load(topology: Path, catalog: Optional[Path], observations: Optional[Path]):  # type: ignore[no-untyped-def]
-    """Load the topology and the catalogue, the two inputs of every topology command."""
-    from .catalog import load_catalog
-    from .topology import load_topology
-
-    return load_topology(topology), load_catalog(catalog, observations)
-
-
-def _scenarios(values: Optional[list[str]]) -> tuple[str, ...]:
-    """Accept ``--scenario peak --scenario rollout`` and ``--scenario peak,rollout``."""
-    if not values:
-        return SCENARIOS
-    chosen = [v.strip() for value in values for v in value.split(",") if v.strip()]
-    unknown = [v for v in chosen if v not in SCENARIOS]
-    if unknown:
-        raise InputError(f"--scenario: unknown scenario {unknown[0]!r} (choose from {', '.join(SCENARIOS)})")
-    return tuple(chosen)
-
-
-def _emit(text: str, output: Optional[Path]) -> None:
-    """Print ``text``, or write it to ``output`` atomically so a failed run leaves no half file."""
-    if not text.endswith("\n"):
-        text += "\n"
-    if output is None:
-        sys.stdout.write(text)
-        return
-    target = output.resolve()
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise InputError(f"{output}: cannot write the output ({exc.strerror}); choose a writable path with -o") from exc
 
 
 @app.command()
@@ -392,6 +331,13 @@ def catalog_show(
     _emit(renderer(cls, engine, memory), None)
 
 
+# The commands that change a topology live in their own module; registered here, like the rest.
+from .cli_fix import emit, recommend  # noqa: E402 - after `app` exists
+
+app.command()(recommend)
+app.command()(emit)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"planner {__version__}")
@@ -410,6 +356,8 @@ def _root(
       planner plan shop.yaml             # which instance class holds it
       planner explain shop.yaml          # the arithmetic, written out
       planner report shop.yaml           # an HTML report for review
+      planner recommend shop.yaml        # options that close a gap
+      planner diff git:origin/main:shop.yaml shop.yaml   # the change in a pull request
       planner catalog show db.m6g.large  # one class's budget
     """
 
@@ -417,10 +365,11 @@ def _root(
 def _help_for(args: list[str]) -> str:
     """Return the help command for the subcommand the user typed, e.g. ``planner check --help``."""
     words = [a for a in args[:2] if not a.startswith("-")]
-    known = {"check", "plan", "explain", "diff", "catalog"}
-    if words and words[0] in known:
-        if words[0] == "catalog" and len(words) > 1 and words[1] in {"list", "show"}:
-            return f"planner catalog {words[1]} --help"
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    if words and words[0] in commands:
+        sub = getattr(commands[words[0]], "commands", {})
+        if len(words) > 1 and words[1] in sub:
+            return f"planner {words[0]} {words[1]} --help"
         return f"planner {words[0]} --help"
     return "planner --help"
 

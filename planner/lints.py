@@ -14,6 +14,8 @@ from .budget import PRODUCTION_NAMES, BudgetReport, Finding, InstanceBudget, Sou
 from .model import DEFAULT_MAX_CONNECTIONS_FORMULA, SOURCE_ESTIMATED, Topology
 
 Lint = Callable[[BudgetReport], Iterator[Finding]]
+# An RDS Proxy allowed this share of max_connections or more leaves direct clients too little.
+PROXY_NEAR_FULL_PERCENT = 90
 
 
 def _finding(topology: Topology, code: str, key_path: str, message: str) -> Finding:
@@ -65,7 +67,7 @@ def proxy_sharing(report: BudgetReport) -> Iterator[Finding]:
         direct = [s.source for s in writer.demand_by_source if s.kind == "service"]
         others = [s.source for s in writer.demand_by_source if s.kind == "pooler" and s.source not in names]
         for name, percent in zip(names, percents):
-            if percent >= 100 and (direct or others):
+            if percent >= PROXY_NEAR_FULL_PERCENT and (direct or others):
                 clients = ", ".join((direct + others)[:5])
                 yield _finding(
                     topology, "proxy-full-with-direct", f"poolers.{name}.max_connections_percent",

@@ -55,7 +55,9 @@ def test_real_pgbouncer_carries_more_clients_than_server_slots(server: PostgresS
     files = emit_pgbouncer(option, connection)
     with psycopg.connect(server.dsn(), autocommit=True) as admin:
         admin.execute("CREATE ROLE app LOGIN PASSWORD 'secret'")
-    userlist = '"app" "secret"\n'  # the test's own credentials in place of the placeholder
+    # the emitted userlist, comments and all, with the test's own secret in place of the placeholder
+    userlist = files["userlist.txt"].replace('"SCRAM-SHA-256$<iterations>:<salt>$<storedkey>:<serverkey>"', '"secret"')
+    assert userlist.count('"secret"') == 1
     for _ in start_pgbouncer(files["pgbouncer.ini"], {"userlist.txt": userlist}):
         wait_for_port(port)
         clients = 2 * MAX_CONNECTIONS  # twice the server's slots, all open at once

@@ -129,3 +129,51 @@ def test_options_are_ranked_fitting_and_cheap_first() -> None:
     kinds = [o.kind for o in rec.options]
     assert kinds[0] == "parameter"  # free and one setting
     assert all(o.fits for o in rec.options)
+
+
+def _cli_cases() -> list[tuple[str, str]]:
+    from .conftest import run_cli
+
+    cases = []
+    for path in sorted(EXAMPLES.glob("*.yaml")):
+        code, out, _ = run_cli(["recommend", str(path), "--format", "json"])
+        assert code == 0
+        for rec in __import__("json").loads(out)["recommendations"]:
+            cases += [(str(path), option["id"]) for option in rec["options"]]
+    return cases
+
+
+@pytest.mark.parametrize(("path", "ident"), _cli_cases())
+def test_cli_apply_to_topology_passes_check(path: str, ident: str, tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    target = tmp_path / "applied.yaml"
+    code, _, err = run_cli(["recommend", path, "--option", ident, "--apply-to-topology", str(target)])
+    assert code == 0, err
+    assert "planner check: ok" in err
+    code, out, _ = run_cli(["check", str(target)])
+    assert code == 0, out
+
+
+def test_cli_emit_writes_files_and_never_secrets(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    path = str(EXAMPLES / "beanstalk-flask.yaml")
+    for kind, names in (("pgbouncer", {"pgbouncer.ini", "userlist.txt"}), ("parameters", {"parameters.sh", "parameters.tf"}),
+                        ("pools", {"pools.env", "pools_sqlalchemy.py", "pools.json"})):
+        out_dir = tmp_path / kind
+        code, _, err = run_cli(["emit", kind, path, "-o", str(out_dir), "--apply-to-topology", str(tmp_path / f"{kind}.yaml")])
+        assert code == 0, err
+        assert {p.name for p in out_dir.iterdir()} == names
+        assert run_cli(["check", str(tmp_path / f"{kind}.yaml")])[0] == 0
+    code, _, err = run_cli(["emit", "proxy", path])
+    assert code == 2 and "no proxy option fits main" in err
+
+
+def test_cli_recommend_nothing_to_do_and_bad_option() -> None:
+    from .conftest import run_cli
+
+    code, out, _ = run_cli(["recommend", str(EXAMPLES / "pgbouncer-fleet.yaml")])
+    assert code == 0 and "nothing to recommend" in out
+    code, _, err = run_cli(["recommend", str(EXAMPLES / "beanstalk-flask.yaml"), "--option", "main:99", "--apply-to-topology", "/tmp/x.yaml"])
+    assert code == 2 and "no such option" in err

@@ -22,6 +22,7 @@ from ..breaking import BreakingPoint, breaking_point, largest_services
 from ..budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from ..candidates import class_fits
 from ..model import SOURCE_ESTIMATED
+from ..recommend import recommend
 from . import charts, charts_plan
 from .html_context import BreakingView, Chart, ClassesView, InstanceView, ReportContext, Verdict
 from .html_diff import build_diff
@@ -274,6 +275,7 @@ def build_context(
         any_estimate=any_estimate,
         estimate_help=ESTIMATE_HELP,
         diff=None if baseline is None else build_diff(baseline, report, ids()),
+        recommendations=tuple(recommend(report.topology, catalog, report)) if catalog is not None else (),
     )
 
 

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from ..breaking import BreakingPoint
 from ..budget import Finding, InstanceBudget, PoolerBudget, SourceDemand
 from ..candidates import ClassFit
+from ..recommend import Recommendation
 
 
 def doc(help: str) -> Any:
@@ -105,6 +106,7 @@ class ReportContext:
     any_estimate: bool = doc("some number on the page is an estimate")
     estimate_help: str = doc("what 'estimate' means, for the badge's title and the note")
     diff: DiffView | None = doc("the change against --baseline, or None")
+    recommendations: tuple[Recommendation, ...] = doc("planner recommend's ranked options per flagged database (planner.recommend.Recommendation)")
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
+from ..budget import Finding
 from ..model import Topology
 from ..recommend import Option, Outcome, Recommendation
 from .table import markdown_table, md_escape, text_table
@@ -26,10 +27,14 @@ def option_id(rec: Recommendation, rank: int) -> str:
     return f"{rec.database}:{rank}"
 
 
-def render_text(topology: Topology, recs: Sequence[Recommendation]) -> str:
-    """Return each flagged database's options, best first, with what each requires."""
+def _warnings_text(warnings: Sequence[Finding]) -> list[str]:
+    return ["", "warnings:"] + [f"  - {w}" for w in warnings] if warnings else []
+
+
+def render_text(topology: Topology, recs: Sequence[Recommendation], warnings: Sequence[Finding] = ()) -> str:
+    """Return each flagged database's options, best first, with what each requires, and the lints."""
     if not recs:
-        return f"{topology.name}: every instance and pooler is within budget; nothing to recommend"
+        return "\n".join([f"{topology.name}: every instance and pooler is within budget; nothing to recommend"] + _warnings_text(warnings))
     out = [f"{topology.name} ({topology.path})"]
     for rec in recs:
         out += ["", rec.problem]
@@ -47,6 +52,7 @@ def render_text(topology: Topology, recs: Sequence[Recommendation]) -> str:
             if option.cost_note and option.monthly_cost_delta:
                 out.append(f"      cost: {option.cost_note}")
         out += [f"  note: {n}" for n in rec.notes]
+    out += _warnings_text(warnings)
     out += ["", "Apply one: planner recommend TOPOLOGY --option DATABASE:RANK --apply-to-topology NEW.yaml"]
     return "\n".join(out)
 
@@ -64,9 +70,10 @@ def _option_dict(rec: Recommendation, rank: int, option: Option) -> dict[str, An
     }
 
 
-def render_json(topology: Topology, recs: Sequence[Recommendation]) -> str:
-    """Return the recommendations as JSON."""
+def render_json(topology: Topology, recs: Sequence[Recommendation], warnings: Sequence[Finding] = ()) -> str:
+    """Return the recommendations (and the lints) as JSON."""
     doc = {
+        "warnings": [str(w) for w in warnings],
         "topology": topology.name,
         "file": topology.path,
         "recommendations": [
@@ -78,11 +85,12 @@ def render_json(topology: Topology, recs: Sequence[Recommendation]) -> str:
     return json.dumps(doc, indent=2, default=str)
 
 
-def render_markdown(topology: Topology, recs: Sequence[Recommendation]) -> str:
-    """Return the recommendations as Markdown for a pull request or design review."""
+def render_markdown(topology: Topology, recs: Sequence[Recommendation], warnings: Sequence[Finding] = ()) -> str:
+    """Return the recommendations (and the lints) as Markdown for a pull request or design review."""
     out = [f"### planner recommend: **{md_escape(topology.name)}**"]
+    lints = ["", "**Warnings**", ""] + [f"- {md_escape(str(w))}" for w in warnings] if warnings else []
     if not recs:
-        return out[0] + "\n\nEvery instance and pooler is within budget."
+        return "\n".join(out + ["", "Every instance and pooler is within budget."] + lints)
     for rec in recs:
         out += ["", md_escape(rec.problem), ""]
         rows = [
@@ -96,4 +104,4 @@ def render_markdown(topology: Topology, recs: Sequence[Recommendation]) -> str:
             if option.cost_note:
                 out.append(f"- cost: {md_escape(option.cost_note)}")
             out += ["", "</details>"]
-    return "\n".join(out)
+    return "\n".join(out + lints)

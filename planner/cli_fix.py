@@ -1,0 +1,192 @@
+"""``planner recommend`` and ``planner emit``: the commands that close a gap.
+
+Registered on the app in :mod:`planner.cli`. Heavy work happens in :mod:`planner.recommend`
+and :mod:`planner.emit`; this module parses options, picks the option, writes files.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Optional, Sequence
+
+import typer
+
+from .cli_common import CatalogOption, ObservationsOption, OutputOption, TableFormat, TopologyArgument, _emit, _load
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
+    from .model import Topology
+    from .recommend import Option, Recommendation
+
+
+class EmitKind(str, Enum):
+    pgbouncer = "pgbouncer"
+    proxy = "proxy"
+    parameters = "parameters"
+    pools = "pools"
+
+
+ApplyOption = Annotated[
+    Optional[Path],
+    typer.Option("--apply-to-topology", help="Write a new topology file with the option(s) applied, for check and diff."),
+]
+
+
+def merge_options(topology: "Topology", options: Sequence["Option"]) -> "Topology":
+    """Return ``topology`` with every option's changes applied (databases, services, poolers)."""
+    merged = topology
+    for option in options:
+        changed = option.topology
+        merged = replace(
+            merged,
+            databases={**merged.databases, **{k: v for k, v in changed.databases.items() if topology.databases.get(k) != v}},
+            services={**merged.services, **{k: v for k, v in changed.services.items() if topology.services.get(k) != v}},
+            poolers={**merged.poolers, **{k: v for k, v in changed.poolers.items() if topology.poolers.get(k) != v}},
+        )
+    return merged
+
+
+def _select(recs: Sequence["Recommendation"], ids: Sequence[str]) -> list["Option"]:
+    """Return the options named ``DATABASE:RANK``, or the best option of each database."""
+    if not ids:
+        return [r.options[0] for r in recs if r.options]
+    chosen: list[Option] = []
+    by_db = {r.database: r for r in recs}
+    for ident in ids:
+        database, _, rank = ident.rpartition(":")
+        rec = by_db.get(database)
+        if rec is None or not rank.isdigit() or not 1 <= int(rank) <= len(rec.options):
+            known = ", ".join(f"{r.database}:1..{len(r.options)}" for r in recs if r.options) or "none"
+            raise InputError(f"--option {ident!r}: no such option (options: {known}; run planner recommend to list them)")
+        chosen.append(rec.options[int(rank) - 1])
+    return chosen
+
+
+def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"], target: Path) -> None:
+    """Write the topology with ``options`` applied and say what check makes of it."""
+    from .budget import compute_budget
+    from .dump import dump_topology
+
+    if not options:
+        raise InputError("--apply-to-topology: there is no option to apply (nothing is over budget, or nothing fits)")
+    applied = merge_options(topology, options)
+    header = f"Written by planner from {topology.path}, with:\n" + "\n".join(f"- {o.title}" for o in options)
+    _emit(dump_topology(applied, header=header), target)
+    status = compute_budget(applied, catalog).status
+    print(f"topology written: {target} (planner check: {status})", file=sys.stderr)
+
+
+def recommend(
+    topology: TopologyArgument,
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
+    database: Annotated[Optional[str], typer.Option("--database", "-d", help="Only this database.")] = None,
+    option: Annotated[
+        Optional[list[str]], typer.Option("--option", help="With --apply-to-topology: the option(s) to apply, as DATABASE:RANK.")
+    ] = None,
+    apply_to: ApplyOption = None,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+    output: OutputOption = None,
+) -> None:
+    """List the options that bring each warn/over instance or pooler back under its alarm line.
+
+    Each option is a changed topology re-checked by the same arithmetic as check: resize,
+    PgBouncer, RDS Proxy, a raised max_connections, smaller pools, or a higher client limit,
+    with its new numbers, its monthly cost change where prices are known, and what it requires.
+
+    \b
+    Examples:
+      planner recommend shop.yaml
+      planner recommend shop.yaml --format markdown
+      planner recommend shop.yaml --option main:2 --apply-to-topology shop-fixed.yaml
+    """
+    from .budget import compute_budget
+    from .recommend import recommend as compute
+    from .render import recommend as render
+
+    topo, cat = _load(topology, catalog, observations)
+    report = compute_budget(topo, cat)
+    recs = compute(topo, cat, report)
+    if database is not None:
+        if database not in topo.databases:
+            raise InputError(f"--database: no database named {database!r} in {topo.path} (choose from {', '.join(topo.databases)})")
+        recs = [r for r in recs if r.database == database]
+    renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
+    text = renderer(topo, recs, report.warnings)
+    if apply_to is not None:
+        _apply(topo, cat, _select(recs, option or []), apply_to)
+    _emit(text, output)
+
+
+def _option_for(kind: EmitKind, topology: "Topology", catalog: "Catalog", database: str | None) -> "Option":
+    """Return the best option carrying ``kind``: a recommended one, else one sized for today's budget."""
+    from .budget import compute_budget
+    from .emit import EMIT_KINDS
+    from .recommend import GENERATORS, _outcome, _rank_key, recommend as compute
+
+    report = compute_budget(topology, catalog)
+    names = [database] if database else list(topology.databases)
+    if database is not None and database not in topology.databases:
+        raise InputError(f"--database: no database named {database!r} in {topology.path} (choose from {', '.join(topology.databases)})")
+    recs = [r for r in compute(topology, catalog, report) if r.database in names]
+    candidates = [o for r in recs for o in r.options if o.kind in EMIT_KINDS[kind.value]]
+    if not candidates:
+        # nothing flagged (or no such recommended option): size it for the current budget anyway
+        for name in names:
+            before = _outcome(report, name)
+            for generate in GENERATORS:
+                candidates.extend(o for o in generate(topology, catalog, name, report, before) if o.kind in EMIT_KINDS[kind.value] and o.fits)
+    if not candidates:
+        where = database or ", ".join(names)
+        raise InputError(f"no {kind.value} option fits {where} (run planner recommend to see what does)")
+    if database is None and len({o.database for o in candidates}) > 1:
+        raise InputError(f"{kind.value} options exist for several databases ({', '.join(sorted({o.database for o in candidates}))}): choose one with --database")
+    return sorted(candidates, key=_rank_key)[0]
+
+
+def emit(
+    kind: Annotated[EmitKind, typer.Argument(help="pgbouncer, proxy, parameters or pools.", show_default=False)],
+    topology: TopologyArgument,
+    database: Annotated[Optional[str], typer.Option("--database", "-d", help="The database (needed when several qualify).")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option("--output", "-o", help="Directory to write the files to (default: print them).")] = None,
+    apply_to: ApplyOption = None,
+    db_host: Annotated[str, typer.Option("--db-host", help="pgbouncer: the database endpoint PgBouncer connects to.")] = "CHANGE-ME.cluster-xxxx.us-east-1.rds.amazonaws.com",
+    db_port: Annotated[int, typer.Option("--db-port", help="pgbouncer: the database port.")] = 5432,
+    db_name: Annotated[Optional[str], typer.Option("--db-name", help="pgbouncer: the PostgreSQL database name (default: the topology's).")] = None,
+    listen_port: Annotated[int, typer.Option("--listen-port", help="pgbouncer: the port PgBouncer listens on.")] = 6432,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+) -> None:
+    """Write the artefacts that implement an option: pgbouncer.ini (with a userlist placeholder),
+    AWS CLI and Terraform for RDS Proxy or a parameter group, or per-service pool settings.
+
+    No password or secret is ever written: placeholders say where they go.
+
+    \b
+    Examples:
+      planner emit pgbouncer shop.yaml -o deploy/pgbouncer --db-host shop.cluster-abc.us-east-1.rds.amazonaws.com
+      planner emit proxy shop.yaml --database main -o deploy/proxy
+      planner emit parameters shop.yaml
+      planner emit pools shop.yaml --apply-to-topology shop-smaller-pools.yaml
+    """
+    from .emit import EMITTERS, Connection, emit_pgbouncer
+
+    topo, cat = _load(topology, catalog, observations)
+    option = _option_for(kind, topo, cat, database)
+    if kind is EmitKind.pgbouncer:
+        files = emit_pgbouncer(option, Connection(host=db_host, port=db_port, dbname=db_name, listen_port=listen_port))
+    else:
+        files = EMITTERS[kind.value](option)
+    if output_dir is None:
+        for name, content in files.items():
+            _emit(f"# ==> {name} <==\n{content}", None)
+    else:
+        for name, content in files.items():
+            _emit(content, output_dir / name)
+        print(f"written: {', '.join(str(output_dir / n) for n in files)} ({option.title})", file=sys.stderr)
+    if apply_to is not None:
+        _apply(topo, cat, [option], apply_to)
