@@ -108,6 +108,16 @@ def plan_database(
             topology.path, f"databases.{database}.engine", f"{engine} has no instance classes to plan",
             topology.line_of(f"databases.{database}.engine"), "pass --engine postgres or --engine aurora-postgresql",
         ))
+    if db.instance_class is not None:
+        # a typo in today's class is still an input error, even though plan does not need the class
+        key = f"databases.{database}.instance_class"
+        try:
+            if engine == db.engine:
+                catalog.dbicm(db.instance_class, engine)
+            else:
+                catalog.get(db.instance_class)
+        except InputError as exc:
+            raise InputError(Problem(topology.path, key, str(exc).split("\n")[0], topology.line_of(key), None)) from exc
     sub = _single_database(topology, database)
     demands = [d for d in all_service_demands(topology) if d.database == database]
     judged: list[Candidate] = []

@@ -67,6 +67,11 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+# No count in a topology (replicas, processes, pool sizes, concurrency, connections) is this large;
+# a bigger number is a typo, and refusing it keeps the arithmetic and the charts sane.
+ABSURD_COUNT = 10_000_000
+
+
 def is_int(value: Any) -> bool:
     """Return whether ``value`` is an int (a bool is not)."""
     return isinstance(value, int) and not isinstance(value, bool)
@@ -119,9 +124,13 @@ class Checker:
 
     def integer(self, value: Any, path: str, minimum: int = 0, maximum: int | None = None) -> int | None:
         """Return ``value`` if it is a whole number within the bounds, else report it with a fix."""
-        if value.__class__ is int and value >= minimum and (maximum is None or value <= maximum):
+        if value.__class__ is int and value >= minimum and value <= (ABSURD_COUNT if maximum is None else maximum):
             return value  # the common case, first: a 10,000-service file has 60,000 of these
         key = leaf(path)
+        if is_int(value) and maximum is None and value > ABSURD_COUNT:
+            self.add(path, f"{key} {value:,} is beyond any real deployment (the limit is {ABSURD_COUNT:,})",
+                     f"check the number; {key} counts replicas, processes, connections or clients")
+            return None
         if is_int(value):
             bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
             hint = f"use a whole number {bounds}" if maximum is not None else f"use a whole number of {bounds}"

@@ -210,7 +210,9 @@ class _YamlReader:
                 else:
                     path = self._child_path(parent, line)
                 if event.tag not in (_MAP_TAGS if is_map else _SEQ_TAGS):
-                    self._problem(line, f"unsupported YAML tag {_show_tag(event.tag)}", "remove the tag", path)
+                    # fatal: reading on would report the tagged value again as a wrong type
+                    raise StopParsing(Problem(self.filename, path, f"unsupported YAML tag {_show_tag(event.tag)}",
+                                              line=line, hint="remove the tag"))
                 merge_items = parent is not None and parent.is_map and parent.key is _MERGE and not is_map
                 frame = _Frame(is_map, path, line, event.anchor, len(entries), self.nodes, merge_items)
                 frame.is_key = is_key
