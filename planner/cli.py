@@ -77,6 +77,7 @@ def check(
         CheckFormat.json: render.render_json,
         CheckFormat.markdown: render.render_markdown,
         CheckFormat.github: render.render_github,
+        CheckFormat.csv: render.render_csv,
     }[format]
     _emit(renderer(report), output)
     if format is CheckFormat.github and os.environ.get("GITHUB_STEP_SUMMARY"):

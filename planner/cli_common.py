@@ -24,6 +24,7 @@ class CheckFormat(str, Enum):
     json = "json"
     markdown = "markdown"
     github = "github"
+    csv = "csv"
 
 
 class TableFormat(str, Enum):

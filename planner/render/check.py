@@ -148,6 +148,43 @@ def render_markdown(report: BudgetReport) -> str:
     return "\n".join(out)
 
 
+CSV_COLUMNS = ("topology", "database", "role", "instance_class", "scenario", "source", "kind", "via", "demand",
+               "instance_demand", "usable", "alarm_at", "status", "estimated")
+
+
+def csv_cell(value: object) -> str:
+    """Return a spreadsheet-safe cell: text that a spreadsheet would run as a formula is quoted.
+
+    A cell starting with =, +, -, @, a tab or a carriage return is a formula to Excel and
+    LibreOffice (CSV injection); a leading apostrophe makes it text. Numbers stay numbers.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def render_csv(report: BudgetReport) -> str:
+    """Return one row per instance, scenario and source, for spreadsheets."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for instance in report.instances:
+        estimated = instance.max_connections.source == SOURCE_ESTIMATED
+        for scenario, result in instance.scenarios.items():
+            for source in instance.demand_by_source:
+                row = (report.topology.name, instance.database, instance.role, instance.instance_class, scenario, source.source,
+                       source.kind, source.via, None if source.unbounded else source.demand[scenario], result.demand,
+                       instance.usable, instance.alarm_at, result.status, "yes" if estimated else "no")
+                writer.writerow([csv_cell(v) for v in row])
+    return out.getvalue()
+
+
 def gh_escape_data(text: str) -> str:
     """Escape a workflow-command message (GitHub's rules: %, CR, LF)."""
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
@@ -203,5 +240,6 @@ def render_github(report: BudgetReport) -> str:
             ))
     for warning in report.warnings:
         out.append(_annotation("warning", path, warning.line, f"planner: {warning.code}", str(warning)))
-    out.append(f"planner: {report.topology.name} is {report.status}")
+    # the topology's name is free text: escaped like a message, a newline in it cannot start a command
+    out.append(f"planner: {gh_escape_data(report.topology.name)} is {report.status}")
     return "\n".join(out)
