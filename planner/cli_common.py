@@ -92,5 +92,7 @@ def _emit(text: str, output: Optional[Path]) -> None:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
+    except (FileExistsError, NotADirectoryError) as exc:
+        raise InputError(f"{output}: cannot write the output: a part of the path is a file, not a directory; choose another path with -o") from exc
     except OSError as exc:
         raise InputError(f"{output}: cannot write the output ({exc.strerror}); choose a writable path with -o") from exc

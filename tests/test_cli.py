@@ -274,3 +274,17 @@ def test_custom_catalog_is_used(tmp_path: Path) -> None:
     code, out, _ = run_cli(["catalog", "list", "--catalog", str(catalog), "--format", "json"])
     assert code == 0
     assert [r["instance_class"] for r in json.loads(out)] == ["db.m5.large"]
+
+
+def test_unwritable_output_is_exit_2_and_no_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for args in (["check", str(EXAMPLES / "pgbouncer-fleet.yaml"), "-o"], ["report", str(EXAMPLES / "pgbouncer-fleet.yaml"), "-o"]):
+        code, out, err = run_cli(args + [str(blocker / "sub" / "out.html")])
+        assert code == 2 and out == "" and "a part of the path is a file" in err
+        assert len(err.strip().splitlines()) == 1
+    if os.geteuid() != 0:  # root writes anywhere: the permission case only means something for others
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        code, _, err = run_cli(["check", str(EXAMPLES / "pgbouncer-fleet.yaml"), "-o", str(locked / "x.txt")])
+        assert code == 2 and "cannot write the output" in err
