@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 from .budget import BudgetReport, Finding, InstanceBudget, PoolerBudget, SourceDemand, service_demand
 from .model import STATUS_RANK, Topology
@@ -85,8 +85,27 @@ class InstanceScenario:
         return self.demand.changed or self.status_changed
 
 
+class _BeforeAfter:
+    """What an instance and a pooler change share: one value read from each side."""
+
+    before: Any
+    after: Any
+
+    def _pair(self, read: Callable[[Any], Any]) -> Delta:
+        """Return ``read`` of each side as a Delta (None where the side is absent)."""
+        return Delta(*(None if side is None else read(side) for side in (self.before, self.after)))
+
+    @property
+    def status_before(self) -> str | None:
+        return None if self.before is None else self.before.status
+
+    @property
+    def status_after(self) -> str | None:
+        return None if self.after is None else self.after.status
+
+
 @dataclass(frozen=True)
-class InstanceChange:
+class InstanceChange(_BeforeAfter):
     """One database instance (writer or reader) in BASE and HEAD."""
 
     database: str
@@ -108,27 +127,19 @@ class InstanceChange:
 
     @property
     def max_connections(self) -> Delta:
-        return Delta(*(None if i is None else i.max_connections.value for i in (self.before, self.after)))
+        return self._pair(lambda i: i.max_connections.value)
 
     @property
     def usable(self) -> Delta:
-        return Delta(*(None if i is None else i.usable for i in (self.before, self.after)))
+        return self._pair(lambda i: i.usable)
 
     @property
     def alarm_at(self) -> Delta:
-        return Delta(*(None if i is None else i.alarm_at for i in (self.before, self.after)))
+        return self._pair(lambda i: i.alarm_at)
 
     @property
     def reserved(self) -> Delta:
-        return Delta(*(None if i is None else i.reserved for i in (self.before, self.after)))
-
-    @property
-    def status_before(self) -> str | None:
-        return None if self.before is None else self.before.status
-
-    @property
-    def status_after(self) -> str | None:
-        return None if self.after is None else self.after.status
+        return self._pair(lambda i: i.reserved)
 
     @property
     def budget_changed(self) -> bool:
@@ -246,7 +257,7 @@ class PoolerScenario:
 
 
 @dataclass(frozen=True)
-class PoolerChange:
+class PoolerChange(_BeforeAfter):
     """One pooler in BASE and HEAD: its server pool and its client side."""
 
     pooler: str
@@ -268,20 +279,12 @@ class PoolerChange:
 
     @property
     def server_connections(self) -> Delta:
-        return Delta(*(None if p is None else p.server_connections for p in (self.before, self.after)))
+        return self._pair(lambda p: p.server_connections)
 
     @property
     def client_capacity(self) -> Delta:
         """Return PgBouncer's replicas × max_client_conn on both sides (None: absent, or RDS Proxy)."""
-        return Delta(*(None if p is None else p.client_capacity for p in (self.before, self.after)))
-
-    @property
-    def status_before(self) -> str | None:
-        return None if self.before is None else self.before.status
-
-    @property
-    def status_after(self) -> str | None:
-        return None if self.after is None else self.after.status
+        return self._pair(lambda p: p.client_capacity)
 
     @property
     def change(self) -> str:
