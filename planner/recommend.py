@@ -26,6 +26,7 @@ RDS_PROXY_PRICE_SOURCE = (
     "RDS Proxy on-demand price for provisioned instances, us-east-1: $0.015 per vCPU-hour, minimum 2 vCPUs "
     "(AWS RDS Proxy pricing page, as of 2026-11; an estimate: check your region)"
 )
+NO_PRICE_CHANGE = "no price change"
 INSTANCE_PRICE_SOURCE = "RDS for PostgreSQL on-demand, us-east-1, Single-AZ, AWS price list of 2021-08-03 (dated)"
 # A PostgreSQL backend's memory, to judge whether max_connections may be raised: about 5 MiB for an
 # idle backend (catalog caches, stack); work_mem comes on top for every sort or hash a query runs.
@@ -189,7 +190,7 @@ def parameter_option(topology: Topology, catalog: "Catalog", database: str, repo
             "watch FreeableMemory",
             "a fixed integer no longer follows the instance class: revisit it when you resize",
         ),
-        monthly_cost_delta=0.0, cost_note="no price change",
+        monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE,
         details={"max_connections": needed, "default": mc.default_value, "memory_limit": memory_limit}, effort=1,
     )
 
@@ -293,7 +294,7 @@ def rds_proxy_option(topology: Topology, catalog: "Catalog | None", database: st
             "proxy-percent", database, f"lower {proxy.name}'s max_connections_percent from {proxy.max_connections_percent} to {percent}",
             before, changed, catalog,
             requires=("the proxy queues clients beyond its pool: watch the proxy's DatabaseConnectionsBorrowLatency",),
-            monthly_cost_delta=0.0, cost_note="no price change",
+            monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE,
             details={"pooler": proxy.name, "max_connections_percent": percent}, effort=1,
         )
         return
@@ -373,7 +374,7 @@ def shrink_pools_option(topology: Topology, catalog: "Catalog | None", database:
             "fewer concurrent queries per process: requests beyond the pool wait for a connection (set a pool timeout)",
             "a pool size below the number of threads makes threads queue for connections",
         ),
-        monthly_cost_delta=0.0, cost_note="no price change", details={"pools": sizes}, effort=2,
+        monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, details={"pools": sizes}, effort=2,
     )
 
 
@@ -392,7 +393,7 @@ def client_limit_option(topology: Topology, catalog: "Catalog | None", database:
             "client-limit", database, f"raise {spec.name}'s max_client_conn from {spec.max_client_conn} to {needed} per replica",
             before, changed, catalog,
             requires=(f"each client connection is a file descriptor: raise the PgBouncer pods' ulimit -n above {needed + 100}",),
-            monthly_cost_delta=0.0, cost_note="no price change", details={"pooler": spec.name, "max_client_conn": needed},
+            monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, details={"pooler": spec.name, "max_client_conn": needed},
             effort=1,
         )
 
@@ -486,7 +487,9 @@ def resized_options(topology: Topology, catalog: "Catalog", database: str, befor
                 title=f"resize {database} to {cls.instance_class} and {option.title}",
                 requires=option.requires + ("a modification of the instance class (a short outage or a Multi-AZ failover)",),
                 monthly_cost_delta=total,
-                cost_note="; ".join(n for n in (INSTANCE_PRICE_SOURCE if resize_delta is not None else "", option.cost_note) if n),
+                cost_note="; ".join(
+                    n for n in (INSTANCE_PRICE_SOURCE if resize_delta is not None else "", option.cost_note) if n and n != NO_PRICE_CHANGE
+                ),
                 details={**option.details, "instance_class": cls.instance_class},
                 effort=option.effort + 1,
             )
