@@ -20,6 +20,8 @@ from .model import (
     RDS_ENGINES,
     SCENARIOS,
     SELF_MANAGED_MAX_CONNECTIONS,
+    SERVERLESS_CLASS,
+    SOURCE_AWS_DOC,
     SOURCE_ESTIMATED,
     SOURCE_PARAMETER,
     Database,
@@ -41,6 +43,14 @@ RESERVED_DEFAULTS: dict[str, int] = {
     "rds.rds_superuser_reserved_connections": 2,
     "reserved_connections": 0,
 }
+# Aurora Serverless v2: DBInstanceClassMemory follows the maximum capacity, 2 GiB per ACU, less a
+# reserve; 0.9383 × 2 GiB × max_acu − 200 MiB reproduces every value AWS published (1 to 128 ACU).
+SERVERLESS_FRACTION = Fraction(9383, 10000)
+SERVERLESS_RESERVE = 200 * 2**20
+SERVERLESS_PUBLISHED_MAX_ACU = (1, 4, 8, 16, 32, 64, 128)
+# With a minimum of 0 or 0.5 ACU, Aurora caps the default max_connections at 2000.
+SERVERLESS_LOW_MIN_ACU = Fraction(1, 2)
+SERVERLESS_LOW_MIN_CAP = 2000
 # Environment names that mean "this is production" for the lints that care.
 PRODUCTION_NAMES = ("prod", "production", "live", "prd")
 
@@ -309,15 +319,20 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
             topology, f"{key}.instance_class", "instance_class is required to compute the budget",
             "set instance_class (e.g. db.m6g.large) or run `planner plan` to choose one",
         )
-    if catalog is None:
-        raise InputError("a catalogue is required for RDS engines")
-    try:
-        memory = catalog.dbicm(instance_class, database.engine)
-        vcpu = catalog.get(instance_class).vcpu
-    except InputError as exc:
-        raise _problem(topology, f"{key}.instance_class", str(exc).split("\n")[0], None) from exc
+    if instance_class == SERVERLESS_CLASS:
+        memory, vcpu = serverless_memory(database), 0
+    else:
+        if catalog is None:
+            raise InputError("a catalogue is required for RDS engines")
+        try:
+            memory = catalog.dbicm(instance_class, database.engine)
+            vcpu = catalog.get(instance_class).vcpu
+        except InputError as exc:
+            raise _problem(topology, f"{key}.instance_class", str(exc).split("\n")[0], None) from exc
     variables = {"DBInstanceClassMemory": memory.dbicm_bytes, "DBInstanceVCPU": vcpu}
     default_value = evaluate_formula(DEFAULT_MAX_CONNECTIONS_FORMULA, variables)
+    if instance_class == SERVERLESS_CLASS and database.min_acu is not None and database.min_acu <= SERVERLESS_LOW_MIN_ACU:
+        default_value = min(default_value, SERVERLESS_LOW_MIN_CAP)
     if param is None:
         return MaxConnections(default_value, memory.source, DEFAULT_MAX_CONNECTIONS_FORMULA, memory, vcpu, default_value)
     if isinstance(param, int) or str(param).strip().isdigit():
@@ -332,6 +347,16 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
             f"evaluates to {value} on {instance_class}", "PostgreSQL needs max_connections ≥ 1",
         )
     return MaxConnections(value, memory.source, str(param), memory, vcpu, default_value)
+
+
+def serverless_memory(database: Database) -> EngineMemory:
+    """Return the DBInstanceClassMemory of an Aurora Serverless v2 instance at its maximum ACU."""
+    max_acu = database.max_acu or Fraction(1)
+    dbicm = math.floor(SERVERLESS_FRACTION * 2 * 2**30 * max_acu) - SERVERLESS_RESERVE
+    published = max_acu in SERVERLESS_PUBLISHED_MAX_ACU
+    rule = f"Aurora Serverless v2 at max {float(max_acu):g} ACU: 0.9383 × 2 GiB × max_acu − 200 MiB"
+    note = f"{rule} (reproduces AWS's published table)" if published else f"{rule} (interpolated between AWS's published values)"
+    return EngineMemory(dbicm, SOURCE_AWS_DOC if published else SOURCE_ESTIMATED, note)
 
 
 def reserved_slots(database: Database) -> tuple[tuple[str, int], ...]:

@@ -64,6 +64,8 @@ def _database(db: Database) -> dict[str, Any]:
         out["reader_instance_class"] = db.reader_instance_class
     if db.headroom != Fraction(1, 5):
         out["headroom"] = _percent(db.headroom)
+    if db.max_acu is not None:
+        out["serverless"] = {"min_acu": _number(db.min_acu or Fraction(0)), "max_acu": _number(db.max_acu)}
     return out
 
 

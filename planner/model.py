@@ -23,6 +23,7 @@ STATUS_RANK: dict[str, int] = {"ok": 0, "warn": 1, "over": 2}
 
 DEFAULT_MAX_CONNECTIONS_FORMULA = "LEAST({DBInstanceClassMemory/9531392},5000)"
 SELF_MANAGED_MAX_CONNECTIONS = 100
+SERVERLESS_CLASS = "db.serverless"  # Aurora Serverless v2: memory follows the ACU range, not a class
 DEFAULT_ENVIRONMENT = "default"
 
 # max_connections_source values (spec §5), from most to least trustworthy.
@@ -145,6 +146,9 @@ class Database:
     reader_instance_class: str | None = None
     headroom: Fraction = Fraction(1, 5)
     line: int | None = None
+    # Aurora Serverless v2 (instance_class db.serverless): the capacity range in ACUs
+    min_acu: Fraction | None = None
+    max_acu: Fraction | None = None
 
     @property
     def major_version(self) -> int:

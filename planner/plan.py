@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from .budget import BudgetReport, all_service_demands, compute_budget
 from .errors import InputError, Problem
-from .model import RDS_ENGINES, SCENARIOS, InstanceClass, Topology, price_for
+from .model import RDS_ENGINES, SCENARIOS, SERVERLESS_CLASS, InstanceClass, Topology, price_for
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -108,7 +108,7 @@ def plan_database(
             topology.path, f"databases.{database}.engine", f"{engine} has no instance classes to plan",
             topology.line_of(f"databases.{database}.engine"), "pass --engine postgres or --engine aurora-postgresql",
         ))
-    if db.instance_class is not None:
+    if db.instance_class is not None and db.instance_class != SERVERLESS_CLASS:
         # a typo in today's class is still an input error, even though plan does not need the class
         key = f"databases.{database}.instance_class"
         try:

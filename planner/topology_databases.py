@@ -12,13 +12,15 @@ from fractions import Fraction
 from typing import Any
 
 from planner.errors import FormulaError
-from planner.model import ENGINES, Database
+from planner.model import ENGINES, SERVERLESS_CLASS, Database
 from planner.topology_parsed import describe, join_path, short_text
 from planner.topology_values import DIGITS, Checker, is_int, is_number, leaf, parse_percent, to_fraction
 
 DEFAULT_HEADROOM = Fraction(1, 5)
 DATABASE_KEYS = ("engine", "engine_version", "instance_class", "parameters", "readers",
-                 "reader_instance_class", "headroom")
+                 "reader_instance_class", "headroom", "serverless")
+SERVERLESS_KEYS = ("min_acu", "max_acu")
+MAX_ACU = 256
 PARAMETER_KEYS = ("max_connections", "superuser_reserved_connections",
                   "rds.rds_superuser_reserved_connections", "reserved_connections")
 _VERSION = re.compile(r"[0-9]+(?:\.[0-9A-Za-z-]+)*")  # "16", "15.4", "11.22-rds.20240418"
@@ -65,11 +67,48 @@ class DatabaseRules(Checker):
         readers = self.integer(spec["readers"], f"{path}.readers") if "readers" in spec else 0
         headroom = self.headroom(spec["headroom"], f"{path}.headroom") if "headroom" in spec else DEFAULT_HEADROOM
         parameters = self.parameters(spec.get("parameters"), f"{path}.parameters", engine, version)
+        acu = self.serverless(spec, path, engine, instance_class, reader_class)
         if len(self.problems) > before or readers is None or headroom is None:
             return None
         return Database(name=name, engine=engine, engine_version=version or "16", instance_class=instance_class,
                         parameters=parameters, readers=readers, reader_instance_class=reader_class,
-                        headroom=headroom, line=self.lines.get(path))
+                        headroom=headroom, line=self.lines.get(path), min_acu=acu[0], max_acu=acu[1])
+
+    def serverless(self, spec: dict[str, Any], path: str, engine: str, *classes: str | None) -> tuple[Fraction | None, Fraction | None]:
+        """Return the Aurora Serverless v2 ACU range (extension): needed exactly when a class is db.serverless."""
+        key = f"{path}.serverless"
+        uses = SERVERLESS_CLASS in classes
+        if "serverless" not in spec:
+            if uses:
+                self.add(f"{path}.instance_class", "db.serverless needs its capacity range",
+                         f"add serverless: {{min_acu: 0.5, max_acu: 16}} to databases.{leaf(path)}")
+            return None, None
+        if not uses:
+            self.add(key, "serverless is only for instance_class: db.serverless", "remove it, or set instance_class: db.serverless")
+            return None, None
+        if engine != "aurora-postgresql":
+            self.add(f"{path}.engine", "db.serverless is Aurora Serverless v2: it needs engine: aurora-postgresql",
+                     "set engine: aurora-postgresql")
+            return None, None
+        acu_spec = self.mapping(spec["serverless"], key, "serverless: {min_acu: 0.5, max_acu: 16}")
+        if acu_spec is None:
+            return None, None
+        self.check_keys(acu_spec, key, SERVERLESS_KEYS)
+        values: list[Fraction | None] = []
+        for name in SERVERLESS_KEYS:
+            value = acu_spec.get(name)
+            acu = to_fraction(value) if is_number(value) and math.isfinite(value) else None
+            if acu is None or acu < 0 or acu > MAX_ACU or (acu * 2).denominator != 1:
+                self.add(join_path(key, name), f"{name} must be a number of ACUs in steps of 0.5 from 0 to {MAX_ACU}, not {describe(value)}",
+                         f"write e.g. {name}: {'0.5' if name == 'min_acu' else '16'}")
+                acu = None
+            values.append(acu)
+        low, high = values
+        if low is not None and high is not None and (high < 1 or low > high):
+            self.add(join_path(key, "max_acu"), f"max_acu {float(high):g} must be at least 1 and at least min_acu {float(low):g}",
+                     "raise max_acu")
+            return None, None
+        return low, high
 
     def engine_version(self, value: Any, path: str) -> str | None:
         """Return an engine version as text ("16", "15.4"); a YAML number is read back as text."""
