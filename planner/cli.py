@@ -55,6 +55,9 @@ def check(
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     output: OutputOption = None,
+    observed: Annotated[
+        Optional[Path], typer.Option("--observed", help="Observations file from planner observe: show each instance's observed peak, warn where the plan is below it.")
+    ] = None,
 ) -> None:
     """Check a topology against its connection budgets: the CI gate.
 
@@ -72,6 +75,12 @@ def check(
 
     topo, cat = _load(topology, catalog, observations)
     report = compute_budget(topo, cat, _scenarios(scenario))
+    extra = {}
+    if observed is not None:  # observed peaks: warnings for every format, a column where there are columns
+        from .observe import apply_observed
+
+        report, peaks = apply_observed(report, observed)
+        extra = {"observed": peaks} if format in (CheckFormat.text, CheckFormat.json, CheckFormat.markdown) else {}
     renderer = {
         CheckFormat.text: render.render_text,
         CheckFormat.json: render.render_json,
@@ -79,7 +88,7 @@ def check(
         CheckFormat.github: render.render_github,
         CheckFormat.csv: render.render_csv,
     }[format]
-    _emit(renderer(report), output)
+    _emit(renderer(report, **extra), output)
     if format is CheckFormat.github and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(render.render_markdown(report) + "\n")
@@ -334,9 +343,16 @@ def catalog_show(
 
 # The commands that change a topology live in their own module; registered here, like the rest.
 from .cli_fix import emit, recommend  # noqa: E402 - after `app` exists
+from .cli_live import inspect, verify  # noqa: E402 - after `app` exists
+from .cli_aws import catalog_refresh, import_app, observe  # noqa: E402 - after `app` exists
 
 app.command()(recommend)
 app.command()(emit)
+app.command()(inspect)
+app.command()(verify)
+catalog_app.command("refresh")(catalog_refresh)
+app.add_typer(import_app, name="import")
+app.command()(observe)
 
 
 def _version(value: bool) -> None:

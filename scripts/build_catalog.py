@@ -14,7 +14,9 @@ Reads ``rds_instance_classes_reference.csv`` and ``max_connections_calibration.c
 - ``data/calibration_report.md``: the report also printed on stdout.
 
 The output is deterministic: same inputs, same bytes (no timestamps, no absolute paths, integer
-arithmetic only). Standard library only, so the script runs without the package installed.
+arithmetic only). Standard library plus ``planner/estimate.py`` (imported from the repository
+root, so the script runs without the package installed): the evaluation of a rule lives in the
+package, where ``planner catalog refresh`` estimates new classes with the same arithmetic.
 
 DBInstanceClassMemory (DBICM) per class and engine:
 
@@ -41,6 +43,19 @@ from fractions import Fraction
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from planner.estimate import (  # noqa: E402 - after the repository root is on the path
+    A_SCALE,
+    ENGINE_PREFIX,
+    GIB,
+    MIB,
+    PLATFORMS,
+    EstimateRule,
+    platform_of,
+)
+
 DEFAULT_REFERENCE_DIR = REPO_ROOT / ".." / "shared" / "data"
 REFERENCE_CSV = "rds_instance_classes_reference.csv"
 CALIBRATION_CSV = "max_connections_calibration.csv"
@@ -49,20 +64,14 @@ REPORT_PATH = "data/calibration_report.md"
 
 Q = 9531392  # bytes per connection in the RDS PostgreSQL default formula
 CAP = 5000  # LEAST(..., 5000)
-MIB = 1 << 20
-GIB = 1 << 30
 
 ENGINES = ("postgres", "aurora-postgresql")
-ENGINE_PREFIX = {"postgres": "rds", "aurora-postgresql": "aurora"}
-PLATFORMS = ("xen", "nitro-x86", "graviton")
-XEN_FAMILIES = frozenset({"t1", "m1", "m2", "t2", "m3", "m4", "r3", "r4"})
 # Retired classes that RDS for PostgreSQL users still run; the reference's engines column no
 # longer lists postgres for them.
 RETIRED_FAMILIES = frozenset({"t2", "m3", "m4", "r3", "r4"})
 SKIP_CLASSES = frozenset({"db.serverless"})
 
 # Fitting grid: a = K / A_SCALE for K in A_GRID (0.880 .. 1.000 step 0.0005); c in MiB per vCPU.
-A_SCALE = 20000
 A_GRID = tuple(range(17600, 20001, 10))
 C_GRID = tuple(range(0, 121, 5))
 A_PRIOR = {"xen": 19636, "nitro-x86": 19400, "graviton": 19400, "non-xen": 19400, "all": 19400}
@@ -132,14 +141,6 @@ class Point:
     @property
     def capped(self) -> bool:
         return self.n >= CAP
-
-
-def platform_of(family: str, arch: str) -> str:
-    if family in XEN_FAMILIES:
-        return "xen"
-    if arch == "arm64":
-        return "graviton"
-    return "nitro-x86"
 
 
 def read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -234,34 +235,18 @@ def load_reference(reference_dir: Path) -> tuple[dict[str, RefClass], list[Point
 
 
 @dataclass(frozen=True)
-class Rule:
-    """``DBICM = K/20000 × nominal − (b + c × vCPU) MiB`` (floored, never below 0)."""
+class Rule(EstimateRule):
+    """A fitted :class:`~planner.estimate.EstimateRule` and how it was fitted (a, dbicm, formula there)."""
 
-    name: str
-    k: int  # a × A_SCALE
-    b: int  # MiB
-    c: int  # MiB per vCPU
     points: tuple[Point, ...] = ()  # the points whose constraints/objective this rule was fitted on
     origin: str = "fitted"  # how a, b, c were obtained
     borrowed_from: str | None = None  # a whole rule copied from a pooled fit (group without points)
 
-    @property
-    def a(self) -> Decimal:
-        return Decimal(self.k) / Decimal(A_SCALE)
-
-    def dbicm(self, nominal: Fraction, vcpu: int) -> int:
-        scaled = (self.k * nominal.numerator) // (A_SCALE * nominal.denominator)
-        return max(0, scaled - (self.b + self.c * vcpu) * MIB)
-
     def predict(self, nominal: Fraction, vcpu: int) -> int:
         return default_max_connections(self.dbicm(nominal, vcpu))
 
-    def formula(self) -> str:
-        sign = "−" if self.b >= 0 else "+"
-        return f"{self.a:.4f}×nominal {sign} {abs(self.b)} MiB − {self.c} MiB×vCPU"
-
     def note(self) -> str:
-        text = f"rule {self.name}: {self.formula()}"
+        text = super().note()
         if self.borrowed_from:
             text += f" (borrowed unchanged from rule {self.borrowed_from}: no calibration points)"
         return text

@@ -7,28 +7,22 @@ PostgreSQL refuses to run as root, so when the suite runs as root (CI does) the 
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import pytest
 
-UNPRIVILEGED_USER = "nobody"
+from planner.sources.localpg import UNPRIVILEGED_USER, LocalPostgres, find_bindir, free_port, local_postgres
 
+__all__ = ["PostgresServer", "find_bindir", "free_port", "require_bindir", "start_pgbouncer", "start_postgres", "wait_for_port"]
 
-def find_bindir() -> Path | None:
-    """Return the newest PostgreSQL server bin directory on this machine, or None."""
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
-    if candidates:
-        return Path(candidates[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
+# The throwaway server is the planner's own (planner verify --local uses it); tests connect over TCP.
+PostgresServer = LocalPostgres
 
 
 def require_bindir() -> Path:
@@ -42,61 +36,14 @@ def require_bindir() -> Path:
     return bindir
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class PostgresServer:
-    """A running server: connect with ``dsn(user)``; ``superuser`` owns the cluster."""
-
-    bindir: Path
-    root: Path
-    port: int
-    superuser: str = "postgres"
-
-    @property
-    def datadir(self) -> Path:
-        return self.root / "data"
-
-    def dsn(self, user: str | None = None, dbname: str = "postgres") -> str:
-        return f"host=127.0.0.1 port={self.port} user={user or self.superuser} dbname={dbname} connect_timeout=5"
-
-    def version(self) -> int:
-        out = subprocess.run([str(self.bindir / "postgres"), "--version"], capture_output=True, text=True, check=True).stdout
-        return int(out.split()[-1].split(".")[0])
-
-
-def _run(args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
-    if os.geteuid() == 0:
-        kwargs.setdefault("user", UNPRIVILEGED_USER)
-    return subprocess.run(args, capture_output=True, text=True, check=True, **kwargs)  # type: ignore[call-overload]
-
-
 def start_postgres(settings: Mapping[str, object]) -> Iterator[PostgresServer]:
-    """Start a server with ``settings`` (postgresql.conf values), yield it, stop it, remove its files."""
-    bindir = require_bindir()
-    root = Path(tempfile.mkdtemp(prefix="planner-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, user=UNPRIVILEGED_USER)
-    server = PostgresServer(bindir, root, free_port())
-    try:
-        _run([str(bindir / "initdb"), "-D", str(server.datadir), "-U", server.superuser, "--auth=trust", "-E", "UTF8", "--no-sync"])
-        options = {"listen_addresses": "127.0.0.1", "port": server.port, "unix_socket_directories": str(root), "fsync": "off", **settings}
-        conf = "".join(f"{key} = '{value}'\n" for key, value in options.items())
-        with open(server.datadir / "postgresql.auto.conf", "a", encoding="utf-8") as handle:
-            handle.write(conf)
-        _run([str(bindir / "pg_ctl"), "-D", str(server.datadir), "-l", str(root / "log"), "-w", "-t", "30", "start"])
+    """Start a server with ``settings`` (postgresql.conf values), yield it, stop it, remove its files.
+
+    TCP on 127.0.0.1 trusts every user: tests connect with ``server.dsn(user)``, no password.
+    """
+    require_bindir()
+    with local_postgres(settings, host_auth="trust") as server:
         yield server
-    finally:
-        subprocess.run(
-            [str(bindir / "pg_ctl"), "-D", str(server.datadir), "-m", "immediate", "-w", "stop"],
-            capture_output=True, user=UNPRIVILEGED_USER if os.geteuid() == 0 else None,
-        )
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def find_pgbouncer() -> str | None:

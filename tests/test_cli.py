@@ -192,7 +192,8 @@ def test_catalog_list_filters() -> None:
 
 
 def test_every_command_has_help_with_an_example() -> None:
-    for command in (["check"], ["plan"], ["explain"], ["report"], ["diff"], ["recommend"], ["emit"], ["catalog", "list"], ["catalog", "show"]):
+    for command in (["check"], ["plan"], ["explain"], ["report"], ["diff"], ["recommend"], ["emit"], ["inspect"], ["verify"],
+                    ["catalog", "list"], ["catalog", "show"], ["catalog", "refresh"], ["import", "rds"], ["observe"]):
         code, out, _ = run_cli(command + ["--help"])
         assert code == 0
         assert "Example" in out and f"planner {' '.join(command)}" in out
@@ -201,7 +202,8 @@ def test_every_command_has_help_with_an_example() -> None:
 def test_every_command_is_in_the_readme() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for command in ("planner check", "planner plan", "planner explain", "planner report", "planner diff", "planner recommend",
-                    "planner emit", "planner catalog list", "planner catalog show"):
+                    "planner emit", "planner inspect", "planner verify", "planner catalog list", "planner catalog show",
+                    "planner catalog refresh", "planner import rds", "planner observe"):
         assert command in readme
 
 

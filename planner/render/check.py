@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Mapping
 
 from ..budget import BudgetReport, InstanceBudget, PoolerBudget
 from ..model import SOURCE_ESTIMATED
 from .data import report_dict
 from .table import markdown_table, md_escape, text_table
+
+if TYPE_CHECKING:
+    from ..observe import ObservedPeak
 
 STATUS_MARK = {"ok": "✅ ok", "warn": "⚠️ warn", "over": "❌ over"}
 ESTIMATE_NOTE = "* estimated: DBInstanceClassMemory for this class is estimated from its nominal memory, not observed"
@@ -37,7 +41,15 @@ def _worst_scenario(instance: InstanceBudget) -> str:
     return max(instance.scenarios, key=lambda s: (instance.scenarios[s].demand is None, instance.scenarios[s].demand or 0))
 
 
-def render_text(report: BudgetReport) -> str:
+def _observed(observed: "Mapping[tuple[str, str], ObservedPeak] | None", instance: InstanceBudget) -> str:
+    """Return the instance's observed peak (``planner check --observed``) as a cell: "95 (2026-11-02)", or "-"."""
+    peak = (observed or {}).get((instance.database, instance.role))
+    if peak is None or peak.peak is None:
+        return "-"
+    return f"{peak.peak} ({peak.date})" if peak.date else str(peak.peak)
+
+
+def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
     """Return the readable table: per instance and scenario, usable, alarm line, demand, status."""
     rows: list[list[object]] = []
     for instance in report.instances:
@@ -55,11 +67,12 @@ def render_text(report: BudgetReport) -> str:
                 _demand(result.demand),
                 "-" if free is None else free,
                 result.status.upper() if result.status != "ok" else "ok",
-            ])
+            ] + ([(_observed(observed, instance) if first else "")] if observed is not None else []))
             first = False
     lines = [f"{report.topology.name} ({report.topology.path}): {report.status.upper()}", ""]
     lines.append(text_table(
-        ["INSTANCE", "CLASS", "MAX_CONN", "RESERVED", "USABLE", "ALARM_AT", "SCENARIO", "DEMAND", "FREE", "STATUS"], rows
+        ["INSTANCE", "CLASS", "MAX_CONN", "RESERVED", "USABLE", "ALARM_AT", "SCENARIO", "DEMAND", "FREE", "STATUS"]
+        + (["OBSERVED_PEAK"] if observed is not None else []), rows
     ))
     if any(i.max_connections.source == SOURCE_ESTIMATED for i in report.instances):
         lines += ["", ESTIMATE_NOTE]
@@ -99,13 +112,19 @@ def _pooler_text(poolers: tuple[PoolerBudget, ...]) -> str:
 PRETTY_JSON_MAX_SOURCES = 2000
 
 
-def render_json(report: BudgetReport) -> str:
-    """Return the spec §5 JSON document (indented unless it is large)."""
+def render_json(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
+    """Return the spec §5 JSON document (indented unless it is large); ``observed_peak`` per instance with --observed."""
     sources = sum(len(i.demand_by_source) for i in report.instances)
-    return json.dumps(report_dict(report), indent=2 if sources <= PRETTY_JSON_MAX_SOURCES else None)
+    doc = report_dict(report)
+    if observed is not None:
+        for entry, instance in zip(doc["instances"], report.instances):
+            peak = observed.get((instance.database, instance.role))
+            entry["observed_peak"] = None if peak is None else peak.peak
+            entry["observed_peak_at"] = None if peak is None else peak.peak_at
+    return json.dumps(doc, indent=2 if sources <= PRETTY_JSON_MAX_SOURCES else None)
 
 
-def render_markdown(report: BudgetReport) -> str:
+def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
     """Return a pull-request comment: verdict, a summary table, details folded."""
     scenarios = list(report.scenarios)
     rows: list[list[object]] = []
@@ -114,11 +133,12 @@ def render_markdown(report: BudgetReport) -> str:
             _instance_name(instance), instance.instance_class or "-", _max_label(instance), instance.usable, instance.alarm_at,
         ]
         cells += [f"{_demand(instance.scenarios[s].demand)} {STATUS_MARK[instance.scenarios[s].status]}" for s in scenarios]
-        rows.append(cells)
+        rows.append(cells + ([_observed(observed, instance)] if observed is not None else []))
     out = [
         f"### planner: `{md_escape(report.topology.name)}` is {STATUS_MARK[report.status]}",
         "",
-        markdown_table(["instance", "class", "max_connections", "usable", "alarm at"] + scenarios, rows),
+        markdown_table(["instance", "class", "max_connections", "usable", "alarm at"] + scenarios
+                       + (["observed peak"] if observed is not None else []), rows),
     ]
     if any(i.max_connections.source == SOURCE_ESTIMATED for i in report.instances):
         out += ["", md_escape(ESTIMATE_NOTE)]

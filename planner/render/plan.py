@@ -10,7 +10,18 @@ from ..plan import Candidate, DatabasePlan
 from .table import markdown_table, md_escape, text_table
 
 HEADERS = ["CLASS", "VCPU", "MEMORY_GIB", "MAX_CONN", "USABLE", "ALARM_AT", "WORST", "HEADROOM", "USD/MONTH"]
-PRICE_NOTE = "prices: us-east-1 on-demand Single-AZ RDS for PostgreSQL, AWS price list of 2021-08-03 (dated; refresh before buying; none shown for Aurora)"
+NO_PRICES = "prices: none known for these classes (planner catalog refresh reads current ones)"
+
+
+def price_note(plans: Sequence[DatabasePlan], top: int) -> str:
+    """Name where the prices shown come from: the catalogue's own price_source of those classes."""
+    sources = sorted({
+        c.instance_class.price_source for p in plans for c in p.candidates[:top]
+        if price_for(c.instance_class, c.engine) is not None and c.instance_class.price_source
+    })
+    if not sources:
+        return NO_PRICES
+    return "prices: " + "; ".join(sources) + " (hourly, on-demand; none shown for Aurora: billed differently)"
 
 
 def _row(c: Candidate) -> list[object]:
@@ -48,7 +59,7 @@ def render_text(topology: Topology, plans: Sequence[DatabasePlan], top: int) -> 
             out.append("  " + _miss(plan))
     if any(c.max_connections_source == SOURCE_ESTIMATED for p in plans for c in p.candidates[:top]):
         out += ["", "* estimated: DBInstanceClassMemory for this class is estimated, not observed"]
-    out += ["", PRICE_NOTE]
+    out += ["", price_note(plans, top)]
     return "\n".join(out)
 
 
@@ -68,7 +79,7 @@ def render_json(topology: Topology, plans: Sequence[DatabasePlan], top: int) -> 
     doc = {
         "topology": topology.name,
         "file": topology.path,
-        "price_source": PRICE_NOTE,
+        "price_source": price_note(plans, top),
         "databases": [
             {
                 "database": p.database, "engine": p.engine, "current_class": p.current_class,
@@ -91,5 +102,5 @@ def render_markdown(topology: Topology, plans: Sequence[DatabasePlan], top: int)
             out.append(markdown_table([h.lower() for h in HEADERS], [_row(c) for c in plan.candidates[:top]]))
         else:
             out.append(md_escape(_miss(plan)))
-    out += ["", md_escape(PRICE_NOTE)]
+    out += ["", md_escape(price_note(plans, top))]
     return "\n".join(out)

@@ -1,0 +1,404 @@
+"""``planner inspect`` and ``planner verify``: the commands that look at live servers.
+
+Registered on the app in :mod:`planner.cli`. psycopg is imported only through
+:mod:`planner.sources.postgres`, inside these commands, so ``planner check`` never pays for it.
+The pure arithmetic lives in :mod:`planner.live` and :mod:`planner.verify`; this module parses
+options, asks for confirmation, and renders ``inspect``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from .cli_common import CatalogOption, ObservationsOption, OutputOption, TopologyArgument, _emit, _load
+from .errors import EXIT_OVER, InputError
+from .model import SCENARIOS
+
+if TYPE_CHECKING:
+    from .budget import BudgetReport, InstanceBudget
+    from .live import Advice, PlanComparison, Snapshot
+    from .sources.postgres import BouncerState
+
+
+class LiveFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+YesOption = Annotated[bool, typer.Option("--yes", "-y", help="Do it without asking (for scripts).")]
+DsnOption = Annotated[
+    Optional[str],
+    typer.Option("--dsn", help="The server: a postgresql:// URL or key=value string (keep the password in PGPASSWORD or ~/.pgpass)."),
+]
+
+
+def _confirm(question: str, yes: bool, option: str) -> None:
+    """Ask on the terminal unless ``--yes``; without a terminal, insist on ``--yes``."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise InputError(f"{option}: needs confirmation and there is no terminal to ask: add --yes")
+    if not typer.confirm(question, default=False, err=True):
+        raise typer.Abort()
+
+
+def _writer(report: "BudgetReport", database: str | None, path: str) -> "InstanceBudget":
+    """Return the writer of ``database`` (or of the only database)."""
+    names = [i.database for i in report.instances if i.role == "writer"]
+    if database is None:
+        if len(names) != 1:
+            raise InputError(f"--database: {path} has several databases: choose one of {', '.join(names)}")
+        database = names[0]
+    for instance in report.instances:
+        if instance.database == database and instance.role == "writer":
+            return instance
+    raise InputError(f"--database: no database named {database!r} in {path} (choose from {', '.join(names)})")
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+def inspect(
+    dsn: DsnOption = None,
+    pgbouncer: Annotated[
+        Optional[str], typer.Option("--pgbouncer", help="PgBouncer's admin console, e.g. postgresql://admin@host:6432/pgbouncer.")
+    ] = None,
+    topology: Annotated[Optional[Path], typer.Option("--topology", "-t", help="Compare the sessions with this topology's plan.")] = None,
+    database: Annotated[Optional[str], typer.Option("--database", "-d", help="The topology's database this server is (its writer).")] = None,
+    format: Annotated[LiveFormat, typer.Option("--format", "-f", help="Output format.")] = LiveFormat.text,
+    idle_after: Annotated[str, typer.Option("--idle-after", help="Idle in a transaction longer than this is stale: 30s, 5m, 1h or seconds.")] = "5m",
+    terminate: Annotated[bool, typer.Option("--terminate", help="Run the advised pg_terminate_backend (asks first, unless --yes).")] = False,
+    yes: YesOption = False,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Show who holds a live server's connection slots, in one read-only session.
+
+    The budget with the server's own settings (max_connections, every reserved slot, usable,
+    in use, free), sessions by application_name, user, database, client, state and backend
+    type, sessions idle in a transaction longer than --idle-after, the oldest transaction; with
+    --topology, planned vs actual per source (application_name SERVICE or SERVICE@ENV), sources
+    above their plan and unknown clients; advice as exact SQL, executed only with --terminate.
+    --pgbouncer reads PgBouncer's admin console (SHOW POOLS, DATABASES, CONFIG). Exit 3 when the
+    server cannot be reached or is full; the password never appears in any output.
+
+    \b
+    Examples:
+      planner inspect --dsn postgresql://app@db.example.com/shop
+      planner inspect --dsn "$DATABASE_URL" --topology shop.yaml --database main --format json
+      planner inspect --dsn postgresql://admin@db/shop --idle-after 10m --terminate
+      planner inspect --pgbouncer postgresql://admin@bouncer:6432/pgbouncer --dsn postgresql://app@db/shop
+    """
+    from .live import advise, compare_with_plan, parse_duration
+
+    seconds = parse_duration(idle_after)
+    if dsn is None and pgbouncer is None:
+        raise InputError("inspect: give --dsn URL (a PostgreSQL server) or --pgbouncer URL (PgBouncer's admin console), or both")
+    if database is not None and topology is None:
+        raise InputError("--database: names a database of --topology; give --topology too")
+    report = None
+    if topology is not None:
+        from .budget import compute_budget
+
+        topo, cat = _load(topology, catalog, observations)
+        report = compute_budget(topo, cat)
+        _writer(report, database, topo.path)  # fail early on a bad --database, before connecting
+    doc: dict[str, Any] = {}
+    text: list[str] = []
+    snapshot = None
+    if dsn is not None:
+        from .sources.postgres import connect_read_only, read_snapshot, run_terminations
+
+        conn = connect_read_only(dsn)
+        try:
+            snapshot = read_snapshot(conn, dsn)
+            comparison = None
+            if report is not None:
+                instance = _writer(report, database, report.topology.path)
+                poolers = [p for p in report.poolers if p.database == instance.database]
+                comparison = compare_with_plan(instance, poolers, snapshot)
+            advice = advise(snapshot, seconds)
+            terminated: dict[int, bool | str] | None = None
+            if terminate:
+                targets = [(a.pid, a.sql) for a in advice if a.kind == "terminate" and a.pid is not None]
+                if targets:
+                    _confirm(f"terminate {len(targets)} idle-in-transaction session(s) (pids {', '.join(str(p) for p, _ in targets)})?", yes, "--terminate")
+                terminated = run_terminations(conn, dsn, targets)
+        finally:
+            conn.close()
+        doc.update(inspect_dict(snapshot, seconds, comparison, advice, terminated))
+        text.append(inspect_text(snapshot, seconds, comparison, advice, terminated))
+    if pgbouncer is not None:
+        from .sources.postgres import read_pgbouncer
+
+        state = read_pgbouncer(pgbouncer)
+        budget = _bouncer_budget(snapshot, report, database)
+        doc["pgbouncer"] = bouncer_dict(state, budget)
+        text.append(bouncer_text(state, budget))
+    _emit(json.dumps(doc, indent=2) if format is LiveFormat.json else "\n\n".join(text), output)
+
+
+def _session_dict(s: Any) -> dict[str, Any]:
+    return {
+        "pid": s.pid, "application_name": s.application_name, "user": s.user, "database": s.database, "client": s.client,
+        "state": s.state, "superuser": s.superuser, "state_seconds": _round(s.state_seconds), "transaction_seconds": _round(s.xact_seconds),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def inspect_dict(
+    snapshot: "Snapshot", idle_after: float, comparison: "PlanComparison | None", advice: "list[Advice]", terminated: dict[int, bool | str] | None
+) -> dict[str, Any]:
+    """Return the ``inspect --format json`` document for one server."""
+    from .live import groupings, live_budget, oldest_transaction, stale_idle_sessions, terminable
+
+    budget = live_budget(snapshot)
+    s = snapshot.settings
+    oldest = oldest_transaction(snapshot)
+    return {
+        "server": {"where": snapshot.where, "version": s.server_version, "version_num": s.version_num, "user": snapshot.user,
+                   "superuser": snapshot.superuser, "pid": snapshot.self_pid, "read_only": True},
+        "budget": {
+            "max_connections": s.max_connections,
+            "superuser_reserved_connections": s.superuser_reserved_connections,
+            "reserved_connections": s.reserved_connections,
+            "rds.rds_superuser_reserved_connections": s.rds_superuser_reserved_connections,
+            "reserved": s.reserved, "usable": s.usable, "in_use": budget.in_use,
+            "in_use_superuser": budget.in_use_superuser, "in_use_ordinary": budget.in_use - budget.in_use_superuser,
+            "free": budget.free, "percent_used": budget.percent_used,
+            "idle_in_transaction_session_timeout_ms": s.idle_in_transaction_session_timeout_ms,
+        },
+        "sessions": groupings(snapshot),
+        "hidden_sessions": sum(1 for x in snapshot.clients if x.hidden),
+        "idle_after_seconds": idle_after,
+        "idle_in_transaction": [
+            {**_session_dict(x), "terminable": terminable(x, snapshot.self_pid)} for x in stale_idle_sessions(snapshot, idle_after)
+        ],
+        "oldest_transaction": None if oldest is None else _session_dict(oldest),
+        "plan": None if comparison is None else {
+            "database": comparison.database, "role": comparison.role, "max_connections": comparison.max_connections,
+            "usable": comparison.usable,
+            "sources": [{"source": r.source, "kind": r.kind, **dict(r.planned), "actual": r.actual, "above_plan": r.above} for r in comparison.rows],
+            "above_plan": [r.source for r in comparison.above],
+            "unknown_clients": dict(comparison.unknown),
+        },
+        "advice": [{"kind": a.kind, "pid": a.pid, "sql": a.sql, "reason": a.reason} for a in advice],
+        "terminated": None if terminated is None else {str(pid): ok for pid, ok in terminated.items()},
+    }
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in counts.items()) or "-"
+
+
+def inspect_text(
+    snapshot: "Snapshot", idle_after: float, comparison: "PlanComparison | None", advice: "list[Advice]", terminated: dict[int, bool | str] | None
+) -> str:
+    """Return the readable ``inspect`` report for one server."""
+    from .live import format_duration, groupings, live_budget, oldest_transaction, stale_idle_sessions
+    from .render.table import text_table
+
+    s, budget, groups = snapshot.settings, live_budget(snapshot), groupings(snapshot)
+    role = "superuser" if snapshot.superuser else "ordinary role"
+    lines = [f"PostgreSQL {s.server_version} at {snapshot.where} (this session: pid {snapshot.self_pid}, {role}, read-only)", "", "budget"]
+    rows: list[list[object]] = [["max_connections", s.max_connections]]
+    rows += [[name, value] for name, value in s.reserved_slots]
+    ordinary = budget.in_use - budget.in_use_superuser
+    rows += [
+        ["usable by ordinary roles", s.usable],
+        ["in use", f"{budget.in_use}  ({budget.percent_used}% of usable: {ordinary} ordinary, {budget.in_use_superuser} superuser; this session included)"],
+        ["free for ordinary roles", budget.free],
+    ]
+    lines += [f"  {name:<40} {value}" for name, value in rows]
+    lines += ["", "who holds the slots (client sessions)", text_table(["APPLICATION_NAME", "SESSIONS"], list(groups["application_name"].items()), "  ")]
+    for key in ("user", "database", "client", "state"):
+        lines.append(f"  by {key}: {_counts_line(groups[key])}")
+    lines.append(f"  every backend by type: {_counts_line(groups['backend_type'])}")
+    hidden = sum(1 for x in snapshot.clients if x.hidden)
+    if hidden:
+        lines.append(f"  {hidden} sessions of other roles are hidden from {snapshot.user}: GRANT pg_read_all_stats TO {snapshot.user} to see their state")
+    stale = stale_idle_sessions(snapshot, idle_after)
+    lines += ["", f"idle in transaction for more than {format_duration(idle_after)}: {len(stale) or 'none'}"]
+    if stale:
+        table = [[x.pid, x.application_name or "(none)", x.user, x.database, x.client, format_duration(x.state_seconds), format_duration(x.xact_seconds)] for x in stale]
+        lines.append(text_table(["PID", "APPLICATION", "USER", "DATABASE", "CLIENT", "IDLE", "TRANSACTION"], table, "  "))
+    oldest = oldest_transaction(snapshot)
+    if oldest is not None:
+        lines.append(
+            f"oldest transaction: pid {oldest.pid} ({oldest.application_name or 'no application_name'}, user {oldest.user}), "
+            f"open {format_duration(oldest.xact_seconds)}, {oldest.state or 'state hidden'}"
+        )
+    if comparison is not None:
+        lines += ["", f"plan vs actual ({comparison.database}/{comparison.role}: planned max_connections {comparison.max_connections}, "
+                  f"usable {comparison.usable}; this server: {s.max_connections}, usable {s.usable})"]
+        table = [[r.source, *[("unbounded" if r.planned[x] is None else r.planned[x]) for x in SCENARIOS if x in r.planned], r.actual,
+                  "ABOVE PLAN" if r.above else "ok"] for r in comparison.rows]
+        lines.append(text_table(["SOURCE", *[x.upper() for x in SCENARIOS], "ACTUAL", "STATUS"], table, "  "))
+        lines.append(f"  unknown clients: {_counts_line(dict(comparison.unknown))}")
+    if advice:
+        lines += ["", "advice (SQL printed, not run)" if terminated is None else "advice"]
+        for item in advice:
+            lines += [f"  -- {item.reason}", f"  {item.sql}"]
+    if terminated is not None:
+        done = [f"pid {pid} {_termination(ok)}" for pid, ok in terminated.items()]
+        lines += ["", f"terminated: {', '.join(done) or 'nothing to terminate'}"]
+    elif any(a.kind == "terminate" for a in advice):
+        lines.append("  (planner inspect --terminate runs the pg_terminate_backend statements, after asking)")
+    return "\n".join(lines)
+
+
+def _termination(outcome: bool | str) -> str:
+    if isinstance(outcome, str):
+        return f"not ended ({outcome})"
+    return "ended" if outcome else "no longer idle (left alone)"
+
+
+def _bouncer_budget(snapshot: "Snapshot | None", report: "BudgetReport | None", database: str | None) -> dict[str, Any] | None:
+    """Return the budget PgBouncer's server connections count against: the live one, else the plan's."""
+    if snapshot is not None:
+        return {"source": "live", "where": snapshot.where, "usable": snapshot.settings.usable}
+    if report is not None:
+        instance = _writer(report, database, report.topology.path)
+        return {"source": "plan", "where": f"{instance.database}/{instance.role} of {report.topology.path}", "usable": instance.usable}
+    return None
+
+
+def bouncer_capacity(state: "BouncerState") -> int:
+    """Return the most server connections this PgBouncer may open: per database, its pools ×
+    (pool_size + reserve_pool), capped by max_db_connections."""
+    global_cap = int(state.config.get("max_db_connections") or 0)
+    total = 0
+    for db in state.databases:
+        pools = max(1, sum(1 for p in state.pools if p.database == db.get("name")))
+        size = int(db.get("pool_size") or state.config.get("default_pool_size") or 0)
+        per_db = pools * (size + int(db.get("reserve_pool") or 0))
+        cap = int(db.get("max_connections") or 0) or global_cap
+        total += min(per_db, cap) if cap else per_db
+    return total
+
+
+def bouncer_dict(state: "BouncerState", budget: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the ``pgbouncer`` part of the ``inspect --format json`` document."""
+    servers = sum(p.servers for p in state.pools)
+    keys = ("pool_mode", "max_client_conn", "default_pool_size", "reserve_pool_size", "max_db_connections", "max_user_connections")
+    return {
+        "where": state.where, "version": state.version,
+        "pools": [
+            {"database": p.database, "user": p.user, "cl_active": p.cl_active, "cl_waiting": p.cl_waiting, "sv_active": p.sv_active,
+             "sv_idle": p.sv_idle, "sv_used": p.sv_used, "sv_tested": p.sv_tested, "sv_login": p.sv_login, "servers": p.servers,
+             "maxwait_seconds": p.maxwait_seconds, "pool_mode": p.pool_mode}
+            for p in state.pools
+        ],
+        "databases": [{k: v for k, v in db.items()} for db in state.databases],
+        "config": {k: state.config.get(k) for k in keys},
+        "clients_active": sum(p.cl_active for p in state.pools),
+        "clients_waiting": sum(p.cl_waiting for p in state.pools),
+        "server_connections": servers,
+        "server_capacity": bouncer_capacity(state),
+        "budget": budget,
+    }
+
+
+def bouncer_text(state: "BouncerState", budget: dict[str, Any] | None) -> str:
+    """Return the readable PgBouncer report: pools, server connections against the budget."""
+    from .render.table import text_table
+
+    doc = bouncer_dict(state, budget)
+    lines = [f"{state.version} at {state.where}"]
+    rows = [[p["database"], p["user"], p["cl_active"], p["cl_waiting"], p["sv_active"], p["sv_idle"], p["sv_used"] + p["sv_tested"] + p["sv_login"],
+             p["servers"], f"{p['maxwait_seconds']:g}s", p["pool_mode"]] for p in doc["pools"]]
+    lines.append(text_table(["DATABASE", "USER", "CL_ACTIVE", "CL_WAITING", "SV_ACTIVE", "SV_IDLE", "SV_OTHER", "SERVERS", "MAXWAIT", "MODE"], rows, "  "))
+    lines.append(f"clients: {doc['clients_active']} active, {doc['clients_waiting']} waiting for a server connection")
+    lines.append(f"server connections: {doc['server_connections']} now, at most {doc['server_capacity']} (pools × (pool_size + reserve_pool), capped by max_db_connections)")
+    if budget is not None:
+        share = f"{doc['server_connections']} of usable {budget['usable']} ({budget['source']}: {budget['where']})"
+        lines.append(f"against the budget: {share}")
+        if doc["server_capacity"] > budget["usable"]:
+            lines.append(f"  warning: PgBouncer alone may open {doc['server_capacity']} server connections, more than the {budget['usable']} usable")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+def verify(
+    topology: TopologyArgument,
+    database: Annotated[Optional[str], typer.Option("--database", "-d", help="The database to verify (its writer).")] = None,
+    local: Annotated[bool, typer.Option("--local", help="Start a throwaway PostgreSQL with the planned settings (removed afterwards).")] = False,
+    dsn: DsnOption = None,
+    scenario: Annotated[str, typer.Option("--scenario", "-s", help="steady, peak or rollout.")] = "rollout",
+    scale: Annotated[
+        Optional[int], typer.Option("--scale", min=1, help="--local: divide max_connections and each demand by K (default: so that ≤ 200 connections).")
+    ] = None,
+    yes: YesOption = False,
+    format: Annotated[LiveFormat, typer.Option("--format", "-f", help="Output format.")] = LiveFormat.text,
+    catalog: CatalogOption = None,
+    observations: ObservationsOption = None,
+    output: OutputOption = None,
+) -> None:
+    """Open a scenario's connections on a real server and compare the refusal with the plan.
+
+    Source by source, each connection tagged with the source as application_name, as an
+    ordinary role, until the server refuses one: which connection, from which source, with
+    PostgreSQL's own message, next to the planner's prediction for the server's settings.
+    --local runs a throwaway server with the instance's planned max_connections and reserved
+    slots; --dsn asks first (or --yes), never opens more than the scenario's count, and closes
+    all it opened. Exit 0 when the prediction holds, 1 when the server differs, 3 when it
+    cannot be reached. Verifies the writer.
+
+    \b
+    Examples:
+      planner verify shop.yaml --database main --local
+      planner verify shop.yaml --local --scenario peak --scale 10
+      planner verify shop.yaml --database main --dsn postgresql://app@staging-db/shop --yes
+    """
+    from .budget import compute_budget
+    from .verify import build_plan, render_json, render_text, verify_dsn, verify_local
+
+    if local == (dsn is not None):
+        raise InputError("verify: give exactly one of --local (a throwaway server) and --dsn URL (a server of yours)")
+    if scenario not in SCENARIOS:
+        raise InputError(f"--scenario: unknown scenario {scenario!r} (choose from {', '.join(SCENARIOS)})")
+    topo, cat = _load(topology, catalog, observations)
+    instance = _writer(compute_budget(topo, cat, (scenario,)), database, topo.path)
+    plan = build_plan(topo, instance, scenario, scale, local)
+    with _progress(plan.total) as progress:
+        if local:
+            result = verify_local(plan, progress)
+        else:
+            assert dsn is not None
+            result = verify_dsn(plan, dsn, lambda question: _confirm(question, yes, "--dsn"), progress)
+    _emit(render_json(result) if format is LiveFormat.json else render_text(result), output)
+    if not result.passed:
+        raise typer.Exit(EXIT_OVER)
+
+
+class _progress:
+    """A progress bar on stderr for runs of more than 50 connections, drawn from the first
+    connection on (after any confirmation); a no-op otherwise."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.bar: Any = None
+
+    def update(self, count: int) -> None:
+        if self.bar is None:
+            self.bar = typer.progressbar(length=self.total, label="opening connections", file=sys.stderr).__enter__()
+        self.bar.update(count)
+
+    def __enter__(self) -> "Any":
+        return self.update if self.total > 50 else None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)

@@ -1,0 +1,219 @@
+"""Observed peaks: what CloudWatch's ``DatabaseConnections`` saw, next to the planned scenarios.
+
+``planner observe`` writes an observations file (JSON, below); ``planner check --observed FILE``
+reads it, shows each instance's observed peak, and warns where the plan's steady demand is below
+what was actually seen: the topology misses a source (a cron job, a BI tool, an old service).
+
+```json
+{"version": 1, "metric": "AWS/RDS DatabaseConnections", "statistic": "Maximum", "period_seconds": 300,
+ "observations": [{"instance": "shop-db", "database": "shop-db", "role": "writer", "region": "us-east-1",
+                   "days": 14, "peak": 95, "peak_at": "2026-11-02T14:05:00Z", "datapoints": 4032,
+                   "observed_at": "2026-11-16T09:00:00Z"}]}
+```
+
+Pure: no AWS here (:meth:`planner.sources.aws.AwsGateway.connection_maxima` reads the metric).
+CloudWatch counts client sessions, including superusers and RDS's own ``rdsadmin`` ones, so a peak
+a few connections above the plan's steady demand can be those.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+from .errors import InputError, Problem
+
+if TYPE_CHECKING:
+    from .budget import BudgetReport, Finding, InstanceBudget
+
+OBSERVATIONS_VERSION = 1
+PERIOD_SECONDS = 300
+MAX_DAYS = 63  # CloudWatch keeps 5-minute datapoints for 63 days
+ROLES = ("writer", "reader")
+
+
+@dataclass(frozen=True)
+class ObservedPeak:
+    """The highest ``DatabaseConnections`` (5-minute maximum) one DB instance reached over ``days``."""
+
+    instance: str
+    database: str | None
+    role: str  # writer | reader (every reader of the database)
+    peak: int | None  # None: CloudWatch had no datapoint
+    peak_at: str | None  # ISO 8601, UTC
+    days: int
+    datapoints: int = 0
+    region: str = ""
+    observed_at: str = ""
+
+    @property
+    def date(self) -> str:
+        """Return the day of the peak (``2026-11-02``), or "" if unknown."""
+        return (self.peak_at or "")[:10]
+
+
+def iso(moment: datetime) -> str:
+    """Return ``moment`` as ISO 8601 in UTC with a ``Z`` (naive datetimes are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def peak_of(points: Iterable[tuple[datetime, float]]) -> tuple[int, datetime] | None:
+    """Return the largest value (rounded up to whole connections) and its earliest time; None if no points."""
+    best: tuple[float, datetime] | None = None
+    for moment, value in points:
+        if best is None or value > best[0] or (value == best[0] and moment < best[1]):
+            best = (value, moment)
+    return None if best is None else (math.ceil(best[0]), best[1])
+
+
+def placement(instance: Mapping[str, Any], cluster: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """Return (database name as ``planner import rds`` names it, role) of a ``DescribeDBInstances`` entry."""
+    ident = str(instance["DBInstanceIdentifier"])
+    if instance.get("DBClusterIdentifier"):
+        members = (cluster or {}).get("DBClusterMembers", [])
+        writer = any(m.get("DBInstanceIdentifier") == ident and m.get("IsClusterWriter") for m in members)
+        return str(instance["DBClusterIdentifier"]), "writer" if writer else "reader"
+    source = instance.get("ReadReplicaSourceDBInstanceIdentifier")
+    if source and not str(source).startswith("arn:"):
+        return str(source), "reader"
+    return ident, "writer"
+
+
+def observation(instance: str, database: str | None, role: str, points: list[tuple[datetime, float]], days: int,
+                region: str, now: datetime) -> ObservedPeak:  # fmt: skip
+    """Return the observed peak of one instance from its 5-minute maxima."""
+    found = peak_of(points)
+    return ObservedPeak(instance, database, role, found[0] if found else None, iso(found[1]) if found else None,
+                        days, len(points), region, iso(now))  # fmt: skip
+
+
+def observations_document(peaks: Iterable[ObservedPeak], existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the observations file's document; ``existing`` entries of other instances are kept."""
+    new = list(peaks)
+    replaced = {p.instance for p in new}
+    kept = [o for o in (existing or {}).get("observations", []) if isinstance(o, dict) and o.get("instance") not in replaced]
+    return {
+        "version": OBSERVATIONS_VERSION, "metric": "AWS/RDS DatabaseConnections", "statistic": "Maximum",
+        "period_seconds": PERIOD_SECONDS, "observations": kept + [dataclasses.asdict(p) for p in new],
+    }  # fmt: skip
+
+
+def read_observed(path: str | Path) -> list[ObservedPeak]:
+    """Read an observations file written by ``planner observe``; InputError naming what is wrong."""
+    label = str(path)
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(Problem(label, "", "observations file not found", hint="write one with planner observe ID -o FILE")) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(Problem(label, "", f"cannot read the observations file: {exc}")) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(Problem(label, "", f"not JSON: {exc.msg}", line=exc.lineno,
+                                 hint="use the file planner observe writes")) from None  # fmt: skip
+    if not isinstance(doc, dict) or not isinstance(doc.get("observations"), list):
+        raise InputError(Problem(label, "observations", "missing list of observations",
+                                 hint="use the file planner observe writes")) from None  # fmt: skip
+    peaks: list[ObservedPeak] = []
+    problems: list[Problem | str] = []
+    for i, item in enumerate(doc["observations"]):
+        where = f"observations[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("instance"), str):
+            problems.append(Problem(label, where, "an observation needs an instance", hint='e.g. {"instance": "shop-db", "peak": 95}'))
+            continue
+        peak, role, database = item.get("peak"), item.get("role", "writer"), item.get("database")
+        if peak is not None and (isinstance(peak, bool) or not isinstance(peak, int) or peak < 0):
+            problems.append(Problem(label, f"{where}.peak", f"{peak!r} is not a number of connections", hint="write a whole number, or null"))
+        elif role not in ROLES:
+            problems.append(Problem(label, f"{where}.role", f"{role!r} is not a role", hint="write writer or reader"))
+        elif database is not None and not isinstance(database, str):
+            problems.append(Problem(label, f"{where}.database", f"{database!r} is not a database name"))
+        else:
+            days = item.get("days")
+            peaks.append(ObservedPeak(item["instance"], database or item["instance"], role, peak,
+                                      item.get("peak_at") if isinstance(item.get("peak_at"), str) else None,
+                                      days if isinstance(days, int) else 0, int(item.get("datapoints") or 0),
+                                      str(item.get("region") or ""), str(item.get("observed_at") or "")))  # fmt: skip
+    if problems:
+        raise InputError(problems)
+    return peaks
+
+
+def match_observed(report: "BudgetReport", peaks: list[ObservedPeak]) -> tuple[dict[tuple[str, str], ObservedPeak], list[ObservedPeak]]:
+    """Return (peak per (database, role) of the report's instances, observations matching none)."""
+    matched: dict[tuple[str, str], ObservedPeak] = {}
+    unmatched: list[ObservedPeak] = []
+    for peak in peaks:
+        keys = [(i.database, i.role) for i in report.instances if i.database == peak.database
+                and (i.role == "writer") == (peak.role == "writer")]  # fmt: skip
+        if not keys:
+            unmatched.append(peak)
+        for key in keys:
+            previous = matched.get(key)
+            if previous is None or (peak.peak or -1) > (previous.peak or -1):
+                matched[key] = peak
+    return matched, unmatched
+
+
+def _lowest_scenario(instance: "InstanceBudget") -> str | None:
+    if "steady" in instance.scenarios:
+        return "steady"
+    bounded = [s for s, r in instance.scenarios.items() if r.demand is not None]
+    return min(bounded, key=lambda s: instance.scenarios[s].demand or 0) if bounded else None
+
+
+def observed_findings(report: "BudgetReport", matched: Mapping[tuple[str, str], ObservedPeak],
+                      unmatched: list[ObservedPeak], label: str) -> list["Finding"]:  # fmt: skip
+    """Return a warning for each instance whose planned steady demand is below its observed peak."""
+    from .budget import Finding
+
+    findings: list[Finding] = []
+    for instance in report.instances:
+        peak = matched.get((instance.database, instance.role))
+        scenario = _lowest_scenario(instance)
+        if peak is None or peak.peak is None or scenario is None:
+            continue
+        demand = instance.scenarios[scenario].demand
+        if demand is not None and demand < peak.peak:
+            key = f"databases.{instance.database}"
+            when = f" on {peak.date}" if peak.date else ""
+            findings.append(Finding(
+                "observed-above-plan",
+                f"the plan's {scenario} demand {demand} on {instance.database}/{instance.role} is below the "
+                f"{peak.peak} connections CloudWatch saw{when} ({peak.instance}): a source is missing from the topology",
+                key, report.topology.line_of(key),
+            ))  # fmt: skip
+    for peak in unmatched:
+        findings.append(Finding(
+            "observed-unmatched",
+            f"{label}: {peak.instance} (database {peak.database!r}, {peak.role}) matches no database of the topology; "
+            "observe it with --database NAME to name the topology's database", "databases",
+        ))  # fmt: skip
+    return findings
+
+
+def apply_observed(report: "BudgetReport", path: str | Path) -> tuple["BudgetReport", dict[tuple[str, str], ObservedPeak]]:
+    """Return the report with the observed-peak warnings added, and the peak of each instance."""
+    matched, unmatched = match_observed(report, read_observed(path))
+    findings = observed_findings(report, matched, unmatched, str(path))
+    return dataclasses.replace(report, warnings=tuple(report.warnings) + tuple(findings)), matched
+
+
+__all__ = [
+    "MAX_DAYS",
+    "ObservedPeak",
+    "apply_observed",
+    "match_observed",
+    "observation",
+    "observations_document",
+    "observed_findings",
+    "peak_of",
+    "placement",
+    "read_observed",
+]

@@ -1,0 +1,414 @@
+"""PostgreSQL and PgBouncer through psycopg: the only module of the package that imports it.
+
+Every psycopg failure leaves here as an :class:`~planner.errors.ExternalError` (exit 3) that
+carries the server's own message and a hint, on one line, with the password taken out: DSNs
+and URLs are printed only through :func:`redact_dsn`, and messages are scrubbed of the
+password's value (and of ``$PGPASSWORD``'s) before anyone sees them.
+
+Sessions opened for ``inspect`` are read-only (``default_transaction_read_only``), time-limited
+(``statement_timeout``, ``lock_timeout``) and have a connect timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+from urllib.parse import unquote
+
+from planner.errors import ExternalError, InputError
+from planner.live import (
+    ServerSettings,
+    Session,
+    Snapshot,
+    full_server_explanation,
+    is_slot_refusal,
+    settings_from_rows,
+)
+
+if TYPE_CHECKING:
+    import psycopg
+
+REDACTED = "***"
+CONNECT_TIMEOUT_SECONDS = 10
+STATEMENT_TIMEOUT = "10s"
+SETTINGS = (
+    "server_version", "server_version_num", "max_connections", "superuser_reserved_connections",
+    "reserved_connections", "rds.rds_superuser_reserved_connections", "idle_in_transaction_session_timeout",
+)
+_KV_SECRET = re.compile(r"(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", re.IGNORECASE)
+_URL = re.compile(r"^(\s*postgres(?:ql)?://)(.*)$", re.IGNORECASE | re.DOTALL)
+_URL_PARAM_SECRET = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def redact_dsn(dsn: str) -> str:
+    """Return ``dsn`` (a URL or key=value string) with every password replaced by ``***``.
+
+    In a URL the password is everything between the first ``:`` of the user part and the last
+    ``@`` (so an unencoded ``@`` or ``/`` in it is covered too), and any ``password=`` parameter.
+    """
+    match = _URL.match(dsn)
+    if match is None:
+        return _KV_SECRET.sub(lambda m: m.group(1) + REDACTED, dsn)
+    scheme, rest = match.groups()
+    at = rest.rfind("@")
+    colon = rest.find(":")
+    if at != -1 and colon != -1 and colon < at:
+        rest = rest[: colon + 1] + REDACTED + rest[at:]
+    return scheme + _URL_PARAM_SECRET.sub(lambda m: m.group(1) + REDACTED, rest)
+
+
+def _secrets(dsn: str) -> list[str]:
+    """Return the password values in ``dsn`` (as written and decoded) and ``$PGPASSWORD``."""
+    found: list[str] = []
+    match = _URL.match(dsn)
+    if match is not None:
+        rest = match.group(2)
+        at, colon = rest.rfind("@"), rest.find(":")
+        if at != -1 and colon != -1 and colon < at:
+            found.append(rest[colon + 1: at])
+        found.extend(m.group(0).split("=", 1)[1] for m in _URL_PARAM_SECRET.finditer(rest))
+    else:
+        for m in _KV_SECRET.finditer(dsn):
+            value = m.group(2)
+            found.append(value)
+            if value.startswith("'"):
+                found.append(value.strip("'").replace("\\'", "'").replace("\\\\", "\\"))
+    if os.environ.get("PGPASSWORD"):
+        found.append(os.environ["PGPASSWORD"])
+    found += [unquote(s) for s in found]
+    return sorted({s for s in found if len(s) >= 3}, key=len, reverse=True)
+
+
+def scrub(text: str, dsn: str) -> str:
+    """Return ``text`` on one line, without any password that ``dsn`` or the environment holds."""
+    for secret in _secrets(dsn):
+        text = text.replace(secret, REDACTED)
+    return "; ".join(" ".join(line.split()) for line in text.splitlines() if line.strip())
+
+
+def describe_target(dsn: str) -> str:
+    """Return ``user@host:port/dbname`` for messages: where a DSN points, never its password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(dsn)
+    except Exception:  # noqa: BLE001 - an unparsable DSN is reported by connect(); describe it safely
+        return redact_dsn(dsn)
+    env = os.environ
+    host = str(params.get("host") or params.get("hostaddr") or env.get("PGHOST") or "local socket")
+    port = str(params.get("port") or env.get("PGPORT") or "5432")
+    user = str(params.get("user") or env.get("PGUSER") or _login_name())
+    dbname = str(params.get("dbname") or env.get("PGDATABASE") or user)
+    if host.startswith("/"):
+        host = f"socket {host}"
+    return f"{user}@{host}:{port}/{dbname}"
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "?"
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def server_message(text: str) -> str:
+    """Return the server's (or libpq's) own words from a psycopg connection error."""
+    text = " ".join(text.split())
+    fatal = text.find("FATAL:")
+    if fatal != -1:
+        return text[fatal:].replace("FATAL: ", "FATAL: ", 1)
+    if "failed: " in text:
+        return text.rsplit("failed: ", 1)[1]
+    return text.removeprefix("connection failed: ")
+
+
+def connection_error(exc: BaseException, dsn: str, what: str = "PostgreSQL") -> ExternalError:
+    """Turn a psycopg connection failure into one line with the server's message and a hint."""
+    text = scrub(str(exc), dsn)
+    message = server_message(text)
+    where = describe_target(dsn)
+    lowered = message.lower()
+    if is_slot_refusal(message):
+        return ExternalError(
+            f"{what} at {where}: {full_server_explanation(message)} ({message}); "
+            "to look inside, connect as a superuser (on RDS: the master user, a member of rds_superuser)"
+        )
+    if "authentication failed" in lowered or "no password supplied" in lowered or "not allowed" in lowered:
+        hint = "check the user and the password (PGPASSWORD or ~/.pgpass keep it off the command line)"
+    elif "does not exist" in lowered:
+        hint = "check the user and the database name"
+    elif "timeout" in lowered:
+        hint = f"no answer within {CONNECT_TIMEOUT_SECONDS} s: check the host, the port and firewalls or security groups"
+    elif "pg_hba.conf" in lowered:
+        hint = "the server does not accept this user from this address: see its pg_hba.conf"
+    elif "is the server running" in lowered:
+        hint = ""  # libpq's own words already say it
+    else:
+        hint = "is the server running and accepting connections on that host and port?"
+    hint = f" ({hint})" if hint else ""
+    return ExternalError(f"{what} at {where} refused or could not be reached: {message}{hint}")
+
+
+def _query_error(exc: BaseException, dsn: str, what: str) -> ExternalError:
+    return ExternalError(f"{what} at {describe_target(dsn)}: {scrub(str(exc), dsn)}")
+
+
+def _connect(dsn: str, what: str = "PostgreSQL", **kwargs: Any) -> "psycopg.Connection[Any]":
+    """Connect with a connect timeout (unless the DSN sets one); map every failure."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.Error as exc:
+        detail = re.sub(r'"[^"]*"', "…", scrub(str(exc), dsn))  # libpq quotes the bad fragment: drop it
+        option = "--pgbouncer" if what == "PgBouncer" else "--dsn"
+        # not echoed: a mistyped DSN may hold a password where no parser can find it
+        raise InputError(f"{option}: not a valid connection string or URL (libpq: {detail}); write postgresql://USER@HOST:PORT/DBNAME or host=... dbname=...") from exc
+    if "connect_timeout" not in params:
+        kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
+    try:
+        return psycopg.connect(dsn, autocommit=True, **kwargs)
+    except psycopg.Error as exc:
+        raise connection_error(exc, dsn, what) from exc
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+def connect_read_only(dsn: str, application_name: str = "planner inspect") -> "psycopg.Connection[Any]":
+    """Open the one read-only, time-limited session ``inspect`` uses."""
+    conn = _connect(dsn, application_name=application_name)
+    try:
+        for setting, value in (("default_transaction_read_only", "on"), ("statement_timeout", STATEMENT_TIMEOUT), ("lock_timeout", "2s")):
+            conn.execute(f"SET {setting} = '{value}'")
+    except Exception as exc:
+        conn.close()
+        raise _query_error(exc, dsn, "PostgreSQL") from exc
+    return conn
+
+
+def read_snapshot(conn: "psycopg.Connection[Any]", dsn: str) -> Snapshot:
+    """Read the settings and ``pg_stat_activity`` in one read-only transaction."""
+    import psycopg
+
+    try:
+        with conn.transaction():
+            rows = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [list(SETTINGS)]).fetchall())
+            me = conn.execute(
+                "SELECT pg_backend_pid(), current_user, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)"
+            ).fetchone()
+            activity = conn.execute(
+                """SELECT a.pid, a.backend_type, a.usename, COALESCE(a.application_name, ''), a.datname,
+                       CASE WHEN a.client_port = -1 THEN 'local' ELSE host(a.client_addr) END,
+                       a.state, COALESCE(r.rolsuper, false),
+                       GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - a.state_change))::float8,
+                       GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start))::float8,
+                       a.backend_type IS NULL
+                  FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
+                 ORDER BY a.pid
+                """
+            ).fetchall()
+    except psycopg.Error as exc:
+        raise _query_error(exc, dsn, "PostgreSQL: reading pg_settings and pg_stat_activity") from exc
+    assert me is not None
+    sessions = tuple(Session(*row) for row in activity)
+    return Snapshot(describe_target(dsn), settings_from_rows(rows), sessions, int(me[0]), str(me[1]), bool(me[2]))
+
+
+def run_terminations(conn: "psycopg.Connection[Any]", dsn: str, statements: list[tuple[int, str]]) -> dict[int, bool | str]:
+    """Run each (pid, guarded ``pg_terminate_backend`` SQL); return pid → whether it was ended,
+    or the server's message when it refused (e.g. the role may not signal that session)."""
+    import psycopg
+
+    done: dict[int, bool | str] = {}
+    for pid, sql in statements:
+        try:
+            row = conn.execute(sql).fetchone()
+        except psycopg.Error as exc:  # autocommit: the next statement is unaffected
+            done[pid] = scrub(str(exc), dsn)
+            continue
+        done[pid] = bool(row and row[0])
+    return done
+
+
+# --------------------------------------------------------------------------- PgBouncer
+
+
+@dataclass(frozen=True)
+class BouncerPool:
+    """One (database, user) pool of ``SHOW POOLS``."""
+
+    database: str
+    user: str
+    cl_active: int
+    cl_waiting: int
+    sv_active: int
+    sv_idle: int
+    sv_used: int
+    sv_tested: int
+    sv_login: int
+    maxwait_seconds: float
+    pool_mode: str
+
+    @property
+    def servers(self) -> int:
+        """Return the server connections this pool holds on PostgreSQL."""
+        return self.sv_active + self.sv_idle + self.sv_used + self.sv_tested + self.sv_login
+
+
+@dataclass(frozen=True)
+class BouncerState:
+    """What PgBouncer's admin console says: pools, databases, configuration."""
+
+    where: str
+    version: str
+    pools: tuple[BouncerPool, ...]
+    databases: tuple[Mapping[str, Any], ...]
+    config: Mapping[str, str]
+
+
+def _rows(conn: "psycopg.Connection[Any]", command: str) -> list[dict[str, Any]]:
+    cur = conn.cursor()
+    cur.execute(command)
+    names = [d.name for d in cur.description or []]
+    return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def read_pgbouncer(url: str) -> BouncerState:
+    """Read ``SHOW POOLS``, ``SHOW DATABASES`` and ``SHOW CONFIG`` from PgBouncer's admin console.
+
+    The console speaks only the simple query protocol: a ``ClientCursor`` in autocommit mode.
+    """
+    import psycopg
+
+    conn = _connect(url, cursor_factory=psycopg.ClientCursor, what="PgBouncer")
+    try:
+        version = str(_rows(conn, "SHOW VERSION")[0].get("version", "?"))
+        pools = [
+            BouncerPool(
+                str(r["database"]), str(r["user"]), int(r["cl_active"]), int(r["cl_waiting"]), int(r["sv_active"]),
+                int(r["sv_idle"]), int(r["sv_used"]), int(r["sv_tested"]), int(r["sv_login"]),
+                int(r.get("maxwait", 0)) + int(r.get("maxwait_us", 0)) / 1e6, str(r.get("pool_mode") or ""),
+            )
+            for r in _rows(conn, "SHOW POOLS") if r["database"] != "pgbouncer"
+        ]
+        databases = [r for r in _rows(conn, "SHOW DATABASES") if r.get("name") != "pgbouncer"]
+        config = {str(r["key"]): "" if r["value"] is None else str(r["value"]) for r in _rows(conn, "SHOW CONFIG")}
+    except psycopg.Error as exc:
+        raise ExternalError(
+            f"PgBouncer at {describe_target(url)}: {scrub(str(exc), url)} "
+            "(connect to the admin console: database 'pgbouncer', as a user listed in admin_users or stats_users)"
+        ) from exc
+    finally:
+        conn.close()
+    return BouncerState(describe_target(url), version, tuple(pools), tuple(databases), config)
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@dataclass(frozen=True)
+class Control:
+    """What verify learns before its run: the server's settings, the role, who is connected."""
+
+    settings: ServerSettings
+    user: str
+    superuser: bool
+    rds_superuser: bool
+    use_reserved: bool
+    others: int  # client backends other than the control session
+
+
+class SlotRefused(Exception):
+    """The server refused a connection for lack of slots; ``message`` is its own words."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def read_control(dsn: str, application_name: str = "planner verify") -> Control:
+    """Connect once, read the settings, the role's privileges and the other client sessions."""
+    import psycopg
+
+    conn = _connect(dsn, application_name=application_name)
+    try:
+        rows = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [list(SETTINGS)]).fetchall())
+        row = conn.execute(
+            """SELECT current_user, r.rolsuper,
+                   EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'rds_superuser' AND pg_has_role(current_user, g.oid, 'member')),
+                   EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'pg_use_reserved_connections'
+                           AND pg_has_role(current_user, g.oid, 'member')),
+                   (SELECT count(*) FROM pg_stat_activity a
+                     WHERE a.pid <> pg_backend_pid() AND (a.backend_type = 'client backend'
+                           OR (a.backend_type IS NULL AND a.usesysid IS NOT NULL AND a.datname IS NOT NULL)))
+              FROM pg_roles r WHERE r.rolname = current_user
+            """
+        ).fetchone()
+    except psycopg.Error as exc:
+        raise _query_error(exc, dsn, "PostgreSQL") from exc
+    finally:
+        conn.close()
+    assert row is not None
+    return Control(settings_from_rows(rows), str(row[0]), bool(row[1]), bool(row[2]), bool(row[3]), int(row[4]))
+
+
+def create_login_role(dsn: str, role: str) -> None:
+    """Create an ordinary LOGIN role (on verify's own throwaway server)."""
+    import psycopg
+    from psycopg import sql
+
+    conn = _connect(dsn, application_name="planner verify (setup)")
+    try:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(role)))
+    except psycopg.Error as exc:
+        raise _query_error(exc, dsn, "local PostgreSQL") from exc
+    finally:
+        conn.close()
+
+
+def open_tagged(dsn: str, application_name: str) -> "psycopg.Connection[Any]":
+    """Open one connection tagged with ``application_name``; :class:`SlotRefused` when full."""
+    import psycopg
+
+    try:
+        return psycopg.connect(dsn, autocommit=True, application_name=application_name, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+    except psycopg.OperationalError as exc:
+        text = scrub(str(exc), dsn)
+        if is_slot_refusal(text):
+            raise SlotRefused(server_message(text)) from exc
+        raise connection_error(exc, dsn) from exc
+
+
+def count_other_clients(conn: "psycopg.Connection[Any]", exclude: "list[int]") -> int:
+    """Return the client sessions on the server that are not in ``exclude`` (pids)."""
+    row = conn.execute(
+        "SELECT count(*) FROM pg_stat_activity WHERE pid <> ALL(%s) AND (backend_type = 'client backend'"
+        " OR (backend_type IS NULL AND usesysid IS NOT NULL AND datname IS NOT NULL))",
+        [exclude],
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def settle_others(conn: "psycopg.Connection[Any]", at_most: int, timeout: float = 3.0) -> int:
+    """Wait until at most ``at_most`` other client sessions remain (a closed session's backend
+    exits a moment after the client hangs up); return how many there are."""
+    own = [conn.info.backend_pid]
+    deadline = time.monotonic() + timeout
+    others = count_other_clients(conn, own)
+    while others > at_most and time.monotonic() < deadline:
+        time.sleep(0.02)
+        others = count_other_clients(conn, own)
+    return others

@@ -1,0 +1,388 @@
+"""``planner verify``: make a plan falsifiable on a real server.
+
+The scenario's connections are opened source by source, each tagged with its
+``application_name``, as an ordinary role, until the server refuses one or all are open. The
+first refusal (its ordinal, its source, PostgreSQL's own message) is set next to the prediction
+of :func:`planner.live.predict_refusal` for the server's settings; the run passes when they
+agree exactly. Everything opened is closed, whatever happens (Ctrl-C included).
+
+``--local`` starts a throwaway server whose settings are the instance's planned ones. Community
+PostgreSQL has no ``rds.rds_superuser_reserved_connections`` (and 15 and older no
+``reserved_connections``), so those slots are folded into ``superuser_reserved_connections``:
+an ordinary role meets exactly the same limit. Large instances are scaled down (``--scale K``):
+max_connections and every source's demand are divided by K, rounded up; reserved slots stay.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Sequence
+
+from .errors import InputError
+from .live import ServerSettings, locate, predict_refusal
+from .render.table import text_table
+
+if TYPE_CHECKING:
+    from .budget import InstanceBudget
+    from .model import Topology
+
+VERIFY_ROLE = "planner_verify"
+LOCAL_LIMIT = 200  # connections a laptop's throwaway server comfortably holds
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class PlannedSource:
+    """One source of the scenario: its planned demand and the connections verify opens for it."""
+
+    source: str
+    kind: str
+    planned: int | None  # full size; None = unbounded
+    count: int  # connections to open (scaled; for an unbounded pool: enough to fill the server)
+
+
+@dataclass(frozen=True)
+class VerifyPlan:
+    """What the plan says about one instance in one scenario, at the scale verify runs it."""
+
+    topology: "Topology"
+    instance: "InstanceBudget"
+    scenario: str
+    scale: int
+    scale_auto: bool
+    sources: tuple[PlannedSource, ...]
+
+    @property
+    def max_connections(self) -> int:
+        """Return max_connections at the verify scale."""
+        return -(-self.instance.max_connections.value // self.scale)
+
+    @property
+    def reserved(self) -> int:
+        return self.instance.reserved
+
+    @property
+    def total(self) -> int:
+        return sum(s.count for s in self.sources)
+
+
+def default_scale(max_connections: int, reserved: int, limit: int = LOCAL_LIMIT) -> int:
+    """Return the smallest K that brings max_connections to ``limit`` or fewer, keeping it above ``reserved``."""
+    scale = max(1, -(-max_connections // limit))
+    while scale > 1 and -(-max_connections // scale) <= reserved:
+        scale -= 1
+    return scale
+
+
+def build_plan(topology: "Topology", instance: "InstanceBudget", scenario: str, scale: int | None, local: bool) -> VerifyPlan:
+    """Return the connections verify opens for ``scenario`` on ``instance``, scaled for ``--local``."""
+    where = f"{instance.database}/{instance.role}"
+    m, reserved = instance.max_connections.value, instance.reserved
+    if m <= reserved:
+        raise InputError(f"{topology.path}: {where}: max_connections {m} does not exceed the {reserved} reserved slots: PostgreSQL would not start")
+    if not local and scale not in (None, 1):
+        raise InputError("--scale: applies to --local only (a server given with --dsn has the settings it has)")
+    auto = scale is None
+    k = default_scale(m, reserved) if local and scale is None else (scale or 1)
+    if -(-m // k) <= reserved:
+        raise InputError(f"--scale {k}: max_connections {m} ÷ {k} = {-(-m // k)} leaves nothing above the {reserved} reserved slots (choose a smaller --scale)")
+    sources: list[PlannedSource] = []
+    for demand in instance.demand_by_source:
+        if demand.unbounded:
+            if not local:
+                raise InputError(f"{topology.path}: {demand.source} has an unbounded pool: verify --dsn opens at most the scenario's count, and it has none (set a pool size, or use --local)")
+            sources.append(PlannedSource(demand.source, demand.kind, None, -(-m // k)))
+        else:
+            planned = demand.demand[scenario]
+            sources.append(PlannedSource(demand.source, demand.kind, planned, -(-planned // k)))
+    return VerifyPlan(topology, instance, scenario, k, auto, tuple(sources))
+
+
+def local_settings(plan: VerifyPlan, server_major: int) -> tuple[dict[str, int], list[str]]:
+    """Return postgresql.conf settings that give an ordinary role the planned limit, and why."""
+    slots = dict(plan.instance.reserved_slots)
+    superuser = slots.get("superuser_reserved_connections", 0)
+    rds = slots.get("rds.rds_superuser_reserved_connections", 0)
+    reserved_connections = slots.get("reserved_connections", 0)
+    settings = {"max_connections": plan.max_connections}
+    notes: list[str] = []
+    folded = [("rds.rds_superuser_reserved_connections", rds)] if rds else []
+    if reserved_connections and server_major >= 16:
+        settings["reserved_connections"] = reserved_connections
+    elif reserved_connections:
+        folded.append(("reserved_connections", reserved_connections))
+    settings["superuser_reserved_connections"] = superuser + sum(v for _, v in folded)
+    if folded:
+        parts = " + ".join([str(superuser)] + [f"{n} {v}" for n, v in folded])
+        notes.append(
+            f"superuser_reserved_connections {settings['superuser_reserved_connections']} = {parts}: "
+            f"PostgreSQL {server_major} has no {' or '.join(n for n, _ in folded)}, so its slots are folded in "
+            "(an ordinary role meets the same limit)"
+        )
+    if plan.scale > 1:
+        how = "chosen so the throwaway server needs at most 200 connections" if plan.scale_auto else "--scale"
+        notes.append(
+            f"scaled down by {plan.scale} ({how}): max_connections {plan.instance.max_connections.value} → {plan.max_connections}, "
+            f"each source's demand ÷ {plan.scale} rounded up, reserved slots unscaled"
+        )
+        result = plan.instance.scenarios.get(plan.scenario)
+        full_over = result is None or result.demand is None or result.demand > plan.instance.usable
+        if full_over != (plan.total > plan.max_connections - plan.reserved):
+            notes.append(
+                "at this scale the verdict differs from full size (rounding, unscaled reserved slots): "
+                "run with --scale 1 for the exact numbers"
+            )
+    return settings, notes
+
+
+# --------------------------------------------------------------------------- the run
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """The first connection the server refused."""
+
+    ordinal: int
+    source: str
+    source_ordinal: int
+    message: str
+
+
+@dataclass
+class Outcome:
+    """What happened: connections opened per source, the first refusal, the other sessions."""
+
+    opened: dict[str, int] = field(default_factory=dict)
+    refused: Refusal | None = None
+    others_before: int = 0
+    others_after: int | None = None
+
+
+def open_connections(dsn: str, sources: Sequence[PlannedSource], others_expected: int, progress: Progress | None = None) -> Outcome:
+    """Open the sources' connections in order until one is refused; close them all before returning."""
+    from .sources.postgres import SlotRefused, count_other_clients, open_tagged, settle_others
+
+    outcome = Outcome(opened={s.source: 0 for s in sources}, others_before=others_expected)
+    held: list[Any] = []
+    try:
+        ordinal = 0
+        for source in sources:
+            for k in range(1, source.count + 1):
+                ordinal += 1
+                try:
+                    conn = open_tagged(dsn, source.source)
+                except SlotRefused as exc:
+                    outcome.refused = Refusal(ordinal, source.source, k, exc.message)
+                    break
+                held.append(conn)
+                outcome.opened[source.source] += 1
+                if len(held) == 1:  # the sessions that were there before the run, once settled
+                    outcome.others_before = settle_others(conn, others_expected)
+                if progress is not None:
+                    progress(1)
+            if outcome.refused is not None:
+                break
+        if held:
+            outcome.others_after = count_other_clients(held[0], [c.info.backend_pid for c in held])
+    finally:
+        for conn in held:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing is best effort; the server drops the rest
+                pass
+    return outcome
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """A finished run: the plan, the server, what it did, and whether the prediction held."""
+
+    plan: VerifyPlan
+    target: str  # local | dsn
+    where: str
+    settings: ServerSettings
+    role: str
+    role_reserved: int
+    notes: tuple[str, ...]
+    outcome: Outcome
+    data_directory: str | None = None
+
+    @property
+    def predicted(self) -> int | None:
+        return predict_refusal(self.settings.max_connections, self.role_reserved, self.outcome.others_before, self.plan.total)
+
+    @property
+    def passed(self) -> bool:
+        refused = self.outcome.refused.ordinal if self.outcome.refused else None
+        return refused == self.predicted
+
+
+def verify_local(plan: VerifyPlan, progress: Progress | None = None) -> VerifyReport:
+    """Run ``plan`` on a throwaway server with the planned settings; remove the server after."""
+    from .sources.localpg import binaries_version, local_postgres, require_bindir
+    from .sources.postgres import create_login_role, read_control
+
+    major = binaries_version(require_bindir())
+    settings, notes = local_settings(plan, major)
+    with local_postgres(settings, prefix="planner-verify-") as server:
+        admin = server.socket_conninfo()
+        create_login_role(admin, VERIFY_ROLE)
+        control = read_control(admin)
+        dsn = server.socket_conninfo(VERIFY_ROLE)
+        outcome = open_connections(dsn, plan.sources, 0, progress)
+        where = f"throwaway PostgreSQL {control.settings.server_version} on 127.0.0.1, removed afterwards"
+        return VerifyReport(
+            plan, "local", where, control.settings, VERIFY_ROLE, control.settings.reserved_for(False),
+            tuple(notes), outcome, str(server.root),
+        )
+
+
+def verify_dsn(plan: VerifyPlan, dsn: str, confirm: Callable[[str], None], progress: Progress | None = None) -> VerifyReport:
+    """Run ``plan`` against the server of ``dsn`` as its user, after ``confirm`` (which may abort)."""
+    from .sources.postgres import describe_target, read_control
+
+    control = read_control(dsn)
+    where = describe_target(dsn)
+    if control.superuser:
+        raise InputError(
+            f"--dsn: {control.user} is a superuser: superusers may take the reserved slots, so the refusal the plan predicts "
+            "cannot happen for them; connect as the application's ordinary role"
+        )
+    notes: list[str] = []
+    reserved = control.settings.reserved_for(False, control.rds_superuser, control.use_reserved)
+    if reserved != control.settings.reserved:
+        notes.append(f"{control.user} may use some reserved slots (rds_superuser or pg_use_reserved_connections): it must leave {reserved} free, not {control.settings.reserved}")
+    if control.settings.usable != plan.instance.usable or control.settings.max_connections != plan.instance.max_connections.value:
+        notes.append(
+            f"this server's budget differs from the plan's: max_connections {control.settings.max_connections} "
+            f"(plan {plan.instance.max_connections.value}), usable {control.settings.usable} (plan {plan.instance.usable}); "
+            "the prediction is for this server's settings"
+        )
+    confirm(
+        f"verify opens up to {plan.total} connections to {where} as {control.user} ({control.others} other sessions are "
+        "connected now) and closes them; while it runs, other clients of ordinary roles may be refused. Continue?"
+    )
+    outcome = open_connections(dsn, plan.sources, control.others, progress)
+    return VerifyReport(plan, "dsn", where, control.settings, control.user, reserved, tuple(notes), outcome)
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _prediction_text(report: VerifyReport) -> str:
+    s, o = report.settings, report.outcome
+    capacity = max(0, s.max_connections - report.role_reserved - o.others_before)
+    head = f"{report.role} may hold {s.max_connections - report.role_reserved} (max_connections {s.max_connections} − reserved {report.role_reserved})"
+    if o.others_before:
+        head += f" − {o.others_before} already connected = {capacity}"
+    predicted = report.predicted
+    if predicted is None:
+        return f"{head}; demand {report.plan.total} fits: none refused"
+    where = locate_prediction(report)
+    at = f" ({where[0]} #{where[1]})" if where else ""
+    return f"{head}; demand {report.plan.total}: connection #{predicted}{at} refused"
+
+
+def report_dict(report: VerifyReport) -> dict[str, Any]:
+    """Return the ``verify --format json`` document."""
+    plan, o, s = report.plan, report.outcome, report.settings
+    instance = plan.instance
+    result = instance.scenarios.get(plan.scenario)
+    refused_at = {o.refused.source: o.refused.source_ordinal} if o.refused else {}
+    return {
+        "topology": plan.topology.name,
+        "file": plan.topology.path,
+        "database": instance.database,
+        "role": instance.role,
+        "scenario": plan.scenario,
+        "target": report.target,
+        "server": {
+            "where": report.where, "version": s.server_version, "max_connections": s.max_connections,
+            "reserved_slots": dict(s.reserved_slots), "usable": s.usable, "data_directory": report.data_directory,
+        },
+        "plan": {
+            "instance_class": instance.instance_class, "max_connections": instance.max_connections.value,
+            "reserved": instance.reserved, "usable": instance.usable,
+            "demand": result.demand if result else None, "status": result.status if result else None,
+        },
+        "scale": plan.scale,
+        "connect_as": report.role,
+        "role_reserved": report.role_reserved,
+        "already_connected": o.others_before,
+        "others_after": o.others_after,
+        "sources": [
+            {"source": p.source, "kind": p.kind, "planned": p.planned, "to_open": p.count, "opened": o.opened.get(p.source, 0),
+             "refused_at": refused_at.get(p.source)}
+            for p in plan.sources
+        ],
+        "total": plan.total,
+        "refused": None if o.refused is None else {
+            "ordinal": o.refused.ordinal, "source": o.refused.source, "source_ordinal": o.refused.source_ordinal, "message": o.refused.message,
+        },
+        "predicted_refused_ordinal": report.predicted,
+        "prediction": _prediction_text(report),
+        "result": "pass" if report.passed else "fail",
+        "notes": list(report.notes),
+    }
+
+
+def render_json(report: VerifyReport) -> str:
+    return json.dumps(report_dict(report), indent=2)
+
+
+def render_text(report: VerifyReport) -> str:
+    """Return the readable report: the plan, the server, each source, the refusal, the verdict."""
+    plan, o, s = report.plan, report.outcome, report.settings
+    instance = plan.instance
+    result = instance.scenarios.get(plan.scenario)
+    reserved = ", ".join(f"{n} {v}" for n, v in s.reserved_slots)
+    lines = [
+        f"verify {plan.topology.name} ({plan.topology.path}): {instance.database}/{instance.role}, scenario {plan.scenario}",
+        f"plan: {instance.instance_class or instance.engine}, max_connections {instance.max_connections.value}, reserved {instance.reserved}, "
+        f"usable {instance.usable}; demand {result.demand if result else '-'} ({(result.status if result else '-').upper()})",
+        f"server: {report.where}; max_connections {s.max_connections}, {reserved}",
+    ]
+    lines += [f"  {note}" for note in report.notes]
+    lines.append(f"connecting as {report.role} (not a superuser); {o.others_before} other sessions connected before the run")
+    lines.append("")
+    rows: list[list[object]] = []
+    for p in plan.sources:
+        opened = o.opened.get(p.source, 0)
+        if o.refused and o.refused.source == p.source:
+            what = f"refused at its #{o.refused.source_ordinal}"
+        elif opened == p.count:
+            what = "all open"
+        else:
+            what = "not attempted" if opened == 0 else f"{opened} of {p.count}"
+        rows.append([p.source, "unbounded" if p.planned is None else p.planned, p.count, opened, what])
+    headers = ["SOURCE", "PLANNED", "OPENED"] if plan.scale == 1 else ["SOURCE", "PLANNED", f"SCALED ÷{plan.scale}", "OPENED"]
+    if plan.scale == 1:
+        rows = [[r[0], r[1], r[3], r[4]] for r in rows]
+    lines.append(text_table(headers + ["RESULT"], rows))
+    lines.append("")
+    if o.refused:
+        lines.append(f"refused: connection #{o.refused.ordinal} ({o.refused.source} #{o.refused.source_ordinal}): {o.refused.message}")
+    else:
+        lines.append(f"refused: none ({sum(o.opened.values())} connections opened)")
+    if o.refused and o.refused.ordinal < plan.total:
+        lines.append(f"  (stopped at the first refusal: {plan.total - o.refused.ordinal} more of the scenario not attempted)")
+    lines.append(f"predicted: {_prediction_text(report)}")
+    predicted = report.predicted
+    if report.passed:
+        what = f"refused exactly connection #{predicted}" if predicted else "refused none"
+        lines.append(f"PASS: the server {what}, as the plan predicts")
+    else:
+        got = f"#{o.refused.ordinal}" if o.refused else "none"
+        want = f"#{predicted}" if predicted else "none"
+        lines.append(f"FAIL: the server refused {got}; the plan predicts {want}")
+        if o.others_after is not None and o.others_after != o.others_before:
+            lines.append(f"  other sessions changed during the run: {o.others_before} before, {o.others_after} at the end")
+    return "\n".join(lines)
+
+
+def locate_prediction(report: VerifyReport) -> tuple[str, int] | None:
+    """Return which source (and its own ordinal) the predicted refusal falls on."""
+    if report.predicted is None:
+        return None
+    return locate(report.predicted, [(p.source, p.count) for p in report.plan.sources])

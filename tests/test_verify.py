@@ -1,0 +1,314 @@
+"""``planner verify``: the refusal the budget predicts happens on a real PostgreSQL, exactly there.
+
+The expected ordinal is computed here from ``planner check --format json`` (the plan's own
+numbers), independently of verify's prediction: usable at the verify scale is
+``ceil(max_connections / K) − reserved``, and connection ``usable + 1`` is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+from typing import Iterator
+
+import psycopg
+import pytest
+
+from .conftest import EXAMPLES, run_cli
+from .pgserver import PostgresServer, free_port, start_postgres
+
+pytestmark = pytest.mark.server
+
+REFUSAL = "remaining connection slots are reserved"
+
+UNSEEN = {
+    # self-managed: usable 30 − 4 = 26; rollout web (4 + 1) × 5 = 25, jobs 6: refused at jobs' 2nd
+    "self-managed.yaml": ("""
+version: 1
+databases:
+  main: {engine: self-managed, engine_version: "15", parameters: {max_connections: 30, superuser_reserved_connections: 4}}
+services:
+  web: {replicas: {min: 2, max: 4}, pool: {size: 3, max_overflow: 2}}
+  jobs: {connections: 6}
+""", "main", "rollout", [], ("jobs@default", 2)),
+    # RDS 16: reserved 3 + 2 (rds) + 2 (reserved_connections) = 7 of 40; peak api@prod 24, api@staging 12
+    "rds16-envs.yaml": ("""
+version: 1
+databases:
+  main:
+    engine: postgres
+    engine_version: "16"
+    instance_class: db.m6g.large
+    parameters: {max_connections: 40, reserved_connections: 2}
+environments:
+  prod: {}
+  staging: {scale: 0.5}
+services:
+  api: {replicas: 6, max_surge: 0, pool: 4}
+""", "main", "peak", [], ("api@staging", 10)),
+    # Aurora on a big class, two databases, a PgBouncer fleet and Lambdas; explicitly scaled
+    "aurora-fleet.yaml": ("""
+version: 1
+databases:
+  orders: {engine: aurora-postgresql, engine_version: "15", instance_class: db.r6g.xlarge}
+  other: {engine: self-managed, parameters: {max_connections: 10}}
+services:
+  web: {database: orders, replicas: {min: 10, max: 40}, processes: 4, pool: sqlalchemy}
+  fn: {database: orders, lambda: {concurrency: 900}, pool: {driver: node-pg, size: 2}}
+  cron: {database: other, connections: 2}
+poolers:
+  bouncer: {kind: pgbouncer, database: orders, clients: [web], replicas: 4, default_pool_size: 200, reserve_pool_size: 20}
+""", "orders", "rollout", ["--scale", "20"], None),
+    # within budget: nothing refused
+    "quiet.yaml": ("""
+version: 1
+databases:
+  main: {engine: self-managed, parameters: {max_connections: 50}}
+services:
+  web: {replicas: 2, pool: 3}
+  ops: {connections: 2}
+""", "main", "rollout", [], None),
+}
+
+
+def expected_refusal(topology: Path, database: str, scenario: str, scale: int) -> tuple[int | None, str | None]:
+    """The plan's own numbers, from `planner check --format json`: the ordinal and source refused."""
+    _, out, _ = run_cli(["check", str(topology), "--format", "json", "--scenario", scenario])
+    writer = next(i for i in json.loads(out)["instances"] if i["database"] == database and i["role"] == "writer")
+    max_connections = -(-writer["max_connections"] // scale)
+    usable = max_connections - writer["reserved"]
+    counts = [(s["source"], max_connections if s[scenario] is None else -(-s[scenario] // scale)) for s in writer["demand_by_source"]]
+    if sum(c for _, c in counts) <= usable:
+        return None, None
+    seen = 0
+    for source, count in counts:
+        if usable + 1 <= seen + count:
+            return usable + 1, source
+        seen += count
+    raise AssertionError("unreachable")
+
+
+def run_verify(args: list[str]) -> tuple[int, dict, str]:
+    code, out, err = run_cli(["verify", *args, "--format", "json"])
+    assert code in (0, 1), err
+    return code, json.loads(out), err
+
+
+def assert_matches_plan(doc: dict, topology: Path, database: str, scenario: str) -> None:
+    ordinal, source = expected_refusal(topology, database, scenario, doc["scale"])
+    assert doc["predicted_refused_ordinal"] == ordinal
+    if ordinal is None:
+        assert doc["refused"] is None
+        assert sum(s["opened"] for s in doc["sources"]) == doc["total"]
+    else:
+        assert (doc["refused"]["ordinal"], doc["refused"]["source"]) == (ordinal, source)
+        assert REFUSAL in doc["refused"]["message"] and doc["refused"]["message"].startswith("FATAL:")
+        assert sum(s["opened"] for s in doc["sources"]) == ordinal - 1
+    assert doc["result"] == "pass"
+
+
+@pytest.mark.parametrize("example", ["beanstalk-flask.yaml", "pgbouncer-fleet.yaml", "lambda-proxy.yaml", "shared-instance.yaml"])
+def test_examples_refuse_exactly_the_predicted_connection(example: str) -> None:
+    path = EXAMPLES / example
+    code, doc, _ = run_verify([str(path), "--local"])
+    assert code == 0
+    assert_matches_plan(doc, path, doc["database"], "rollout")
+    assert doc["server"]["max_connections"] <= 200 and doc["already_connected"] == 0
+
+
+def test_beanstalk_flask_refuses_the_56th_api_connection_as_the_readme_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    command = "planner verify examples/beanstalk-flask.yaml --database main --local"
+    monkeypatch.chdir(EXAMPLES.parent)
+    code, out, err = run_cli(command.split()[1:])
+    assert code == 0, err
+    readme = (EXAMPLES.parent / "README.md").read_text()
+    block = readme.split(f"$ {command}\n", 1)[1].split("\n```", 1)[0]
+    version = re.compile(r"PostgreSQL \d+(\.\d+)?")  # the machine's server binaries
+    assert version.sub("PostgreSQL N", out.rstrip("\n")) == version.sub("PostgreSQL N", block)
+    assert "refused: connection #56 (api@default #56): FATAL: remaining connection slots are reserved for non-replication superuser connections" in out
+    assert "PASS: the server refused exactly connection #56, as the plan predicts" in out
+    assert "superuser_reserved_connections 5 = 3 + rds.rds_superuser_reserved_connections 2: PostgreSQL" in out  # the RDS slots, emulated and said so
+
+
+@pytest.mark.parametrize("name", list(UNSEEN))
+def test_unseen_topologies(name: str, tmp_path: Path) -> None:
+    text, database, scenario, extra, where = UNSEEN[name]
+    path = tmp_path / name
+    path.write_text(text)
+    code, doc, _ = run_verify([str(path), "--database", database, "--local", "--scenario", scenario, *extra])
+    assert code == 0
+    assert_matches_plan(doc, path, database, scenario)
+    if where is not None:
+        assert (doc["refused"]["source"], doc["refused"]["source_ordinal"]) == where
+    if extra:
+        assert doc["scale"] == 20
+
+
+def processes_mentioning(fragment: str) -> list[str]:
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if fragment in cmdline:
+                found.append(cmdline)
+    return found
+
+
+def test_local_server_is_removed_with_its_processes() -> None:
+    code, doc, _ = run_verify([str(EXAMPLES / "beanstalk-flask.yaml"), "--local"])
+    assert code == 0
+    root = doc["server"]["data_directory"]
+    assert root and Path(root).name.startswith("planner-verify-")
+    assert not Path(root).exists()
+    assert processes_mentioning(root) == []
+
+
+def test_ctrl_c_still_removes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.sources.postgres as pg
+
+    real, calls = pg.open_tagged, []
+
+    def interrupted(dsn: str, application_name: str) -> psycopg.Connection:
+        calls.append(dsn)  # host=<the throwaway server's private directory> ...
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+        return real(dsn, application_name)
+
+    monkeypatch.setattr(pg, "open_tagged", interrupted)
+    code, _, _ = run_cli(["verify", str(EXAMPLES / "beanstalk-flask.yaml"), "--local"])
+    assert code == 130  # Typer turns KeyboardInterrupt into exit 130
+    root = calls[0].split("host=", 1)[1].split()[0]
+    assert Path(root).name.startswith("planner-verify-") and not Path(root).exists()
+    assert processes_mentioning(root) == []
+
+
+def test_a_different_reality_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.sources.postgres as pg
+
+    real, calls = pg.open_tagged, []
+
+    def early(dsn: str, application_name: str) -> psycopg.Connection:
+        calls.append(application_name)
+        if len(calls) == 3:
+            raise pg.SlotRefused("FATAL: remaining connection slots are reserved (simulated)")
+        return real(dsn, application_name)
+
+    monkeypatch.setattr(pg, "open_tagged", early)
+    code, out, _ = run_cli(["verify", str(EXAMPLES / "beanstalk-flask.yaml"), "--local"])
+    assert code == 1
+    assert "FAIL: the server refused #3; the plan predicts #56" in out
+
+
+def test_no_postgresql_binaries_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.sources.localpg as localpg
+
+    monkeypatch.setattr(localpg, "find_bindir", lambda: None)
+    code, out, err = run_cli(["verify", str(EXAMPLES / "beanstalk-flask.yaml"), "--local"])
+    assert code == 3 and out == ""
+    assert "apt-get install postgresql" in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- --dsn
+
+
+DSN_TOPOLOGY = """
+version: 1
+databases:
+  main: {{engine: self-managed, engine_version: "15", parameters: {{max_connections: {max_connections}, superuser_reserved_connections: 3}}}}
+services:
+  web: {{replicas: 1, max_surge: 0, pool: {web}}}
+  jobs: {{connections: 2}}
+"""
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PostgresServer]:
+    for server in start_postgres({"max_connections": 20, "superuser_reserved_connections": 3}):
+        with psycopg.connect(server.dsn(), autocommit=True) as admin:
+            admin.execute("CREATE ROLE app LOGIN")
+        yield server
+
+
+def topology_file(tmp_path: Path, web: int, max_connections: int = 20) -> Path:
+    path = tmp_path / "dsn.yaml"
+    path.write_text(DSN_TOPOLOGY.format(web=web, max_connections=max_connections))
+    return path
+
+
+def tagged_sessions(server: PostgresServer) -> int:
+    with psycopg.connect(server.dsn(), autocommit=True) as admin:
+        deadline = time.monotonic() + 5
+        while True:
+            row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name IN ('web@default', 'jobs@default')").fetchone()
+            if row == (0,) or time.monotonic() > deadline:
+                return int(row[0]) if row else 0
+            time.sleep(0.05)
+
+
+def test_dsn_refuses_where_predicted_and_closes_everything(server: PostgresServer, tmp_path: Path) -> None:
+    path = topology_file(tmp_path, web=20)
+    code, doc, _ = run_verify([str(path), "--dsn", server.dsn("app"), "--yes"])
+    assert code == 0 and doc["target"] == "dsn" and doc["connect_as"] == "app"
+    assert (doc["refused"]["ordinal"], doc["refused"]["source"], doc["predicted_refused_ordinal"]) == (18, "web@default", 18)
+    assert REFUSAL in doc["refused"]["message"]
+    assert tagged_sessions(server) == 0
+
+
+def test_dsn_counts_sessions_already_connected(server: PostgresServer, tmp_path: Path) -> None:
+    others = [psycopg.connect(server.dsn("app"), autocommit=True), psycopg.connect(server.dsn(), autocommit=True)]
+    try:
+        code, doc, _ = run_verify([str(topology_file(tmp_path, web=20)), "--dsn", server.dsn("app"), "--yes"])
+    finally:
+        for conn in others:
+            conn.close()
+    assert code == 0 and doc["already_connected"] == 2
+    assert doc["refused"]["ordinal"] == doc["predicted_refused_ordinal"] == 16
+
+
+def test_dsn_within_budget_opens_exactly_the_scenario(server: PostgresServer, tmp_path: Path) -> None:
+    path = topology_file(tmp_path, web=5, max_connections=100)  # the plan's budget differs from the server's: said so
+    code, out, err = run_cli(["verify", str(path), "--dsn", server.dsn("app"), "--yes"])
+    assert code == 0, err
+    assert "refused: none (7 connections opened)" in out and "PASS" in out
+    assert "this server's budget differs from the plan's: max_connections 20 (plan 100)" in out
+    assert tagged_sessions(server) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "code", "fragment"),
+    [
+        ([], 2, "add --yes"),  # no terminal to ask
+        (["--yes", "--superuser"], 2, "is a superuser"),
+        (["--yes", "--scale", "2"], 2, "--scale: applies to --local only"),
+        (["--yes", "--down"], 3, "Connection refused"),
+    ],
+)
+def test_dsn_refusals(server: PostgresServer, tmp_path: Path, extra: list[str], code: int, fragment: str) -> None:
+    dsn = server.dsn("app") + " password=s3cr3t-xyz"
+    if "--superuser" in extra:
+        extra, dsn = [e for e in extra if e != "--superuser"], server.dsn()
+    if "--down" in extra:
+        extra, dsn = [e for e in extra if e != "--down"], f"postgresql://app:s3cr3t-xyz@127.0.0.1:{free_port()}/postgres"
+    got, out, err = run_cli(["verify", str(topology_file(tmp_path, web=20)), "--dsn", dsn, *extra])
+    assert got == code and out == ""
+    assert fragment in err and "s3cr3t" not in err and len(err.strip().splitlines()) == 1
+    assert tagged_sessions(server) == 0
+
+
+def test_verify_usage_errors(tmp_path: Path) -> None:
+    path = EXAMPLES / "beanstalk-flask.yaml"
+    for args, fragment in [
+        ([str(path)], "exactly one of --local"),
+        ([str(path), "--local", "--dsn", "host=x"], "exactly one of --local"),
+        ([str(path), "--local", "--scenario", "burst"], "unknown scenario 'burst'"),
+        ([str(path), "--local", "--database", "nope"], "no database named 'nope'"),
+        ([str(path), "--local", "--scale", "30"], "leaves nothing above the 5 reserved slots"),
+    ]:
+        code, out, err = run_cli(["verify", *args])
+        assert code == 2 and out == "" and fragment in err, (args, err)
