@@ -288,13 +288,13 @@ def service_environments(topology: Topology, service: Service) -> list[str]:
     return [e for e in topology.environments if e in service.environments]
 
 
-def all_service_demands(topology: Topology) -> list[SourceDemand]:
-    """Return the demand of every service in every environment it runs in."""
+def all_service_demands(topology: Topology, only: str | None = None) -> list[SourceDemand]:
+    """Return the demand of every service in every environment it runs in (on database ``only``)."""
     demands: list[SourceDemand] = []
     for service in topology.services.values():
         for env_name in service_environments(topology, service):
             database = resolve_database(topology, service, env_name)
-            if database is None:  # the loader reports this; stay total here
+            if database is None or (only is not None and database != only):  # the loader reports None
                 continue
             scale = topology.environments[env_name].scale
             demands.append(service_demand(service, env_name, scale, database))

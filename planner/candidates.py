@@ -7,13 +7,13 @@ judges it (the same :func:`compute_budget` re-run), so the two never disagree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .budget import all_service_demands, compute_budget, scenario_status
+from .budget import scenario_status
 from .errors import InputError
-from .model import RDS_ENGINES, SCENARIOS, SOURCE_ESTIMATED, Topology
-from .plan import Candidate, _judge, _single_database
+from .model import RDS_ENGINES, SOURCE_ESTIMATED, Topology
+from .plan import Candidate, judge_classes
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -49,18 +49,11 @@ def class_fits(topology: Topology, catalog: "Catalog", database: str, include_re
     db = topology.databases[database]
     if db.engine not in RDS_ENGINES:
         return []
-    sub = _single_database(topology, database)
-    demands = [d for d in all_service_demands(topology) if d.database == database]
+    classes = [c for c in catalog.classes(engine=db.engine) if not c.retired or include_retired or c.instance_class == db.instance_class]
     fits: list[ClassFit] = []
-    for cls in catalog.classes(engine=db.engine):
-        current = cls.instance_class == db.instance_class
-        if cls.retired and not (include_retired or current):
-            continue
-        # one class for the writer and its readers, as `plan` recommends
-        changed = replace(db, instance_class=cls.instance_class, reader_instance_class=None)
-        report = compute_budget(replace(sub, databases={database: changed}), catalog, SCENARIOS, demands)
-        candidate = _judge(report, cls, db.engine)
+    for candidate in judge_classes(topology, catalog, database, db.engine, classes):
         # the worst demand over every instance, against the class's lines, as `check` would judge it
         status = scenario_status(candidate.worst_demand, candidate.usable, candidate.alarm_at)
+        current = candidate.instance_class.instance_class == db.instance_class
         fits.append(ClassFit(candidate, FIT_OF_STATUS[status], current))
     return fits

@@ -12,9 +12,18 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from .budget import BudgetReport, InstanceBudget, SourceDemand, compute_budget, resolve_database, service_environments
+from .budget import (
+    BudgetReport,
+    InstanceBudget,
+    SourceDemand,
+    all_service_demands,
+    compute_budget,
+    max_connections_for,
+    resolve_database,
+    service_environments,
+)
 from .model import RDS_ENGINES, SCENARIOS, STATUS_RANK, Pool, Pooler, Service, Topology, price_for, worst_status
-from .plan import HOURS_PER_MONTH, plan_database
+from .plan import HOURS_PER_MONTH, _single_database, plan_database
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -106,9 +115,14 @@ def _evaluate(
     kind: str, database: str, title: str, before: Outcome, topology: Topology, catalog: "Catalog | None", **extra: Any,
 ) -> Option:
     """Re-run the budget on ``topology`` and wrap the result as an :class:`Option`."""
-    report = compute_budget(topology, catalog)
-    after = _outcome(report, database)
+    after = _outcome(budget_for(topology, catalog, database), database)
     return Option(kind, database, title, topology, before, after, after.status == "ok", **extra)
+
+
+def budget_for(topology: Topology, catalog: "Catalog | None", database: str) -> BudgetReport:
+    """Return the budget of ``database`` alone: only its services' demand is computed."""
+    sub = _single_database(topology, database)
+    return compute_budget(sub, catalog, SCENARIOS, all_service_demands(topology, database))
 
 
 def _with_database(topology: Topology, name: str, **changes: Any) -> Topology:
@@ -456,44 +470,69 @@ RESIZABLE: tuple[Generator, ...] = (pool_everything_option, rds_proxy_option, pg
 def resized_options(topology: Topology, catalog: "Catalog", database: str, before: Outcome, kinds_that_fit: set[str]) -> Iterator[Option]:
     """Yield, for each option that does not fit today, the smallest class on which it does.
 
-    The classes are tried smallest (then cheapest) first; the first class where the option fits
-    gives the combined option "resize to C and …", its cost the sum of both.
+    The classes bigger than today's are searched by rising max_connections; the first class where
+    the option fits gives the combined option "resize to C and …", its cost the sum of both.
     """
     db = topology.databases[database]
     now_cost = _monthly_instance_cost(topology, catalog, database, db.instance_class)
     classes = [c for c in catalog.classes(engine=db.engine) if not c.retired]
     classes.sort(key=lambda c: (c.memory_gib, price_for(c, db.engine) is None, price_for(c, db.engine) or 0.0, c.vcpu))
+    current = catalog.find(db.instance_class) if db.instance_class else None
+    # one class per max_connections value (the smallest, then cheapest): the budget sees nothing else
+    by_value: dict[int, Any] = {}
+    for cls in classes:
+        if cls.instance_class == db.instance_class or (current is not None and cls.memory_gib <= current.memory_gib):
+            continue  # today's class, or a smaller one: not a resize anyone wants here
+        changed = _with_database(topology, database, instance_class=cls.instance_class)
+        value = max_connections_for(changed.databases[database], cls.instance_class, catalog, changed).value
+        by_value.setdefault(value, cls)
+    values = sorted(by_value)
     for generate in RESIZABLE:
-        for cls in classes:
-            if db.instance_class and cls.memory_gib <= (catalog.find(db.instance_class) or cls).memory_gib and cls.instance_class != db.instance_class:
-                continue  # smaller than today's class: not a resize anyone wants here
-            if cls.instance_class == db.instance_class:
-                continue
-            resized = _with_database(topology, database, instance_class=cls.instance_class)
-            report = compute_budget(resized, catalog)
-            found = [o for o in generate(resized, catalog, database, report, before) if o.fits]
-            if not found:
-                continue
-            option = found[0]
-            if option.kind in kinds_that_fit:
-                break  # it already fits without a resize
-            new_cost = _monthly_instance_cost(topology, catalog, database, cls.instance_class)
-            resize_delta = None if now_cost is None or new_cost is None else new_cost - now_cost
-            extra = option.monthly_cost_delta
-            total = None if resize_delta is None or extra is None else round(resize_delta + extra, 2)
-            yield replace(
-                option,
-                kind=f"resize+{option.kind}",
-                title=f"resize {database} to {cls.instance_class} and {option.title}",
-                requires=option.requires + ("a modification of the instance class (a short outage or a Multi-AZ failover)",),
-                monthly_cost_delta=total,
-                cost_note="; ".join(
-                    n for n in (INSTANCE_PRICE_SOURCE if resize_delta is not None else "", option.cost_note) if n and n != NO_PRICE_CHANGE
-                ),
-                details={**option.details, "instance_class": cls.instance_class},
-                effort=option.effort + 1,
-            )
-            break
+        found = _first_fitting(topology, catalog, database, before, generate, [by_value[v] for v in values])
+        if found is None:
+            continue
+        cls, option = found
+        if option.kind in kinds_that_fit:
+            continue  # it already fits without a resize
+        new_cost = _monthly_instance_cost(topology, catalog, database, cls.instance_class)
+        resize_delta = None if now_cost is None or new_cost is None else new_cost - now_cost
+        extra = option.monthly_cost_delta
+        total = None if resize_delta is None or extra is None else round(resize_delta + extra, 2)
+        yield replace(
+            option,
+            kind=f"resize+{option.kind}",
+            title=f"resize {database} to {cls.instance_class} and {option.title}",
+            requires=option.requires + ("a modification of the instance class (a short outage or a Multi-AZ failover)",),
+            monthly_cost_delta=total,
+            cost_note="; ".join(
+                n for n in (INSTANCE_PRICE_SOURCE if resize_delta is not None else "", option.cost_note) if n and n != NO_PRICE_CHANGE
+            ),
+            details={**option.details, "instance_class": cls.instance_class},
+            effort=option.effort + 1,
+        )
+
+
+def _first_fitting(
+    topology: Topology, catalog: "Catalog", database: str, before: Outcome, generate: "Generator", classes: list[Any],
+) -> tuple[Any, Option] | None:
+    """Return the first class (in ``classes``, by rising max_connections) on which ``generate`` fits.
+
+    More connections never make an option fit less, so a binary search finds it in a few runs.
+    """
+    def attempt(cls: Any) -> Option | None:
+        resized = _with_database(topology, database, instance_class=cls.instance_class)
+        report = budget_for(resized, catalog, database)
+        return next((o for o in generate(resized, catalog, database, report, before) if o.fits), None)
+
+    low, high, best = 0, len(classes) - 1, None
+    while low <= high:
+        middle = (low + high) // 2
+        option = attempt(classes[middle])
+        if option is not None:
+            best, high = (classes[middle], option), middle - 1
+        else:
+            low = middle + 1
+    return best
 
 
 def _rank_key(option: Option) -> tuple[Any, ...]:
