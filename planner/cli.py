@@ -252,6 +252,9 @@ def report(
         Optional[Path], typer.Option("--baseline", help="Another topology (e.g. the main branch's) to show the change against.")
     ] = None,
     title: Annotated[Optional[str], typer.Option("--title", help="The page title (default: 'Connection budget: NAME').")] = None,
+    observed: Annotated[
+        Optional[Path], typer.Option("--observed", help="Observations file from planner observe: each instance's observed peak, and a warning where the plan is below it.")
+    ] = None,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
 ) -> None:
@@ -266,6 +269,7 @@ def report(
       planner report shop.yaml
       planner report shop.yaml -o report.html --title "Shop: Black Friday sizing"
       planner report shop.yaml --baseline main-branch/shop.yaml
+      planner report shop.yaml --observed observed.json   # from planner observe
     """
     from .budget import compute_budget
     from .render.html import render_report
@@ -276,7 +280,13 @@ def report(
         from .topology import load_topology
 
         before = compute_budget(load_topology(baseline), cat)
-    html = render_report(compute_budget(topo, cat), cat, before, title)
+    report = compute_budget(topo, cat)
+    peaks = None
+    if observed is not None:
+        from .observe import apply_observed
+
+        report, peaks = apply_observed(report, observed)
+    html = render_report(report, cat, before, title, peaks)
     target = output if output is not None else Path("reports") / f"{_file_stem(topo.name)}.html"
     _emit(html, target)
     print(f"report written: {target}", file=sys.stderr)

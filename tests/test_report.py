@@ -272,3 +272,23 @@ def test_chromium_binary_name_is_the_debian_one() -> None:
     assert str(CHROMIUM) in script and "chromium" in script
     if shutil.which("chromium") and not os.environ.get("CI"):
         assert Path(shutil.which("chromium") or "").resolve().exists()
+
+
+def test_report_shows_the_observed_peak(tmp_path: Path) -> None:
+    """`report --observed` puts CloudWatch's peak next to the plan and warns where the plan is below it."""
+    import json
+
+    from .conftest import EXAMPLES, run_cli
+
+    observed = tmp_path / "observed.json"
+    observed.write_text(json.dumps({
+        "version": 1, "metric": "AWS/RDS DatabaseConnections", "statistic": "Maximum", "period_seconds": 300,
+        "observations": [{"instance": "prod-db", "database": "main", "role": "writer", "peak": 480,
+                          "peak_at": "2026-11-02T14:05:00Z", "days": 14}],
+    }))
+    target = tmp_path / "r.html"
+    code, _, err = run_cli(["report", str(EXAMPLES / "pgbouncer-fleet.yaml"), "--observed", str(observed), "-o", str(target)])
+    assert code == 0, err
+    html = target.read_text()
+    assert "observed peak 480 (CloudWatch DatabaseConnections, 2026-11-02, 14 days)" in html
+    assert "below the 480 connections CloudWatch saw" in html

@@ -28,6 +28,9 @@ from .html_context import BreakingView, Chart, ClassesView, InstanceView, Report
 from .html_diff import build_diff
 
 if TYPE_CHECKING:
+    from typing import Mapping
+
+    from ..observe import ObservedPeak
     import jinja2
 
     from ..catalog import Catalog
@@ -52,7 +55,7 @@ def _worst_value(source: SourceDemand) -> int:
     return max(source.demand.values(), default=0)
 
 
-def verdict(instance: InstanceBudget) -> Verdict:
+def verdict(instance: InstanceBudget, observed: "ObservedPeak | None" = None) -> Verdict:
     """Return the banner of ``instance``: its worst scenario against the line it crosses, or its headroom."""
     worst = charts.worst_scenario(instance)
     demand = instance.scenarios[worst].demand
@@ -71,6 +74,8 @@ def verdict(instance: InstanceBudget) -> Verdict:
         f"{instance.instance_class or instance.engine}: max_connections {mc.value:,} ({mc.source}) − reserved "
         f"{instance.reserved:,} = usable {usable:,}; alarm_at {alarm:,}"
     )
+    if observed is not None and observed.peak is not None:
+        detail += f"; observed peak {observed.peak:,} (CloudWatch DatabaseConnections, {observed.date}, {observed.days} days)"
     name = f"{instance.database}/{instance.role}"
     return Verdict(name, instance.status, headline, detail, _estimated(instance), slug(f"instance-{name}"))
 
@@ -252,11 +257,13 @@ def build_context(
     catalog: "Catalog | None",
     baseline: BudgetReport | None = None,
     title: str | None = None,
+    observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
 ) -> ReportContext:
     """Compute everything the page shows: verdicts, charts, candidate classes, breaking points, diff."""
     ids = _Ids()
     instances = _instance_views(report, catalog, ids)
-    verdicts = [verdict(i) for i in report.instances] + [pooler_verdict(p) for p in report.poolers if p.status == "over"]
+    peaks = observed or {}
+    verdicts = [verdict(i, peaks.get((i.database, i.role))) for i in report.instances] + [pooler_verdict(p) for p in report.poolers if p.status == "over"]
     classes = _classes_views(report, catalog, ids)
     any_estimate = any(v.estimated for v in instances) or any(f.estimated for c in classes for f in c.shortlist)
     return ReportContext(
@@ -307,6 +314,7 @@ def render_report(
     catalog: "Catalog | None",
     baseline: BudgetReport | None = None,
     title: str | None = None,
+    observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
 ) -> str:
     """Return the whole self-contained HTML report for ``report`` (and its change from ``baseline``)."""
-    return render_context(build_context(report, catalog, baseline, title))
+    return render_context(build_context(report, catalog, baseline, title, observed))
