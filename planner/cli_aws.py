@@ -85,6 +85,8 @@ def catalog_refresh(
         bars: list[Any] = []
 
         def start(count: int) -> None:
+            if not sys.stderr.isatty():  # elsewhere click prints just the label: a stray line before any error
+                return
             bars.append(stack.enter_context(typer.progressbar(length=max(count, 1), label="instance classes",
                                                               file=sys.stderr)))  # fmt: skip
 
@@ -221,11 +223,11 @@ def observe(
                 raise InputError(f"{ident}: {topology} has no database {name!r}: name it with --database (one of {', '.join(known)})")
             name = known[0]
         points = gateway.connection_maxima(ident, now - timedelta(days=days), now)
-        peak = observation(ident, name, role, points, days, gateway.region, now)
-        peaks.append(peak)
-        if peak.peak is None:
-            _note(f"{ident}: no DatabaseConnections datapoint in the last {days} days (is the instance running?)")
-        else:
-            _note(f"{ident} ({name}, {role}): peak {peak.peak} connections at {peak.peak_at} "
-                  f"(largest 5-minute maximum of {peak.datapoints} over {days} days)")  # fmt: skip
+        peaks.append(observation(ident, name, role, points, days, gateway.region, now))
     _emit(json.dumps(observations_document(peaks, existing), indent=2), output)
+    for peak in peaks:  # once written: a run that fails says only why (one line)
+        if peak.peak is None:
+            _note(f"{peak.instance}: no DatabaseConnections datapoint in the last {days} days (is the instance running?)")
+        else:
+            _note(f"{peak.instance} ({peak.database}, {peak.role}): peak {peak.peak} connections at {peak.peak_at} "
+                  f"(largest 5-minute maximum of {peak.datapoints} over {days} days)")  # fmt: skip

@@ -76,23 +76,38 @@ def _scenarios(values: Optional[list[str]]) -> tuple[str, ...]:
 
 def _emit(text: str, output: Optional[Path]) -> None:
     """Print ``text``, or write it to ``output`` atomically so a failed run leaves no half file."""
-    if not text.endswith("\n"):
-        text += "\n"
     if output is None:
-        sys.stdout.write(text)
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
-    target = output.resolve()
+    _emit_files({output: text})
+
+
+def _emit_files(files: "dict[Path, str]") -> None:
+    """Write every file or none: each goes to a temporary file first, renamed only once all are written."""
+    staged: list[tuple[str, Path]] = []
+    current: Path | None = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        # mkstemp makes the file private (0600); give it the mode a plain open() would have
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
+        for output, text in files.items():
+            current = output
+            target = output.resolve()
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.is_dir():
+                raise IsADirectoryError(21, "Is a directory", str(target))
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            staged.append((tmp, target))
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text if text.endswith("\n") else text + "\n")
+            # mkstemp makes the file private (0600); give it the mode a plain open() would have
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+        for tmp, target in staged:
+            os.replace(tmp, target)
+        staged.clear()
     except (FileExistsError, NotADirectoryError) as exc:
-        raise InputError(f"{output}: cannot write the output: a part of the path is a file, not a directory; choose another path with -o") from exc
+        raise InputError(f"{current}: cannot write the output: a part of the path is a file, not a directory; choose another path with -o") from exc
     except OSError as exc:
-        raise InputError(f"{output}: cannot write the output ({exc.strerror}); choose a writable path with -o") from exc
+        raise InputError(f"{current}: cannot write the output ({exc.strerror}); choose a writable path with -o") from exc
+    finally:  # a failure leaves no temporary file behind
+        for tmp, _ in staged:
+            Path(tmp).unlink(missing_ok=True)

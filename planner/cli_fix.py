@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
 import typer
 
-from .cli_common import CatalogOption, ObservationsOption, OutputOption, TableFormat, TopologyArgument, _emit, _load
+from .cli_common import CatalogOption, ObservationsOption, OutputOption, TableFormat, TopologyArgument, _emit, _emit_files, _load
 from .errors import InputError
 
 if TYPE_CHECKING:
@@ -185,8 +185,7 @@ def emit(
         for name, content in files.items():
             _emit(f"# ==> {name} <==\n{content}", None)
     else:
-        for name, content in files.items():
-            _emit(content, output_dir / name)
+        _emit_files({output_dir / name: content for name, content in files.items()})
         print(f"written: {', '.join(str(output_dir / n) for n in files)} ({option.title})", file=sys.stderr)
     if apply_to is not None:
         _apply(topo, cat, [option], apply_to)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
 
@@ -48,6 +49,34 @@ def _confirm(question: str, yes: bool, option: str) -> None:
         raise typer.Abort()
 
 
+EXIT_INTERRUPTED = 130
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Turn Ctrl-C into one line on stderr and exit 130.
+
+    Typer would turn the KeyboardInterrupt into a silent exit 130 before :func:`planner.cli.main`
+    sees it; caught here, every ``with`` and ``finally`` below has already closed what it opened
+    (sessions, the throwaway server and its directory).
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        print("planner: interrupted; everything opened was closed", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
+def _statement_timeout(text: str) -> str:
+    """Return ``--statement-timeout`` (30s, 250ms, a number of seconds) as a PostgreSQL value."""
+    from .live import parse_duration
+
+    ms = round(parse_duration(text, "--statement-timeout") * 1000)
+    if ms < 1:
+        raise InputError(f"--statement-timeout: {text!r} is not a time limit (give 1ms or more; 0 would turn the limit off)")
+    return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
 def _writer(report: "BudgetReport", database: str | None, path: str) -> "InstanceBudget":
     """Return the writer of ``database`` (or of the only database)."""
     names = [i.database for i in report.instances if i.role == "writer"]
@@ -64,6 +93,7 @@ def _writer(report: "BudgetReport", database: str | None, path: str) -> "Instanc
 # --------------------------------------------------------------------------- inspect
 
 
+@_interruptible()
 def inspect(
     dsn: DsnOption = None,
     pgbouncer: Annotated[
@@ -75,6 +105,13 @@ def inspect(
     idle_after: Annotated[str, typer.Option("--idle-after", help="Idle in a transaction longer than this is stale: 30s, 5m, 1h or seconds.")] = "5m",
     terminate: Annotated[bool, typer.Option("--terminate", help="Run the advised pg_terminate_backend (asks first, unless --yes).")] = False,
     yes: YesOption = False,
+    connect_timeout: Annotated[
+        Optional[int],
+        typer.Option("--connect-timeout", min=1, help="Seconds to wait for a server to answer (default: the DSN's connect_timeout, else 10; libpq waits at least 2)."),
+    ] = None,
+    statement_timeout: Annotated[
+        str, typer.Option("--statement-timeout", help="Cancel any of inspect's queries that runs longer: 10s, 500ms, 1m or seconds.")
+    ] = "10s",
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     output: OutputOption = None,
@@ -87,7 +124,8 @@ def inspect(
     --topology, planned vs actual per source (application_name SERVICE or SERVICE@ENV), sources
     above their plan and unknown clients; advice as exact SQL, executed only with --terminate.
     --pgbouncer reads PgBouncer's admin console (SHOW POOLS, DATABASES, CONFIG). Exit 3 when the
-    server cannot be reached or is full; the password never appears in any output.
+    server cannot be reached or is full, does not answer within --connect-timeout or
+    --statement-timeout, or cuts the connection; the password never appears in any output.
 
     \b
     Examples:
@@ -99,6 +137,7 @@ def inspect(
     from .live import advise, compare_with_plan, parse_duration
 
     seconds = parse_duration(idle_after)
+    limit = _statement_timeout(statement_timeout)
     if dsn is None and pgbouncer is None:
         raise InputError("inspect: give --dsn URL (a PostgreSQL server) or --pgbouncer URL (PgBouncer's admin console), or both")
     if database is not None and topology is None:
@@ -116,7 +155,7 @@ def inspect(
     if dsn is not None:
         from .sources.postgres import connect_read_only, read_snapshot, run_terminations
 
-        conn = connect_read_only(dsn)
+        conn = connect_read_only(dsn, connect_timeout=connect_timeout, statement_timeout=limit)
         try:
             snapshot = read_snapshot(conn, dsn)
             comparison = None
@@ -138,7 +177,7 @@ def inspect(
     if pgbouncer is not None:
         from .sources.postgres import read_pgbouncer
 
-        state = read_pgbouncer(pgbouncer)
+        state = read_pgbouncer(pgbouncer, connect_timeout)
         budget = _bouncer_budget(snapshot, report, database)
         doc["pgbouncer"] = bouncer_dict(state, budget)
         text.append(bouncer_text(state, budget))
@@ -331,6 +370,7 @@ def bouncer_text(state: "BouncerState", budget: dict[str, Any] | None) -> str:
 # --------------------------------------------------------------------------- verify
 
 
+@_interruptible()
 def verify(
     topology: TopologyArgument,
     database: Annotated[Optional[str], typer.Option("--database", "-d", help="The database to verify (its writer).")] = None,
@@ -397,7 +437,8 @@ class _progress:
         self.bar.update(count)
 
     def __enter__(self) -> "Any":
-        return self.update if self.total > 50 else None
+        # only on a terminal: elsewhere click prints just the label, a stray line on stderr
+        return self.update if self.total > 50 and sys.stderr.isatty() else None
 
     def __exit__(self, *exc: object) -> None:
         if self.bar is not None:

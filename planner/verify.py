@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from .errors import InputError
+from .errors import ExternalError, InputError
 from .live import ServerSettings, locate, predict_refusal
 from .render.table import text_table
 
@@ -165,11 +165,13 @@ def open_connections(dsn: str, sources: Sequence[PlannedSource], others_expected
 
     outcome = Outcome(opened={s.source: 0 for s in sources}, others_before=others_expected)
     held: list[Any] = []
+    at = "the start"
     try:
         ordinal = 0
         for source in sources:
             for k in range(1, source.count + 1):
                 ordinal += 1
+                at = f"connection #{ordinal} ({source.source} #{k})"
                 try:
                     conn = open_tagged(dsn, source.source)
                 except SlotRefused as exc:
@@ -184,7 +186,11 @@ def open_connections(dsn: str, sources: Sequence[PlannedSource], others_expected
             if outcome.refused is not None:
                 break
         if held:
+            at = "the count of sessions after the run"
             outcome.others_after = count_other_clients(held[0], [c.info.backend_pid for c in held])
+    except ExternalError as exc:  # the server went away or cut a connection: say where, after closing the rest
+        closed = f"closed the {len(held)} connection(s) it had opened" if held else "had opened none"
+        raise ExternalError(f"{exc}; verify stopped at {at} and {closed}") from exc
     finally:
         for conn in held:
             try:

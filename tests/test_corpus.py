@@ -92,7 +92,26 @@ COMMANDS: dict[str, list[str]] = {
     "emit": ["emit", "pgbouncer", "{t}", "-o", "{outdir}"],
     "diff-head": ["diff", str(EXAMPLES / "pgbouncer-fleet.yaml"), "{t}", "-o", "{out}"],
     "diff-base": ["diff", "{t}", str(EXAMPLES / "pgbouncer-fleet.yaml"), "-o", "{out}"],
+    # the live commands must report the topology before touching any server (no_servers fails the test if they do)
+    "inspect": ["inspect", "--dsn", "host=127.0.0.1 port=1 connect_timeout=1", "--topology", "{t}", "--database", "main", "-o", "{out}"],
+    "verify": ["verify", "{t}", "--database", "main", "--local", "-o", "{out}"],
 }
+LIVE = ("inspect", "verify")
+
+
+@pytest.fixture
+def no_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any attempt to connect to PostgreSQL or start a throwaway server fail the test."""
+    import psycopg
+
+    import planner.sources.localpg as localpg
+
+    def touched(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a server was touched before the topology was checked")
+
+    monkeypatch.setattr(psycopg, "connect", touched)
+    monkeypatch.setattr(localpg, "local_postgres", touched)
+    monkeypatch.setattr(localpg, "require_bindir", touched)
 
 
 def run_bad(args: list[str], tmp_path: Path) -> tuple[int, str, str, float]:
@@ -119,7 +138,9 @@ def assert_one_clean_line(code: int, err: str, elapsed: float, name: str, line: 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 @pytest.mark.parametrize("name", sorted(TOPOLOGIES))
-def test_bad_topology(name: str, command: str, tmp_path: Path) -> None:
+def test_bad_topology(name: str, command: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    if command in LIVE:
+        request.getfixturevalue("no_servers")
     args = [str(CORPUS / name) if a == "{t}" else a for a in COMMANDS[command]]
     code, out, err, elapsed = run_bad(args, tmp_path)
     line, fragment = TOPOLOGIES[name]
@@ -153,6 +174,19 @@ def test_fifty_megabyte_file_is_refused_fast(tmp_path: Path) -> None:
     code, _, err = run_cli(["check", str(big)])
     assert code == 2 and "too large" in err and time.perf_counter() - start < 2.0
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", LIVE)
+def test_fifty_megabyte_file_is_refused_fast_by_the_live_commands(command: str, tmp_path: Path, no_servers: None) -> None:
+    big = tmp_path / "huge.yaml"
+    with open(big, "wb") as handle:
+        handle.truncate(50 * 2**20)
+    args = [str(big) if a == "{t}" else a for a in COMMANDS[command]]
+    code, out, err, elapsed = run_bad(args, tmp_path)
+    assert code == 2 and out == "" and "Traceback" not in err
+    (line,) = err.strip().splitlines()
+    assert line.startswith(f"planner: {big}: file is too large (50.0 MiB; the limit is 16 MiB)"), line
+    assert elapsed < 2.0, f"{elapsed:.2f} s"
 
 
 def test_corpus_is_large_enough() -> None:

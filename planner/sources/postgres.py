@@ -6,7 +6,9 @@ and URLs are printed only through :func:`redact_dsn`, and messages are scrubbed 
 password's value (and of ``$PGPASSWORD``'s) before anyone sees them.
 
 Sessions opened for ``inspect`` are read-only (``default_transaction_read_only``), time-limited
-(``statement_timeout``, ``lock_timeout``) and have a connect timeout.
+(``statement_timeout``, ``lock_timeout``) and have a connect timeout. A connection cut mid-way, a
+statement cancelled by a timeout or a session ended by ``pg_terminate_backend`` is one line too,
+with the server's (or libpq's) words and what it means.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ if TYPE_CHECKING:
 REDACTED = "***"
 CONNECT_TIMEOUT_SECONDS = 10
 STATEMENT_TIMEOUT = "10s"
+LOCK_TIMEOUT = "2s"  # inspect never queues long behind a lock (and never makes others queue behind it)
+CUT = "server closed the connection unexpectedly"  # libpq's words for a connection dropped mid-way
 SETTINGS = (
     "server_version", "server_version_num", "max_connections", "superuser_reserved_connections",
     "reserved_connections", "rds.rds_superuser_reserved_connections", "idle_in_transaction_session_timeout",
@@ -125,6 +129,8 @@ def _login_name() -> str:
 def server_message(text: str) -> str:
     """Return the server's (or libpq's) own words from a psycopg connection error."""
     text = " ".join(text.split())
+    if CUT in text:  # libpq adds "This probably means the server terminated abnormally ...": often not so
+        return CUT
     fatal = text.find("FATAL:")
     if fatal != -1:
         return text[fatal:].replace("FATAL: ", "FATAL: ", 1)
@@ -133,8 +139,32 @@ def server_message(text: str) -> str:
     return text.removeprefix("connection failed: ")
 
 
-def connection_error(exc: BaseException, dsn: str, what: str = "PostgreSQL") -> ExternalError:
-    """Turn a psycopg connection failure into one line with the server's message and a hint."""
+def connect_timeout_of(dsn: str, override: float | None = None) -> int | None:
+    """Return the seconds libpq waits for a connection: ``override``, else the DSN's
+    ``connect_timeout``, else :data:`CONNECT_TIMEOUT_SECONDS`; at least 2 (libpq's minimum);
+    None when the DSN turns it off (0)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    value: Any = override
+    if value is None:
+        try:
+            value = conninfo_to_dict(dsn).get("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        except Exception:  # noqa: BLE001 - an unparsable DSN is reported by _connect
+            value = CONNECT_TIMEOUT_SECONDS
+    try:
+        seconds = int(float(value))
+    except (TypeError, ValueError):
+        return CONNECT_TIMEOUT_SECONDS
+    return None if seconds <= 0 else max(2, seconds)
+
+
+def _cut_hint() -> str:
+    return "the connection was cut mid-way: the server restarted or ended the session, or a proxy, load balancer or firewall in between dropped it"
+
+
+def connection_error(exc: BaseException, dsn: str, what: str = "PostgreSQL", timeout: int | None = None) -> ExternalError:
+    """Turn a psycopg connection failure into one line with the server's message and a hint;
+    ``timeout`` is the connect timeout that was used (seconds)."""
     text = scrub(str(exc), dsn)
     message = server_message(text)
     where = describe_target(dsn)
@@ -149,7 +179,9 @@ def connection_error(exc: BaseException, dsn: str, what: str = "PostgreSQL") -> 
     elif "does not exist" in lowered:
         hint = "check the user and the database name"
     elif "timeout" in lowered:
-        hint = f"no answer within {CONNECT_TIMEOUT_SECONDS} s: check the host, the port and firewalls or security groups"
+        hint = f"no answer within {timeout or CONNECT_TIMEOUT_SECONDS} s: check the host, the port and firewalls or security groups"
+    elif message == CUT:
+        hint = _cut_hint()
     elif "pg_hba.conf" in lowered:
         hint = "the server does not accept this user from this address: see its pg_hba.conf"
     elif "is the server running" in lowered:
@@ -160,12 +192,49 @@ def connection_error(exc: BaseException, dsn: str, what: str = "PostgreSQL") -> 
     return ExternalError(f"{what} at {where} refused or could not be reached: {message}{hint}")
 
 
+def query_message(exc: BaseException, dsn: str) -> str:
+    """Return the server's (or libpq's) words for a failed statement, on one line, with a hint
+    where the words alone do not say what happened (a timeout, a cut, a terminated session)."""
+    primary = getattr(getattr(exc, "diag", None), "message_primary", None)
+    text = scrub(primary or str(exc).split("\n", 1)[0], dsn)  # not LINE 1: ... ^ (the query, not the problem)
+    for prefix in ("consuming input failed: ", "sending query failed: ", "sending query and params failed: "):
+        text = text.removeprefix(prefix)
+    lowered = text.lower()
+    if CUT in text:
+        return f"{CUT} ({_cut_hint()})"
+    if "statement timeout" in lowered:
+        hint = ("the server did not answer within statement_timeout: it is overloaded or a lock blocks what planner reads, "
+                "see pg_locks; planner inspect --statement-timeout sets a longer one")
+    elif "lock timeout" in lowered:
+        hint = "another session holds a lock on what planner reads, see pg_locks: run again once it is released"
+    elif "terminating connection" in lowered:
+        hint = "the session was ended: pg_terminate_backend from another session, or the server shutting down or restarting"
+    else:
+        return text
+    return f"{text} ({hint})"
+
+
+def _release(exc: BaseException) -> None:
+    """Drop the locals of the finished psycopg frames an error keeps alive: an attempt that timed
+    out holds its half-open socket there, to the server that never answered, until the garbage
+    collector runs (and our errors keep psycopg's as their cause)."""
+    import traceback
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        current = current.__cause__ or current.__context__
+
+
 def _query_error(exc: BaseException, dsn: str, what: str) -> ExternalError:
-    return ExternalError(f"{what} at {describe_target(dsn)}: {scrub(str(exc), dsn)}")
+    return ExternalError(f"{what} at {describe_target(dsn)}: {query_message(exc, dsn)}")
 
 
-def _connect(dsn: str, what: str = "PostgreSQL", **kwargs: Any) -> "psycopg.Connection[Any]":
-    """Connect with a connect timeout (unless the DSN sets one); map every failure."""
+def _connect(dsn: str, what: str = "PostgreSQL", connect_timeout: float | None = None, **kwargs: Any) -> "psycopg.Connection[Any]":
+    """Connect with a connect timeout (``connect_timeout`` seconds, else the DSN's, else 10 s);
+    map every failure."""
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
 
@@ -176,22 +245,31 @@ def _connect(dsn: str, what: str = "PostgreSQL", **kwargs: Any) -> "psycopg.Conn
         option = "--pgbouncer" if what == "PgBouncer" else "--dsn"
         # not echoed: a mistyped DSN may hold a password where no parser can find it
         raise InputError(f"{option}: not a valid connection string or URL (libpq: {detail}); write postgresql://USER@HOST:PORT/DBNAME or host=... dbname=...") from exc
-    if "connect_timeout" not in params:
+    if connect_timeout is not None:
+        kwargs["connect_timeout"] = connect_timeout
+    elif "connect_timeout" not in params:
         kwargs["connect_timeout"] = CONNECT_TIMEOUT_SECONDS
     try:
         return psycopg.connect(dsn, autocommit=True, **kwargs)
     except psycopg.Error as exc:
-        raise connection_error(exc, dsn, what) from exc
+        _release(exc)
+        raise connection_error(exc, dsn, what, connect_timeout_of(dsn, connect_timeout)) from exc
 
 
 # --------------------------------------------------------------------------- inspect
 
 
-def connect_read_only(dsn: str, application_name: str = "planner inspect") -> "psycopg.Connection[Any]":
-    """Open the one read-only, time-limited session ``inspect`` uses."""
-    conn = _connect(dsn, application_name=application_name)
+def connect_read_only(
+    dsn: str, application_name: str = "planner inspect", *, connect_timeout: float | None = None, statement_timeout: str = STATEMENT_TIMEOUT
+) -> "psycopg.Connection[Any]":
+    """Open the one read-only, time-limited session ``inspect`` uses.
+
+    ``statement_timeout`` is a PostgreSQL duration (``10s``, ``250ms``); it is set last, so that a
+    tiny one limits inspect's queries, not its own settings.
+    """
+    conn = _connect(dsn, application_name=application_name, connect_timeout=connect_timeout)
     try:
-        for setting, value in (("default_transaction_read_only", "on"), ("statement_timeout", STATEMENT_TIMEOUT), ("lock_timeout", "2s")):
+        for setting, value in (("default_transaction_read_only", "on"), ("lock_timeout", LOCK_TIMEOUT), ("statement_timeout", statement_timeout)):
             conn.execute(f"SET {setting} = '{value}'")
     except Exception as exc:
         conn.close()
@@ -286,14 +364,14 @@ def _rows(conn: "psycopg.Connection[Any]", command: str) -> list[dict[str, Any]]
     return [dict(zip(names, row)) for row in cur.fetchall()]
 
 
-def read_pgbouncer(url: str) -> BouncerState:
+def read_pgbouncer(url: str, connect_timeout: float | None = None) -> BouncerState:
     """Read ``SHOW POOLS``, ``SHOW DATABASES`` and ``SHOW CONFIG`` from PgBouncer's admin console.
 
     The console speaks only the simple query protocol: a ``ClientCursor`` in autocommit mode.
     """
     import psycopg
 
-    conn = _connect(url, cursor_factory=psycopg.ClientCursor, what="PgBouncer")
+    conn = _connect(url, cursor_factory=psycopg.ClientCursor, what="PgBouncer", connect_timeout=connect_timeout)
     try:
         version = str(_rows(conn, "SHOW VERSION")[0].get("version", "?"))
         pools = [
@@ -308,7 +386,7 @@ def read_pgbouncer(url: str) -> BouncerState:
         config = {str(r["key"]): "" if r["value"] is None else str(r["value"]) for r in _rows(conn, "SHOW CONFIG")}
     except psycopg.Error as exc:
         raise ExternalError(
-            f"PgBouncer at {describe_target(url)}: {scrub(str(exc), url)} "
+            f"PgBouncer at {describe_target(url)}: {query_message(exc, url)} "
             "(connect to the admin console: database 'pgbouncer', as a user listed in admin_users or stats_users)"
         ) from exc
     finally:
@@ -382,23 +460,37 @@ def create_login_role(dsn: str, role: str) -> None:
 def open_tagged(dsn: str, application_name: str) -> "psycopg.Connection[Any]":
     """Open one connection tagged with ``application_name``; :class:`SlotRefused` when full."""
     import psycopg
+    from psycopg.conninfo import conninfo_to_dict
 
+    # the DSN's own connect_timeout wins, as in _connect
+    timeout = {} if "connect_timeout" in conninfo_to_dict(dsn) else {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     try:
-        return psycopg.connect(dsn, autocommit=True, application_name=application_name, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+        return psycopg.connect(dsn, autocommit=True, application_name=application_name, **timeout)
     except psycopg.OperationalError as exc:
+        _release(exc)
         text = scrub(str(exc), dsn)
         if is_slot_refusal(text):
             raise SlotRefused(server_message(text)) from exc
-        raise connection_error(exc, dsn) from exc
+        raise connection_error(exc, dsn, timeout=connect_timeout_of(dsn)) from exc
 
 
 def count_other_clients(conn: "psycopg.Connection[Any]", exclude: "list[int]") -> int:
     """Return the client sessions on the server that are not in ``exclude`` (pids)."""
-    row = conn.execute(
-        "SELECT count(*) FROM pg_stat_activity WHERE pid <> ALL(%s) AND (backend_type = 'client backend'"
-        " OR (backend_type IS NULL AND usesysid IS NOT NULL AND datname IS NOT NULL))",
-        [exclude],
-    ).fetchone()
+    import psycopg
+
+    try:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid <> ALL(%s) AND (backend_type = 'client backend'"
+            " OR (backend_type IS NULL AND usesysid IS NOT NULL AND datname IS NOT NULL))",
+            [exclude],
+        ).fetchone()
+    except psycopg.Error as exc:  # e.g. the connection was cut mid-way
+        try:
+            info = conn.info
+            where = f"{info.user}@{info.host}:{info.port}/{info.dbname}"
+        except Exception:  # noqa: BLE001 - only for the message
+            where = "the server"
+        raise ExternalError(f"PostgreSQL at {where}: counting the sessions on the server: {query_message(exc, '')}") from exc
     return int(row[0]) if row else 0
 
 
