@@ -85,6 +85,15 @@ class InstanceScenario:
         return self.demand.changed or self.status_changed
 
 
+def lifecycle(before: object, after: object, changed: bool) -> str:
+    """Return ``added`` (no before), ``removed`` (no after), ``changed`` or ``unchanged``."""
+    if before is None:
+        return ADDED
+    if after is None:
+        return REMOVED
+    return CHANGED if changed else UNCHANGED
+
+
 class _BeforeAfter:
     """What an instance and a pooler change share: one value read from each side."""
 
@@ -151,13 +160,7 @@ class InstanceChange(_BeforeAfter):
     @property
     def change(self) -> str:
         """Return ``added``, ``removed``, ``changed`` (limits, demand or status) or ``unchanged``."""
-        if self.before is None:
-            return ADDED
-        if self.after is None:
-            return REMOVED
-        if self.budget_changed or any(s.changed for s in self.scenarios.values()):
-            return CHANGED
-        return UNCHANGED
+        return lifecycle(self.before, self.after, self.budget_changed or any(s.changed for s in self.scenarios.values()))
 
     @property
     def worst(self) -> Delta:
@@ -228,13 +231,7 @@ class SourceChange:
     @cached_property
     def change(self) -> str:
         """Return ``added``, ``removed``, ``changed`` (demand or route) or ``unchanged``."""
-        if self.before is None:
-            return ADDED
-        if self.after is None:
-            return REMOVED
-        if self.moved or any(d.changed for d in self.scenarios.values()):
-            return CHANGED
-        return UNCHANGED
+        return lifecycle(self.before, self.after, self.moved or any(d.changed for d in self.scenarios.values()))
 
     @property
     def size(self) -> float:
@@ -289,14 +286,10 @@ class PoolerChange(_BeforeAfter):
     @property
     def change(self) -> str:
         """Return ``added``, ``removed``, ``changed`` (server pool, capacity, clients) or ``unchanged``."""
-        if self.before is None:
-            return ADDED
-        if self.after is None:
-            return REMOVED
+        if self.before is None or self.after is None:
+            return lifecycle(self.before, self.after, True)
         limits = (self.server_connections.changed, self.client_capacity.changed, self.before.database != self.after.database)
-        if any(limits) or any(s.changed for s in self.scenarios.values()):
-            return CHANGED
-        return UNCHANGED
+        return lifecycle(self.before, self.after, any(limits) or any(s.changed for s in self.scenarios.values()))
 
     def largest_scenario(self) -> str:
         """Return the scenario whose client demand changed most (then the busiest in HEAD)."""

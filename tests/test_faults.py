@@ -36,7 +36,7 @@ from botocore.stub import Stubber
 from planner.sources import aws
 
 from .conftest import EXAMPLES, run_cli
-from .pgserver import PostgresServer, start_postgres
+from .pgserver import PostgresServer, processes_mentioning, start_postgres
 
 INTERRUPTED = "planner: interrupted; everything opened was closed"
 CUT = "server closed the connection unexpectedly"
@@ -57,19 +57,6 @@ def one_line(err: str) -> str:
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     return lines[0]
-
-
-def processes_mentioning(fragment: str) -> list[str]:
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if fragment in cmdline:
-                found.append(cmdline)
-    return found
 
 
 # --------------------------------------------------------------------------- servers that misbehave

@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from .conftest import EXAMPLES, run_cli
-from .pgserver import PostgresServer, free_port, start_postgres
+from .pgserver import PostgresServer, free_port, processes_mentioning, start_postgres
 
 pytestmark = pytest.mark.server
 
@@ -145,19 +145,6 @@ def test_unseen_topologies(name: str, tmp_path: Path) -> None:
         assert (doc["refused"]["source"], doc["refused"]["source_ordinal"]) == where
     if extra:
         assert doc["scale"] == 20
-
-
-def processes_mentioning(fragment: str) -> list[str]:
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if fragment in cmdline:
-                found.append(cmdline)
-    return found
 
 
 def test_local_server_is_removed_with_its_processes() -> None:
