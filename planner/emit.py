@@ -173,7 +173,7 @@ aws rds modify-db-proxy-target-group \\
   --connection-pool-config MaxConnectionsPercent={percent}
 """
     target_block = (
-        f'  db_cluster_identifier = "CHANGE-ME"' if cluster else f'  db_instance_identifier = "CHANGE-ME"'
+        '  db_cluster_identifier = "CHANGE-ME"' if cluster else '  db_instance_identifier = "CHANGE-ME"'
     )
     terraform = f"""\
 # Written by planner for {option.topology.name}: {option.title}

@@ -108,3 +108,13 @@ def processes_mentioning(fragment: str) -> list[str]:
             if fragment in cmdline:
                 found.append(cmdline)
     return found
+
+
+def start_postgres_with_app_role(max_connections: int = 20, superuser_reserved: int = 3) -> Iterator[PostgresServer]:
+    """Start a server and create the ordinary LOGIN role ``app`` the connection tests open sessions as."""
+    import psycopg
+
+    for server in start_postgres({"max_connections": max_connections, "superuser_reserved_connections": superuser_reserved}):
+        with psycopg.connect(server.dsn(), autocommit=True) as admin:
+            admin.execute("CREATE ROLE app LOGIN")
+        yield server

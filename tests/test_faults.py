@@ -36,7 +36,7 @@ from botocore.stub import Stubber
 from planner.sources import aws
 
 from .conftest import EXAMPLES, run_cli
-from .pgserver import PostgresServer, processes_mentioning, start_postgres
+from .pgserver import PostgresServer, processes_mentioning, start_postgres_with_app_role
 
 INTERRUPTED = "planner: interrupted; everything opened was closed"
 CUT = "server closed the connection unexpectedly"
@@ -188,10 +188,7 @@ def proxy(upstream: int, cut_from: int | None = None, server_bytes: int = 0) -> 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
-    for server in start_postgres({"max_connections": 20, "superuser_reserved_connections": 3}):
-        with psycopg.connect(server.dsn(), autocommit=True) as admin:
-            admin.execute("CREATE ROLE app LOGIN")
-        yield server
+    yield from start_postgres_with_app_role()
 
 
 def sessions_left(server: PostgresServer, pattern: str, timeout: float = 5.0) -> int:

@@ -8,7 +8,6 @@ numbers), independently of verify's prediction: usable at the verify scale is
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
@@ -18,7 +17,12 @@ import psycopg
 import pytest
 
 from .conftest import EXAMPLES, run_cli
-from .pgserver import PostgresServer, free_port, processes_mentioning, start_postgres
+from .pgserver import (
+    PostgresServer,
+    free_port,
+    processes_mentioning,
+    start_postgres_with_app_role,
+)
 
 pytestmark = pytest.mark.server
 
@@ -216,10 +220,7 @@ services:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[PostgresServer]:
-    for server in start_postgres({"max_connections": 20, "superuser_reserved_connections": 3}):
-        with psycopg.connect(server.dsn(), autocommit=True) as admin:
-            admin.execute("CREATE ROLE app LOGIN")
-        yield server
+    yield from start_postgres_with_app_role()
 
 
 def topology_file(tmp_path: Path, web: int, max_connections: int = 20) -> Path:
