@@ -17,15 +17,13 @@ What a refresh keeps and what it changes, per engine it refreshes:
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .catalog import COLUMNS
+from .catalog import catalog_csv
 from .errors import ExternalError
 from .estimate import estimate_dbicm, nominal_bytes
 from .model import RDS_ENGINES, SOURCE_AWS_DOC, SOURCE_OBSERVED, EngineMemory, InstanceClass
@@ -252,15 +250,6 @@ def _kept_price(cls: InstanceClass | None) -> tuple[str, str]:
     return _number(cls.price_usd_hour), cls.price_source
 
 
-def render_catalog(rows: list[list[str]]) -> str:
-    """Return the catalogue CSV text (header :data:`~planner.catalog.COLUMNS`, ``\\n`` line ends)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 def refresh_catalog(gateway: Any, current: "Catalog", engines: tuple[str, ...], today: str, *, prices: bool = True,
                     progress: Callable[[int], None] | None = None,
                     on_classes: Callable[[int], None] | None = None) -> tuple[str, RefreshSummary]:  # fmt: skip
@@ -289,7 +278,7 @@ def refresh_catalog(gateway: Any, current: "Catalog", engines: tuple[str, ...], 
         price_map = {e: parse_price_list(gateway.price_list(ENGINE_LABELS[e], gateway.region), ENGINE_LABELS[e],
                                          gateway.region) for e in engines}  # fmt: skip
     rows, summary = refresh_rows(current, engines, orderable, specs, price_map, gateway.region, today)
-    return render_catalog(rows), summary
+    return catalog_csv(rows), summary
 
 
 __all__ = [
@@ -302,7 +291,6 @@ __all__ = [
     "parse_price_list",
     "refresh_catalog",
     "refresh_rows",
-    "render_catalog",
     "specs_from_ec2",
     "split_class_name",
 ]

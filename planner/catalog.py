@@ -52,6 +52,18 @@ MAX_PROBLEMS = 20  # report at most this many problems of one file
 PACKAGED_CATALOG = ("data", "instance_classes.csv")
 
 
+def catalog_csv(rows: "list[list[str]]") -> str:
+    """Return catalogue CSV text: the :data:`COLUMNS` header, then ``rows``, ``\\n`` line ends.
+
+    The one writer of the format: the build script and ``catalog refresh`` both use it.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
 def dbicm_from_observation(max_connections: int) -> int:
     """Return the DBInstanceClassMemory we store for an observed default ``max_connections``.
 

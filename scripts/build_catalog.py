@@ -46,6 +46,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from planner.catalog import catalog_csv  # noqa: E402 - after the repository root is on the path
 from planner.estimate import (  # noqa: E402 - after the repository root is on the path
     A_SCALE,
     ENGINE_PREFIX,
@@ -88,12 +89,6 @@ README_OBSERVATIONS = (
 )
 README_SOURCE = "shared/data/README.md (observed)"
 
-COLUMNS = [
-    "instance_class", "family", "generation", "size", "arch", "burstable", "vcpu", "memory_gib",
-    "retired", "price_usd_hour", "price_source",
-    "dbicm_postgres", "dbicm_postgres_source", "dbicm_postgres_note",
-    "dbicm_aurora_postgresql", "dbicm_aurora_postgresql_source", "dbicm_aurora_postgresql_note",
-]  # fmt: skip
 
 
 class BuildError(Exception):
@@ -426,14 +421,6 @@ def build_rows(
     return rows
 
 
-def render_csv(rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    return out.getvalue()
-
-
 # --------------------------------------------------------------------------- report
 
 
@@ -624,7 +611,7 @@ def build(reference_dir: Path) -> tuple[str, str, list[tuple[Point, int]]]:
     rules, pooled = fit_rules(points)
     rows = build_rows(classes, points, rules)
     report = render_report(points, rules, pooled, serverless, held_out(points), rows)
-    return render_csv(rows), report, over_predictions(points, rules)
+    return catalog_csv(rows), report, over_predictions(points, rules)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,6 @@ from planner.aws_catalog import (
     orderable_classes,
     parse_price_list,
     refresh_rows,
-    render_catalog,
     specs_from_ec2,
     split_class_name,
 )
@@ -33,7 +32,7 @@ from planner.aws_import import (
     parameters_from_rds,
 )
 from planner.budget import compute_budget
-from planner.catalog import COLUMNS, load_catalog
+from planner.catalog import COLUMNS, catalog_csv, load_catalog
 from planner.errors import InputError
 from planner.estimate import FITTED_RULES, estimate_dbicm, platform_of
 from planner.observe import (
@@ -164,7 +163,7 @@ def test_refresh_skips_classes_nobody_describes_and_loads(tmp_path: Path) -> Non
     assert any("skipped" in line and "db.zz9.large" in line for line in summary.lines())
     assert summary.priced is None
     out = tmp_path / "catalog.csv"
-    text = render_catalog([[rows[n][c] for c in COLUMNS] for n in rows])
+    text = catalog_csv([[rows[n][c] for c in COLUMNS] for n in rows])
     out.write_text(text)
     assert text.splitlines()[0] == ",".join(COLUMNS)
     assert load_catalog(out).dbicm("db.t4g.large", "aurora-postgresql").source == "aws-doc"
@@ -177,7 +176,7 @@ def test_a_second_refresh_does_not_repeat_the_aurora_price(tmp_path: Path) -> No
     prices = {"aurora-postgresql": {"db.r6g.large": {"Single-AZ": Decimal("0.26")}}}
     rows, _ = refresh_rows(CATALOG, ("aurora-postgresql",), orderable, specs, prices, "us-east-1", "2026-11-16")
     out = tmp_path / "once.csv"
-    out.write_text(render_catalog(rows))
+    out.write_text(catalog_csv(rows))
     again, summary = refresh_rows(load_catalog(out), ("aurora-postgresql",), orderable, specs, prices, "us-east-1", "2026-11-17")
     source = next(row[10] for row in again if row[0] == "db.r6g.large")
     assert source == ("AWS price list via vantage, us-east-1 Single-AZ postgres, 2021-08-03; "
