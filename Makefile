@@ -1,39 +1,65 @@
 # make demo: the main job on the bundled catalogue and an example topology (HTML report in reports/).
 # make test: everything the suite needs (virtualenv, package, PostgreSQL, PgBouncer), then the suite.
+# Every install takes its versions from requirements.lock (`make lock` refreshes it), so a fresh
+# clone installs today what it installed the day the lock was written.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+LOCK := requirements.lock
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+# The build tools come from the lock too, so the package is built without an isolated, unpinned
+# build environment.
+PIP_LOCKED := $(BIN)/python -m pip install --quiet --constraint $(LOCK)
 
-.PHONY: demo test install system-deps catalog bench clean
+.PHONY: demo test install install-run system-deps catalog bench lock clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[test]"
-	touch $(STAMP)
 
-install: $(STAMP)
+$(RUN_STAMP): pyproject.toml $(LOCK) | $(BIN)/python
+	$(PIP_LOCKED) pip setuptools wheel
+	$(PIP_LOCKED) --no-build-isolation -e .
+	touch $@
+
+$(TEST_STAMP): $(RUN_STAMP)
+	$(PIP_LOCKED) --no-build-isolation -e ".[test]"
+	touch $@
+
+install-run: $(RUN_STAMP)
+install: $(TEST_STAMP)
 
 # PostgreSQL and PgBouncer from Debian's packages, only when missing (tests start their own servers).
 system-deps:
 	@scripts/ensure-system-deps.sh
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(BIN)/planner check examples/shared-instance.yaml || true
 	$(BIN)/planner plan examples/beanstalk-flask.yaml --top 3
 	$(BIN)/planner recommend examples/shared-instance.yaml
 	$(BIN)/planner report examples/shared-instance.yaml -o reports/shared-instance.html
 
-test: $(STAMP) system-deps
+test: $(TEST_STAMP) system-deps
 	$(BIN)/python -m pytest -q
 
-catalog: $(STAMP)
+# Resolve the newest versions the pyproject ranges allow, in a throwaway virtualenv, and record
+# them. Review the diff, run `make test`, commit both.
+lock:
+	rm -rf .lock-venv
+	$(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	.lock-venv/bin/python -m pip install --quiet ".[test]"
+	{ echo "# Exact versions for make install/demo/test (pip --constraint). Refresh with: make lock"; \
+	  echo "# Python $$(.lock-venv/bin/python -c 'import platform; print(platform.python_version())'), written $$(date -u +%Y-%m-%d)"; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude planner | LC_ALL=C sort -f; } > $(LOCK)
+	rm -rf .lock-venv
+
+catalog: $(TEST_STAMP)
 	$(BIN)/python scripts/build_catalog.py
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_check.py
 	$(BIN)/python benchmarks/bench_report.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) .lock-venv build dist *.egg-info .pytest_cache

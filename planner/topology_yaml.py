@@ -81,6 +81,11 @@ def _yaml_syntax_problem(e: yaml.YAMLError, filename: str, text: str) -> Problem
     return Problem(filename, "", f"invalid YAML: {e}", hint="fix the YAML syntax")
 
 
+def _is_depth_limit(e: yaml.YAMLError) -> bool:
+    """Return whether PyYAML itself refused the document for being nested too deeply."""
+    return "nesting depth" in str(getattr(e, "problem", "") or "")
+
+
 class _Frame:
     """An open mapping or sequence while reading YAML events."""
 
@@ -133,6 +138,11 @@ class _YamlReader:
             loader = _Loader(self.text)  # the pure-Python reader checks characters here
             return self._run(loader)
         except yaml.YAMLError as e:
+            if _is_depth_limit(e):
+                # PyYAML 6.0.4+ stops at 1000 open flow levels while scanning ahead, before our own
+                # (lower) depth limit sees the events: the same problem, reported in our words.
+                mark = getattr(e, "problem_mark", None)
+                raise too_deep(self.filename, mark.line + 1 if mark is not None else None) from None
             raise StopParsing(_yaml_syntax_problem(e, self.filename, self.text)) from None
         except RecursionError:  # not expected: we never recurse, but never a traceback
             raise parser_recursed(self.filename, "YAML") from None
