@@ -19,13 +19,9 @@ from typing import Any, Iterable, Mapping
 
 from .errors import InputError
 from .model import DEFAULT_MAX_CONNECTIONS_FORMULA, RDS_ENGINES
+from .reserves import RESERVE_PARAMETERS, default_reserves, parameter_problem, parse_engine_version
 
-PARAMETER_DEFAULTS: dict[str, int | str] = {
-    "max_connections": DEFAULT_MAX_CONNECTIONS_FORMULA,
-    "superuser_reserved_connections": 3,
-    "rds.rds_superuser_reserved_connections": 2,
-    "reserved_connections": 0,
-}
+BUDGET_PARAMETERS: tuple[str, ...] = ("max_connections", *RESERVE_PARAMETERS)
 DATABASE_KEYS = ("engine", "engine_version", "instance_class", "reader_instance_class", "readers", "parameters")
 PROXY_KEYS = ("kind", "database", "max_connections_percent")
 PROXY_CARRIED = ("clients", "endpoint", "environments")  # the user's part of an imported proxy
@@ -87,27 +83,33 @@ def _same(value: int | str, default: int | str) -> bool:
     return "".join(str(value).split()).lower() == "".join(str(default).split()).lower()
 
 
-def parameters_from_rds(parameters: Iterable[Mapping[str, Any]], engine_version: str) -> dict[str, int | str]:
+def parameters_from_rds(parameters: Iterable[Mapping[str, Any]], engine_version: str,
+                        engine: str = "postgres") -> dict[str, int | str]:  # fmt: skip
     """Return the budget parameters of a parameter group: those set by the user, or differing from the defaults.
 
     ``parameters`` are ``DescribeDBParameters`` entries. A value AWS set (``Source`` system or
-    engine-default) that equals the planner's default is left out, so a default group adds nothing.
+    engine-default) that equals the planner's default for that engine version is left out, so a
+    default group adds nothing. A parameter the engine version does not have is left out too.
     """
-    digits = re.match(r"\d+", engine_version)
-    major = int(digits.group()) if digits else 16
+    try:
+        version = parse_engine_version(engine_version)
+    except ValueError:
+        version = parse_engine_version("16")
+    defaults: dict[str, int | str] = {"max_connections": DEFAULT_MAX_CONNECTIONS_FORMULA}
+    defaults.update({d.parameter: d.value for d in default_reserves(engine, version)})
     result: dict[str, int | str] = {}
     for item in parameters:
         name = item.get("ParameterName")
         value = item.get("ParameterValue")
-        if name not in PARAMETER_DEFAULTS or value is None or not str(value).strip():
+        if name not in BUDGET_PARAMETERS or value is None or not str(value).strip():
             continue
-        if name == "reserved_connections" and major < 16:
+        if parameter_problem(engine, version, name) is not None:
             continue
         text = str(value).strip()
         parsed: int | str = int(text) if text.isdigit() else text
-        if item.get("Source", "user") == "user" or not _same(parsed, PARAMETER_DEFAULTS[name]):
+        if item.get("Source", "user") == "user" or name not in defaults or not _same(parsed, defaults[name]):
             result[name] = parsed
-    return {k: result[k] for k in PARAMETER_DEFAULTS if k in result}
+    return {k: result[k] for k in BUDGET_PARAMETERS if k in result}
 
 
 def _group(instance: Mapping[str, Any]) -> str | None:
@@ -213,17 +215,19 @@ def collect(gateway: Any, *, instance: str | None = None, cluster: str | None = 
     notes = result.notes
     groups: dict[tuple[str, bool], list[dict[str, Any]]] = {}
 
-    def params(group: str | None, version: str, is_cluster: bool = False) -> dict[str, int | str]:
+    def params(group: str | None, version: str, is_cluster: bool = False, engine: str = "postgres") -> dict[str, int | str]:
         if not group:
             return {}
         if (group, is_cluster) not in groups:
             groups[(group, is_cluster)] = gateway.parameters(group, cluster=is_cluster)
-        return parameters_from_rds(groups[(group, is_cluster)], version)
+        return parameters_from_rds(groups[(group, is_cluster)], version, engine)
 
     def add_cluster(item: Mapping[str, Any], members: list[Mapping[str, Any]], db_name: str) -> None:
         version = str(item.get("EngineVersion") or "16")
         writer, _ = cluster_writer(item, members)
-        merged = {**params(item.get("DBClusterParameterGroup"), version, True), **params(_group(writer or {}), version)}
+        engine = str(item.get("Engine") or "aurora-postgresql")
+        merged = {**params(item.get("DBClusterParameterGroup"), version, True, engine),
+                  **params(_group(writer or {}), version, engine=engine)}
         db = database_from_cluster(db_name, item, members, merged, notes)
         if db is not None:
             result.databases.append(db)

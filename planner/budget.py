@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from .errors import FormulaError, InputError, Problem
 from .formula import evaluate_formula
+from .reserves import Reserve, reserves_for
 from .model import (
     DEFAULT_MAX_CONNECTIONS_FORMULA,
     RDS_ENGINES,
@@ -38,11 +39,6 @@ if TYPE_CHECKING:  # the catalogue pulls in pandas; the arithmetic only needs it
 # What AWS assumes for a Lambda function without reserved concurrency: the account's
 # regional concurrency limit, 1000 by default.
 LAMBDA_ACCOUNT_CONCURRENCY = 1000
-RESERVED_DEFAULTS: dict[str, int] = {
-    "superuser_reserved_connections": 3,
-    "rds.rds_superuser_reserved_connections": 2,
-    "reserved_connections": 0,
-}
 # Aurora Serverless v2: DBInstanceClassMemory follows the maximum capacity, 2 GiB per ACU, less a
 # reserve; 0.9383 × 2 GiB × max_acu − 200 MiB reproduces every value AWS published (1 to 128 ACU).
 SERVERLESS_FRACTION = Fraction(9383, 10000)
@@ -101,16 +97,32 @@ class InstanceBudget:
     engine: str
     instance_class: str | None
     max_connections: MaxConnections
-    reserved_slots: tuple[tuple[str, int], ...]
+    reserves: tuple[Reserve, ...]
     headroom: Fraction
     scenarios: Mapping[str, ScenarioResult]
     demand_by_source: tuple[SourceDemand, ...]
     readers: int = 0
     line: int | None = None
+    engine_version: str = ""
+
+    @property
+    def reserved_slots(self) -> tuple[tuple[str, int], ...]:
+        """Return (parameter, value) of each reserve, in the order the engine version lists them."""
+        return tuple((r.parameter, r.value) for r in self.reserves)
 
     @property
     def reserved(self) -> int:
-        return sum(value for _, value in self.reserved_slots)
+        return sum(r.value for r in self.reserves)
+
+    @property
+    def reserved_estimated(self) -> bool:
+        """Return whether any reserve is an estimate (an undocumented default)."""
+        return any(r.estimated for r in self.reserves)
+
+    @property
+    def master_usable(self) -> int:
+        """Return what the master user (an rds_superuser member) can open: it may use some reserves."""
+        return self.max_connections.value - sum(r.value for r in self.reserves if not r.master_user_may_use)
 
     @property
     def usable(self) -> int:
@@ -359,17 +371,9 @@ def serverless_memory(database: Database) -> EngineMemory:
     return EngineMemory(dbicm, SOURCE_AWS_DOC if published else SOURCE_ESTIMATED, note)
 
 
-def reserved_slots(database: Database) -> tuple[tuple[str, int], ...]:
-    """Return each reserved-slot parameter that exists for the engine and version, with its value."""
-    slots: list[tuple[str, int]] = []
-    for name, default in RESERVED_DEFAULTS.items():
-        if name == "rds.rds_superuser_reserved_connections" and database.engine not in RDS_ENGINES:
-            continue
-        if name == "reserved_connections" and database.major_version < 16:
-            continue
-        value = database.parameters.get(name, default)
-        slots.append((name, int(value)))
-    return tuple(slots)
+def database_reserves(database: Database) -> tuple[Reserve, ...]:
+    """Return the reserved slots of ``database``'s engine version (spec §3), with its overrides."""
+    return reserves_for(database.engine, database.version, database.parameters)
 
 
 def scenario_status(demand: int | None, usable: int, alarm_at: int) -> str:
@@ -502,8 +506,8 @@ def _instance(
     scenarios: tuple[str, ...],
     totals: Mapping[str, int | None] | None = None,
 ) -> InstanceBudget:
-    slots = reserved_slots(db)
-    usable = max_conn.value - sum(v for _, v in slots)
+    reserves = database_reserves(db)
+    usable = max_conn.value - sum(r.value for r in reserves)
     alarm_at = math.floor(max_conn.value * (1 - db.headroom))
     results: dict[str, ScenarioResult] = {}
     for scenario in scenarios:
@@ -515,12 +519,13 @@ def _instance(
         engine=db.engine,
         instance_class=instance_class,
         max_connections=max_conn,
-        reserved_slots=slots,
+        reserves=reserves,
         headroom=db.headroom,
         scenarios=results,
         demand_by_source=sources,
         readers=db.readers,
         line=db.line,
+        engine_version=db.engine_version,
     )
 
 

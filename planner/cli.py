@@ -31,6 +31,7 @@ from .cli_common import (
 )
 from .errors import EXIT_OVER, InputError, PlannerError
 from .model import ENGINES
+from .reserves import parse_engine_version
 
 app = typer.Typer(
     name="planner",
@@ -328,6 +329,7 @@ def catalog_list(
 def catalog_show(
     instance_class: Annotated[str, typer.Argument(help="An instance class, e.g. db.m6g.large.", show_default=False)],
     engine: Annotated[str, typer.Option("--engine", help="postgres or aurora-postgresql.")] = "postgres",
+    engine_version: Annotated[str, typer.Option("--engine-version", help='Engine version whose reserved slots apply: "16", "15.8" (a bare major means its newest minor).')] = "16",
     format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
@@ -337,6 +339,7 @@ def catalog_show(
     \b
     Examples:
       planner catalog show db.m6g.large
+      planner catalog show db.t3.micro --engine-version 15.8
       planner catalog show db.r6g.xlarge --engine aurora-postgresql --format json
     """
     from .catalog import load_catalog
@@ -345,10 +348,14 @@ def catalog_show(
     if engine not in ENGINES[:2]:
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
     cat = load_catalog(catalog, observations)
+    try:
+        version = parse_engine_version(engine_version)
+    except ValueError:
+        raise InputError(f'--engine-version: {engine_version!r} is not a version (write e.g. "16" or "15.8")') from None
     cls = cat.get(instance_class)
     memory = cat.dbicm(instance_class, engine)
     renderer = {TableFormat.text: render.render_show_text, TableFormat.json: render.render_show_json, TableFormat.markdown: render.render_show_text}[format]
-    _emit(renderer(cls, engine, memory), None)
+    _emit(renderer(cls, engine, memory, version), None)
 
 
 # The commands that change a topology live in their own module; registered here, like the rest.

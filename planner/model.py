@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal, Mapping
 
+from .reserves import EngineVersion, parse_engine_version
+
 Engine = Literal["postgres", "aurora-postgresql", "self-managed"]
 ENGINES: tuple[str, ...] = ("postgres", "aurora-postgresql", "self-managed")
 RDS_ENGINES: tuple[str, ...] = ("postgres", "aurora-postgresql")
@@ -153,7 +155,12 @@ class Database:
     @property
     def major_version(self) -> int:
         """Return the PostgreSQL major version (9 for "9.6", 16 for "16.4")."""
-        return int(self.engine_version.split(".")[0])
+        return self.version.major
+
+    @property
+    def version(self) -> EngineVersion:
+        """Return the engine version's major and minor (minor None: the major's newest minor)."""
+        return parse_engine_version(self.engine_version)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from planner.errors import FormulaError
 from planner.model import ENGINES, SERVERLESS_CLASS, Database
+from planner.reserves import RESERVE_PARAMETERS, parameter_problem, parse_engine_version
 from planner.topology_parsed import describe, join_path, short_text
 from planner.topology_values import DIGITS, Checker, is_int, is_number, leaf, parse_percent, to_fraction
 
@@ -21,8 +22,7 @@ DATABASE_KEYS = ("engine", "engine_version", "instance_class", "parameters", "re
                  "reader_instance_class", "headroom", "serverless")
 SERVERLESS_KEYS = ("min_acu", "max_acu")
 MAX_ACU = 256
-PARAMETER_KEYS = ("max_connections", "superuser_reserved_connections",
-                  "rds.rds_superuser_reserved_connections", "reserved_connections")
+PARAMETER_KEYS = ("max_connections", *RESERVE_PARAMETERS)
 _VERSION = re.compile(r"[0-9]+(?:\.[0-9A-Za-z-]+)*")  # "16", "15.4", "11.22-rds.20240418"
 
 
@@ -112,6 +112,11 @@ class DatabaseRules(Checker):
 
     def engine_version(self, value: Any, path: str) -> str | None:
         """Return an engine version as text ("16", "15.4"); a YAML number is read back as text."""
+        if isinstance(value, float) and math.isfinite(value) and value >= 10 and not value.is_integer():
+            # `engine_version: 16.10` reaches us as the number 16.1, and the minor decides the reserves
+            self.add(path, f"engine_version {value:g} is a number, so 16.10 and 16.1 look the same",
+                     f'quote the version: engine_version: "{value:g}" (or the minor you run, e.g. "16.10")')
+            return None
         if is_number(value) and not (isinstance(value, float) and not math.isfinite(value)):
             value = str(value)  # `engine_version: 9.4` is a YAML float; the version is "9.4"
         if isinstance(value, str) and _VERSION.fullmatch(value.strip()):
@@ -178,16 +183,14 @@ class DatabaseRules(Checker):
                 checked = self.integer(flat[key], key_path)
             if checked is not None:
                 result[key] = checked
-        major = int(version.split(".")[0]) if version else None
-        if result.get("reserved_connections") and major is not None and major < 16:
-            self.add(join_path(path, "reserved_connections"),
-                     f"reserved_connections does not exist before PostgreSQL 16 (engine_version is {version})",
-                     'remove it or set engine_version: "16"')
-        if "rds.rds_superuser_reserved_connections" in flat and engine == "self-managed":
-            self.add(join_path(path, "rds.rds_superuser_reserved_connections"),
-                     "rds.rds_superuser_reserved_connections exists only on RDS and Aurora, "
-                     "not on a self-managed database",
-                     "remove it, or set the engine to postgres or aurora-postgresql")
+        if version is None:
+            return result
+        parsed = parse_engine_version(version)
+        for key in RESERVE_PARAMETERS:
+            problem = parameter_problem(engine, parsed, key) if key in flat else None
+            if problem is not None:
+                self.add(join_path(path, key), *problem)
+                result.pop(key, None)
         return result
 
     def max_connections(self, value: Any, path: str) -> int | str | None:

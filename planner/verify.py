@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import ExternalError, InputError
+from .reserves import RESERVED, SUPERUSER
 from .live import ServerSettings, locate, predict_refusal
 from .render.table import text_table
 
@@ -101,18 +102,19 @@ def build_plan(topology: "Topology", instance: "InstanceBudget", scenario: str, 
 
 def local_settings(plan: VerifyPlan, server_major: int) -> tuple[dict[str, int], list[str]]:
     """Return postgresql.conf settings that give an ordinary role the planned limit, and why."""
-    slots = dict(plan.instance.reserved_slots)
-    superuser = slots.get("superuser_reserved_connections", 0)
-    rds = slots.get("rds.rds_superuser_reserved_connections", 0)
-    reserved_connections = slots.get("reserved_connections", 0)
     settings = {"max_connections": plan.max_connections}
     notes: list[str] = []
-    folded = [("rds.rds_superuser_reserved_connections", rds)] if rds else []
-    if reserved_connections and server_major >= 16:
-        settings["reserved_connections"] = reserved_connections
-    elif reserved_connections:
-        folded.append(("reserved_connections", reserved_connections))
-    settings["superuser_reserved_connections"] = superuser + sum(v for _, v in folded)
+    superuser = 0
+    folded: list[tuple[str, int]] = []  # reserves community PostgreSQL lacks (the rds.* ones, reserved_connections before 16)
+    for name, value in plan.instance.reserved_slots:
+        if name == SUPERUSER:
+            superuser = value
+        elif name == RESERVED and server_major >= 16:
+            if value:
+                settings[RESERVED] = value
+        elif value:
+            folded.append((name, value))
+    settings[SUPERUSER] = superuser + sum(v for _, v in folded)
     if folded:
         parts = " + ".join([str(superuser)] + [f"{n} {v}" for n, v in folded])
         notes.append(

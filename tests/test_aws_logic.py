@@ -201,8 +201,13 @@ def test_parameters_from_rds_keep_what_changes_the_budget() -> None:
         _param("shared_buffers", "{DBInstanceClassMemory/32768}", "system"),
         {"ParameterName": "work_mem", "Source": "engine-default"},
     ]
-    assert parameters_from_rds(params, "16.4") == {"rds.rds_superuser_reserved_connections": 4, "reserved_connections": 2}
+    # 16 has no rds.rds_superuser_reserved_connections, 15 no reserved_connections: neither is imported
+    assert parameters_from_rds(params, "16.4") == {"reserved_connections": 2}
     assert parameters_from_rds(params, "15.8") == {"rds.rds_superuser_reserved_connections": 4}
+    rds_reserved = [_param("rds.rds_reserved_connections", "4", "engine-default")]
+    assert parameters_from_rds(rds_reserved, "17.6") == {}  # the version's default adds nothing
+    assert parameters_from_rds([_param("rds.rds_reserved_connections", "6", "system")], "17.6") == {"rds.rds_reserved_connections": 6}
+    assert parameters_from_rds(rds_reserved, "15.8") == {}  # 15.8 predates the parameter
     old = [_param("max_connections", "{DBInstanceClassMemory/31457280}", "system")]  # an old family's default
     assert parameters_from_rds(old, "9.6.22") == {"max_connections": "{DBInstanceClassMemory/31457280}"}
     assert parameters_from_rds([_param("max_connections", "500")], "16") == {"max_connections": 500}

@@ -18,6 +18,7 @@ from planner.budget import (
 from planner.catalog import load_catalog
 from planner.errors import InputError
 from planner.model import Database, Environment, Pool, Pooler, Service, Topology
+from planner.reserves import parse_engine_version, reserves_for
 
 CATALOG = load_catalog()
 
@@ -122,7 +123,7 @@ def test_self_managed_budget() -> None:
 
 def test_rds_reserved_slots_by_version() -> None:
     base = dict(engine="postgres", instance_class="db.m5.large")
-    pg15 = compute_budget(topo([Service("a", shape="fixed", connections=1)], [Database("main", engine_version="15", **base)]), CATALOG)
+    pg15 = compute_budget(topo([Service("a", shape="fixed", connections=1)], [Database("main", engine_version="15.8", **base)]), CATALOG)
     pg16 = compute_budget(
         topo([Service("a", shape="fixed", connections=1)],
              [Database("main", engine_version="16", parameters={"reserved_connections": 4}, **base)]),
@@ -132,8 +133,72 @@ def test_rds_reserved_slots_by_version() -> None:
     assert pg15.instances[0].max_connections.value == 823
     assert dict(pg15.instances[0].reserved_slots) == {"superuser_reserved_connections": 3, "rds.rds_superuser_reserved_connections": 2}
     assert pg15.instances[0].usable == 818
-    assert pg16.instances[0].reserved == 9 and pg16.instances[0].usable == 814
+    # 16.5+: 3 + rds.rds_reserved_connections 4 + reserved_connections (set to 4 here)
+    assert pg16.instances[0].reserved == 11 and pg16.instances[0].usable == 812
     assert pg15.instances[0].alarm_at == 658  # floor(823 × 0.8)
+
+
+# spec v1.1 §3: (engine, engine_version) -> the reserves in order, and whether any is an estimate
+RESERVE_TABLE = [
+    ("postgres", "18", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("reserved_connections", 2)], False),
+    ("postgres", "17", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("reserved_connections", 2)], False),
+    ("postgres", "17.1", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("reserved_connections", 2)], False),
+    ("postgres", "16", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("reserved_connections", 2)], False),
+    ("postgres", "16.5", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("reserved_connections", 2)], False),
+    ("postgres", "16.4", [("superuser_reserved_connections", 3), ("reserved_connections", 2)], True),
+    ("postgres", "16.1", [("superuser_reserved_connections", 3), ("reserved_connections", 2)], True),
+    ("postgres", "15", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("rds.rds_superuser_reserved_connections", 2)], True),
+    ("postgres", "15.9", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("rds.rds_superuser_reserved_connections", 2)], True),
+    ("postgres", "15.8", [("superuser_reserved_connections", 3), ("rds.rds_superuser_reserved_connections", 2)], False),
+    ("postgres", "14.14", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("rds.rds_superuser_reserved_connections", 2)], True),
+    ("postgres", "14.13", [("superuser_reserved_connections", 3), ("rds.rds_superuser_reserved_connections", 2)], False),
+    ("postgres", "13.17", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("rds.rds_superuser_reserved_connections", 2)], True),
+    ("postgres", "13.16", [("superuser_reserved_connections", 3), ("rds.rds_superuser_reserved_connections", 2)], False),
+    ("postgres", "12.21", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("rds.rds_superuser_reserved_connections", 2)], True),
+    ("postgres", "12.20", [("superuser_reserved_connections", 3), ("rds.rds_superuser_reserved_connections", 2)], False),
+    ("postgres", "11", [("superuser_reserved_connections", 3), ("rds.rds_superuser_reserved_connections", 2)], False),
+    ("postgres", "9.6.24", [("superuser_reserved_connections", 3), ("rds.rds_superuser_reserved_connections", 2)], False),
+    ("aurora-postgresql", "15", [("superuser_reserved_connections", 3), ("rds.rds_superuser_reserved_connections", 2)], False),
+    ("aurora-postgresql", "15.4", [("superuser_reserved_connections", 3), ("rds.rds_superuser_reserved_connections", 2)], False),
+    ("aurora-postgresql", "16", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("reserved_connections", 2)], True),
+    ("aurora-postgresql", "17.4", [("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("reserved_connections", 2)], True),
+    ("self-managed", "15", [("superuser_reserved_connections", 3)], False),
+    ("self-managed", "16", [("superuser_reserved_connections", 3), ("reserved_connections", 0)], False),
+]
+
+
+@pytest.mark.parametrize("engine, version, expected, estimated", RESERVE_TABLE, ids=[f"{e}-{v}" for e, v, _, _ in RESERVE_TABLE])
+def test_reserves_follow_the_engine_version(engine: str, version: str, expected: list[tuple[str, int]], estimated: bool) -> None:
+    reserves = reserves_for(engine, parse_engine_version(version), {})
+    assert [(r.parameter, r.value) for r in reserves] == expected
+    assert any(r.estimated for r in reserves) is estimated
+
+
+@pytest.mark.parametrize("version, app, master", [("16", 9, 7), ("17", 9, 7), ("18", 9, 7), ("15.8", 5, 3), ("15.9", 9, 7), ("16.4", 5, 3)])
+def test_app_roles_and_the_master_user_see_different_budgets(version: str, app: int, master: int) -> None:
+    db = Database("main", engine="postgres", engine_version=version, instance_class="db.m5.large")
+    (writer,) = compute_budget(topo([Service("a", shape="fixed", connections=1)], [db]), CATALOG).instances
+    assert (writer.reserved, writer.usable, writer.master_usable) == (app, 823 - app, 823 - master)
+
+
+def test_a_reserve_set_in_the_topology_replaces_the_default() -> None:
+    reserves = reserves_for("postgres", parse_engine_version("17.6"), {"rds.rds_reserved_connections": 6, "reserved_connections": 0})
+    assert [(r.parameter, r.value, r.source) for r in reserves] == [
+        ("superuser_reserved_connections", 3, "default"), ("rds.rds_reserved_connections", 6, "parameter"),
+        ("reserved_connections", 0, "parameter")]
+
+
+def test_aurora_16_takes_an_unconfirmed_parameter_as_written() -> None:
+    # whether Aurora 16+ still has rds.rds_superuser_reserved_connections is unconfirmed: counting it is the safe side
+    reserves = reserves_for("aurora-postgresql", parse_engine_version("16.6"), {"rds.rds_superuser_reserved_connections": 2})
+    assert sum(r.value for r in reserves) == 11
+
+
+@pytest.mark.parametrize("text, major, minor", [("16", 16, None), ("16.4", 16, 4), ("16.10", 16, 10), ("9.6", 9, None),
+                                                ("9.6.24", 9, 24), ("11.22-rds.20240418", 11, 22), (" 17.6 ", 17, 6)])
+def test_engine_versions_parse_to_major_and_minor(text: str, major: int, minor: int | None) -> None:
+    version = parse_engine_version(text)
+    assert (version.major, version.minor) == (major, minor)
 
 
 def test_headroom_is_exact() -> None:

@@ -20,7 +20,7 @@ HEAVY = ("matplotlib", "boto3", "botocore", "psycopg", "jinja2")
 def test_check_ok_exits_0() -> None:
     code, out, err = run_cli(["check", str(EXAMPLES / "pgbouncer-fleet.yaml")])
     assert code == 0, err
-    assert "main/writer" in out and "db.m5.large" in out and "818" in out
+    assert "main/writer" in out and "db.m5.large" in out and "814" in out  # 823 − 9 reserved on PostgreSQL 16
     assert err == ""
 
 
@@ -181,7 +181,10 @@ def test_catalog_show_json_keys() -> None:
     doc = json.loads(out)
     assert {"instance_class", "engine", "vcpu", "memory_gib", "dbinstanceclassmemory_bytes", "max_connections",
             "reserved", "usable", "max_connections_source"} <= set(doc)
-    assert (doc["max_connections"], doc["reserved"], doc["usable"], doc["max_connections_source"]) == (823, 5, 818, "observed")
+    assert (doc["max_connections"], doc["reserved"], doc["usable"], doc["max_connections_source"]) == (823, 9, 814, "observed")
+    assert [(r["parameter"], r["value"]) for r in doc["reserved_detail"]] == [
+        ("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("reserved_connections", 2)]
+    assert doc["master_user_usable"] == 816
 
 
 def test_catalog_list_filters() -> None:
@@ -253,7 +256,7 @@ def test_observations_make_an_estimate_exact(tmp_path: Path) -> None:
     assert code == 1, err
     writer_before, writer_after = json.loads(before)["instances"][0], json.loads(after)["instances"][0]
     assert writer_before["max_connections_source"] == "estimated"
-    assert (writer_after["max_connections"], writer_after["max_connections_source"], writer_after["usable"]) == (81, "observed", 76)
+    assert (writer_after["max_connections"], writer_after["max_connections_source"], writer_after["usable"]) == (81, "observed", 72)
     assert not any("is an estimate" in w for w in json.loads(after)["warnings"])
 
 

@@ -309,7 +309,7 @@ def verify_plan(max_connections: int = 1000, reserved_connections: int = 0, vers
 
     text = VERIFY_TOPOLOGY.format(max_connections=max_connections, reserved_connections=reserved_connections, version=version)
     if version < 16:
-        text = text.replace(", reserved_connections: 0", "")
+        text = text.replace(f", reserved_connections: {reserved_connections}", "")
     topology = parse_topology(text, "v.yaml")
     instance = compute_budget(topology, load_catalog()).instances[0]
     return build_plan(topology, instance, "rollout", scale, local)
@@ -322,7 +322,8 @@ def test_default_scale(max_connections: int, reserved: int, scale: int) -> None:
 
 def test_build_plan_scales_demand_and_fills_for_unbounded_pools() -> None:
     plan = verify_plan()
-    assert (plan.scale, plan.scale_auto, plan.max_connections, plan.reserved) == (5, True, 200, 5)
+    # PostgreSQL 16 with reserved_connections 0: 3 + rds.rds_reserved_connections 4
+    assert (plan.scale, plan.scale_auto, plan.max_connections, plan.reserved) == (5, True, 200, 7)
     assert [(s.source, s.planned, s.count) for s in plan.sources] == [("web@default", 500, 100), ("jobs@default", None, 200)]
     assert verify_plan(scale=3).max_connections == 334
 
@@ -338,9 +339,13 @@ def test_build_plan_refusals() -> None:
 
 def test_local_settings_fold_what_community_postgres_lacks() -> None:
     settings, notes = local_settings(verify_plan(reserved_connections=2, scale=1), 15)
-    assert settings == {"max_connections": 1000, "superuser_reserved_connections": 7}
-    assert "superuser_reserved_connections 7 = 3 + rds.rds_superuser_reserved_connections 2 + reserved_connections 2" in notes[0]
-    settings, _ = local_settings(verify_plan(reserved_connections=2, scale=1), 16)
-    assert settings == {"max_connections": 1000, "reserved_connections": 2, "superuser_reserved_connections": 5}
+    assert settings == {"max_connections": 1000, "superuser_reserved_connections": 9}
+    assert "superuser_reserved_connections 9 = 3 + rds.rds_reserved_connections 4 + reserved_connections 2" in notes[0]
+    settings, notes = local_settings(verify_plan(reserved_connections=2, scale=1), 16)
+    assert settings == {"max_connections": 1000, "reserved_connections": 2, "superuser_reserved_connections": 7}
+    assert "superuser_reserved_connections 7 = 3 + rds.rds_reserved_connections 4" in notes[0]
+    settings, notes = local_settings(verify_plan(reserved_connections=2, version=15, scale=1), 15)
+    assert settings == {"max_connections": 1000, "superuser_reserved_connections": 9}  # 15 = 15.9+: rds_reserved too
+    assert "3 + rds.rds_reserved_connections 4 + rds.rds_superuser_reserved_connections 2" in notes[0]
     _, notes = local_settings(verify_plan(), 15)
     assert any("scaled down by 5" in n and "1000 → 200" in n for n in notes)

@@ -249,7 +249,7 @@ def test_chromium_renders_the_report(tmp_path: Path) -> None:
     assert "<svg" in dom.stdout and 'role="img"' in dom.stdout
     for name in _source_names(path):
         assert name in dom.stdout
-    for number in ("818", "658", "3,000", "135"):
+    for number in ("814", "658", "3,000", "135"):
         assert f">{number}" in dom.stdout
     assert "rollout demand 137 vs alarm_at 658: 521 to spare" in dom.stdout
 

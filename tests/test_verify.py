@@ -38,7 +38,8 @@ services:
   web: {replicas: {min: 2, max: 4}, pool: {size: 3, max_overflow: 2}}
   jobs: {connections: 6}
 """, "main", "rollout", [], ("jobs@default", 2)),
-    # RDS 16: reserved 3 + 2 (rds) + 2 (reserved_connections) = 7 of 40; peak api@prod 24, api@staging 12
+    # RDS 16: reserved 3 + 4 (rds_reserved) + 2 (reserved_connections) = 9 of 40, usable 31;
+    # peak api@prod 24, api@staging 12: refused at the 32nd, staging's 8th
     "rds16-envs.yaml": ("""
 version: 1
 databases:
@@ -52,7 +53,7 @@ environments:
   staging: {scale: 0.5}
 services:
   api: {replicas: 6, max_surge: 0, pool: 4}
-""", "main", "peak", [], ("api@staging", 10)),
+""", "main", "peak", [], ("api@staging", 8)),
     # Aurora on a big class, two databases, a PgBouncer fleet and Lambdas; explicitly scaled
     "aurora-fleet.yaml": ("""
 version: 1

@@ -5,22 +5,26 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from ..budget import RESERVED_DEFAULTS
 from ..formula import evaluate_formula
 from ..model import DEFAULT_MAX_CONNECTIONS_FORMULA, RDS_ENGINES, EngineMemory, InstanceClass, price_for
+from ..reserves import EngineVersion, parse_engine_version, reserves_for
+from .data import reserve_dicts
 from .table import markdown_table, text_table
 
-# The default parameter group reserves superuser_reserved_connections + rds.rds_superuser_reserved_connections.
-DEFAULT_RESERVED = RESERVED_DEFAULTS["superuser_reserved_connections"] + RESERVED_DEFAULTS["rds.rds_superuser_reserved_connections"]
+DEFAULT_ENGINE_VERSION = "16"  # the topology's default engine_version (spec §1)
 
 
-def default_budget(cls: InstanceClass, engine: str, memory: EngineMemory) -> dict[str, Any]:
-    """Return the spec §5 ``catalog show`` document for the default parameter group."""
+def default_budget(cls: InstanceClass, engine: str, memory: EngineMemory, version: EngineVersion | None = None) -> dict[str, Any]:
+    """Return the spec §5 ``catalog show`` document for the default parameter group of ``version``."""
+    version = version or parse_engine_version(DEFAULT_ENGINE_VERSION)
     variables = {"DBInstanceClassMemory": memory.dbicm_bytes, "DBInstanceVCPU": cls.vcpu}
     max_connections = evaluate_formula(DEFAULT_MAX_CONNECTIONS_FORMULA, variables)
+    reserves = reserves_for(engine, version, {})
+    reserved = sum(r.value for r in reserves)
     return {
         "instance_class": cls.instance_class,
         "engine": engine,
+        "engine_version": version.text,
         "family": cls.family,
         "arch": cls.arch,
         "burstable": cls.burstable,
@@ -30,8 +34,11 @@ def default_budget(cls: InstanceClass, engine: str, memory: EngineMemory) -> dic
         "dbinstanceclassmemory_bytes": memory.dbicm_bytes,
         "max_connections_formula": DEFAULT_MAX_CONNECTIONS_FORMULA,
         "max_connections": max_connections,
-        "reserved": DEFAULT_RESERVED,
-        "usable": max_connections - DEFAULT_RESERVED,
+        "reserved": reserved,
+        "usable": max_connections - reserved,
+        "reserved_detail": reserve_dicts(reserves),
+        "reserved_estimated": any(r.estimated for r in reserves),
+        "master_user_usable": max_connections - sum(r.value for r in reserves if not r.master_user_may_use),
         "max_connections_source": memory.source,
         "estimated": memory.source == "estimated",
         "source_note": memory.note,
@@ -79,14 +86,14 @@ def render_list_json(classes: Sequence[InstanceClass], engine: str | None) -> st
     return json.dumps(docs, indent=2)
 
 
-def render_show_json(cls: InstanceClass, engine: str, memory: EngineMemory) -> str:
+def render_show_json(cls: InstanceClass, engine: str, memory: EngineMemory, version: EngineVersion | None = None) -> str:
     """Return the ``catalog show --format json`` document."""
-    return json.dumps(default_budget(cls, engine, memory), indent=2)
+    return json.dumps(default_budget(cls, engine, memory, version), indent=2)
 
 
-def render_show_text(cls: InstanceClass, engine: str, memory: EngineMemory) -> str:
+def render_show_text(cls: InstanceClass, engine: str, memory: EngineMemory, version: EngineVersion | None = None) -> str:
     """Return one class described for a person."""
-    doc = default_budget(cls, engine, memory)
+    doc = default_budget(cls, engine, memory, version)
     estimate = " (ESTIMATE)" if doc["estimated"] else ""
     price = price_for(cls, engine)
     lines = [
@@ -96,9 +103,12 @@ def render_show_text(cls: InstanceClass, engine: str, memory: EngineMemory) -> s
         f"  DBInstanceClassMemory  {memory.dbicm_bytes:,} bytes [{memory.source}]",
         f"    from: {memory.note}",
         f"  max_connections        {doc['max_connections']}{estimate}  = {DEFAULT_MAX_CONNECTIONS_FORMULA}",
-        f"  reserved               {doc['reserved']}  (superuser_reserved_connections 3 + rds.rds_superuser_reserved_connections 2)",
-        f"  usable                 {doc['usable']}",
+        f"  reserved               {doc['reserved']}{' (ESTIMATE)' if doc['reserved_estimated'] else ''}  on {engine} {doc['engine_version']}, default parameter group",
     ]
+    for r in doc["reserved_detail"]:
+        estimate = f"; ESTIMATE: {r['note']}" if r["estimated"] else ""
+        lines.append(f"    {r['parameter']} {r['value']}: for {r['holder']}{estimate}")
+    lines.append(f"  usable                 {doc['usable']}  (ordinary application roles; the master user may open {doc['master_user_usable']})")
     if price is not None:
         lines.append(f"  price                  ${price}/hour ({cls.price_source})")
     return "\n".join(lines)

@@ -240,9 +240,10 @@ def waterfall_chart(instance: "InstanceBudget", title: str, prefix: str) -> str:
     demand = instance.scenarios[worst].demand
     rows: list[tuple[str, float, float, str, str, str]] = [(f"max_connections{estimate}", 0, mc, "#4a6fa5", "", f"{mc:,}")]
     level = mc
-    for name, value in instance.reserved_slots:
-        rows.append((f"− {name}", level - value, value, "#bdbdbd", "\\\\", f"−{value:,}" if value else "0"))
-        level -= value
+    for r in instance.reserves:
+        label = f"− {r.parameter}" + (" (estimate)" if r.estimated else "")
+        rows.append((label, level - r.value, r.value, "#bdbdbd", "\\\\", f"−{r.value:,}" if r.value else "0"))
+        level -= r.value
     rows.append(("= usable", 0, instance.usable, "#1f4e79", "", f"{instance.usable:,}"))
     rows.append((f"alarm_at ({float(instance.headroom):.0%} headroom)", 0, instance.alarm_at, "#c6dbef", "//", f"{instance.alarm_at:,}"))
     if demand is None:

@@ -7,6 +7,7 @@ from typing import Any
 from .. import __version__
 from ..budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from ..model import SOURCE_ESTIMATED
+from ..reserves import Reserve
 
 
 def source_dict(source: SourceDemand, scenarios: tuple[str, ...]) -> dict[str, Any]:
@@ -22,6 +23,22 @@ def source_dict(source: SourceDemand, scenarios: tuple[str, ...]) -> dict[str, A
     return entry
 
 
+def reserve_dicts(reserves: "tuple[Reserve, ...]") -> list[dict[str, Any]]:
+    """Return the ``reserved_detail`` entries: each reserve, who may use it, and whether it is estimated."""
+    return [
+        {
+            "parameter": r.parameter,
+            "value": r.value,
+            "source": r.source,
+            "holder": r.holder,
+            "master_user_may_use": r.master_user_may_use,
+            "estimated": r.estimated,
+            **({"note": r.note} if r.note else {}),
+        }
+        for r in reserves
+    ]
+
+
 def instance_dict(instance: InstanceBudget) -> dict[str, Any]:
     """Return one entry of ``instances`` (spec §5), with a few documented extra keys."""
     mc = instance.max_connections
@@ -29,6 +46,7 @@ def instance_dict(instance: InstanceBudget) -> dict[str, Any]:
         "database": instance.database,
         "role": instance.role,
         "engine": instance.engine,
+        "engine_version": instance.engine_version,
         "instance_class": instance.instance_class,
         "max_connections": mc.value,
         "reserved": instance.reserved,
@@ -39,6 +57,9 @@ def instance_dict(instance: InstanceBudget) -> dict[str, Any]:
         "max_connections_formula": mc.formula,
         "dbinstanceclassmemory_bytes": mc.memory.dbicm_bytes if mc.memory else None,
         "reserved_slots": dict(instance.reserved_slots),
+        "reserved_detail": reserve_dicts(instance.reserves),
+        "reserved_estimated": instance.reserved_estimated,
+        "master_user_usable": instance.master_usable,
         "headroom": float(instance.headroom),
         "status": instance.status,
         "scenarios": {

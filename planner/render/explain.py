@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..budget import BudgetReport, InstanceBudget, PoolerBudget
 from ..formula import substitute
-from ..model import SOURCE_ESTIMATED, SOURCE_PARAMETER
+from ..model import RDS_ENGINES, SOURCE_ESTIMATED, SOURCE_PARAMETER
+from ..reserves import SOURCE_SET, parse_engine_version, version_note
 
 
 def _max_connections_lines(instance: InstanceBudget) -> list[str]:
@@ -27,14 +28,35 @@ def _max_connections_lines(instance: InstanceBudget) -> list[str]:
     return lines
 
 
+def reserve_lines(instance: InstanceBudget) -> list[str]:
+    """Return the reserve of an instance itemised: each parameter, who may use it, and ``usable``."""
+    lines = []
+    note = version_note(instance.engine, parse_engine_version(instance.engine_version)) if instance.engine_version else None
+    if note:
+        lines.append(f"  {note}")
+    slots = " + ".join(f"{r.parameter} {r.value}" for r in instance.reserves)
+    lines.append(f"  reserved = {slots} = {instance.reserved}" + ("  (estimate)" if instance.reserved_estimated else ""))
+    for r in instance.reserves:
+        origin = "set in the topology" if r.source == SOURCE_SET else "default"
+        estimate = f"; ESTIMATE: {r.note}" if r.estimated else ""
+        lines.append(f"    {r.parameter} {r.value} ({origin}{estimate}): for {r.holder}")
+    m = instance.max_connections.value
+    lines.append(f"  usable = max_connections {m} − reserved {instance.reserved} = {instance.usable}  (ordinary application roles)")
+    if instance.engine in RDS_ENGINES and instance.master_usable != instance.usable:
+        kept = " + ".join(str(r.value) for r in instance.reserves if not r.master_user_may_use)
+        lines.append(f"    the master user (rds_superuser) may open {m} − {kept} = {instance.master_usable}: "
+                     "do not count on it for applications")
+    if instance.engine in RDS_ENGINES:
+        lines.append("    RDS's own sessions (rdsadmin monitoring) hold a few ordinary slots too: keep them in the headroom")
+    return lines
+
+
 def explain_instance(instance: InstanceBudget) -> list[str]:
     """Return the lines that derive one instance's budget and each scenario's demand."""
     header = f"{instance.database} / {instance.role} ({instance.engine}, {instance.instance_class or 'no class'})"
     lines = [header, "-" * len(header)]
     lines += _max_connections_lines(instance)
-    slots = " + ".join(f"{name} {value}" for name, value in instance.reserved_slots)
-    lines.append(f"  reserved = {slots} = {instance.reserved}")
-    lines.append(f"  usable = max_connections {instance.max_connections.value} − reserved {instance.reserved} = {instance.usable}")
+    lines += reserve_lines(instance)
     headroom = float(instance.headroom) * 100
     lines.append(
         f"  alarm_at = floor({instance.max_connections.value} × (1 − {headroom:g}%)) = {instance.alarm_at}"

@@ -160,7 +160,7 @@ def _demand_caption(instance: InstanceBudget, name: str) -> tuple[str, str]:
 
 def _waterfall_caption(instance: InstanceBudget, name: str) -> tuple[str, str]:
     mc = instance.max_connections.value
-    slots = ", ".join(f"{n} {v}" for n, v in instance.reserved_slots)
+    slots = ", ".join(f"{r.parameter} {r.value}{' (estimate)' if r.estimated else ''} for {r.holder}" for r in instance.reserves)
     worst = charts.worst_scenario(instance)
     demand = instance.scenarios[worst].demand
     rest = "unbounded demand: no headroom" if demand is None else f"demand ({worst}) {demand:,}, headroom {instance.usable - demand:,}"
