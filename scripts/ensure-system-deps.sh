@@ -6,7 +6,20 @@ set -euo pipefail
 have_postgres() { ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1; }
 have_pgbouncer() { command -v pgbouncer >/dev/null 2>&1 || test -x /usr/sbin/pgbouncer; }
 have_chromium() { test -x /usr/bin/chromium; }
-if have_postgres && have_pgbouncer && have_chromium; then
+# The pgserver package (test extras) ships PostgreSQL 16 binaries built elsewhere: they need zlib and the C
+# library only, as ldd shows; report any shared library this machine lacks, and install zlib if it is the one.
+pgserver_missing_libs() {
+  local bin
+  for bin in "${VENV:-.venv}"/lib/python3*/site-packages/pgserver/pginstall/bin/{postgres,initdb,pg_ctl}; do
+    [ -x "$bin" ] && ldd "$bin" 2>/dev/null | awk '/not found/ {print $1}'
+  done | sort -u
+}
+missing_libs=$(pgserver_missing_libs || true)
+have_pgserver_libs() { [ -z "$missing_libs" ] || ! echo "$missing_libs" | grep -q '^libz\.so'; }
+if [ -n "$missing_libs" ]; then
+  echo "ensure-system-deps: pgserver's PostgreSQL 16 binaries lack: $(echo $missing_libs)" >&2
+fi
+if have_postgres && have_pgbouncer && have_chromium && have_pgserver_libs; then
   exit 0
 fi
 if ! command -v apt-get >/dev/null 2>&1; then
@@ -19,6 +32,7 @@ packages=()
 have_postgres || packages+=(postgresql)
 have_pgbouncer || packages+=(pgbouncer)
 have_chromium || packages+=(chromium)
+have_pgserver_libs || packages+=(zlib1g)
 echo "ensure-system-deps: installing ${packages[*]} from Debian's packages" >&2
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
