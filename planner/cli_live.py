@@ -199,23 +199,36 @@ def inspect_dict(
     snapshot: "Snapshot", idle_after: float, comparison: "PlanComparison | None", advice: "list[Advice]", terminated: dict[int, bool | str] | None
 ) -> dict[str, Any]:
     """Return the ``inspect --format json`` document for one server."""
-    from .live import groupings, live_budget, oldest_transaction, stale_idle_sessions, terminable
+    from .live import groupings, live_budget, oldest_transaction, reserve_holder, stale_idle_sessions, terminable
 
     budget = live_budget(snapshot)
     s = snapshot.settings
     oldest = oldest_transaction(snapshot)
+    you = snapshot.allowance()
     return {
         "server": {"where": snapshot.where, "version": s.server_version, "version_num": s.version_num, "user": snapshot.user,
-                   "superuser": snapshot.superuser, "pid": snapshot.self_pid, "read_only": True},
+                   "superuser": snapshot.superuser, "rds_superuser": snapshot.rds_superuser,
+                   "pg_use_reserved_connections": snapshot.use_reserved, "pid": snapshot.self_pid, "read_only": True},
         "budget": {
             "max_connections": s.max_connections,
             "superuser_reserved_connections": s.superuser_reserved_connections,
-            "reserved_connections": s.reserved_connections,
+            "rds.rds_reserved_connections": s.rds_reserved_connections,
             "rds.rds_superuser_reserved_connections": s.rds_superuser_reserved_connections,
+            "reserved_connections": s.reserved_connections,
+            # every reserve the server has, in planner's order, with who may open its slots
+            "reserved_detail": [
+                {"parameter": name, "value": value, "who": reserve_holder(name), "you_may_use": name in you.may_use}
+                for name, value in s.reserved_slots
+            ],
             "reserved": s.reserved, "usable": s.usable, "in_use": budget.in_use,
             "in_use_superuser": budget.in_use_superuser, "in_use_ordinary": budget.in_use - budget.in_use_superuser,
             "free": budget.free, "percent_used": budget.percent_used,
             "idle_in_transaction_session_timeout_ms": s.idle_in_transaction_session_timeout_ms,
+        },
+        "you": {
+            "role": you.role, "superuser": you.superuser, "rds_superuser": you.rds_superuser,
+            "pg_use_reserved_connections": you.use_reserved, "may_use": list(you.may_use),
+            "must_leave_free": you.must_leave_free, "may_hold": you.may_hold, "free_now": you.free_now, "why": you.why,
         },
         "sessions": groupings(snapshot),
         "hidden_sessions": sum(1 for x in snapshot.clients if x.hidden),
@@ -244,14 +257,15 @@ def inspect_text(
     snapshot: "Snapshot", idle_after: float, comparison: "PlanComparison | None", advice: "list[Advice]", terminated: dict[int, bool | str] | None
 ) -> str:
     """Return the readable ``inspect`` report for one server."""
-    from .live import format_duration, groupings, live_budget, oldest_transaction, stale_idle_sessions
+    from .live import format_duration, groupings, live_budget, oldest_transaction, reserve_holder, stale_idle_sessions
     from .render.table import text_table
 
     s, budget, groups = snapshot.settings, live_budget(snapshot), groupings(snapshot)
     role = "superuser" if snapshot.superuser else "ordinary role"
     lines = [f"PostgreSQL {s.server_version} at {snapshot.where} (this session: pid {snapshot.self_pid}, {role}, read-only)", "", "budget"]
     rows: list[list[object]] = [["max_connections", s.max_connections]]
-    rows += [[name, value] for name, value in s.reserved_slots]
+    # each reserve with who may open its slots (a value column 5 wide keeps the words in one column)
+    rows += [[name, f"{value:<5} {reserve_holder(name)}"] for name, value in s.reserved_slots]
     ordinary = budget.in_use - budget.in_use_superuser
     rows += [
         ["usable by ordinary roles", s.usable],
@@ -259,6 +273,8 @@ def inspect_text(
         ["free for ordinary roles", budget.free],
     ]
     lines += [f"  {name:<40} {value}" for name, value in rows]
+    you = snapshot.allowance()
+    lines.append(f"  you (role {you.role}) may open {you.may_hold} in all, {you.free_now} more now: {you.why}")
     lines += ["", "who holds the slots (client sessions)", text_table(["APPLICATION_NAME", "SESSIONS"], list(groups["application_name"].items()), "  ")]
     for key in ("user", "database", "client", "state"):
         lines.append(f"  by {key}: {_counts_line(groups[key])}")

@@ -6,11 +6,13 @@ first refusal (its ordinal, its source, PostgreSQL's own message) is set next to
 of :func:`planner.live.predict_refusal` for the server's settings; the run passes when they
 agree exactly. Everything opened is closed, whatever happens (Ctrl-C included).
 
-``--local`` starts a throwaway server whose settings are the instance's planned ones. Community
-PostgreSQL has no ``rds.rds_superuser_reserved_connections`` (and 15 and older no
-``reserved_connections``), so those slots are folded into ``superuser_reserved_connections``:
-an ordinary role meets exactly the same limit. Large instances are scaled down (``--scale K``):
-max_connections and every source's demand are divided by K, rounded up; reserved slots stay.
+``--local`` starts a throwaway server whose settings are the instance's planned ones, from the
+binaries closest to the topology's engine version (a 16+ topology runs PostgreSQL 16+ where one is
+here, e.g. from the ``pgserver`` package; see :func:`planner.sources.localpg.choose_binaries`).
+Community PostgreSQL has no ``rds.*`` reserves (and 15 and older no ``reserved_connections``), so
+those slots are folded into ``superuser_reserved_connections``: an ordinary role meets exactly the
+same limit. Large instances are scaled down (``--scale K``): max_connections and every source's
+demand are divided by K, rounded up; reserved slots stay.
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from .errors import ExternalError, InputError
-from .reserves import RESERVED, SUPERUSER
-from .live import ServerSettings, locate, predict_refusal
+from .live import ServerSettings, classify_refusal, full_server_explanation, locate, predict_refusal, role_allowance
 from .render.table import text_table
+from .reserves import RESERVED, SUPERUSER, parse_engine_version
 
 if TYPE_CHECKING:
     from .budget import InstanceBudget
     from .model import Topology
+    from .sources.localpg import Binaries
 
 VERIFY_ROLE = "planner_verify"
 LOCAL_LIMIT = 200  # connections a laptop's throwaway server comfortably holds
@@ -149,6 +152,12 @@ class Refusal:
     source: str
     source_ordinal: int
     message: str
+    sqlstate: str | None = None  # 53300 where libpq kept it (it keeps none for a failed login)
+
+    @property
+    def meaning(self) -> str:
+        """Return who could still connect after this refusal, by its wording."""
+        return classify_refusal(self.message).who
 
 
 @dataclass
@@ -177,7 +186,7 @@ def open_connections(dsn: str, sources: Sequence[PlannedSource], others_expected
                 try:
                     conn = open_tagged(dsn, source.source)
                 except SlotRefused as exc:
-                    outcome.refused = Refusal(ordinal, source.source, k, exc.message)
+                    outcome.refused = Refusal(ordinal, source.source, k, exc.message, exc.sqlstate)
                     break
                 held.append(conn)
                 outcome.opened[source.source] += 1
@@ -215,6 +224,7 @@ class VerifyReport:
     notes: tuple[str, ...]
     outcome: Outcome
     data_directory: str | None = None
+    binaries: "Binaries | None" = None  # --local: the server binaries that ran
 
     @property
     def predicted(self) -> int | None:
@@ -226,14 +236,24 @@ class VerifyReport:
         return refused == self.predicted
 
 
+def engine_major(instance: "InstanceBudget") -> int | None:
+    """Return the major of the instance's engine_version (None when it names none)."""
+    try:
+        return parse_engine_version(instance.engine_version).major if instance.engine_version else None
+    except ValueError:
+        return None
+
+
 def verify_local(plan: VerifyPlan, progress: Progress | None = None) -> VerifyReport:
     """Run ``plan`` on a throwaway server with the planned settings; remove the server after."""
-    from .sources.localpg import binaries_version, local_postgres, require_bindir
+    from .sources.localpg import choose_binaries, local_postgres
     from .sources.postgres import create_login_role, read_control
 
-    major = binaries_version(require_bindir())
-    settings, notes = local_settings(plan, major)
-    with local_postgres(settings, prefix="planner-verify-") as server:
+    binaries, older = choose_binaries(engine_major(plan.instance))
+    settings, notes = local_settings(plan, binaries.major)
+    if older:
+        notes.insert(0, older)
+    with local_postgres(settings, prefix="planner-verify-", bindir=binaries.bindir) as server:
         admin = server.socket_conninfo()
         create_login_role(admin, VERIFY_ROLE)
         control = read_control(admin)
@@ -242,7 +262,7 @@ def verify_local(plan: VerifyPlan, progress: Progress | None = None) -> VerifyRe
         where = f"throwaway PostgreSQL {control.settings.server_version} on 127.0.0.1, removed afterwards"
         return VerifyReport(
             plan, "local", where, control.settings, VERIFY_ROLE, control.settings.reserved_for(False),
-            tuple(notes), outcome, str(server.root),
+            tuple(notes), outcome, str(server.root), binaries,
         )
 
 
@@ -258,9 +278,13 @@ def verify_dsn(plan: VerifyPlan, dsn: str, confirm: Callable[[str], None], progr
             "cannot happen for them; connect as the application's ordinary role"
         )
     notes: list[str] = []
-    reserved = control.settings.reserved_for(False, control.rds_superuser, control.use_reserved)
+    allowance = role_allowance(control.settings, control.user, False, control.rds_superuser, control.use_reserved)
+    reserved = allowance.must_leave_free
     if reserved != control.settings.reserved:
-        notes.append(f"{control.user} may use some reserved slots (rds_superuser or pg_use_reserved_connections): it must leave {reserved} free, not {control.settings.reserved}")
+        notes.append(
+            f"{control.user} may use some reserved slots ({' and '.join(allowance.may_use)}): it must leave {reserved} free, "
+            f"not {control.settings.reserved}"
+        )
     if control.settings.usable != plan.instance.usable or control.settings.max_connections != plan.instance.max_connections.value:
         notes.append(
             f"this server's budget differs from the plan's: max_connections {control.settings.max_connections} "
@@ -308,6 +332,7 @@ def report_dict(report: VerifyReport) -> dict[str, Any]:
         "server": {
             "where": report.where, "version": s.server_version, "max_connections": s.max_connections,
             "reserved_slots": dict(s.reserved_slots), "usable": s.usable, "data_directory": report.data_directory,
+            "binaries": None if report.binaries is None else report.binaries.as_dict(),
         },
         "plan": {
             "instance_class": instance.instance_class, "max_connections": instance.max_connections.value,
@@ -327,6 +352,7 @@ def report_dict(report: VerifyReport) -> dict[str, Any]:
         "total": plan.total,
         "refused": None if o.refused is None else {
             "ordinal": o.refused.ordinal, "source": o.refused.source, "source_ordinal": o.refused.source_ordinal, "message": o.refused.message,
+            "sqlstate": o.refused.sqlstate, "kind": classify_refusal(o.refused.message).key, "meaning": o.refused.meaning,
         },
         "predicted_refused_ordinal": report.predicted,
         "prediction": _prediction_text(report),
@@ -351,6 +377,8 @@ def render_text(report: VerifyReport) -> str:
         f"usable {instance.usable}; demand {result.demand if result else '-'} ({(result.status if result else '-').upper()})",
         f"server: {report.where}; max_connections {s.max_connections}, {reserved}",
     ]
+    if report.binaries is not None:
+        lines.append(f"  {binaries_text(report)}")
     lines += [f"  {note}" for note in report.notes]
     lines.append(f"connecting as {report.role} (not a superuser); {o.others_before} other sessions connected before the run")
     lines.append("")
@@ -371,6 +399,7 @@ def render_text(report: VerifyReport) -> str:
     lines.append("")
     if o.refused:
         lines.append(f"refused: connection #{o.refused.ordinal} ({o.refused.source} #{o.refused.source_ordinal}): {o.refused.message}")
+        lines.append(f"  {full_server_explanation(o.refused.message)}")
     else:
         lines.append(f"refused: none ({sum(o.opened.values())} connections opened)")
     if o.refused and o.refused.ordinal < plan.total:
@@ -387,6 +416,16 @@ def render_text(report: VerifyReport) -> str:
         if o.others_after is not None and o.others_after != o.others_before:
             lines.append(f"  other sessions changed during the run: {o.others_before} before, {o.others_after} at the end")
     return "\n".join(lines)
+
+
+def binaries_text(report: VerifyReport) -> str:
+    """Return which server binaries ran and why those, for the text report."""
+    b = report.binaries
+    assert b is not None
+    version = report.plan.instance.engine_version
+    # chosen by version unless $PLANNER_PG_BINDIR chose (then the source says so)
+    why = f", the closest here to engine_version {version}" if version and b.origin != "env" else ""
+    return f"binaries: PostgreSQL {b.version}, {b.source} ({b.bindir}){why}"
 
 
 def locate_prediction(report: VerifyReport) -> tuple[str, int] | None:

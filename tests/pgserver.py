@@ -17,9 +17,11 @@ from typing import Iterator, Mapping
 
 import pytest
 
-from planner.sources.localpg import UNPRIVILEGED_USER, LocalPostgres, find_bindir, free_port, local_postgres
+from planner.sources.localpg import UNPRIVILEGED_USER, Binaries, LocalPostgres, available_binaries, find_bindir, free_port, local_postgres
 
-__all__ = ["PostgresServer", "find_bindir", "free_port", "require_bindir", "start_pgbouncer", "start_postgres", "wait_for_port"]
+__all__ = [
+    "PostgresServer", "find_bindir", "free_port", "require_binaries", "require_bindir", "start_pgbouncer", "start_postgres", "wait_for_port",
+]
 
 # The throwaway server is the planner's own (planner verify --local uses it); tests connect over TCP.
 PostgresServer = LocalPostgres
@@ -36,13 +38,30 @@ def require_bindir() -> Path:
     return bindir
 
 
-def start_postgres(settings: Mapping[str, object]) -> Iterator[PostgresServer]:
+def require_binaries(at_least: int | None = None, below: int | None = None) -> Binaries:
+    """Return the newest server binaries of a major in [at_least, below), or skip (outside CI) /
+    fail (in CI) saying what is missing: ``make test`` installs Debian's PostgreSQL (15 on
+    bookworm) and the pgserver package (16) with the test extras."""
+    fitting = [b for b in available_binaries() if (at_least is None or b.major >= at_least) and (below is None or b.major < below)]
+    if not fitting:
+        wanted = " and ".join(x for x in (f"{at_least} or later" if at_least else "", f"before {below}" if below else "") if x)
+        reason = (f"no PostgreSQL server binaries of major {wanted or 'any'} here "
+                  "(make test installs Debian's postgresql, and pgserver for 16, with pip install -e '.[test]')")
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return fitting[-1]
+
+
+def start_postgres(settings: Mapping[str, object], binaries: Binaries | None = None) -> Iterator[PostgresServer]:
     """Start a server with ``settings`` (postgresql.conf values), yield it, stop it, remove its files.
 
+    ``binaries``: which server to run (see :func:`require_binaries`); by default the machine's.
     TCP on 127.0.0.1 trusts every user: tests connect with ``server.dsn(user)``, no password.
     """
-    require_bindir()
-    with local_postgres(settings, host_auth="trust") as server:
+    if binaries is None:
+        require_bindir()
+    with local_postgres(settings, host_auth="trust", bindir=None if binaries is None else binaries.bindir) as server:
         yield server
 
 

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from .conftest import run_cli
-from .pgserver import PostgresServer, free_port, start_pgbouncer, start_postgres, wait_for_port
+from .pgserver import PostgresServer, free_port, require_binaries, start_pgbouncer, start_postgres, wait_for_port
 
 pytestmark = pytest.mark.server
 
@@ -89,7 +89,15 @@ def test_inspect_reports_budget_sessions_and_idle_transactions_exactly(server: P
         "in_use_superuser": 2, "in_use_ordinary": 6, "free": 9,
     }
     assert budget["percent_used"] == 47.1 and budget["reserved_connections"] is None
-    assert budget["rds.rds_superuser_reserved_connections"] is None
+    assert budget["rds.rds_superuser_reserved_connections"] is None and budget["rds.rds_reserved_connections"] is None
+    assert budget["reserved_detail"] == [
+        {"parameter": "superuser_reserved_connections", "value": 3, "who": "superusers only (on RDS: AWS's rdsadmin)", "you_may_use": True}]
+    # this session is a superuser's: every slot is its own; no rds_superuser role on community PostgreSQL
+    assert doc["you"] == {
+        "role": "postgres", "superuser": True, "rds_superuser": False, "pg_use_reserved_connections": False,
+        "may_use": ["superuser_reserved_connections"], "must_leave_free": 0, "may_hold": 20, "free_now": 12,
+        "why": "you are a superuser: every slot is yours, the reserved ones too",
+    }
     assert doc["server"]["version"].startswith(str(server.version())) and doc["server"]["read_only"] is True
     assert doc["sessions"]["application_name"] == {"web@prod": 4, "worker": 2, "planner inspect": 1, "psql": 1}
     assert doc["sessions"]["user"] == {"app": 6, "postgres": 2}
@@ -114,7 +122,9 @@ def test_inspect_reports_budget_sessions_and_idle_transactions_exactly(server: P
 def test_text_report(server: PostgresServer, idle: psycopg.Connection) -> None:
     code, out, err = run_cli(["inspect", "--dsn", server.dsn(), "--idle-after", "1s"])
     assert code == 0 and err == ""
+    assert "superuser_reserved_connections           3     superusers only (on RDS: AWS's rdsadmin)" in out
     assert "usable by ordinary roles                 17" in out
+    assert "you (role postgres) may open 20 in all, 12 more now: you are a superuser" in out
     assert "idle in transaction for more than 1.0s: 1" in out
     assert f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = {idle.info.backend_pid}" in out
     assert "planner inspect --terminate runs" in out
@@ -162,6 +172,119 @@ def test_an_ordinary_role_sees_the_same_budget(server: PostgresServer, sessions:
     assert as_app["budget"]["in_use"] == as_superuser["budget"]["in_use"]
     assert as_app["hidden_sessions"] == 1  # psql: another role's session, without pg_read_all_stats
     assert as_app["server"]["superuser"] is False
+    in_use = as_app["budget"]["in_use"]
+    assert (as_app["you"]["must_leave_free"], as_app["you"]["may_hold"], as_app["you"]["free_now"]) == (3, 17, 17 - in_use)
+    assert as_app["you"]["may_use"] == [] and as_app["budget"]["reserved_detail"][0]["you_may_use"] is False
+
+
+# --------------------------------------------------------------------------- the server's own reserves, RDS's too
+#
+# Community PostgreSQL has no rds.* settings; set in postgresql.conf they are placeholders, which inspect reads as
+# it reads RDS's (they are not enforced: these servers stand in for RDS only in what inspect reads). The roles are
+# RDS's: rds_superuser, with pg_use_reserved_connections granted on 16+ as RDS grants it, and a master user in it.
+
+RDS_ROLES = ["CREATE ROLE rds_superuser NOLOGIN", "CREATE ROLE master LOGIN IN ROLE rds_superuser", "CREATE ROLE app LOGIN"]
+
+
+@pytest.fixture(scope="module")
+def rds16() -> Iterator[PostgresServer]:
+    """PostgreSQL 16+ as RDS 16.5+ sets it: superuser 3, rds_reserved 4, reserved_connections 2 of 30."""
+    binaries = require_binaries(at_least=16)
+    settings = {"max_connections": 30, "superuser_reserved_connections": 3, "reserved_connections": 2, "rds.rds_reserved_connections": 4}
+    for server in start_postgres(settings, binaries):
+        with psycopg.connect(server.dsn(), autocommit=True) as admin:
+            for statement in [*RDS_ROLES, "GRANT pg_use_reserved_connections TO rds_superuser"]:
+                admin.execute(statement)
+        yield server
+
+
+@pytest.fixture(scope="module")
+def rds15() -> Iterator[PostgresServer]:
+    """PostgreSQL before 16 as RDS 15.9+ sets it: superuser 3, rds_reserved 4, rds_superuser 2 of 30 (no pg_use_reserved_connections role)."""
+    binaries = require_binaries(below=16)
+    settings = {"max_connections": 30, "superuser_reserved_connections": 3, "rds.rds_reserved_connections": 4,
+                "rds.rds_superuser_reserved_connections": 2}
+    for server in start_postgres(settings, binaries):
+        with psycopg.connect(server.dsn(), autocommit=True) as admin:
+            for statement in RDS_ROLES:
+                admin.execute(statement)
+        yield server
+
+
+RDS16_DETAIL = [
+    ("superuser_reserved_connections", 3, "superusers only (on RDS: AWS's rdsadmin)"),
+    ("rds.rds_reserved_connections", 4, "the rds_reserved role (AWS's own sessions)"),
+    ("reserved_connections", 2, "roles with pg_use_reserved_connections (rds_superuser, so the master user)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("user", "flags", "may_use", "may_hold", "why"),
+    [
+        ("app", (False, False, False), [], 21,
+         "an ordinary role (no superuser, rds_superuser or pg_use_reserved_connections): no reserved slot is yours"),
+        ("master", (False, True, True), ["reserved_connections"], 23,
+         "you are a member of rds_superuser and you have pg_use_reserved_connections, so the slots of reserved_connections are yours too"),
+        # pg_has_role answers true to a superuser for every role: so does inspect
+        (None, (True, True, True), ["superuser_reserved_connections", "rds.rds_reserved_connections", "reserved_connections"], 30,
+         "you are a superuser: every slot is yours, the reserved ones too"),
+    ],
+)
+def test_rds16_reserves_itemised_and_what_each_role_may_open(
+    rds16: PostgresServer, user: str | None, flags: tuple[bool, bool, bool], may_use: list[str], may_hold: int, why: str
+) -> None:
+    doc = inspect_json(rds16, user=user)
+    budget, you = doc["budget"], doc["you"]
+    assert [(d["parameter"], d["value"], d["who"]) for d in budget["reserved_detail"]] == RDS16_DETAIL
+    assert [d["parameter"] for d in budget["reserved_detail"] if d["you_may_use"]] == may_use
+    assert (budget["reserved"], budget["usable"], budget["rds.rds_reserved_connections"], budget["reserved_connections"]) == (9, 21, 4, 2)
+    assert budget["rds.rds_superuser_reserved_connections"] is None  # RDS has none on 16+
+    assert (doc["server"]["superuser"], doc["server"]["rds_superuser"], doc["server"]["pg_use_reserved_connections"]) == flags
+    assert (you["may_use"], you["may_hold"], you["must_leave_free"], you["why"]) == (may_use, may_hold, 30 - may_hold, why)
+    assert you["free_now"] == may_hold - budget["in_use"]
+    code, out, err = run_cli(["inspect", "--dsn", rds16.dsn(user)])
+    assert code == 0, err
+    for parameter, value, who in RDS16_DETAIL:
+        assert f"  {parameter:<40} {value:<5} {who}" in out
+    assert f"you (role {user or 'postgres'}) may open {may_hold} in all, {you['free_now']} more now: {why}" in out
+
+
+def test_rds15_master_user_takes_rds_superusers_slots_not_rds_reserved(rds15: PostgresServer) -> None:
+    doc = inspect_json(rds15, user="master")
+    assert [(d["parameter"], d["value"], d["you_may_use"]) for d in doc["budget"]["reserved_detail"]] == [
+        ("superuser_reserved_connections", 3, False), ("rds.rds_reserved_connections", 4, False),
+        ("rds.rds_superuser_reserved_connections", 2, True)]
+    assert doc["budget"]["reserved_connections"] is None  # before 16: no such setting, and no pg_use_reserved_connections role to ask about
+    assert (doc["server"]["rds_superuser"], doc["server"]["pg_use_reserved_connections"]) == (True, False)
+    assert (doc["you"]["may_hold"], doc["you"]["must_leave_free"], doc["budget"]["usable"]) == (23, 7, 21)
+    assert inspect_json(rds15, user="app")["you"]["may_hold"] == 21
+
+
+def test_full_16_server_explains_each_refusal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PostgreSQL 16's three refusals, as an ordinary role, a role with pg_use_reserved_connections and a superuser meet them."""
+    binaries = require_binaries(at_least=16)
+    for small in start_postgres({"max_connections": 8, "superuser_reserved_connections": 2, "reserved_connections": 2}, binaries):
+        with psycopg.connect(small.dsn(), autocommit=True) as admin:
+            admin.execute("CREATE ROLE app LOGIN")
+            admin.execute("CREATE ROLE priv LOGIN IN ROLE pg_use_reserved_connections")
+        held: list[psycopg.Connection] = []
+        try:
+            for user, count, words, who, hint in [
+                ("app", 4, 'for roles with privileges of the "pg_use_reserved_connections" role',
+                 "only a superuser or a role with privileges of pg_use_reserved_connections (on RDS: rds_superuser members, so the master user)",
+                 "connect as a superuser or, on RDS, as the master user"),
+                ("priv", 2, "for roles with the SUPERUSER attribute", "only a superuser could connect now; on RDS that is AWS's rdsadmin alone",
+                 "on RDS, where not even the master user is one, end sessions"),
+                ("postgres", 2, "sorry, too many clients already", "every slot is taken, even those reserved for superusers",
+                 "wait for a session to end"),
+            ]:
+                held += [psycopg.connect(small.dsn(user), autocommit=True) for _ in range(count)]
+                code, out, err = run_cli(["inspect", "--dsn", small.dsn(user) + f" password={SECRET}"])
+                assert code == 3 and out == "" and len(err.strip().splitlines()) == 1 and SECRET not in err
+                assert words in err and f"the server is full: {who}" in err and hint in err, err
+        finally:
+            for conn in held:
+                conn.close()
 
 
 def test_server_down_exits_3_with_one_line_and_no_password(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -9,10 +11,12 @@ from hypothesis import strategies as st
 from planner.budget import compute_budget
 from planner.errors import InputError
 from planner.live import (
+    REFUSALS,
     ServerSettings,
     Session,
     Snapshot,
     advise,
+    classify_refusal,
     compare_with_plan,
     count_by,
     format_duration,
@@ -24,15 +28,22 @@ from planner.live import (
     oldest_transaction,
     parse_duration,
     predict_refusal,
+    role_allowance,
     settings_from_rows,
     stale_idle_sessions,
 )
+from planner.sources.localpg import Binaries
 from planner.sources.postgres import redact_dsn, scrub, server_message
 from planner.topology import parse_topology
 from planner.verify import build_plan, default_scale, local_settings
 
 PG15 = ServerSettings("15.8", 150008, 20, 3)
-RDS16 = ServerSettings("16.4", 160004, 100, 3, reserved_connections=2, rds_superuser_reserved_connections=2)
+PG16 = ServerSettings("16.2", 160002, 20, 3, reserved_connections=2)
+# Default parameter groups (spec v1.1 §3): RDS 16.5+ has rds_reserved and reserved_connections, no rds_superuser reserve;
+# 15.9+ has rds_reserved and the rds_superuser reserve; 15.8 only the latter.
+RDS16 = ServerSettings("16.8", 160008, 100, 3, reserved_connections=2, rds_reserved_connections=4)
+RDS15_9 = ServerSettings("15.9", 150009, 100, 3, rds_superuser_reserved_connections=2, rds_reserved_connections=4)
+RDS15_8 = ServerSettings("15.8", 150008, 100, 3, rds_superuser_reserved_connections=2)
 
 
 @pytest.mark.parametrize(
@@ -55,10 +66,13 @@ def test_format_duration(seconds: float | None, text: str) -> None:
 
 
 def test_settings_from_pg_settings_rows() -> None:
-    rows = {"server_version": "16.4 (Debian 16.4-1)", "server_version_num": "160004", "max_connections": "100",
-            "superuser_reserved_connections": "3", "reserved_connections": "2", "rds.rds_superuser_reserved_connections": "2",
+    rows = {"server_version": "16.8", "server_version_num": "160008", "max_connections": "100",
+            "superuser_reserved_connections": "3", "reserved_connections": "2", "rds.rds_reserved_connections": "4",
             "idle_in_transaction_session_timeout": "60000"}
-    assert settings_from_rows(rows) == ServerSettings("16.4", 160004, 100, 3, 2, 2, 60000)
+    assert settings_from_rows(rows) == ServerSettings("16.8", 160008, 100, 3, 2, None, 60000, 4)
+    rows = {"server_version": "15.4 (Debian 15.4-1)", "server_version_num": "150004", "max_connections": "100",
+            "superuser_reserved_connections": "3", "rds.rds_superuser_reserved_connections": "2"}
+    assert settings_from_rows(rows) == ServerSettings("15.4", 150004, 100, 3, None, 2)  # absent settings are None, not 0
     assert settings_from_rows({"server_version_num": "90624", "max_connections": "50", "superuser_reserved_connections": "3"}).major == 9
 
 
@@ -67,20 +81,51 @@ def test_settings_from_pg_settings_rows() -> None:
     [
         (PG15, (False, False, False), 3),
         (PG15, (True, False, False), 0),
-        (RDS16, (False, False, False), 7),
-        (RDS16, (False, True, False), 5),  # the RDS master user may take rds_superuser's slots
-        (RDS16, (False, False, True), 5),  # pg_use_reserved_connections may take reserved_connections
-        (RDS16, (True, False, False), 0),
+        (PG16, (False, False, False), 5),
+        (PG16, (False, False, True), 3),  # pg_use_reserved_connections may take reserved_connections
+        (RDS16, (False, False, False), 9),  # an application role: N − 9
+        (RDS16, (False, True, True), 7),  # the master user (rds_superuser, so pg_use_reserved_connections): N − 7
+        (RDS16, (False, True, False), 9),  # rds_superuser without the privilege: nothing on 16+ is kept for it alone
+        (RDS16, (True, False, False), 0),  # a superuser (rdsadmin) may take every slot, rds_reserved's too
+        (RDS15_9, (False, False, False), 9),
+        (RDS15_9, (False, True, False), 7),  # the master user takes rds_superuser's 2, never rds_reserved's 4
+        (RDS15_8, (False, False, False), 5),
+        (RDS15_8, (False, True, False), 3),
     ],
 )
 def test_reserved_for_each_kind_of_role(settings: ServerSettings, flags: tuple[bool, bool, bool], reserved: int) -> None:
     assert settings.reserved_for(*flags) == reserved
 
 
-def test_live_settings_budget() -> None:
-    assert (RDS16.reserved, RDS16.usable) == (7, 93)
-    assert dict(RDS16.reserved_slots) == {"superuser_reserved_connections": 3, "rds.rds_superuser_reserved_connections": 2, "reserved_connections": 2}
+def test_live_settings_budget_lists_reserves_in_planner_order() -> None:
+    assert (RDS16.reserved, RDS16.usable) == (9, 91)
+    assert RDS16.reserved_slots == (("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("reserved_connections", 2))
+    assert RDS15_9.reserved_slots == (
+        ("superuser_reserved_connections", 3), ("rds.rds_reserved_connections", 4), ("rds.rds_superuser_reserved_connections", 2))
+    every = ServerSettings("x", 0, 100, 3, reserved_connections=2, rds_superuser_reserved_connections=2, rds_reserved_connections=4)
+    assert [n for n, _ in every.reserved_slots] == [
+        "superuser_reserved_connections", "rds.rds_reserved_connections", "rds.rds_superuser_reserved_connections", "reserved_connections"]
     assert dict(PG15.reserved_slots) == {"superuser_reserved_connections": 3}
+
+
+@pytest.mark.parametrize(
+    ("settings", "flags", "may_use", "hold", "why"),
+    [
+        (RDS16, (False, False, False), (), 91, "an ordinary role (no superuser, rds_superuser or pg_use_reserved_connections): no reserved slot is yours"),
+        (RDS16, (False, True, True), ("reserved_connections",), 93,
+         "you are a member of rds_superuser and you have pg_use_reserved_connections, so the slots of reserved_connections are yours too"),
+        (RDS15_9, (False, True, False), ("rds.rds_superuser_reserved_connections",), 93,
+         "you are a member of rds_superuser, so the slots of rds.rds_superuser_reserved_connections are yours too"),
+        (RDS16, (True, False, False), ("superuser_reserved_connections", "rds.rds_reserved_connections", "reserved_connections"), 100,
+         "you are a superuser: every slot is yours, the reserved ones too"),
+        (PG15, (False, True, False), (), 17, "you are a member of rds_superuser, but no reserved slot of this server is kept for that"),
+    ],
+)
+def test_what_the_connected_role_may_open(settings: ServerSettings, flags: tuple[bool, bool, bool], may_use: tuple[str, ...], hold: int, why: str) -> None:
+    you = role_allowance(settings, "someone", *flags, in_use=10)
+    assert (you.may_use, you.may_hold, you.free_now, you.why) == (may_use, hold, hold - 10, why)
+    assert you.must_leave_free == settings.max_connections - hold
+    assert role_allowance(settings, "someone", *flags).free_now is None
 
 
 @pytest.mark.parametrize(
@@ -125,21 +170,70 @@ def test_locate_the_source_of_an_ordinal() -> None:
     assert locate(16, counts) is None
 
 
+# Every refusal text of /work/shared/data/reserved-slots.md §2, exactly as the servers send it (libpq
+# keeps the two spaces after FATAL:), with its kind and what planner says about who could still connect.
+REFUSAL_TEXTS = [
+    ("FATAL:  remaining connection slots are reserved for non-replication superuser connections", "superuser",
+     "only a superuser could connect now; on RDS no customer role is one, so the master user is refused too"),
+    ("FATAL:  remaining connection slots are reserved for non-replication superuser and rds_superuser connections", "rds_superuser",
+     "only a superuser or a member of rds_superuser (on RDS: the master user) could connect now"),
+    ("FATAL: remaining connection slots are reserved for non-replication superuser, rds_reserved, and rds_superuser connections",
+     "rds_reserved_rds_superuser",
+     "only a superuser, AWS's rds_reserved sessions or a member of rds_superuser (on RDS: the master user) could connect now"),
+    ('FATAL:  remaining connection slots are reserved for roles with privileges of the "pg_use_reserved_connections" role',
+     "pg_use_reserved_connections",
+     "only a superuser or a role with privileges of pg_use_reserved_connections (on RDS: rds_superuser members, so the master user) could connect now"),
+    ("FATAL:  remaining connection slots are reserved for roles with privileges of pg_use_reserved_connections",  # early 16, unquoted
+     "pg_use_reserved_connections", "only a superuser or a role with privileges of pg_use_reserved_connections"),
+    ("FATAL:  remaining connection slots are reserved for roles with privileges of the pg_use_reserved_connections role",
+     "pg_use_reserved_connections", "only a superuser or a role with privileges of pg_use_reserved_connections"),
+    ('FATAL:  remaining connection slots are reserved for roles with privileges of the "rds_reserved" role', "rds_reserved",
+     "only AWS's rds_reserved sessions or a superuser could connect now: the master user (rds_superuser) is refused too"),
+    ("FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute", "superuser_attribute",
+     "only a superuser could connect now; on RDS that is AWS's rdsadmin alone, so the master user is refused too"),
+    ("FATAL:  sorry, too many clients already", "too_many_clients",
+     "every slot is taken, even those reserved for superusers: nobody can connect until a session ends"),
+    ('FATAL:  too many connections for role "app"', "connection_limit", "this role or database has reached its own CONNECTION LIMIT"),
+    ('FATAL:  too many connections for database "shop"', "connection_limit", "other roles may still connect"),
+]
+
+
+@pytest.mark.parametrize(("message", "kind", "who"), REFUSAL_TEXTS)
+def test_every_refusal_text_is_recognised_and_explained(message: str, kind: str, who: str) -> None:
+    assert is_slot_refusal(message)
+    assert is_slot_refusal(message.replace("FATAL:  ", "").replace("FATAL: ", ""))  # libpq's text or the bare message
+    assert classify_refusal(message).key == kind
+    headline = "refused: " if kind == "connection_limit" else "the server is full: "
+    assert full_server_explanation(message) == headline + classify_refusal(message).who
+    assert who in full_server_explanation(message)
+    # the same words on a log line, with a timestamp and the Postgrex/pq prefixes, or in another case
+    assert classify_refusal(f"2026-01-01 12:00:00 UTC::@:[1]:{message}").key == kind
+    assert classify_refusal(message.upper()).key == kind
+
+
+def test_every_known_wording_has_a_text_in_the_table() -> None:
+    assert {r.key for r in REFUSALS} == {kind for _, kind, _ in REFUSAL_TEXTS}
+
+
 @pytest.mark.parametrize(
-    ("message", "full", "who"),
+    ("message", "sqlstate", "full"),
     [
-        ("FATAL:  remaining connection slots are reserved for non-replication superuser connections", True, "only a superuser"),
-        ("FATAL:  remaining connection slots are reserved for roles with the SUPERUSER attribute", True, "only a superuser"),
-        ("FATAL:  remaining connection slots are reserved for roles with privileges of the pg_use_reserved_connections role", True,
-         "pg_use_reserved_connections"),
-        ("FATAL:  sorry, too many clients already", True, "even those reserved for superusers"),
-        ('FATAL:  password authentication failed for user "app"', False, ""),
+        ("FATAL:  es sind keine Verbindungen mehr frei", "53300", True),  # a translated lc_messages: SQLSTATE decides
+        ("FATAL:  remaining connection slots are reserved for a role this planner has not met", None, True),  # the common beginning
+        ("FATAL:  remaining connection slots are reserved for non-replication superuser connections", "08006", True),  # words suffice
+        ('FATAL:  password authentication failed for user "app"', "28P01", False),
+        ('FATAL:  password authentication failed for user "app"', None, False),
+        ('FATAL:  database "shop" does not exist', None, False),
     ],
 )
-def test_full_server_messages(message: str, full: bool, who: str) -> None:
-    assert is_slot_refusal(message) is full
-    if full:
-        assert who in full_server_explanation(message)
+def test_refusals_by_sqlstate_or_common_beginning(message: str, sqlstate: str | None, full: bool) -> None:
+    assert is_slot_refusal(message, sqlstate) is full
+
+
+def test_an_unknown_wording_gets_a_general_explanation() -> None:
+    text = "FATAL:  es sind keine Verbindungen mehr frei"
+    assert classify_refusal(text).key == "unknown"
+    assert "depends on its reserved slots" in full_server_explanation(text)
 
 
 def session(pid: int, app: str = "web@prod", user: str | None = "app", state: str | None = "idle", **kwargs: object) -> Session:
@@ -349,3 +443,65 @@ def test_local_settings_fold_what_community_postgres_lacks() -> None:
     assert "3 + rds.rds_reserved_connections 4 + rds.rds_superuser_reserved_connections 2" in notes[0]
     _, notes = local_settings(verify_plan(), 15)
     assert any("scaled down by 5" in n and "1000 → 200" in n for n in notes)
+
+
+# --------------------------------------------------------------------------- which binaries verify --local runs
+
+
+def _binaries(*specs: tuple[str, str]) -> list[Binaries]:
+    """Binaries as available_binaries() would find them: (version, origin), no files needed."""
+    return [Binaries(Path(f"/{origin}/{version}/bin"), version, origin, "0.1.4" if origin == "pgserver" else None) for version, origin in specs]
+
+
+@pytest.mark.parametrize(
+    ("here", "major", "chosen", "note"),
+    [
+        ([("15.18", "machine"), ("16.2", "pgserver")], 16, "16.2", None),  # a 16 topology runs 16
+        ([("15.18", "machine"), ("16.2", "pgserver")], 15, "15.18", None),  # a 15 one keeps 15's wording
+        ([("15.18", "machine"), ("16.2", "pgserver")], 9, "15.18", None),  # 9.4: the oldest here at or above it
+        ([("15.18", "machine"), ("16.2", "pgserver")], None, "16.2", None),
+        ([("15.18", "machine"), ("16.2", "pgserver")], 17, "16.2", "the topology says engine_version 17, but the newest PostgreSQL here is 16.2"),
+        ([("15.18", "machine")], 16, "15.18", "the newest PostgreSQL here is 15.18 (pip install 'planner[local16]'"),
+        ([("16.2", "pgserver"), ("16.4", "machine"), ("17.1", "machine")], 16, "16.4", None),  # that major's newest minor
+        ([("16.2", "machine"), ("16.2", "pgserver")], 16, "16.2", None),
+    ],
+)
+def test_choose_binaries(monkeypatch: pytest.MonkeyPatch, here: list[tuple[str, str]], major: int | None, chosen: str, note: str | None) -> None:
+    import planner.sources.localpg as localpg
+
+    monkeypatch.setattr(localpg, "available_binaries", lambda: _binaries(*here))
+    binaries, said = localpg.choose_binaries(major)
+    assert binaries.version == chosen
+    if note is None:
+        assert said is None
+    else:
+        assert said is not None and note in said and "folded into superuser_reserved_connections" in said
+    if here == [("16.2", "machine"), ("16.2", "pgserver")]:
+        assert binaries.origin == "machine"  # the same version from both: the machine's
+
+
+def test_available_binaries_sorts_and_knows_pgserver() -> None:
+    import planner.sources.localpg as localpg
+
+    found = localpg.available_binaries()
+    assert [b.major for b in found] == sorted(b.major for b in found)
+    packaged = localpg.pgserver_bindir()
+    if packaged is not None:  # installed with the test extras: found, and said to come from it
+        (ours,) = [b for b in found if b.origin == "pgserver"]
+        assert ours.source == f"the pgserver {packaged[1]} Python package" and ours.major >= 16
+
+
+def test_no_binaries_says_how_to_get_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    import planner.sources.localpg as localpg
+    from planner.errors import ExternalError
+
+    monkeypatch.setattr(localpg, "available_binaries", lambda: [])
+    with pytest.raises(ExternalError, match=r"apt-get install postgresql.*planner\[local16\].*PLANNER_PG_BINDIR"):
+        localpg.choose_binaries(16)
+
+
+def test_explicit_bindir_is_the_only_candidate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import planner.sources.localpg as localpg
+
+    monkeypatch.setenv("PLANNER_PG_BINDIR", str(tmp_path))  # no initdb there: nothing, not the machine's instead
+    assert localpg.available_binaries() == []

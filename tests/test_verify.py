@@ -21,12 +21,20 @@ from .pgserver import (
     PostgresServer,
     free_port,
     processes_mentioning,
+    require_binaries,
     start_postgres_with_app_role,
 )
 
 pytestmark = pytest.mark.server
 
 REFUSAL = "remaining connection slots are reserved"
+# What PostgreSQL 16+ says to an ordinary role (reserved_connections left, or only the superusers' slots),
+# and what 15 and older say: exactly, as libpq passes them on.
+PG16_REFUSALS = (
+    'FATAL: remaining connection slots are reserved for roles with privileges of the "pg_use_reserved_connections" role',
+    "FATAL: remaining connection slots are reserved for roles with the SUPERUSER attribute",
+)
+PG15_REFUSAL = "FATAL: remaining connection slots are reserved for non-replication superuser connections"
 
 UNSEEN = {
     # self-managed: usable 30 − 4 = 26; rollout web (4 + 1) × 5 = 25, jobs 6: refused at jobs' 2nd
@@ -131,8 +139,14 @@ def test_beanstalk_flask_refuses_the_56th_api_connection_as_the_readme_shows(mon
     assert code == 0, err
     readme = (EXAMPLES.parent / "README.md").read_text()
     block = readme.split(f"$ {command}\n", 1)[1].split("\n```", 1)[0]
-    version = re.compile(r"PostgreSQL \d+(\.\d+)?")  # the machine's server binaries
-    assert version.sub("PostgreSQL N", out.rstrip("\n")) == version.sub("PostgreSQL N", block)
+
+    def machine_neutral(text: str) -> str:
+        # the machine's server binaries: their version, and where they are
+        text = re.sub(r"PostgreSQL \d+(\.\d+)?", "PostgreSQL N", text)
+        return re.sub(r"(binaries: PostgreSQL N, ).*?( \(/[^)]*\))", r"\1SOURCE (DIR)", text)
+
+    assert machine_neutral(out.rstrip("\n")) == machine_neutral(block)
+    assert "binaries: PostgreSQL N, SOURCE (DIR), the closest here to engine_version 9.4" in machine_neutral(out)
     assert "refused: connection #56 (api@default #56): FATAL: remaining connection slots are reserved for non-replication superuser connections" in out
     assert "PASS: the server refused exactly connection #56, as the plan predicts" in out
     assert "superuser_reserved_connections 5 = 3 + rds.rds_superuser_reserved_connections 2: PostgreSQL" in out  # the RDS slots, emulated and said so
@@ -200,10 +214,85 @@ def test_a_different_reality_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_no_postgresql_binaries_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:
     import planner.sources.localpg as localpg
 
-    monkeypatch.setattr(localpg, "find_bindir", lambda: None)
+    monkeypatch.setattr(localpg, "available_binaries", lambda: [])
     code, out, err = run_cli(["verify", str(EXAMPLES / "beanstalk-flask.yaml"), "--local"])
     assert code == 3 and out == ""
-    assert "apt-get install postgresql" in err and len(err.strip().splitlines()) == 1
+    assert "apt-get install postgresql" in err and "pgserver" in err and len(err.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- --local: which PostgreSQL
+
+
+RDS16 = """
+version: 1
+databases:
+  main:
+    engine: postgres
+    engine_version: "{version}"
+    instance_class: db.m6g.large
+    parameters: {{max_connections: 30}}
+services:
+  api: {{replicas: 2, max_surge: 0, pool: 8}}
+  jobs: {{connections: 12}}
+"""
+
+
+def test_a_16_topology_runs_postgresql_16_and_meets_its_refusal(tmp_path: Path) -> None:
+    """RDS 16: reserved 3 + rds_reserved 4 + reserved_connections 2 = 9 of 30, usable 21: api's 16 fit,
+    jobs' 6th is refused, by PostgreSQL 16 itself with one of its own texts."""
+    binaries = require_binaries(at_least=16)
+    path = tmp_path / "rds16.yaml"
+    path.write_text(RDS16.format(version="16"))
+    code, doc, _ = run_verify([str(path), "--local", "--scenario", "peak"])
+    assert code == 0
+    assert_matches_plan(doc, path, "main", "peak")
+    assert (doc["refused"]["ordinal"], doc["refused"]["source"], doc["refused"]["source_ordinal"]) == (22, "jobs@default", 6)
+    server = doc["server"]
+    assert int(server["version"].split(".")[0]) >= 16 and server["binaries"]["major"] >= 16
+    assert server["binaries"]["version"] == server["version"] == binaries.version  # the newest 16+ here (one 16+ major)
+    assert server["binaries"]["origin"] in ("machine", "pgserver") and Path(server["binaries"]["bindir"]).is_dir()
+    # reserved_connections is a real setting on 16; only rds_reserved's 4 are folded
+    assert server["reserved_slots"] == {"superuser_reserved_connections": 7, "reserved_connections": 2}
+    assert doc["refused"]["message"] in PG16_REFUSALS
+    assert doc["refused"]["kind"] == "pg_use_reserved_connections"  # 2 reserved_connections slots were still free
+    assert "superuser_reserved_connections 7 = 3 + rds.rds_reserved_connections 4" in doc["notes"][0]
+    code, out, _ = run_cli(["verify", str(path), "--local", "--scenario", "peak"])
+    assert code == 0
+    assert f"server: throwaway PostgreSQL {server['version']} on 127.0.0.1" in out
+    assert f"binaries: PostgreSQL {server['version']}, {server['binaries']['source']} ({server['binaries']['bindir']}), the closest here to engine_version 16" in out
+    assert "the server is full: only a superuser or a role with privileges of pg_use_reserved_connections" in out
+
+
+def test_a_15_topology_keeps_postgresql_15(tmp_path: Path) -> None:
+    """RDS 15.8: 3 + rds_superuser 2 = 5 of 30, usable 25; PostgreSQL before 16, both reserves in superuser_reserved_connections."""
+    require_binaries(below=16)
+    path = tmp_path / "rds15.yaml"
+    path.write_text(RDS16.format(version="15.8"))
+    code, doc, _ = run_verify([str(path), "--local", "--scenario", "peak"])
+    assert code == 0
+    assert_matches_plan(doc, path, "main", "peak")
+    assert (doc["refused"]["ordinal"], doc["refused"]["source_ordinal"]) == (26, 10) and doc["server"]["binaries"]["major"] < 16
+    assert doc["server"]["reserved_slots"] == {"superuser_reserved_connections": 5}
+    assert doc["refused"]["message"] == PG15_REFUSAL and doc["refused"]["kind"] == "superuser"
+
+
+def test_a_16_topology_on_older_binaries_folds_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """$PLANNER_PG_BINDIR forces a PostgreSQL before 16: reserved_connections does not exist there, so all 9 are
+    folded into superuser_reserved_connections, the refusal still comes at the plan's connection, and the notes say why."""
+    older = require_binaries(below=16)
+    monkeypatch.setenv("PLANNER_PG_BINDIR", str(older.bindir))
+    path = tmp_path / "rds16.yaml"
+    path.write_text(RDS16.format(version="16"))
+    code, doc, _ = run_verify([str(path), "--local", "--scenario", "peak"])
+    assert code == 0
+    assert_matches_plan(doc, path, "main", "peak")
+    assert doc["server"]["binaries"]["origin"] == "env" and doc["server"]["version"] == older.version
+    assert doc["server"]["reserved_slots"] == {"superuser_reserved_connections": 9}
+    assert doc["notes"][0].startswith(f"the topology says engine_version 16, but $PLANNER_PG_BINDIR has PostgreSQL {older.version}")
+    assert "3 + rds.rds_reserved_connections 4 + reserved_connections 2" in doc["notes"][1]
+    assert doc["refused"]["message"] == PG15_REFUSAL  # 15's words: the plan's limit, not 16's texts
+    code, out, _ = run_cli(["verify", str(path), "--local", "--scenario", "peak"])
+    assert code == 0 and f"  binaries: PostgreSQL {older.version}, $PLANNER_PG_BINDIR ({older.bindir})\n" in out
 
 
 # --------------------------------------------------------------------------- --dsn

@@ -1,5 +1,12 @@
 """A throwaway PostgreSQL server from the machine's own binaries, for ``planner verify --local``.
 
+Binaries come from ``$PLANNER_PG_BINDIR``, the machine (Debian's ``/usr/lib/postgresql/*/bin``,
+``pg_config --bindir``, ``initdb`` on ``PATH``) or the ``pgserver`` Python package, whose wheel
+ships PostgreSQL 16 in ``pgserver/pginstall/bin`` (only its files are used: its Python API runs the
+server as the current user, and initdb refuses root). :func:`choose_binaries` picks, for an engine
+version, the oldest major at or above it (so a 15 topology runs 15 and a 16 one runs 16 where
+both are here), else the newest there is.
+
 ``local_postgres(settings)`` runs ``initdb`` in a new temporary directory, starts the server on a
 free port of 127.0.0.1 only, yields it, then stops it and removes the directory — always, also
 when the caller fails or the user presses Ctrl-C. PostgreSQL refuses to run as root, so under
@@ -15,7 +22,9 @@ The test suite uses ``host_auth="trust"`` to connect over TCP.
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -28,11 +37,16 @@ from typing import Iterator, Mapping
 
 from planner.errors import ExternalError
 
-__all__ = ["INSTALL_HINT", "LocalPostgres", "binaries_version", "find_bindir", "free_port", "local_postgres", "require_bindir"]
+__all__ = [
+    "INSTALL_HINT", "Binaries", "LocalPostgres", "available_binaries", "binaries_version", "choose_binaries", "find_bindir",
+    "free_port", "local_postgres", "require_bindir",
+]
 
 UNPRIVILEGED_USER = "nobody"
 INSTALL_HINT = "install postgresql (Debian: apt-get install postgresql)"
+INSTALL_16_HINT = "pip install 'planner[local16]' (the pgserver package ships PostgreSQL 16)"
 BINDIR_ENV = "PLANNER_PG_BINDIR"
+ORIGIN_ENV, ORIGIN_MACHINE, ORIGIN_PGSERVER = "env", "machine", "pgserver"
 
 
 def _version_key(path: str) -> tuple[int, ...]:
@@ -47,7 +61,8 @@ def find_bindir() -> Path | None:
     """Return a PostgreSQL server bin directory (with ``initdb``), newest first, or None.
 
     Looks at ``$PLANNER_PG_BINDIR``, then Debian's ``/usr/lib/postgresql/*/bin``, then
-    ``pg_config --bindir``, then ``initdb`` on ``PATH``.
+    ``pg_config --bindir``, then ``initdb`` on ``PATH``, then the ``pgserver`` package's. (The
+    test suite's servers use this; ``verify --local`` chooses by version with :func:`choose_binaries`.)
     """
     explicit = os.environ.get(BINDIR_ENV)
     if explicit and (Path(explicit) / "initdb").exists():
@@ -64,7 +79,10 @@ def find_bindir() -> Path | None:
         if out and (Path(out) / "initdb").exists():
             return Path(out)
     initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
+    if initdb:
+        return Path(initdb).parent
+    packaged = pgserver_bindir()  # no server on the machine: the pgserver package's, if installed
+    return packaged[0] if packaged else None
 
 
 def require_bindir() -> Path:
@@ -75,13 +93,172 @@ def require_bindir() -> Path:
     return bindir
 
 
-def binaries_version(bindir: Path) -> int:
-    """Return the major version of the server binaries in ``bindir``."""
+def _full_version(bindir: Path) -> str:
+    """Return ``postgres --version``'s version (``15.18``, ``16.2``, ``17beta1``)."""
     try:
         out = subprocess.run([str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True, timeout=30).stdout
-        return int(out.split()[-1].split(".")[0])
+        # "postgres (PostgreSQL) 16.2", "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+        match = re.search(r"\(PostgreSQL\)\s+(\d\S*)", out)
+        if match is None:
+            raise ValueError(f"not a version: {out.strip()!r}")
+        return match.group(1)
     except (OSError, subprocess.SubprocessError, ValueError, IndexError) as exc:
         raise ExternalError(f"{bindir / 'postgres'} --version failed ({exc}): {INSTALL_HINT}") from exc
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    """Return ``16.2`` as (16, 2), ``17beta1`` as (17,): for ordering versions."""
+    parts = []
+    for part in version.split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        parts.append(int(digits.group(0)))
+        if digits.group(0) != part:  # 17beta1: the rest is not a number
+            break
+    return tuple(parts) or (0,)
+
+
+def binaries_version(bindir: Path) -> int:
+    """Return the major version of the server binaries in ``bindir``."""
+    return _version_tuple(_full_version(bindir))[0]
+
+
+@dataclass(frozen=True)
+class Binaries:
+    """One set of PostgreSQL server binaries: where, which version, and where they came from."""
+
+    bindir: Path
+    version: str  # as postgres --version says it: 15.18, 16.2
+    origin: str  # env | machine | pgserver
+    package_version: str | None = None  # pgserver's version, for origin pgserver
+
+    @property
+    def major(self) -> int:
+        return _version_tuple(self.version)[0]
+
+    @property
+    def source(self) -> str:
+        """Return where the binaries came from, in words."""
+        if self.origin == ORIGIN_PGSERVER:
+            return f"the pgserver {self.package_version} Python package" if self.package_version else "the pgserver Python package"
+        if self.origin == ORIGIN_ENV:
+            return f"${BINDIR_ENV}"
+        return "the machine's"
+
+    def as_dict(self) -> dict[str, object]:
+        return {"bindir": str(self.bindir), "version": self.version, "major": self.major, "origin": self.origin,
+                "source": self.source, "package_version": self.package_version}
+
+
+def _complete(bindir: Path) -> bool:
+    return all((bindir / name).exists() for name in ("initdb", "pg_ctl", "postgres"))
+
+
+def pgserver_bindir() -> tuple[Path, str | None] | None:
+    """Return the bin directory inside the installed ``pgserver`` package and its version, or None.
+
+    Found through the import system without importing the package (its ``__init__`` starts
+    nothing, but nothing of it is needed: only the binaries in ``pginstall/bin``).
+    """
+    try:
+        spec = importlib.util.find_spec("pgserver")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        bindir = Path(location) / "pginstall" / "bin"
+        if _complete(bindir):
+            try:
+                from importlib.metadata import PackageNotFoundError, version
+
+                return bindir, version("pgserver")
+            except PackageNotFoundError:
+                return bindir, None
+    return None
+
+
+def _machine_bindirs() -> list[Path]:
+    """Return the machine's server bin directories: Debian's, ``pg_config --bindir``, ``PATH``."""
+    found = [Path(p).parent for p in sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)]
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            out = ""
+        if out:
+            found.append(Path(out))
+    initdb = shutil.which("initdb")
+    if initdb:
+        found.append(Path(initdb).resolve().parent)  # /usr/local/bin/initdb may link to Debian's
+    return found
+
+
+def available_binaries() -> list[Binaries]:
+    """Return every complete set of server binaries here, oldest version first.
+
+    ``$PLANNER_PG_BINDIR``, when set, is the only candidate: the user chose. A directory that fails
+    ``postgres --version`` (a broken install) is left out.
+    """
+    explicit = os.environ.get(BINDIR_ENV)
+    candidates: list[tuple[Path, str, str | None]]
+    if explicit:
+        candidates = [(Path(explicit), ORIGIN_ENV, None)]
+    else:
+        candidates = [(d, ORIGIN_MACHINE, None) for d in _machine_bindirs()]
+        packaged = pgserver_bindir()
+        if packaged is not None:
+            candidates.append((packaged[0], ORIGIN_PGSERVER, packaged[1]))
+    found: list[Binaries] = []
+    seen: set[Path] = set()
+    for bindir, origin, package_version in candidates:
+        if not _complete(bindir):
+            continue
+        key = (bindir / "postgres").resolve().parent
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            found.append(Binaries(bindir, _full_version(bindir), origin, package_version))
+        except ExternalError:
+            continue
+    return sorted(found, key=_preference)
+
+
+def _preference(binaries: Binaries) -> tuple[tuple[int, ...], bool]:
+    """Order binaries oldest first; at the same version the machine's (kept current by its package
+    manager) after pgserver's, so that the last of a major is the one to run."""
+    return _version_tuple(binaries.version), binaries.origin == ORIGIN_MACHINE
+
+
+def choose_binaries(major: int | None) -> tuple[Binaries, str | None]:
+    """Return the binaries for a topology of engine ``major`` (None: any), and a note when none is as new.
+
+    The oldest major at or above ``major`` wins (the machine's over pgserver's at the same
+    version): its refusal texts and settings are the engine's own where that major is here. Without
+    one, the newest there is runs, and the note says so; the caller folds the reserves that version
+    lacks into superuser_reserved_connections, so an ordinary role still meets the planned limit.
+    """
+    found = sorted(available_binaries(), key=_preference)
+    if not found:
+        hint = f"{INSTALL_HINT}, {INSTALL_16_HINT}, or set ${BINDIR_ENV}"
+        raise ExternalError(f"no PostgreSQL server binaries (initdb, pg_ctl, postgres) found on this machine: {hint}")
+    if major is None:
+        return found[-1], None
+    at_least = [b for b in found if b.major >= major]
+    if at_least:
+        closest = at_least[0].major
+        return [b for b in at_least if b.major == closest][-1], None  # that major's newest minor
+    newest = found[-1]
+    if newest.origin == ORIGIN_ENV:
+        here = f"${BINDIR_ENV} has PostgreSQL {newest.version}"
+    else:
+        hint = f" ({INSTALL_16_HINT})" if major >= 16 and newest.major < 16 else ""
+        here = f"the newest PostgreSQL here is {newest.version}{hint}"
+    return newest, (f"the topology says engine_version {major}, but {here}: the run uses {newest.major}, "
+                    "with the reserves it lacks folded into superuser_reserved_connections")
 
 
 def free_port() -> int:
@@ -142,10 +319,14 @@ def _log_tail(root: Path) -> str:
 
 @contextmanager
 def local_postgres(
-    settings: Mapping[str, object], *, prefix: str = "planner-pg-", host_auth: str = "scram-sha-256"
+    settings: Mapping[str, object], *, prefix: str = "planner-pg-", host_auth: str = "scram-sha-256", bindir: Path | None = None,
 ) -> Iterator[LocalPostgres]:
-    """Start a throwaway server with ``settings`` (postgresql.conf values); stop and remove it after."""
-    bindir = require_bindir()
+    """Start a throwaway server with ``settings`` (postgresql.conf values); stop and remove it after.
+
+    ``bindir`` is the server binaries to run (see :func:`choose_binaries`); by default the
+    machine's newest (:func:`find_bindir`).
+    """
+    bindir = bindir or require_bindir()
     root = Path(tempfile.mkdtemp(prefix=prefix))
     server = LocalPostgres(bindir, root, free_port())
     started = False

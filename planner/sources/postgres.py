@@ -25,6 +25,7 @@ from planner.live import (
     ServerSettings,
     Session,
     Snapshot,
+    classify_refusal,
     full_server_explanation,
     is_slot_refusal,
     settings_from_rows,
@@ -40,8 +41,25 @@ LOCK_TIMEOUT = "2s"  # inspect never queues long behind a lock (and never makes 
 CUT = "server closed the connection unexpectedly"  # libpq's words for a connection dropped mid-way
 SETTINGS = (
     "server_version", "server_version_num", "max_connections", "superuser_reserved_connections",
-    "reserved_connections", "rds.rds_superuser_reserved_connections", "idle_in_transaction_session_timeout",
+    "rds.rds_reserved_connections", "rds.rds_superuser_reserved_connections", "reserved_connections",
+    "idle_in_transaction_session_timeout",
 )
+# RDS defines its rds.* settings, so they are in pg_settings there; elsewhere such a name is at most a
+# placeholder (set in postgresql.conf, e.g. by the test suite to stand in for RDS), which pg_settings
+# hides but current_setting(name, true) reads.
+SETTINGS_QUERY = """SELECT name, setting FROM pg_settings WHERE name = ANY(%(names)s)
+UNION ALL
+SELECT n, current_setting(n, true) FROM unnest(%(names)s::text[]) AS n
+ WHERE n LIKE 'rds.%%' AND current_setting(n, true) IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_settings p WHERE p.name = n)"""
+# The connected role and what it may use of the reserved slots. pg_use_reserved_connections exists
+# from PostgreSQL 16 on and rds_superuser only on RDS and Aurora: each is looked up in pg_roles first
+# and pg_has_role is asked by oid, so a server without the role answers false instead of failing.
+# USAGE (the role's privileges, as PostgreSQL checks them) for pg_use_reserved_connections;
+# MEMBER for rds_superuser, as RDS checks it.
+ROLE_QUERY = """SELECT current_user, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false),
+       EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'rds_superuser' AND pg_has_role(current_user, g.oid, 'MEMBER')),
+       EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'pg_use_reserved_connections'
+               AND current_setting('server_version_num')::int >= 160000 AND pg_has_role(current_user, g.oid, 'USAGE'))"""
 _KV_SECRET = re.compile(r"(\b(?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S+)", re.IGNORECASE)
 _URL = re.compile(r"^(\s*postgres(?:ql)?://)(.*)$", re.IGNORECASE | re.DOTALL)
 _URL_PARAM_SECRET = re.compile(r"([?&](?:ssl)?password=)[^&#]*", re.IGNORECASE)
@@ -162,6 +180,16 @@ def _cut_hint() -> str:
     return "the connection was cut mid-way: the server restarted or ended the session, or a proxy, load balancer or firewall in between dropped it"
 
 
+def sqlstate_of(exc: BaseException) -> str | None:
+    """Return the SQLSTATE of a psycopg error, where the server sent one.
+
+    libpq keeps none for a failed login (the error of a connection attempt has no result), so
+    for refusals at connect time the caller falls back on the message's words.
+    """
+    code = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "diag", None), "sqlstate", None)
+    return str(code) if code else None
+
+
 def connection_error(exc: BaseException, dsn: str, what: str = "PostgreSQL", timeout: int | None = None) -> ExternalError:
     """Turn a psycopg connection failure into one line with the server's message and a hint;
     ``timeout`` is the connect timeout that was used (seconds)."""
@@ -169,10 +197,9 @@ def connection_error(exc: BaseException, dsn: str, what: str = "PostgreSQL", tim
     message = server_message(text)
     where = describe_target(dsn)
     lowered = message.lower()
-    if is_slot_refusal(message):
+    if is_slot_refusal(message, sqlstate_of(exc)):
         return ExternalError(
-            f"{what} at {where}: {full_server_explanation(message)} ({message}); "
-            "to look inside, connect as a superuser (on RDS: the master user, a member of rds_superuser)"
+            f"{what} at {where}: {full_server_explanation(message)} ({message}); {classify_refusal(message).hint}"
         )
     if "authentication failed" in lowered or "no password supplied" in lowered or "not allowed" in lowered:
         hint = "check the user and the password (PGPASSWORD or ~/.pgpass keep it off the command line)"
@@ -283,10 +310,9 @@ def read_snapshot(conn: "psycopg.Connection[Any]", dsn: str) -> Snapshot:
 
     try:
         with conn.transaction():
-            rows = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [list(SETTINGS)]).fetchall())
-            me = conn.execute(
-                "SELECT pg_backend_pid(), current_user, COALESCE((SELECT rolsuper FROM pg_roles WHERE rolname = current_user), false)"
-            ).fetchone()
+            rows = dict(conn.execute(SETTINGS_QUERY, {"names": list(SETTINGS)}).fetchall())
+            pid = conn.execute("SELECT pg_backend_pid()").fetchone()
+            me = conn.execute(ROLE_QUERY).fetchone()
             activity = conn.execute(
                 """SELECT a.pid, a.backend_type, a.usename, COALESCE(a.application_name, ''), a.datname,
                        CASE WHEN a.client_port = -1 THEN 'local' ELSE host(a.client_addr) END,
@@ -300,9 +326,11 @@ def read_snapshot(conn: "psycopg.Connection[Any]", dsn: str) -> Snapshot:
             ).fetchall()
     except psycopg.Error as exc:
         raise _query_error(exc, dsn, "PostgreSQL: reading pg_settings and pg_stat_activity") from exc
-    assert me is not None
+    assert me is not None and pid is not None
     sessions = tuple(Session(*row) for row in activity)
-    return Snapshot(describe_target(dsn), settings_from_rows(rows), sessions, int(me[0]), str(me[1]), bool(me[2]))
+    return Snapshot(
+        describe_target(dsn), settings_from_rows(rows), sessions, int(pid[0]), str(me[0]), bool(me[1]), bool(me[2]), bool(me[3])
+    )
 
 
 def run_terminations(conn: "psycopg.Connection[Any]", dsn: str, statements: list[tuple[int, str]]) -> dict[int, bool | str]:
@@ -410,11 +438,13 @@ class Control:
 
 
 class SlotRefused(Exception):
-    """The server refused a connection for lack of slots; ``message`` is its own words."""
+    """The server refused a connection for lack of slots; ``message`` is its own words,
+    ``sqlstate`` its code where libpq kept one (53300)."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, sqlstate: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.sqlstate = sqlstate
 
 
 def read_control(dsn: str, application_name: str = "planner verify") -> Control:
@@ -423,24 +453,19 @@ def read_control(dsn: str, application_name: str = "planner verify") -> Control:
 
     conn = _connect(dsn, application_name=application_name)
     try:
-        rows = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)", [list(SETTINGS)]).fetchall())
-        row = conn.execute(
-            """SELECT current_user, r.rolsuper,
-                   EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'rds_superuser' AND pg_has_role(current_user, g.oid, 'member')),
-                   EXISTS (SELECT 1 FROM pg_roles g WHERE g.rolname = 'pg_use_reserved_connections'
-                           AND pg_has_role(current_user, g.oid, 'member')),
-                   (SELECT count(*) FROM pg_stat_activity a
-                     WHERE a.pid <> pg_backend_pid() AND (a.backend_type = 'client backend'
-                           OR (a.backend_type IS NULL AND a.usesysid IS NOT NULL AND a.datname IS NOT NULL)))
-              FROM pg_roles r WHERE r.rolname = current_user
-            """
+        rows = dict(conn.execute(SETTINGS_QUERY, {"names": list(SETTINGS)}).fetchall())
+        role = conn.execute(ROLE_QUERY).fetchone()
+        others = conn.execute(
+            """SELECT count(*) FROM pg_stat_activity a
+                WHERE a.pid <> pg_backend_pid() AND (a.backend_type = 'client backend'
+                      OR (a.backend_type IS NULL AND a.usesysid IS NOT NULL AND a.datname IS NOT NULL))"""
         ).fetchone()
     except psycopg.Error as exc:
         raise _query_error(exc, dsn, "PostgreSQL") from exc
     finally:
         conn.close()
-    assert row is not None
-    return Control(settings_from_rows(rows), str(row[0]), bool(row[1]), bool(row[2]), bool(row[3]), int(row[4]))
+    assert role is not None and others is not None
+    return Control(settings_from_rows(rows), str(role[0]), bool(role[1]), bool(role[2]), bool(role[3]), int(others[0]))
 
 
 def create_login_role(dsn: str, role: str) -> None:
@@ -469,8 +494,9 @@ def open_tagged(dsn: str, application_name: str) -> "psycopg.Connection[Any]":
     except psycopg.OperationalError as exc:
         _release(exc)
         text = scrub(str(exc), dsn)
-        if is_slot_refusal(text):
-            raise SlotRefused(server_message(text)) from exc
+        code = sqlstate_of(exc)
+        if is_slot_refusal(text, code):
+            raise SlotRefused(server_message(text), code) from exc
         raise connection_error(exc, dsn, timeout=connect_timeout_of(dsn)) from exc
 
 
