@@ -118,8 +118,9 @@ def inspect(
 ) -> None:
     """Show who holds a live server's connection slots, in one read-only session.
 
-    The budget with the server's own settings (max_connections, every reserved slot, usable,
-    in use, free), sessions by application_name, user, database, client, state and backend
+    The budget with the server's own settings (max_connections, each reserved slot with who may
+    use it, usable, in use, free) and what the connected role itself may open (its superuser,
+    rds_superuser or pg_use_reserved_connections rights), sessions by application_name, user, database, client, state and backend
     type, sessions idle in a transaction longer than --idle-after, the oldest transaction; with
     --topology, planned vs actual per source (application_name SERVICE or SERVICE@ENV), sources
     above their plan and unknown clients; advice as exact SQL, executed only with --terminate.
@@ -408,7 +409,8 @@ def verify(
     ordinary role, until the server refuses one: which connection, from which source, with
     PostgreSQL's own message, next to the planner's prediction for the server's settings.
     --local runs a throwaway server with the instance's planned max_connections and reserved
-    slots; --dsn asks first (or --yes), never opens more than the scenario's count, and closes
+    slots, from the PostgreSQL binaries here closest to its engine_version (16+ from the pgserver
+    package, pip install 'planner[local16]'; or $PLANNER_PG_BINDIR) and says which; --dsn asks first (or --yes), never opens more than the scenario's count, and closes
     all it opened. Exit 0 when the prediction holds, 1 when the server differs, 3 when it
     cannot be reached. Verifies the writer.
 
