@@ -11,8 +11,10 @@ What a refresh keeps and what it changes, per engine it refreshes:
   (:mod:`planner.estimate`) from the EC2 type's memory and vCPUs;
 - a class the catalogue has but AWS no longer offers for the engine loses that engine, unless the
   class is retired (t2, m3, m4, r3, r4: people still run them);
-- the price columns hold RDS for PostgreSQL's Single-AZ on-demand price (what the rest of the
-  planner reads them as); Multi-AZ and Aurora prices are named in ``price_source``.
+- where each class can be ordered (per deployment) and the engine versions it runs come from the
+  orderable options of the refreshed engines;
+- the prices of the refreshed engines are replaced by the Pricing API's, per deployment (Single-AZ,
+  Multi-AZ instance, Multi-AZ DB cluster; Aurora Standard and I/O-Optimized), dated today.
 """
 
 from __future__ import annotations
@@ -23,19 +25,29 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .catalog import catalog_csv
+from .catalog_format import catalog_csv, row_of
 from .errors import ExternalError
-from .estimate import estimate_dbicm, nominal_bytes
-from .model import RDS_ENGINES, SOURCE_AWS_DOC, SOURCE_OBSERVED, EngineMemory, InstanceClass
+from .estimate import estimate_memory, nominal_bytes
+from .model import (
+    DEPLOYMENTS,
+    RDS_ENGINES,
+    SOURCE_AWS_DOC,
+    SOURCE_OBSERVED,
+    EngineMemory,
+    InstanceClass,
+    Price,
+    VersionSupport,
+)
+from .reserves import parse_engine_version
 
 if TYPE_CHECKING:
     from .catalog import Catalog
 
 ENGINE_LABELS: dict[str, str] = {"postgres": "PostgreSQL", "aurora-postgresql": "Aurora PostgreSQL"}
 SKIP_CLASSES = frozenset({"db.serverless"})  # Aurora Serverless v2: its memory follows the ACU range
-DEPLOYMENTS = ("Single-AZ", "Multi-AZ")
 HOURLY_UNITS = frozenset({"Hrs", "Hours", "hours", "Hour"})
 KEPT_SOURCES = (SOURCE_OBSERVED, SOURCE_AWS_DOC)
+API_SOURCE = "AWS DescribeOrderableDBInstanceOptions"
 
 
 @dataclass(frozen=True)
@@ -91,30 +103,70 @@ def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
+@dataclass(frozen=True)
+class Offer:
+    """What ``DescribeOrderableDBInstanceOptions`` says of one class under one engine."""
+
+    multi_az: bool  # some option is MultiAZCapable
+    cluster: bool  # some option SupportsClusters (a Multi-AZ DB cluster)
+    versions: VersionSupport  # the first minor of each major offered
+
+
+def offers_from_options(options: Iterable[Mapping[str, Any]]) -> dict[str, Offer]:
+    """Return, per instance class (no db.serverless), what the orderable options offer."""
+    found: dict[str, dict[str, Any]] = {}
+    for option in options:
+        name = str(option.get("DBInstanceClass", ""))
+        if not name.startswith("db.") or name in SKIP_CLASSES:
+            continue
+        item = found.setdefault(name, {"multi_az": False, "cluster": False, "minimums": {}})
+        item["multi_az"] |= bool(option.get("MultiAZCapable"))
+        item["cluster"] |= bool(option.get("SupportsClusters"))
+        try:
+            version = parse_engine_version(str(option.get("EngineVersion", "")))
+        except ValueError:
+            continue
+        minimums: dict[int, int] = item["minimums"]
+        minor = version.minor if version.minor is not None else 0
+        minimums[version.major] = min(minor, minimums.get(version.major, minor))
+    return {name: Offer(i["multi_az"], i["cluster"], VersionSupport(tuple(sorted(i["minimums"].items()))))
+            for name, i in found.items()}  # fmt: skip
+
+
 def orderable_classes(options: Iterable[Mapping[str, Any]]) -> set[str]:
     """Return the instance classes of ``DescribeOrderableDBInstanceOptions`` entries (no db.serverless)."""
-    names = {str(o.get("DBInstanceClass", "")) for o in options}
-    return {n for n in names if n.startswith("db.") and n not in SKIP_CLASSES}
+    return set(offers_from_options(options))
 
 
-def parse_price_list(entries: Iterable[Any], database_engine: str, region: str | None = None) -> dict[str, dict[str, Decimal]]:
-    """Return {instance class: {"Single-AZ"/"Multi-AZ": USD per hour}} from Pricing API ``PriceList`` entries.
+def _deployment_of(engine: str, attributes: Mapping[str, Any]) -> str | None:
+    """Return the planner's deployment of a Pricing API product, or None if it is not an instance price we use."""
+    label = re.sub(r"[^a-z]+", " ", str(attributes.get("deploymentOption", "")).lower()).strip()
+    io_optimized = "IO Optimiz" in str(attributes.get("storage", "")) or "IOOptimized" in str(attributes.get("usagetype", ""))
+    if engine == "aurora-postgresql":
+        return None if label != "single az" else ("aurora-io-optimized" if io_optimized else "aurora-standard")
+    if io_optimized:
+        return None
+    return {"single az": "single-az", "multi az": "multi-az", "multi az readable standbys": "multi-az-cluster"}.get(label)
+
+
+def parse_price_list(entries: Iterable[Any], engine: str, region: str | None = None) -> dict[str, dict[str, Decimal]]:
+    """Return {instance class: {deployment: USD per hour}} of ``engine`` from Pricing API ``PriceList`` entries.
 
     Each entry is a JSON string (or its parsed dict) with ``product.attributes`` and
-    ``terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD``. Aurora I/O-Optimized entries are left
-    out (a different, dearer price for the same class); where several prices remain, the lowest wins.
+    ``terms.OnDemand.*.priceDimensions.*.pricePerUnit.USD``. Deployments are the planner's:
+    single-az, multi-az, multi-az-cluster; aurora-standard, aurora-io-optimized. Where several
+    prices remain for one class and deployment, the lowest wins.
     """
+    database_engine = ENGINE_LABELS[engine]
     prices: dict[str, dict[str, Decimal]] = {}
     for raw in entries:
         item = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
         attributes = (item.get("product") or {}).get("attributes") or {}
         instance_class = str(attributes.get("instanceType", ""))
-        deployment = attributes.get("deploymentOption")
-        if attributes.get("databaseEngine") != database_engine or deployment not in DEPLOYMENTS:
+        deployment = _deployment_of(engine, attributes)
+        if attributes.get("databaseEngine") != database_engine or deployment is None:
             continue
         if not instance_class.startswith("db.") or (region and attributes.get("regionCode", region) != region):
-            continue
-        if "IO Optimiz" in str(attributes.get("storage", "")) or "IOOptimized" in str(attributes.get("usagetype", "")):
             continue
         for term in ((item.get("terms") or {}).get("OnDemand") or {}).values():
             for dimension in (term.get("priceDimensions") or {}).values():
@@ -128,10 +180,6 @@ def parse_price_list(entries: Iterable[Any], database_engine: str, region: str |
                     by_deployment = prices.setdefault(instance_class, {})
                     by_deployment[deployment] = min(usd, by_deployment.get(deployment, usd))
     return prices
-
-
-def _usd(value: Decimal) -> str:
-    return format(value.normalize(), "f")
 
 
 @dataclass
@@ -170,29 +218,54 @@ def _names(names: list[str], limit: int = 5) -> str:
     return shown + (f", … {len(names) - limit} more" if len(names) > limit else "")
 
 
-def _price_columns(name: str, prices: Mapping[str, Mapping[str, Mapping[str, Decimal]]], region: str, today: str) -> tuple[str, str]:
-    """Return (price_usd_hour, price_source) of a class from the refreshed prices."""
-    postgres = prices.get("postgres", {}).get(name, {})
-    aurora = prices.get("aurora-postgresql", {}).get(name, {})
-    single = postgres.get("Single-AZ")
-    notes = []
-    if "Multi-AZ" in postgres:
-        notes.append(f"Multi-AZ ${_usd(postgres['Multi-AZ'])}/hour")
-    if "Single-AZ" in aurora:
-        notes.append(f"Aurora PostgreSQL ${_usd(aurora['Single-AZ'])}/hour")
-    if single is None and not notes:
-        return "", ""
-    head = f"AWS Pricing API, {region} on-demand" + (" Single-AZ postgres" if single is not None else "") + f", {today}"
-    return ("" if single is None else _usd(single)), "; ".join([head, *notes])
+def _orderability(cls: InstanceClass | None, engines: tuple[str, ...], offers: Mapping[str, Mapping[str, Offer]],
+                  name: str, source: str) -> tuple[dict[str, bool | None], dict[str, VersionSupport], str]:  # fmt: skip
+    """Return a class's deployments, versions and their source after a refresh of ``engines``."""
+    orderable = dict(cls.orderable) if cls is not None else {}
+    versions = dict(cls.versions) if cls is not None else {}
+    for engine in engines:
+        offer = offers.get(engine, {}).get(name)
+        if offer is None:
+            orderable.update({d: False for d in DEPLOYMENTS[engine]})
+            versions.pop(engine, None)
+            continue
+        if engine == "postgres":
+            # the API has no flag for a class offered only as a Multi-AZ DB cluster (db.c6gd):
+            # a class the catalogue knows to be cluster-only stays so
+            single = not (orderable.get("single-az") is False and offer.cluster)
+            orderable.update({"single-az": single, "multi-az": offer.multi_az, "multi-az-cluster": offer.cluster})
+        else:
+            orderable.update({d: True for d in DEPLOYMENTS[engine]})
+        versions[engine] = offer.versions
+    previous = cls.orderable_source.split(" | ") if cls is not None and cls.orderable_source else []
+    # another engine's flags came from the earlier sources; an earlier refresh is replaced by this one
+    kept = [p for p in previous if not p.startswith(API_SOURCE)] if set(engines) != set(RDS_ENGINES) else []
+    return orderable, versions, " | ".join([source, *kept])
 
 
-def refresh_rows(current: "Catalog", engines: tuple[str, ...], orderable: Mapping[str, set[str]],
+def _refreshed_prices(cls: InstanceClass | None, engines: tuple[str, ...], name: str,
+                      prices: Mapping[str, Mapping[str, Mapping[str, Decimal]]] | None, region: str,
+                      today: str) -> dict[str, Price]:  # fmt: skip
+    """Return a class's prices: those of the refreshed engines from the Pricing API, the others kept."""
+    kept = dict(cls.prices) if cls is not None else {}
+    if prices is None:
+        return kept
+    for engine in engines:
+        for deployment in DEPLOYMENTS[engine]:
+            kept.pop(deployment, None)
+        for deployment, usd in prices.get(engine, {}).get(name, {}).items():
+            kept[deployment] = Price(float(usd), deployment, region, today, "AWS Pricing API")
+    return kept
+
+
+def refresh_rows(current: "Catalog", engines: tuple[str, ...], offers: Mapping[str, Mapping[str, Offer]],
                  specs: Mapping[str, ClassSpecs], prices: Mapping[str, Mapping[str, Mapping[str, Decimal]]] | None,
                  region: str, today: str) -> tuple[list[list[str]], RefreshSummary]:  # fmt: skip
-    """Return the refreshed catalogue's rows (in :data:`~planner.catalog.COLUMNS` order) and a summary."""
-    summary = RefreshSummary(region, engines, orderable={e: len(orderable.get(e, ())) for e in engines})
-    offered = set().union(*(orderable.get(e, set()) for e in engines))
-    rows: list[tuple[tuple[Any, ...], list[str]]] = []
+    """Return the refreshed catalogue's rows (in :data:`~planner.catalog_format.COLUMNS` order) and a summary."""
+    summary = RefreshSummary(region, engines, orderable={e: len(offers.get(e, ())) for e in engines})
+    offered = set().union(*(set(offers.get(e, {})) for e in engines))
+    source = f"{API_SOURCE}, {region}, {today}"
+    found: list[tuple[tuple[Any, ...], InstanceClass]] = []
     for name in sorted(set(current.names()) | offered):
         cls = current.find(name)
         spec = specs.get(name) or (specs_from_catalog(cls) if cls is not None else None)
@@ -205,13 +278,12 @@ def refresh_rows(current: "Catalog", engines: tuple[str, ...], orderable: Mappin
             if engine not in engines:
                 if previous is not None:
                     memory[engine] = previous
-            elif name in orderable.get(engine, set()):
+            elif name in offers.get(engine, {}):
                 if previous is not None and previous.source in KEPT_SOURCES:
                     memory[engine] = previous
                     summary.kept[engine] = summary.kept.get(engine, 0) + 1
                 else:
-                    dbicm, note = estimate_dbicm(engine, spec.family, spec.arch, spec.memory_gib, spec.vcpu)
-                    memory[engine] = EngineMemory(dbicm, "estimated", note)
+                    memory[engine] = estimate_memory(engine, spec.family, spec.arch, spec.memory_gib, spec.vcpu)
                     summary.estimated[engine] = summary.estimated.get(engine, 0) + 1
             elif previous is not None:
                 if cls is not None and cls.retired:
@@ -220,34 +292,19 @@ def refresh_rows(current: "Catalog", engines: tuple[str, ...], orderable: Mappin
                     summary.dropped.setdefault(engine, []).append(name)
         if not memory:
             continue
-        price, price_source = _kept_price(cls)
-        # The price column is RDS for PostgreSQL's: replace it where postgres prices were fetched for
-        # the class; elsewhere keep it, and add the Aurora price to its source.
-        if prices is not None and name in orderable.get("postgres", set()):
-            price, price_source = _price_columns(name, prices, region, today)
-        elif prices is not None and name in offered:
-            aurora = prices.get("aurora-postgresql", {}).get(name, {}).get("Single-AZ")
-            if aurora is not None:
-                kept = [part for part in price_source.split("; ") if part and not part.startswith("Aurora PostgreSQL $")]
-                price_source = "; ".join(kept + [f"Aurora PostgreSQL ${_usd(aurora)}/hour (AWS Pricing API, {region} "
-                                                 f"on-demand, {today})"])  # fmt: skip
-        row = [name, spec.family, str(spec.generation), spec.size, spec.arch, "true" if spec.burstable else "false",
-               str(spec.vcpu), spec.memory_gib, "true" if cls is not None and cls.retired else "false", price, price_source]
-        for engine in RDS_ENGINES:
-            m = memory.get(engine)
-            row += ["", "", ""] if m is None else [str(m.dbicm_bytes), m.source, m.note]
-        rows.append(((spec.family, nominal_bytes(spec.memory_gib), spec.vcpu, name), row))
-    rows.sort(key=lambda item: item[0])
-    summary.classes = len(rows)
+        orderable, versions, orderable_source = _orderability(cls, engines, offers, name, source)
+        refreshed = InstanceClass(
+            instance_class=name, family=spec.family, generation=spec.generation, size=spec.size, arch=spec.arch,
+            burstable=spec.burstable, vcpu=spec.vcpu, memory_gib=float(Decimal(spec.memory_gib)),
+            retired=cls is not None and cls.retired, memory=memory, orderable=orderable, versions=versions,
+            orderable_source=orderable_source, prices=_refreshed_prices(cls, engines, name, prices, region, today),
+        )  # fmt: skip
+        found.append(((spec.family, nominal_bytes(spec.memory_gib), spec.vcpu, name), refreshed))
+    found.sort(key=lambda item: item[0])
+    summary.classes = len(found)
     if prices is not None:
-        summary.priced = sum(1 for _, row in rows if "AWS Pricing API" in row[10])
-    return [row for _, row in rows], summary
-
-
-def _kept_price(cls: InstanceClass | None) -> tuple[str, str]:
-    if cls is None or cls.price_usd_hour is None:
-        return "", cls.price_source if cls is not None else ""
-    return _number(cls.price_usd_hour), cls.price_source
+        summary.priced = sum(1 for _, c in found if any(p.source == "AWS Pricing API" for p in c.prices.values()))
+    return [row_of(c) for _, c in found], summary
 
 
 def refresh_catalog(gateway: Any, current: "Catalog", engines: tuple[str, ...], today: str, *, prices: bool = True,
@@ -258,12 +315,12 @@ def refresh_catalog(gateway: Any, current: "Catalog", engines: tuple[str, ...], 
     ``on_classes(n)`` is called once the number of classes to look up is known, ``progress(k)``
     as each batch of ``k`` has been looked up (a progress bar).
     """
-    orderable = {engine: orderable_classes(gateway.orderable_options(engine)) for engine in engines}
-    empty = [engine for engine, names in orderable.items() if not names]
+    offers = {engine: offers_from_options(gateway.orderable_options(engine)) for engine in engines}
+    empty = [engine for engine, found in offers.items() if not found]
     if empty:  # refreshing from nothing would remove the engine from every class
         raise ExternalError(f"AWS lists no orderable {' or '.join(empty)} instance class in {gateway.region}: nothing "
                             "written (is the engine offered there? choose another --region or --engine)")  # fmt: skip
-    names = sorted(set().union(*orderable.values()))
+    names = sorted(set().union(*(set(found) for found in offers.values())))
     by_type = {ec2_type_of(name): name for name in names}
     if on_classes is not None:
         on_classes(len(names))
@@ -275,9 +332,9 @@ def refresh_catalog(gateway: Any, current: "Catalog", engines: tuple[str, ...], 
             specs[name] = found
     price_map = None
     if prices:
-        price_map = {e: parse_price_list(gateway.price_list(ENGINE_LABELS[e], gateway.region), ENGINE_LABELS[e],
-                                         gateway.region) for e in engines}  # fmt: skip
-    rows, summary = refresh_rows(current, engines, orderable, specs, price_map, gateway.region, today)
+        price_map = {e: parse_price_list(gateway.price_list(ENGINE_LABELS[e], gateway.region), e, gateway.region)
+                     for e in engines}  # fmt: skip
+    rows, summary = refresh_rows(current, engines, offers, specs, price_map, gateway.region, today)
     return catalog_csv(rows), summary
 
 
@@ -287,6 +344,8 @@ __all__ = [
     "RefreshSummary",
     "ec2_type_of",
     "gib_text",
+    "Offer",
+    "offers_from_options",
     "orderable_classes",
     "parse_price_list",
     "refresh_catalog",

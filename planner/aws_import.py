@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
 from .errors import InputError
-from .model import DEFAULT_MAX_CONNECTIONS_FORMULA, RDS_ENGINES
+from .model import DEFAULT_DEPLOYMENT, DEFAULT_MAX_CONNECTIONS_FORMULA, RDS_ENGINES
 from .reserves import RESERVE_PARAMETERS, default_reserves, parameter_problem, parse_engine_version
 
 BUDGET_PARAMETERS: tuple[str, ...] = ("max_connections", *RESERVE_PARAMETERS)
-DATABASE_KEYS = ("engine", "engine_version", "instance_class", "reader_instance_class", "readers", "parameters")
+DATABASE_KEYS = ("engine", "engine_version", "deployment", "instance_class", "reader_instance_class", "readers", "parameters")
 PROXY_KEYS = ("kind", "database", "max_connections_percent")
 PROXY_CARRIED = ("clients", "endpoint", "environments")  # the user's part of an imported proxy
 
@@ -40,11 +40,14 @@ class ImportedDatabase:
     reader_instance_class: str | None = None
     origin: str = ""  # "RDS instance shop-db", "Aurora cluster shop"
     resources: tuple[str, ...] = ()  # instance and cluster identifiers, to match proxies' targets
+    deployment: str = ""  # "" = the engine's default (single-az, aurora-standard)
 
     def entry(self) -> dict[str, Any]:
         """Return the topology entry (the keys import owns)."""
         out: dict[str, Any] = {"engine": self.engine, "engine_version": self.engine_version,
                                "instance_class": self.instance_class}  # fmt: skip
+        if self.deployment and self.deployment != DEFAULT_DEPLOYMENT.get(self.engine):
+            out["deployment"] = self.deployment
         if self.readers:
             out["readers"] = self.readers
             if self.reader_instance_class and self.reader_instance_class != self.instance_class:
@@ -154,6 +157,7 @@ def database_from_instance(name: str, writer: Mapping[str, Any], replicas: list[
         instance_class=writer["DBInstanceClass"], parameters=parameters, readers=len(replicas),
         reader_instance_class=_reader_class(writer["DBInstanceClass"], classes, origin, notes), origin=origin,
         resources=(writer["DBInstanceIdentifier"], *(r["DBInstanceIdentifier"] for r in replicas)),
+        deployment="multi-az" if writer.get("MultiAZ") else "single-az",
     )  # fmt: skip
 
 
@@ -175,11 +179,16 @@ def database_from_cluster(name: str, cluster: Mapping[str, Any], members: list[M
         notes.append(f"{origin}: no writer instance found: not imported")
         return None
     classes = [r["DBInstanceClass"] for r in readers]
+    if str(cluster.get("Engine", "")).startswith("aurora"):
+        deployment = "aurora-io-optimized" if cluster.get("StorageType") == "aurora-iopt1" else "aurora-standard"
+    else:
+        deployment = "multi-az-cluster"  # its two readable standbys are the readers
     return ImportedDatabase(
         name=name, engine=cluster["Engine"], engine_version=str(cluster.get("EngineVersion") or "16"),
         instance_class=writer_class, parameters=parameters, readers=len(readers),
         reader_instance_class=_reader_class(writer_class, classes, origin, notes), origin=origin,
         resources=(cluster["DBClusterIdentifier"], *(m["DBInstanceIdentifier"] for m in members)),
+        deployment=deployment,
     )  # fmt: skip
 
 

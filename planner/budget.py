@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from .errors import FormulaError, InputError, Problem
 from .formula import evaluate_formula
 from .reserves import Reserve, reserves_for
 from .model import (
     DEFAULT_MAX_CONNECTIONS_FORMULA,
+    DEPLOYMENTS,
     RDS_ENGINES,
     SCENARIOS,
     SELF_MANAGED_MAX_CONNECTIONS,
@@ -86,6 +87,22 @@ class MaxConnections:
     memory: EngineMemory | None  # DBInstanceClassMemory, where a formula used it
     vcpu: int | None = None
     default_value: int | None = None  # what the default parameter group would give
+    # whether AWS offers the class for the database's engine, version and deployment (None: unknown),
+    # and the deployments it is offered in
+    deployable: bool | None = None
+    offered_as: tuple[str, ...] = ()
+
+    @property
+    def reading_range(self) -> tuple[int, int] | None:
+        """Return what a real instance may read for an estimate (the rule's leave-one-out range), else None."""
+        if self.source != SOURCE_ESTIMATED or self.memory is None:
+            return None
+        return self.memory.reading_range(self.value)
+
+    def estimate_text(self) -> str:
+        """Return "estimate" with its range where known: "estimate; a real instance may read 812–833"."""
+        found = self.reading_range
+        return "estimate" + (f"; a real instance may read {found[0]}–{found[1]}" if found else "")
 
 
 @dataclass(frozen=True)
@@ -331,6 +348,7 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
             topology, f"{key}.instance_class", "instance_class is required to compute the budget",
             "set instance_class (e.g. db.m6g.large) or run `planner plan` to choose one",
         )
+    offer: dict[str, Any] = {}
     if instance_class == SERVERLESS_CLASS:
         memory, vcpu = serverless_memory(database), 0
     else:
@@ -338,17 +356,20 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
             raise InputError("a catalogue is required for RDS engines")
         try:
             memory = catalog.dbicm(instance_class, database.engine)
-            vcpu = catalog.get(instance_class).vcpu
+            cls = catalog.get(instance_class)
         except InputError as exc:
             raise _problem(topology, f"{key}.instance_class", str(exc).split("\n")[0], None) from exc
+        vcpu = cls.vcpu
+        offer = {"deployable": cls.deployable(database.engine, database.deployment_name, database.version),
+                 "offered_as": tuple(d for d in DEPLOYMENTS[database.engine] if cls.deployable(database.engine, d, database.version))}
     variables = {"DBInstanceClassMemory": memory.dbicm_bytes, "DBInstanceVCPU": vcpu}
     default_value = evaluate_formula(DEFAULT_MAX_CONNECTIONS_FORMULA, variables)
     if instance_class == SERVERLESS_CLASS and database.min_acu is not None and database.min_acu <= SERVERLESS_LOW_MIN_ACU:
         default_value = min(default_value, SERVERLESS_LOW_MIN_CAP)
     if param is None:
-        return MaxConnections(default_value, memory.source, DEFAULT_MAX_CONNECTIONS_FORMULA, memory, vcpu, default_value)
+        return MaxConnections(default_value, memory.source, DEFAULT_MAX_CONNECTIONS_FORMULA, memory, vcpu, default_value, **offer)
     if isinstance(param, int) or str(param).strip().isdigit():
-        return MaxConnections(int(param), SOURCE_PARAMETER, str(param), memory, vcpu, default_value)
+        return MaxConnections(int(param), SOURCE_PARAMETER, str(param), memory, vcpu, default_value, **offer)
     try:
         value = evaluate_formula(str(param), variables)
     except FormulaError as exc:
@@ -358,7 +379,7 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
             topology, f"{key}.parameters.max_connections",
             f"evaluates to {value} on {instance_class}", "PostgreSQL needs max_connections ≥ 1",
         )
-    return MaxConnections(value, memory.source, str(param), memory, vcpu, default_value)
+    return MaxConnections(value, memory.source, str(param), memory, vcpu, default_value, **offer)
 
 
 def serverless_memory(database: Database) -> EngineMemory:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from .budget import scenario_status
 from .errors import InputError
 from .model import RDS_ENGINES, SOURCE_ESTIMATED, Topology
-from .plan import Candidate, judge_classes
+from .plan import Candidate, candidate_classes, judge_classes
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -42,14 +42,18 @@ class ClassFit:
 def class_fits(topology: Topology, catalog: "Catalog", database: str, include_retired: bool = False) -> list[ClassFit]:
     """Return every class of ``database``'s engine, sorted by memory, each judged against its demand.
 
-    Retired classes are left out unless ``include_retired``, except the one the database runs on.
+    Only classes ``plan`` may propose (orderable for the database's engine, version and deployment;
+    retired ones only with ``include_retired``), and the one the database runs on.
     """
     if database not in topology.databases:
         raise InputError(f"no database named {database!r}")
     db = topology.databases[database]
     if db.engine not in RDS_ENGINES:
         return []
-    classes = [c for c in catalog.classes(engine=db.engine) if not c.retired or include_retired or c.instance_class == db.instance_class]
+    classes, _ = candidate_classes(topology, catalog, database, db.engine, include_retired=include_retired)
+    current = catalog.find(db.instance_class) if db.instance_class else None
+    if current is not None and current.supports(db.engine) and current not in classes:
+        classes = sorted([*classes, current], key=lambda c: (c.memory_gib, c.vcpu, c.instance_class))
     fits: list[ClassFit] = []
     for candidate in judge_classes(topology, catalog, database, db.engine, classes):
         # the worst demand over every instance, against the class's lines, as `check` would judge it

@@ -24,44 +24,42 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
+from .catalog_format import (
+    COLUMNS,
+    ENGINE_COLUMNS,
+    FLAGS,
+    OPTIONAL_COLUMNS,
+    ORDERABLE_COLUMNS,
+    PRICE_COLUMNS,
+    PROVENANCE_COLUMNS,
+    REQUIRED_COLUMNS,
+    VERSION_COLUMNS,
+    catalog_csv,
+    parse_error_range,
+    parse_versions,
+)
 from .errors import InputError, Problem
-from .model import ENGINES, RDS_ENGINES, SOURCE_AWS_DOC, SOURCE_ESTIMATED, SOURCE_OBSERVED, EngineMemory, InstanceClass
+from .model import (
+    ENGINES,
+    RDS_ENGINES,
+    SOURCE_AWS_DOC,
+    SOURCE_ESTIMATED,
+    SOURCE_OBSERVED,
+    EngineMemory,
+    InstanceClass,
+    Price,
+    VersionSupport,
+    engine_of_deployment,
+)
 
 DBICM_DIVISOR = 9531392  # bytes per connection in LEAST({DBInstanceClassMemory/9531392},5000)
 MAX_CONNECTIONS_CAP = 5000
 
-COLUMNS: tuple[str, ...] = (
-    "instance_class", "family", "generation", "size", "arch", "burstable", "vcpu", "memory_gib",
-    "retired", "price_usd_hour", "price_source",
-    "dbicm_postgres", "dbicm_postgres_source", "dbicm_postgres_note",
-    "dbicm_aurora_postgresql", "dbicm_aurora_postgresql_source", "dbicm_aurora_postgresql_note",
-)  # fmt: skip
-# Columns a user catalogue may leave out, with the value they take.
-OPTIONAL_COLUMNS: dict[str, str] = {
-    "retired": "false",
-    "price_usd_hour": "",
-    "price_source": "",
-    "dbicm_postgres_note": "",
-    "dbicm_aurora_postgresql_note": "",
-}
-ENGINE_COLUMNS: dict[str, str] = {"postgres": "dbicm_postgres", "aurora-postgresql": "dbicm_aurora_postgresql"}
 DBICM_SOURCES: tuple[str, ...] = (SOURCE_OBSERVED, SOURCE_AWS_DOC, SOURCE_ESTIMATED)
 OBSERVATION_COLUMNS: tuple[str, ...] = ("engine", "instance_class", "max_connections")
 MAX_PROBLEMS = 20  # report at most this many problems of one file
 
 PACKAGED_CATALOG = ("data", "instance_classes.csv")
-
-
-def catalog_csv(rows: "list[list[str]]") -> str:
-    """Return catalogue CSV text: the :data:`COLUMNS` header, then ``rows``, ``\\n`` line ends.
-
-    The one writer of the format: the build script and ``catalog refresh`` both use it.
-    """
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    writer.writerows(rows)
-    return out.getvalue()
 
 
 def dbicm_from_observation(max_connections: int) -> int:
@@ -407,7 +405,7 @@ def _convert_catalog(table: _Table) -> dict[str, InstanceClass]:
     problems = _Problems(table)
     classes: dict[str, InstanceClass] = {}
     first_line: dict[str, int] = {}
-    engine_cols = [(e, d[c], d[c + "_source"], d[c + "_note"], c) for e, c in ENGINE_COLUMNS.items()]
+    engine_cols = [(e, d[c], d[c + "_source"], d[c + "_note"], d[c + "_error"], c) for e, c in ENGINE_COLUMNS.items()]
     blank = table.blank
     for i in range(table.nrows):
         if i in blank:
@@ -444,13 +442,10 @@ def _convert_catalog(table: _Table) -> dict[str, InstanceClass]:
         elif memory <= 0:
             problems.add(i, "memory_gib", f"{'negative' if memory < 0 else 'zero'} memory ({d['memory_gib'][i]})",
                          "write the nominal memory in GiB, a positive number")  # fmt: skip
-        price_text = d["price_usd_hour"][i]
-        price = _parse_float(price_text) if price_text else None
-        if price_text and (price is None or price < 0):
-            problems.add(i, "price_usd_hour", f"{price_text!r} is not a price",
-                         "write USD per hour, e.g. 0.178, or leave it empty")  # fmt: skip
+        prices = _prices(d, i, problems)
+        orderable, versions = _orderability(d, i, problems)
         engines: dict[str, EngineMemory] = {}
-        for engine, values, sources, notes, column in engine_cols:
+        for engine, values, sources, notes, errors, column in engine_cols:
             text, source = values[i], sources[i]
             if not text:
                 if source:
@@ -465,8 +460,12 @@ def _convert_catalog(table: _Table) -> dict[str, InstanceClass]:
             if source not in DBICM_SOURCES:
                 problems.add(i, column + "_source", f"{source!r} is not a source" if source else "missing value",
                              "write " + ", ".join(DBICM_SOURCES))  # fmt: skip
-            if dbicm is not None and dbicm >= 0 and source in DBICM_SOURCES:
-                engines[engine] = EngineMemory(dbicm, source, notes[i])
+            error = parse_error_range(errors[i])
+            if error == "bad":
+                problems.add(i, column + "_error", f"{errors[i]!r} is not an error range",
+                             "write the low and high error in percent, e.g. -1.5/+0.8, or leave it empty")  # fmt: skip
+            if dbicm is not None and dbicm >= 0 and source in DBICM_SOURCES and error != "bad":
+                engines[engine] = EngineMemory(dbicm, source, notes[i], error)  # type: ignore[arg-type]
         if name and name not in first_line:
             first_line[name] = i
         if problems.count > bad:
@@ -481,15 +480,58 @@ def _convert_catalog(table: _Table) -> dict[str, InstanceClass]:
             vcpu=vcpu,  # type: ignore[arg-type]
             memory_gib=memory,  # type: ignore[arg-type]
             retired=retired,  # type: ignore[arg-type]
-            price_usd_hour=price,
-            price_source=d["price_source"][i],
             memory=engines,
+            orderable=orderable,
+            versions=versions,
+            orderable_source=d["orderable_source"][i],
+            prices=prices,
         )
     problems.raise_if_any()
     if not classes:
         raise InputError(Problem(table.label, "", "the catalogue has no classes",
                                  hint="add one row per class under the header"))  # fmt: skip
     return classes
+
+
+def _prices(d: dict[str, list[str]], i: int, problems: "_Problems") -> dict[str, Price]:
+    """Read a row's price cells: USD per hour per deployment, with one region, date and source."""
+    cells = {deployment: d[column][i] for deployment, column in PRICE_COLUMNS.items()}
+    if d["price_usd_hour"][i] and not cells["single-az"]:
+        cells["single-az"] = d["price_usd_hour"][i]  # the older format's column
+    prices: dict[str, Price] = {}
+    for deployment, text in cells.items():
+        if not text:
+            continue
+        value = _parse_float(text)
+        column = PRICE_COLUMNS[deployment] if d[PRICE_COLUMNS[deployment]][i] else "price_usd_hour"
+        if value is None or value <= 0:
+            problems.add(i, column, f"{text!r} is not a price", "write USD per hour, e.g. 0.178, or leave it empty")
+            continue
+        region, date, source = (d[c][i] for c in PROVENANCE_COLUMNS[engine_of_deployment(deployment)])
+        prices[deployment] = Price(value, deployment, region or "region not given", date or "undated",
+                                   source or "source not given")  # fmt: skip
+    return prices
+
+
+def _orderability(d: dict[str, list[str]], i: int, problems: "_Problems") -> tuple[dict[str, bool | None], dict[str, VersionSupport]]:
+    """Read where a row's class can be ordered (per deployment) and the engine versions it runs."""
+    orderable: dict[str, bool | None] = {}
+    if any(d[column][i] for column in set(ORDERABLE_COLUMNS.values())):
+        for deployment, column in ORDERABLE_COLUMNS.items():
+            text = d[column][i].lower()
+            if text not in FLAGS:
+                problems.add(i, column, f"{d[column][i]!r} is not true, false or unknown", "write true, false or unknown")
+                continue
+            orderable[deployment] = FLAGS[text]
+    versions: dict[str, VersionSupport] = {}
+    for engine, column in VERSION_COLUMNS.items():
+        support = parse_versions(d[column][i])
+        if support is None:
+            problems.add(i, column, f"{d[column][i]!r} is not a list of versions",
+                         'write first minors per major, e.g. "13.4;14.5;15.0", or "<13", or leave it empty')  # fmt: skip
+        elif support != VersionSupport():
+            versions[engine] = support
+    return orderable, versions
 
 
 # --------------------------------------------------------------------------- observations
@@ -563,7 +605,7 @@ def load_catalog(path: str | Path | None = None, observations: str | Path | None
     An observation may also add an engine to a class the catalogue lists without it: the
     instance it was read on is proof that the class runs that engine.
     """
-    table = _read_table(path, "catalogue", tuple(c for c in COLUMNS if c not in OPTIONAL_COLUMNS), OPTIONAL_COLUMNS)
+    table = _read_table(path, "catalogue", REQUIRED_COLUMNS, OPTIONAL_COLUMNS)
     classes = _convert_catalog(table)
     if observations is not None:
         obs = _read_table(observations, "observations", OBSERVATION_COLUMNS, {"source": ""})

@@ -12,7 +12,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -32,6 +32,9 @@ from .cli_common import (
 from .errors import EXIT_OVER, InputError, PlannerError
 from .model import ENGINES
 from .reserves import parse_engine_version
+
+if TYPE_CHECKING:
+    from .model import Topology
 
 app = typer.Typer(
     name="planner",
@@ -108,6 +111,13 @@ def plan(
     top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many candidates per database.")] = 5,
     database: Annotated[Optional[str], typer.Option("--database", "-d", help="Only this database.")] = None,
     include_retired: Annotated[bool, typer.Option("--include-retired", help="Also consider retired classes (t2, m3, m4, r3, r4).")] = False,
+    engine_version: Annotated[
+        Optional[str], typer.Option("--engine-version", help='Plan as if the databases ran this version, e.g. "17" (default: their own).')
+    ] = None,
+    deployment: Annotated[
+        Optional[str], typer.Option("--deployment", help="Plan for this deployment: single-az, multi-az, multi-az-cluster, "
+                                    "aurora-standard, aurora-io-optimized (default: the database's).")
+    ] = None,
     format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
@@ -115,12 +125,15 @@ def plan(
 ) -> None:
     """List the instance classes that hold each database's worst scenario under the alarm line.
 
-    Smallest first, then cheapest where a price is known. Works when instance_class is missing.
+    Only classes AWS offers for the database's engine, version and deployment; smallest first,
+    then cheapest where a price is known (prices of that deployment). Works when instance_class
+    is missing.
 
     \b
     Examples:
       planner plan shop.yaml
       planner plan shop.yaml --family m7g,r7g --top 3
+      planner plan shop.yaml --deployment multi-az --engine-version 17
       planner plan shop.yaml --engine aurora-postgresql --format json
     """
     from .plan import plan_topology
@@ -130,9 +143,34 @@ def plan(
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
     families = [f.strip() for value in family or [] for f in value.split(",") if f.strip()]
     topo, cat = _load(topology, catalog, observations)
+    topo = _what_if(topo, engine or None, engine_version, deployment)
     plans = plan_topology(topo, cat, engine, families, include_retired, database)
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
     _emit(renderer(topo, plans, top), output)
+
+
+def _what_if(topology: "Topology", engine: str | None, engine_version: str | None, deployment: str | None) -> "Topology":
+    """Return ``topology`` with every RDS database on ``engine_version`` and ``deployment`` (``plan``'s what-ifs)."""
+    from dataclasses import replace
+
+    from .model import DEPLOYMENTS, RDS_ENGINES
+
+    if engine_version is not None:
+        try:
+            parse_engine_version(engine_version)
+        except ValueError:
+            raise InputError(f'--engine-version: {engine_version!r} is not a version (write e.g. "16" or "15.8")') from None
+    changed = {}
+    for name, db in topology.databases.items():
+        target = engine or db.engine
+        if target not in RDS_ENGINES:
+            changed[name] = db
+            continue
+        if deployment is not None and deployment not in DEPLOYMENTS[target]:
+            raise InputError(f"--deployment: {deployment!r} is not a {target} deployment (choose {', '.join(DEPLOYMENTS[target])})")
+        changed[name] = replace(db, engine_version=engine_version or db.engine_version,
+                                deployment=deployment if deployment is not None else db.deployment)  # fmt: skip
+    return replace(topology, databases=changed)
 
 
 @app.command()

@@ -1,30 +1,46 @@
 """Estimate DBInstanceClassMemory for a class that no one has observed: the fitted rules.
 
-AWS never published how much memory RDS keeps for the operating system, so a class without an
-observed or published ``max_connections`` gets an estimate from a rule fitted on the classes that
-have one (``scripts/build_catalog.py`` does the fitting; ``data/calibration_report.md`` shows it):
+AWS never published how much memory RDS keeps for the operating system and its own agents. The
+readings say it is not proportional to the class: about 0.28–0.30 GiB of a 1 GiB class, 0.6–0.7 GiB
+of an 8 GiB one, 1.1–1.6 GiB of a 32 GiB one. So a rule gives the memory held back as a power of
+the nominal memory, plus a share per vCPU, and keeps a small safety margin::
 
-    DBICM = a × nominal − (b + c × vCPU) MiB     (floored, never below 0)
+    held  = b MiB + k × (nominal GiB)^p MiB + c × vCPU MiB
+    DBICM = (nominal − held) × (1 − margin)          (floored, never below 0)
 
-with one rule per engine and platform (Xen, Nitro x86, Graviton). This module owns the evaluation
-of a rule, the platform of a class, and the parameters the bundled catalogue was built with, so
+with one rule per engine and platform (``scripts/build_catalog.py`` fits them on the readings;
+``data/calibration_report.md`` shows the fit, its residuals and its leave-one-out error). The margin
+is the smallest that keeps every reading the rule was fitted on from being over-predicted. The
+leave-one-out error range travels with each estimate, so ``catalog show``, ``explain`` and the
+report can say how far a reading may be from it.
+
+This module owns the evaluation of a rule and the rules the bundled catalogue was built with, so
 that ``planner catalog refresh`` estimates a new class exactly as the build script would. Integer
-arithmetic only: the same inputs give the same bytes on every machine.
+arithmetic only (integer roots, fixed point): the same inputs give the same bytes on every machine.
 """
 
 from __future__ import annotations
 
+import csv
+import functools
+import io
+import math
 from dataclasses import dataclass
-from decimal import Decimal
 from fractions import Fraction
+from importlib import resources
 
-A_SCALE = 20000  # a is stored as K / A_SCALE, K a whole number
+from .model import SOURCE_ESTIMATED, EngineMemory
+
 MIB = 1 << 20
 GIB = 1 << 30
+FIXED = 1 << 20  # fixed-point scale of (nominal GiB)^p
+MARGIN_SCALE = 100_000  # margin in parts per 100,000
+K_SCALE = 1000  # k in thousandths of a MiB
 
 ENGINE_PREFIX: dict[str, str] = {"postgres": "rds", "aurora-postgresql": "aurora"}
-PLATFORMS: tuple[str, ...] = ("xen", "nitro-x86", "graviton")
 XEN_FAMILIES = frozenset({"t1", "m1", "m2", "t2", "m3", "m4", "r3", "r4"})
+# The exponents a rule may use: each has an exact integer evaluation below.
+POWERS: tuple[Fraction, ...] = (Fraction(1, 3), Fraction(1, 2), Fraction(2, 3), Fraction(3, 4), Fraction(1))
 
 
 def platform_of(family: str, arch: str) -> str:
@@ -36,70 +52,133 @@ def platform_of(family: str, arch: str) -> str:
     return "nitro-x86"
 
 
+def _icbrt(n: int) -> int:
+    """Return floor(n ** (1/3)) for n ≥ 0, exactly."""
+    if n < 2:
+        return n
+    x = 1 << ((n.bit_length() + 2) // 3)  # above the root
+    while True:
+        y = (2 * x + n // (x * x)) // 3
+        if y >= x:
+            break
+        x = y
+    while x * x * x > n:
+        x -= 1
+    while (x + 1) ** 3 <= n:
+        x += 1
+    return x
+
+
+def gib_power(nominal_bytes: int, power: Fraction) -> int:
+    """Return floor((nominal_bytes / GiB) ** power × 2^20) with integer arithmetic only."""
+    if power == 1:
+        return nominal_bytes >> 10
+    if power == Fraction(1, 2):
+        return math.isqrt(nominal_bytes << 10)
+    if power == Fraction(1, 3):
+        return _icbrt(nominal_bytes << 30)
+    if power == Fraction(2, 3):
+        return _icbrt(nominal_bytes * nominal_bytes)  # (n² / 2^60)^(1/3) × 2^20 = (n²)^(1/3)
+    if power == Fraction(3, 4):
+        return math.isqrt(math.isqrt(nominal_bytes**3 >> 10))  # (n³ / 2^90 × 2^80)^(1/4)
+    raise ValueError(f"unsupported power {power}")
+
+
 @dataclass(frozen=True)
 class EstimateRule:
-    """``DBICM = K/20000 × nominal − (b + c × vCPU) MiB`` (floored, never below 0)."""
+    """``DBICM = (nominal − (b + k × GiB^p + c × vCPU) MiB) × (1 − margin)``, floored, never below 0."""
 
     name: str
-    k: int  # a × A_SCALE
+    power: Fraction
+    k: int  # thousandths of a MiB per GiB^p
     b: int  # MiB
     c: int  # MiB per vCPU
+    margin: int = 0  # parts per 100,000 taken off, so that no fitted reading is over-predicted
+    # leave-one-out error of max_connections, (estimate − reading) / reading, lowest and highest
+    error_range: tuple[float, float] | None = None
 
-    @property
-    def a(self) -> Decimal:
-        return Decimal(self.k) / Decimal(A_SCALE)
+    def held(self, nominal: int, vcpu: int) -> int:
+        """Return the memory the rule says RDS holds back, in bytes, for ``nominal`` bytes and ``vcpu``."""
+        return (self.b + self.c * vcpu) * MIB + self.k * gib_power(nominal, self.power) // K_SCALE
 
-    def dbicm(self, nominal: Fraction, vcpu: int) -> int:
+    def dbicm(self, nominal: Fraction | int, vcpu: int) -> int:
         """Return the estimated DBInstanceClassMemory in bytes for ``nominal`` bytes and ``vcpu``."""
-        scaled = (self.k * nominal.numerator) // (A_SCALE * nominal.denominator)
-        return max(0, scaled - (self.b + self.c * vcpu) * MIB)
+        whole = int(nominal)  # floor: memory is a whole number of bytes
+        left = whole - self.held(whole, vcpu)
+        return max(0, left * (MARGIN_SCALE - self.margin) // MARGIN_SCALE)
 
     def formula(self) -> str:
         """Return the rule as the catalogue's notes write it."""
-        sign = "−" if self.b >= 0 else "+"
-        return f"{self.a:.4f}×nominal {sign} {abs(self.b)} MiB − {self.c} MiB×vCPU"
+        p = "" if self.power == 1 else f"^{self.power}"
+        terms = [f"{self.b} MiB" if self.b >= 0 else f"−{-self.b} MiB", f"{self.k / K_SCALE:g} MiB × GiB{p}"]
+        if self.c:
+            terms.append(f"{self.c} MiB × vCPU")
+        margin = f", less {self.margin / (MARGIN_SCALE // 100):g} %" if self.margin else ""
+        return f"nominal − ({' + '.join(terms)}){margin}"
 
     def note(self) -> str:
         """Return the ``dbicm_*_note`` of a class this rule estimated."""
         return f"rule {self.name}: {self.formula()}"
 
 
-def _rule(engine: str, platform: str, k: int, b: int, c: int) -> EstimateRule:
-    return EstimateRule(f"{ENGINE_PREFIX[engine]}-{platform}", k, b, c)
+def _rule(engine: str, platform: str, power: Fraction, k: int, b: int, c: int, margin: int,
+          error_range: tuple[float, float] | None) -> EstimateRule:  # fmt: skip
+    return EstimateRule(f"{ENGINE_PREFIX[engine]}-{platform}", power, k, b, c, margin, error_range)
 
 
-# The rules the bundled catalogue was built with (data/calibration_report.md, "Rules"). A test
-# refits them from the reference data with scripts/build_catalog.py: rebuild, then update here.
-FITTED_RULES: dict[tuple[str, str], EstimateRule] = {
-    ("postgres", "xen"): _rule("postgres", "xen", 19670, 157, 55),
-    ("postgres", "nitro-x86"): _rule("postgres", "nitro-x86", 19790, 466, 75),
-    ("postgres", "graviton"): _rule("postgres", "graviton", 19750, 361, 80),
-    ("aurora-postgresql", "xen"): _rule("aurora-postgresql", "xen", 17600, -810, 0),
-    ("aurora-postgresql", "nitro-x86"): _rule("aurora-postgresql", "nitro-x86", 17600, -134, 0),
-    ("aurora-postgresql", "graviton"): _rule("aurora-postgresql", "graviton", 19490, 303, 0),
-}
+RULES_FILE = ("data", "estimate_rules.csv")  # written by scripts/build_catalog.py beside the catalogue
+RULE_COLUMNS = ("engine", "platform", "name", "power", "k", "b", "c", "margin", "error_low", "error_high")
 
 
-def nominal_bytes(memory_gib: str | Fraction | int) -> Fraction:
+def rules_csv(rules: dict[tuple[str, str], EstimateRule]) -> str:
+    """Return the rules as the CSV the build script writes and :func:`fitted_rules` reads."""
+    lines = [",".join(RULE_COLUMNS)]
+    for (engine, platform), r in sorted(rules.items()):
+        low, high = r.error_range if r.error_range is not None else ("", "")
+        lines.append(",".join(str(v) for v in (engine, platform, r.name, r.power, r.k, r.b, r.c, r.margin,
+                                               repr(low) if low != "" else "", repr(high) if high != "" else "")))  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def parse_rules(text: str) -> dict[tuple[str, str], EstimateRule]:
+    """Read the rules CSV written by :func:`rules_csv`."""
+    rules: dict[tuple[str, str], EstimateRule] = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        error = (float(row["error_low"]), float(row["error_high"])) if row["error_low"] else None
+        rules[(row["engine"], row["platform"])] = EstimateRule(
+            row["name"], Fraction(row["power"]), int(row["k"]), int(row["b"]), int(row["c"]), int(row["margin"]), error)
+    return rules
+
+
+@functools.cache
+def fitted_rules() -> dict[tuple[str, str], EstimateRule]:
+    """Return the rules the bundled catalogue was built with (``planner/data/estimate_rules.csv``)."""
+    return parse_rules(resources.files("planner").joinpath(*RULES_FILE).read_text(encoding="utf-8"))
+
+
+def nominal_bytes(memory_gib: str | Fraction | int | float) -> Fraction:
     """Return a nominal memory written in GiB ("15.25") as an exact number of bytes."""
-    return Fraction(memory_gib) * GIB
+    return Fraction(str(memory_gib) if isinstance(memory_gib, float) else memory_gib) * GIB
 
 
-def estimate_dbicm(engine: str, family: str, arch: str, memory_gib: str | Fraction | int, vcpu: int,
-                   rules: dict[tuple[str, str], EstimateRule] | None = None) -> tuple[int, str]:
-    """Return (DBInstanceClassMemory bytes, note) that the fitted rule gives a class under ``engine``."""
-    rule = (rules or FITTED_RULES)[(engine, platform_of(family, arch))]
-    return rule.dbicm(nominal_bytes(memory_gib), vcpu), rule.note()
+def estimate_memory(engine: str, family: str, arch: str, memory_gib: str | Fraction | int | float, vcpu: int,
+                    rules: dict[tuple[str, str], EstimateRule] | None = None) -> EngineMemory:  # fmt: skip
+    """Return the DBInstanceClassMemory the fitted rule gives a class under ``engine``, as an estimate."""
+    rule = (rules or fitted_rules())[(engine, platform_of(family, arch))]
+    return EngineMemory(rule.dbicm(nominal_bytes(memory_gib), vcpu), SOURCE_ESTIMATED, rule.note(), rule.error_range)
 
 
 __all__ = [
-    "A_SCALE",
     "ENGINE_PREFIX",
-    "FITTED_RULES",
-    "PLATFORMS",
+    "RULE_COLUMNS",
+    "POWERS",
     "XEN_FAMILIES",
     "EstimateRule",
-    "estimate_dbicm",
+    "estimate_memory",
+    "fitted_rules",
+    "parse_rules",
+    "rules_csv",
+    "gib_power",
     "nominal_bytes",
     "platform_of",
 ]

@@ -11,7 +11,7 @@ import re
 from typing import Callable, Iterator
 
 from .budget import PRODUCTION_NAMES, BudgetReport, Finding, InstanceBudget, SourceDemand
-from .model import DEFAULT_MAX_CONNECTIONS_FORMULA, SOURCE_ESTIMATED, Topology
+from .model import DEFAULT_MAX_CONNECTIONS_FORMULA, DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
 
 Lint = Callable[[BudgetReport], Iterator[Finding]]
 # An RDS Proxy allowed this share of max_connections or more leaves direct clients too little.
@@ -175,13 +175,34 @@ def estimated_numbers(report: BudgetReport) -> Iterator[Finding]:
         rule = f" ({memory.note})" if memory and memory.note else ""
         yield _finding(
             report.topology, "estimated", f"databases.{instance.database}.instance_class",
-            f"max_connections {instance.max_connections.value} on {instance.instance_class} is an estimate: "
+            f"max_connections {instance.max_connections.value} on {instance.instance_class} is an {instance.max_connections.estimate_text()}: "
             f"DBInstanceClassMemory estimated{rule}; run SHOW max_connections on the instance and pass it with --observations",
+        )
+
+
+def classes_not_offered(report: BudgetReport) -> Iterator[Finding]:
+    """A class AWS does not offer for the engine version and deployment: nothing new can be built on it."""
+    seen: set[tuple[str, str | None]] = set()
+    for instance in report.instances:
+        key = (instance.database, instance.instance_class)
+        mc = instance.max_connections
+        if mc.deployable is not False or key in seen:
+            continue
+        seen.add(key)
+        db = report.topology.databases[instance.database]
+        where = f"{DEPLOYMENT_LABELS[db.deployment_name]} {db.engine} {db.engine_version}"
+        offered = ", ".join(DEPLOYMENT_LABELS[d] for d in mc.offered_as)
+        elsewhere = f" (it is offered as: {offered})" if offered else ""
+        yield _finding(
+            report.topology, "not-orderable", f"databases.{instance.database}.instance_class",
+            f"{instance.instance_class} cannot be ordered as {where}{elsewhere}: a running instance keeps working, but a "
+            "replacement, a restore or a new environment cannot use it; `planner plan` lists the classes that can",
         )
 
 
 LINTS: tuple[Lint, ...] = (
     estimated_numbers,
+    classes_not_offered,
     lambda_without_reserved_concurrency,
     unbounded_pools,
     proxy_sharing,

@@ -7,6 +7,7 @@ Numbers that users write as percentages or fractions (headroom, scale, surge) ar
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal, Mapping
@@ -47,11 +48,92 @@ class EngineMemory:
     dbicm_bytes: int
     source: str  # observed | aws-doc | estimated
     note: str = ""  # the rule for estimates, the URL or observation for the others
+    # For estimates: the relative error (estimate − reading) / reading that the rule made on classes
+    # it was not fitted on (leave-one-out), lowest and highest, e.g. (-0.02, 0.008).
+    error_range: tuple[float, float] | None = None
+
+    def reading_range(self, estimate: int) -> tuple[int, int] | None:
+        """Return the range of readings an ``estimate`` of max_connections is consistent with, or None.
+
+        An error e means estimate = reading × (1 + e), so reading = estimate / (1 + e).
+        """
+        if self.error_range is None:
+            return None
+        low, high = self.error_range
+        return math.floor(estimate / (1 + high)), math.ceil(estimate / (1 + low))
+
+
+# How a database is deployed: RDS for PostgreSQL as a single instance, a Multi-AZ instance (one
+# standby, not readable) or a Multi-AZ DB cluster (a writer and two readable standbys); Aurora by
+# its cluster storage configuration, which sets the instance price.
+DEPLOYMENTS: dict[str, tuple[str, ...]] = {
+    "postgres": ("single-az", "multi-az", "multi-az-cluster"),
+    "aurora-postgresql": ("aurora-standard", "aurora-io-optimized"),
+}
+DEFAULT_DEPLOYMENT: dict[str, str] = {"postgres": "single-az", "aurora-postgresql": "aurora-standard"}
+DEPLOYMENT_LABELS: dict[str, str] = {
+    "single-az": "Single-AZ",
+    "multi-az": "Multi-AZ instance",
+    "multi-az-cluster": "Multi-AZ DB cluster",
+    "aurora-standard": "Aurora Standard",
+    "aurora-io-optimized": "Aurora I/O-Optimized",
+}
+MULTI_AZ_CLUSTER_READERS = 2  # a Multi-AZ DB cluster's readable standbys
+
+
+def engine_of_deployment(deployment: str) -> str:
+    """Return the engine a deployment name belongs to."""
+    return next(engine for engine, names in DEPLOYMENTS.items() if deployment in names)
+
+
+@dataclass(frozen=True)
+class Price:
+    """An on-demand hourly price of one class in one deployment, with where and when it was read."""
+
+    usd_per_hour: float
+    deployment: str
+    region: str
+    date: str  # the price list's publication date (YYYY-MM-DD)
+    source: str  # URL or API the price was read from
+
+    def describe(self) -> str:
+        """Return the price's provenance in a few words, for the line under a table."""
+        return f"{self.source}, {self.region} on-demand {DEPLOYMENT_LABELS.get(self.deployment, self.deployment)}, {self.date}"
+
+
+@dataclass(frozen=True)
+class VersionSupport:
+    """Which engine versions a class runs: per major, the first minor; majors above those listed all run.
+
+    ``below`` is set for old classes documented as "lower than PostgreSQL N". AWS's tables list the
+    oldest supported versions; a major newer than every major listed is taken as supported.
+    """
+
+    minimums: tuple[tuple[int, int], ...] = ()  # (major, first minor)
+    below: int | None = None
+
+    def supports(self, version: EngineVersion) -> bool | None:
+        """Return whether ``version`` runs on the class (None: nothing known)."""
+        if self.below is not None:
+            return version.major < self.below
+        if not self.minimums:
+            return None
+        known = dict(self.minimums)
+        if version.major in known:
+            # a bare major means its newest minor, which is at or above any first minor
+            return version.minor is None or version.minor >= known[version.major]
+        return version.major > max(known)
+
+    def text(self) -> str:
+        """Return the catalogue's spelling: "13.4;14.5;15.0", "<13", or "" (unknown)."""
+        if self.below is not None:
+            return f"<{self.below}"
+        return ";".join(f"{major}.{minor}" for major, minor in self.minimums)
 
 
 @dataclass(frozen=True)
 class InstanceClass:
-    """One row of the catalogue: an RDS DB instance class and its memory per engine."""
+    """One row of the catalogue: an RDS DB instance class, its memory per engine, where it can run, its prices."""
 
     instance_class: str
     family: str
@@ -62,22 +144,39 @@ class InstanceClass:
     vcpu: int
     memory_gib: float
     retired: bool = False
-    price_usd_hour: float | None = None
-    price_source: str = ""
     memory: Mapping[str, EngineMemory] = field(default_factory=dict)
+    # deployment -> orderable (True), not offered (False), or not known (None)
+    orderable: Mapping[str, bool | None] = field(default_factory=dict)
+    versions: Mapping[str, VersionSupport] = field(default_factory=dict)  # engine -> versions it runs
+    orderable_source: str = ""
+    prices: Mapping[str, Price] = field(default_factory=dict)  # deployment -> price
 
     def supports(self, engine: str) -> bool:
         """Return whether the catalogue knows this class for ``engine``."""
         return engine in self.memory
 
+    def deployable(self, engine: str, deployment: str, version: EngineVersion | None = None) -> bool | None:
+        """Return whether the class can be ordered for ``engine`` in ``deployment`` (and ``version``).
 
-def price_for(cls: InstanceClass, engine: str) -> float | None:
-    """Return the catalogue's hourly price where it applies to ``engine``, else None.
+        False when AWS does not offer it that way; None when the catalogue does not know.
+        """
+        if not self.supports(engine):
+            return False
+        flag = self.orderable.get(deployment)
+        if flag is False or version is None:
+            return flag
+        # versions unknown: the orderable flag (from current price lists) decides
+        if self.versions.get(engine, VersionSupport()).supports(version) is False:
+            return False
+        return flag
 
-    The bundled prices are RDS for PostgreSQL's (us-east-1, Single-AZ); Aurora is billed
-    differently, so showing them for Aurora would mislead.
-    """
-    return cls.price_usd_hour if engine == "postgres" else None
+
+def price_for(cls: InstanceClass, engine: str, deployment: str | None = None) -> Price | None:
+    """Return the class's on-demand price for ``engine`` in ``deployment`` (its default), or None if unknown."""
+    deployment = deployment or DEFAULT_DEPLOYMENT.get(engine, "")
+    if deployment not in DEPLOYMENTS.get(engine, ()):
+        return None
+    return cls.prices.get(deployment)
 
 
 @dataclass(frozen=True)
@@ -151,6 +250,12 @@ class Database:
     # Aurora Serverless v2 (instance_class db.serverless): the capacity range in ACUs
     min_acu: Fraction | None = None
     max_acu: Fraction | None = None
+    deployment: str = ""  # see DEPLOYMENTS; "" for self-managed
+
+    @property
+    def deployment_name(self) -> str:
+        """Return the deployment, or the engine's default when none was given."""
+        return self.deployment or DEFAULT_DEPLOYMENT.get(self.engine, "")
 
     @property
     def major_version(self) -> int:

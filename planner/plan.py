@@ -11,7 +11,18 @@ from typing import TYPE_CHECKING, Sequence
 
 from .budget import BudgetReport, all_service_demands, compute_budget, max_connections_for
 from .errors import InputError, Problem
-from .model import RDS_ENGINES, SCENARIOS, SERVERLESS_CLASS, InstanceClass, Topology, price_for
+from .model import (
+    DEFAULT_DEPLOYMENT,
+    RDS_ENGINES,
+    SCENARIOS,
+    SERVERLESS_CLASS,
+    Database,
+    InstanceClass,
+    Price,
+    Topology,
+    price_for,
+)
+from .reserves import EngineVersion
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -32,6 +43,7 @@ class Candidate:
     worst_scenario: str
     worst_demand: int | None  # the largest demand over the database's instances; None = unbounded
     fits: bool  # every instance of the database is `ok` in every scenario
+    deployment: str = ""  # whose price applies: single-az, multi-az, ... ("" = the engine's default)
 
     @property
     def headroom(self) -> int | None:
@@ -39,9 +51,14 @@ class Candidate:
         return None if self.worst_demand is None else self.alarm_at - self.worst_demand
 
     @property
+    def price(self) -> Price | None:
+        """Return the class's on-demand price in the database's deployment, if known."""
+        return price_for(self.instance_class, self.engine, self.deployment or None)
+
+    @property
     def monthly_usd(self) -> float | None:
-        price = price_for(self.instance_class, self.engine)
-        return None if price is None else round(price * HOURS_PER_MONTH, 2)
+        price = self.price
+        return None if price is None else round(price.usd_per_hour * HOURS_PER_MONTH, 2)
 
 
 @dataclass(frozen=True)
@@ -54,6 +71,9 @@ class DatabasePlan:
     candidates: tuple[Candidate, ...]  # the ones that fit, smallest then cheapest first
     considered: int  # how many classes were tried
     largest: Candidate | None  # the roomiest class tried, to say how far off a miss is
+    deployment: str = ""
+    engine_version: str = ""
+    not_deployable: int = 0  # classes of the engine left out: not orderable that way (or retired)
 
 
 def _single_database(topology: Topology, name: str) -> Topology:
@@ -89,6 +109,33 @@ def _judge(report: BudgetReport, cls: InstanceClass, engine: str) -> Candidate:
     )
 
 
+def deployment_for(db: Database, engine: str) -> str:
+    """Return the deployment a class is judged for: the database's own, or the default of another engine."""
+    return db.deployment_name if engine == db.engine else DEFAULT_DEPLOYMENT[engine]
+
+
+def proposable(cls: InstanceClass, engine: str, deployment: str, version: EngineVersion, include_retired: bool = False) -> bool:
+    """Return whether ``plan`` and ``recommend`` may propose ``cls`` for that engine, deployment and version.
+
+    Only classes AWS lists as orderable that way; a catalogue that says nothing about where its
+    classes can run (an older or hand-written one) has every class it knows, retired ones aside.
+    """
+    if cls.retired and not include_retired:
+        return False
+    flag = cls.deployable(engine, deployment, version)
+    return flag is True or (flag is None and not cls.orderable)
+
+
+def candidate_classes(topology: Topology, catalog: "Catalog", database: str, engine: str,
+                      family: str | None = None, include_retired: bool = False) -> tuple[list[InstanceClass], int]:  # fmt: skip
+    """Return the classes that may be proposed for ``database`` on ``engine``, and how many were left out."""
+    db = topology.databases[database]
+    deployment = deployment_for(db, engine)
+    known = catalog.classes(engine=engine, family=family)
+    kept = [c for c in known if proposable(c, engine, deployment, db.version, include_retired)]
+    return kept, len(known) - len(kept)
+
+
 def judge_classes(
     topology: Topology, catalog: "Catalog", database: str, engine: str, classes: Sequence[InstanceClass],
 ) -> list[Candidate]:
@@ -102,6 +149,7 @@ def judge_classes(
     demands = all_service_demands(topology, database)
     runs: dict[int, Candidate] = {}
     judged: list[Candidate] = []
+    deployment = deployment_for(db, engine)
     for cls in classes:
         # plan one class for the writer and its readers
         changed = replace(db, engine=engine, instance_class=cls.instance_class, reader_instance_class=None)
@@ -109,7 +157,7 @@ def judge_classes(
         mc = max_connections_for(changed, cls.instance_class, catalog, with_class)
         if mc.value not in runs:
             runs[mc.value] = _judge(compute_budget(with_class, catalog, SCENARIOS, demands), cls, engine)
-        judged.append(replace(runs[mc.value], instance_class=cls, max_connections_source=mc.source))
+        judged.append(replace(runs[mc.value], instance_class=cls, max_connections_source=mc.source, deployment=deployment))
     return judged
 
 
@@ -143,20 +191,19 @@ def plan_database(
         except InputError as exc:
             raise InputError(Problem(topology.path, key, str(exc).split("\n")[0], topology.line_of(key), None)) from exc
     family = ",".join(families) if families else None
-    classes = [c for c in catalog.classes(engine=engine, family=family) if include_retired or not c.retired]
+    classes, left_out = candidate_classes(topology, catalog, database, engine, family, include_retired)
     judged = judge_classes(topology, catalog, database, engine, classes)
-    fitting = sorted(
-        (c for c in judged if c.fits),
-        key=lambda c: (
-            c.instance_class.memory_gib,
-            price_for(c.instance_class, c.engine) is None,
-            price_for(c.instance_class, c.engine) or 0.0,
-            c.instance_class.vcpu,
-            c.instance_class.instance_class,
-        ),
-    )
+    fitting = sorted((c for c in judged if c.fits), key=candidate_order)
     largest = max(judged, key=lambda c: c.usable, default=None)
-    return DatabasePlan(database, engine, db.instance_class, tuple(fitting), len(judged), largest)
+    return DatabasePlan(database, engine, db.instance_class, tuple(fitting), len(judged), largest,
+                        deployment_for(db, engine), db.engine_version, left_out)  # fmt: skip
+
+
+def candidate_order(c: Candidate) -> tuple[float, bool, float, int, str]:
+    """Order candidates smallest first, then cheapest (unpriced last), then fewest vCPUs, then by name."""
+    price = c.price
+    return (c.instance_class.memory_gib, price is None, price.usd_per_hour if price else 0.0,
+            c.instance_class.vcpu, c.instance_class.instance_class)  # fmt: skip
 
 
 def plan_topology(

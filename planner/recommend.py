@@ -22,8 +22,20 @@ from .budget import (
     resolve_database,
     service_environments,
 )
-from .model import RDS_ENGINES, SCENARIOS, STATUS_RANK, Pool, Pooler, Service, Topology, price_for, worst_status
-from .plan import HOURS_PER_MONTH, _single_database, plan_database
+from .model import (
+    RDS_ENGINES,
+    SCENARIOS,
+    STATUS_RANK,
+    InstanceClass,
+    Pool,
+    Pooler,
+    Price,
+    Service,
+    Topology,
+    price_for,
+    worst_status,
+)
+from .plan import HOURS_PER_MONTH, _single_database, candidate_classes, plan_database
 
 if TYPE_CHECKING:
     from .catalog import Catalog
@@ -36,7 +48,6 @@ RDS_PROXY_PRICE_SOURCE = (
     "(AWS RDS Proxy pricing page, as of 2026-11; an estimate: check your region)"
 )
 NO_PRICE_CHANGE = "no price change"
-INSTANCE_PRICE_SOURCE = "RDS for PostgreSQL on-demand, us-east-1, Single-AZ, AWS price list of 2021-08-03 (dated)"
 # A PostgreSQL backend's memory, to judge whether max_connections may be raised: about 5 MiB for an
 # idle backend (catalog caches, stack); work_mem comes on top for every sort or hash a query runs.
 BACKEND_MEMORY_BYTES = 5 * 2**20
@@ -129,15 +140,31 @@ def _with_database(topology: Topology, name: str, **changes: Any) -> Topology:
     return replace(topology, databases={**topology.databases, name: replace(topology.databases[name], **changes)})
 
 
-def _monthly_instance_cost(topology: Topology, catalog: "Catalog", database: str, instance_class: str | None) -> float | None:
-    """Return the monthly on-demand price of the writer and the readers that follow its class."""
+def _instance_price(topology: Topology, catalog: "Catalog", database: str, instance_class: str | None) -> Price | None:
+    """Return the on-demand price of ``instance_class`` in the database's engine and deployment."""
     db = topology.databases[database]
     cls = catalog.find(instance_class) if instance_class else None
-    price = price_for(cls, db.engine) if cls else None
+    return price_for(cls, db.engine, db.deployment_name) if cls else None
+
+
+def _monthly_instance_cost(topology: Topology, catalog: "Catalog", database: str, instance_class: str | None) -> float | None:
+    """Return the monthly on-demand price of the writer and the readers that follow its class.
+
+    A Multi-AZ DB cluster's listed rate is the deployment's, its two standbys included.
+    """
+    db = topology.databases[database]
+    price = _instance_price(topology, catalog, database, instance_class)
     if price is None:
         return None
-    copies = 1 + (db.readers if db.reader_instance_class is None else 0)
-    return round(price * HOURS_PER_MONTH * copies, 2)
+    follow = db.reader_instance_class is None and db.deployment_name != "multi-az-cluster"
+    copies = 1 + (db.readers if follow else 0)
+    return round(price.usd_per_hour * HOURS_PER_MONTH * copies, 2)
+
+
+def _instance_price_note(topology: Topology, catalog: "Catalog", database: str, instance_class: str | None) -> str:
+    """Return where an instance price comes from (source, region, deployment, date)."""
+    price = _instance_price(topology, catalog, database, instance_class)
+    return f"instance prices: {price.describe()}" if price else ""
 
 
 def resize_options(topology: Topology, catalog: "Catalog", database: str, before: Outcome) -> Iterator[Option]:
@@ -162,9 +189,21 @@ def resize_options(topology: Topology, catalog: "Catalog", database: str, before
             kind, database, f"resize {database} from {db.instance_class or 'nothing'} to {new_class} ({label})",
             before, changed, catalog,
             requires=("a modification with a short outage (or a Multi-AZ failover); schedule it in a maintenance window",),
-            monthly_cost_delta=delta, cost_note=INSTANCE_PRICE_SOURCE if delta is not None else "price unknown",
+            monthly_cost_delta=delta,
+            cost_note=_instance_price_note(topology, catalog, database, new_class) if delta is not None else _unknown_price(db.instance_class, new_class),
             details={"instance_class": new_class, "from": db.instance_class}, effort=4,
         )
+
+
+def _unknown_price(before: str | None, after: str) -> str:
+    """Say which class has no known price, so "cost unknown" is never a silent guess."""
+    return f"price unknown: the catalogue has no on-demand price for {before or 'the current class'} or {after} in this deployment"
+
+
+def _price_order(cls: InstanceClass, engine: str, deployment: str) -> tuple[float, bool, float, int]:
+    """Order classes smallest first, then cheapest in the deployment (unpriced last), then by vCPUs."""
+    price = price_for(cls, engine, deployment)
+    return (cls.memory_gib, price is None, price.usd_per_hour if price else 0.0, cls.vcpu)
 
 
 def _minimum_max_connections(instance: InstanceBudget, demand: int) -> int:
@@ -475,8 +514,8 @@ def resized_options(topology: Topology, catalog: "Catalog", database: str, befor
     """
     db = topology.databases[database]
     now_cost = _monthly_instance_cost(topology, catalog, database, db.instance_class)
-    classes = [c for c in catalog.classes(engine=db.engine) if not c.retired]
-    classes.sort(key=lambda c: (c.memory_gib, price_for(c, db.engine) is None, price_for(c, db.engine) or 0.0, c.vcpu))
+    classes, _ = candidate_classes(topology, catalog, database, db.engine)
+    classes.sort(key=lambda c: _price_order(c, db.engine, db.deployment_name))
     current = catalog.find(db.instance_class) if db.instance_class else None
     # one class per max_connections value (the smallest, then cheapest): the budget sees nothing else
     by_value: dict[int, Any] = {}
@@ -505,7 +544,8 @@ def resized_options(topology: Topology, catalog: "Catalog", database: str, befor
             requires=option.requires + ("a modification of the instance class (a short outage or a Multi-AZ failover)",),
             monthly_cost_delta=total,
             cost_note="; ".join(
-                n for n in (INSTANCE_PRICE_SOURCE if resize_delta is not None else "", option.cost_note) if n and n != NO_PRICE_CHANGE
+                n for n in (_instance_price_note(topology, catalog, database, cls.instance_class) if resize_delta is not None else "",
+                            option.cost_note) if n and n != NO_PRICE_CHANGE
             ),
             details={**option.details, "instance_class": cls.instance_class},
             effort=option.effort + 1,

@@ -12,14 +12,14 @@ from fractions import Fraction
 from typing import Any
 
 from planner.errors import FormulaError
-from planner.model import ENGINES, SERVERLESS_CLASS, Database
+from planner.model import DEPLOYMENTS, ENGINES, MULTI_AZ_CLUSTER_READERS, SERVERLESS_CLASS, Database
 from planner.reserves import RESERVE_PARAMETERS, parameter_problem, parse_engine_version
 from planner.topology_parsed import describe, join_path, short_text
 from planner.topology_values import DIGITS, Checker, is_int, is_number, leaf, parse_percent, to_fraction
 
 DEFAULT_HEADROOM = Fraction(1, 5)
 DATABASE_KEYS = ("engine", "engine_version", "instance_class", "parameters", "readers",
-                 "reader_instance_class", "headroom", "serverless")
+                 "reader_instance_class", "headroom", "serverless", "deployment")
 SERVERLESS_KEYS = ("min_acu", "max_acu")
 MAX_ACU = 256
 PARAMETER_KEYS = ("max_connections", *RESERVE_PARAMETERS)
@@ -64,7 +64,11 @@ class DatabaseRules(Checker):
         version = self.engine_version(spec.get("engine_version", "16"), f"{path}.engine_version")
         instance_class = self.instance_class(spec, f"{path}.instance_class")
         reader_class = self.instance_class(spec, f"{path}.reader_instance_class")
-        readers = self.integer(spec["readers"], f"{path}.readers") if "readers" in spec else 0
+        deployment = self.deployment(spec, path, engine)
+        default_readers = MULTI_AZ_CLUSTER_READERS if deployment == "multi-az-cluster" else 0
+        readers = self.integer(spec["readers"], f"{path}.readers") if "readers" in spec else default_readers
+        if deployment == "multi-az-cluster":
+            self.cluster_readers(path, readers, instance_class, reader_class)
         headroom = self.headroom(spec["headroom"], f"{path}.headroom") if "headroom" in spec else DEFAULT_HEADROOM
         parameters = self.parameters(spec.get("parameters"), f"{path}.parameters", engine, version)
         acu = self.serverless(spec, path, engine, instance_class, reader_class)
@@ -72,7 +76,34 @@ class DatabaseRules(Checker):
             return None
         return Database(name=name, engine=engine, engine_version=version or "16", instance_class=instance_class,
                         parameters=parameters, readers=readers, reader_instance_class=reader_class,
-                        headroom=headroom, line=self.lines.get(path), min_acu=acu[0], max_acu=acu[1])
+                        headroom=headroom, line=self.lines.get(path), min_acu=acu[0], max_acu=acu[1],
+                        deployment=deployment or "")
+
+    def deployment(self, spec: dict[str, Any], path: str, engine: str) -> str | None:
+        """Return the deployment (extension of spec §1) if one is written: one of the engine's."""
+        if "deployment" not in spec:
+            return None  # the engine's default (Database.deployment_name); a written file stays as written
+        key = f"{path}.deployment"
+        if engine not in DEPLOYMENTS:
+            self.add(key, "a self-managed database has no RDS deployment", "remove deployment, or set engine: postgres")
+            return None
+        value = spec["deployment"]
+        if value in DEPLOYMENTS[engine]:
+            return str(value)
+        other = next((e for e, names in DEPLOYMENTS.items() if value in names), None)
+        hint = (f"{value} is an {other} deployment; set engine: {other}, or use one of: {', '.join(DEPLOYMENTS[engine])}"
+                if other else f"use one of: {', '.join(DEPLOYMENTS[engine])}")  # fmt: skip
+        self.add(key, f"deployment must be one of {', '.join(DEPLOYMENTS[engine])} for {engine}, not {describe(value)}", hint)
+        return None
+
+    def cluster_readers(self, path: str, readers: int | None, writer: str | None, reader_class: str | None) -> None:
+        """Check a Multi-AZ DB cluster's readers: its two readable standbys (more with read replicas), the writer's class."""
+        if readers is not None and readers < MULTI_AZ_CLUSTER_READERS:
+            self.add(f"{path}.readers", f"a Multi-AZ DB cluster has {MULTI_AZ_CLUSTER_READERS} readable standbys, not {readers}",
+                     f"remove readers (it is {MULTI_AZ_CLUSTER_READERS}), or set deployment: multi-az")
+        if reader_class is not None and writer is not None and reader_class != writer:
+            self.add(f"{path}.reader_instance_class", "the standbys of a Multi-AZ DB cluster run the writer's class",
+                     "remove reader_instance_class")
 
     def serverless(self, spec: dict[str, Any], path: str, engine: str, *classes: str | None) -> tuple[Fraction | None, Fraction | None]:
         """Return the Aurora Serverless v2 ACU range (extension): needed exactly when a class is db.serverless."""

@@ -5,29 +5,36 @@ Usage::
 
     python scripts/build_catalog.py [--reference-dir ../shared/data] [--output-root .]
 
-Reads ``rds_instance_classes_reference.csv`` and ``max_connections_calibration.csv`` from
-``--reference-dir`` (default ``../shared/data`` relative to the repository root) and writes, under
-``--output-root`` (default: the repository root):
+Reads from ``--reference-dir`` (default ``../shared/data`` relative to the repository root):
 
-- ``data/instance_classes.csv``: the catalogue, source of truth;
-- ``planner/data/instance_classes.csv``: a byte-identical copy shipped inside the wheel;
+- ``rds_instance_classes_reference.csv``: the classes and their specs;
+- ``max_connections_calibration.csv``: default ``max_connections`` read off real instances or published
+  by AWS (plus this repository's own ``data/calibration_extra.csv``: readings found since, with sources);
+- ``rds_prices_*.csv`` (the newest): on-demand prices per deployment, with date and source;
+- ``rds_orderable_classes.csv``: which deployments and engine versions each class can be ordered for.
+
+and writes, under ``--output-root`` (default: the repository root):
+
+- ``data/instance_classes.csv``: the catalogue, source of truth, and a byte-identical copy in
+  ``planner/data/`` shipped inside the wheel;
+- ``planner/data/estimate_rules.csv``: the fitted rules, which ``planner catalog refresh`` uses to
+  estimate classes AWS adds later;
 - ``data/calibration_report.md``: the report also printed on stdout.
-
-The output is deterministic: same inputs, same bytes (no timestamps, no absolute paths, integer
-arithmetic only). Standard library plus ``planner/estimate.py`` (imported from the repository
-root, so the script runs without the package installed): the evaluation of a rule lives in the
-package, where ``planner catalog refresh`` estimates new classes with the same arithmetic.
 
 DBInstanceClassMemory (DBICM) per class and engine:
 
-- a published/observed default ``n < 5000`` pins DBICM to ``[n×Q, (n+1)×Q)`` with Q = 9531392;
-  we store the middle ``n×Q + Q//2`` so ``LEAST({DBICM/Q},5000)`` reproduces ``n`` exactly;
+- a reading ``n < 5000`` pins DBICM to ``[n×Q, (n+1)×Q)`` with Q = 9531392; the catalogue stores the
+  middle ``n×Q + Q//2`` so ``LEAST({DBICM/Q},5000)`` gives ``n`` back exactly. Several readings of one
+  class: the lowest (the safe one). Low-confidence readings are used only where they are below the
+  rule's estimate, and never to fit;
+- a class read only on RDS for MySQL gets the low end of the interval that reading pins;
 - a published 5000 (the cap) is a lower bound: ``max(rule estimate, 5000×Q)``;
-- every other class gets a rule estimate ``a×nominal − (b + c×vCPU) MiB``, one rule per
-  (engine, platform), fitted so that no calibration point is over-predicted.
+- every other class gets its rule's estimate (:mod:`planner.estimate`, fitted by
+  :mod:`planner.calibration`), with the rule's leave-one-out error range as its uncertainty.
 
-Exit status: 0 done; 1 an estimate over-predicts a calibration point by more than 1 %
-(nothing is written); 2 bad reference data.
+The output is deterministic: same inputs, same bytes (no timestamps, no absolute paths, the rules
+evaluated in integers). Exit status: 0 done; 1 a rule over-predicts a reading it was fitted on by
+more than 1 % (nothing is written); 2 bad reference data.
 """
 
 from __future__ import annotations
@@ -35,10 +42,10 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import re
 import statistics
 import sys
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -46,96 +53,70 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from planner.catalog import catalog_csv  # noqa: E402 - after the repository root is on the path
-from planner.estimate import (  # noqa: E402 - after the repository root is on the path
-    A_SCALE,
-    ENGINE_PREFIX,
-    GIB,
-    MIB,
-    PLATFORMS,
-    EstimateRule,
-    platform_of,
+# after the repository root is on the path
+from planner.calibration import (  # noqa: E402
+    CAP,
+    Q,
+    FittedGroup,
+    Reading,
+    default_max_connections,
+    error_of,
+    fit_group,
+    over_predictions,
+)
+from planner.catalog_format import catalog_csv, error_text, row_of  # noqa: E402
+from planner.estimate import GIB, EstimateRule, platform_of, rules_csv  # noqa: E402
+from planner.model import (  # noqa: E402
+    DEPLOYMENT_LABELS,
+    SOURCE_AWS_DOC,
+    SOURCE_ESTIMATED,
+    SOURCE_OBSERVED,
+    EngineMemory,
+    InstanceClass,
+    Price,
+    VersionSupport,
 )
 
 DEFAULT_REFERENCE_DIR = REPO_ROOT / ".." / "shared" / "data"
 REFERENCE_CSV = "rds_instance_classes_reference.csv"
 CALIBRATION_CSV = "max_connections_calibration.csv"
+EXTRA_CALIBRATION = REPO_ROOT / "data" / "calibration_extra.csv"
+ORDERABLE_CSV = "rds_orderable_classes.csv"
+PRICES_GLOB = "rds_prices_*.csv"
 CATALOG_PATHS = ("data/instance_classes.csv", "planner/data/instance_classes.csv")
+RULES_PATH = "planner/data/estimate_rules.csv"
 REPORT_PATH = "data/calibration_report.md"
 
-Q = 9531392  # bytes per connection in the RDS PostgreSQL default formula
-CAP = 5000  # LEAST(..., 5000)
-
 ENGINES = ("postgres", "aurora-postgresql")
+READING_ENGINES = ("postgres", "aurora-postgresql", "mysql")
 # Retired classes that RDS for PostgreSQL users still run; the reference's engines column no
 # longer lists postgres for them.
 RETIRED_FAMILIES = frozenset({"t2", "m3", "m4", "r3", "r4"})
 SKIP_CLASSES = frozenset({"db.serverless"})
-
-# Fitting grid: a = K / A_SCALE for K in A_GRID (0.880 .. 1.000 step 0.0005); c in MiB per vCPU.
-A_GRID = tuple(range(17600, 20001, 10))
-C_GRID = tuple(range(0, 121, 5))
-A_PRIOR = {"xen": 19636, "nitro-x86": 19400, "graviton": 19400, "non-xen": 19400, "all": 19400}
-MIN_FIT_POINTS = 3  # uncapped points needed to fit a and c on a group alone
-OVER_LIMIT = Fraction(1, 100)  # acceptance: no estimate above an observed value by more than 1 %
-
-PRICE_SOURCE = "AWS price list via vantage, us-east-1 Single-AZ postgres, 2021-08-03"
-PRICE_TAG = "price:vantage21"
-
-# Observations quoted in prose in shared/data/README.md but absent from the calibration CSV.
-README_OBSERVATIONS = (
-    ("postgres", "db.m7g.large", 832),
-    ("postgres", "db.r6g.xlarge", 3484),
-)
-README_SOURCE = "shared/data/README.md (observed)"
-
+# The rule groups: RDS per platform; Aurora pooled (its readings do not differ by platform:
+# db.t3.large and db.t4g.large both read 844, db.r6g.xlarge and db.x2g.large both 3479).
+GROUPS: dict[tuple[str, str], str] = {
+    ("postgres", "xen"): "rds-xen",
+    ("postgres", "nitro-x86"): "rds-nitro-x86",
+    ("postgres", "graviton"): "rds-graviton",
+    ("aurora-postgresql", "xen"): "aurora",
+    ("aurora-postgresql", "nitro-x86"): "aurora",
+    ("aurora-postgresql", "graviton"): "aurora",
+}
+PRICE_DEPLOYMENTS = {  # the price list's deployment -> the planner's
+    "single-az": "single-az", "multi-az-instance": "multi-az", "multi-az-cluster": "multi-az-cluster",
+    "aurora-standard": "aurora-standard", "aurora-io-optimized": "aurora-io-optimized",
+}  # fmt: skip
+PRICE_SOURCES = {"postgres": "AWS price list feed rds-postgresql-ondemand.json",
+                 "aurora-postgresql": "AWS price list feed rds-aurora-ondemand.json"}  # fmt: skip
+FLAG_TEXT = {"true": True, "false": False, "unknown": None}
 
 
 class BuildError(Exception):
     """Reference data the script cannot use (exit 2)."""
 
 
-# --------------------------------------------------------------------------- reference data
-
-
-@dataclass(frozen=True)
-class RefClass:
-    instance_class: str
-    family: str
-    generation: str
-    size: str
-    arch: str
-    burstable: str
-    vcpu: int
-    memory_gib: str  # kept as written in the reference ("15.25")
-    nominal: Fraction  # bytes
-    engines: frozenset[str]
-    retired: bool
-    price: str
-
-    @property
-    def platform(self) -> str:
-        return platform_of(self.family, self.arch)
-
-
-@dataclass(frozen=True)
-class Point:
-    """One calibration value: the default max_connections of a class under an engine."""
-
-    engine: str
-    instance_class: str
-    n: int
-    kind: str  # observed | aws-doc
-    confidence: str
-    url: str
-    origin: str  # file:line
-    nominal: Fraction
-    vcpu: int
-    platform: str
-
-    @property
-    def capped(self) -> bool:
-        return self.n >= CAP
+# --------------------------------------------------------------------------- reading the files
 
 
 def read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
@@ -153,12 +134,40 @@ def read_csv(path: Path) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def load_reference(reference_dir: Path) -> tuple[dict[str, RefClass], list[Point], list[dict[str, str]]]:
-    """Return the catalogue candidates, the calibration points and the skipped serverless rows."""
+@dataclass
+class RefClass:
+    """A class of the reference list, as the catalogue will describe it."""
+
+    instance_class: str
+    family: str
+    generation: int
+    size: str
+    arch: str
+    burstable: bool
+    vcpu: int
+    memory_gib: str  # as written ("15.25")
+    engines: set[str]
+    retired: bool
+    orderable: dict[str, bool | None] = field(default_factory=dict)
+    versions: dict[str, VersionSupport] = field(default_factory=dict)
+    orderable_source: str = ""
+    prices: dict[str, Price] = field(default_factory=dict)
+
+    @property
+    def nominal(self) -> int:
+        return int(Fraction(self.memory_gib) * GIB)
+
+    @property
+    def platform(self) -> str:
+        return platform_of(self.family, self.arch)
+
+
+def load_classes(reference_dir: Path) -> dict[str, RefClass]:
+    """Return the classes of the reference list that run an RDS PostgreSQL engine (or are retired)."""
     classes: dict[str, RefClass] = {}
     for line, row in read_csv(reference_dir / REFERENCE_CSV):
         name = row["instance_class"]
-        engines = frozenset(e for e in row["engines"].split(";") if e)
+        engines = {e for e in row["engines"].split(";") if e}
         retired = row["family"] in RETIRED_FAMILIES
         if name in SKIP_CLASSES or not (retired or engines & set(ENGINES)):
             continue
@@ -166,437 +175,337 @@ def load_reference(reference_dir: Path) -> tuple[dict[str, RefClass], list[Point
             continue  # db.x2m.*: no specs
         if name in classes:
             raise BuildError(f"{REFERENCE_CSV}:{line}: duplicate class {name}")
-        price = row["price_usd_hour_us_east_1_postgres_single_az"]
-        if price and PRICE_TAG not in row["source"].split(";"):
-            raise BuildError(f"{REFERENCE_CSV}:{line}: price without {PRICE_TAG} in source")
         if retired:
-            engines = engines | {"postgres"}
-        classes[name] = RefClass(
-            instance_class=name,
-            family=row["family"],
-            generation=row["generation"],
-            size=row["size"],
-            arch=row["arch"],
-            burstable=row["burstable"],
-            vcpu=int(row["vcpu"]),
-            memory_gib=row["memory_gib"],
-            nominal=Fraction(row["memory_gib"]) * GIB,
-            engines=engines & set(ENGINES),
-            retired=retired,
-            price=price,
-        )
+            engines |= {"postgres"}
+        classes[name] = RefClass(name, row["family"], int(row["generation"]), row["size"], row["arch"],
+                                 row["burstable"] == "true", int(row["vcpu"]), row["memory_gib"],
+                                 engines & set(ENGINES), retired)  # fmt: skip
+    return classes
 
-    raw: list[tuple[str, str, int, str, str, str, str]] = []
-    serverless: list[dict[str, str]] = []
-    for line, row in read_csv(reference_dir / CALIBRATION_CSV):
-        if row["engine"] not in ENGINES:
-            continue
-        if row["instance_class"] in SKIP_CLASSES:
-            serverless.append(row)
-            continue
+
+def load_readings(reference_dir: Path, classes: dict[str, RefClass]) -> list[Reading]:
+    """Return every usable reading of the calibration files (serverless and unknown classes left out)."""
+    readings: list[Reading] = []
+    for path in (reference_dir / CALIBRATION_CSV, EXTRA_CALIBRATION):
+        for line, row in read_csv(path):
+            engine, name = row["engine"], row["instance_class"]
+            if engine not in READING_ENGINES or name in SKIP_CLASSES:
+                continue
+            cls = classes.get(name)
+            if cls is None:
+                if engine == "mysql":
+                    continue  # a MySQL-only class
+                raise BuildError(f"{path.name}:{line}: {name} is not a class of the catalogue")
+            if Fraction(row["nominal_memory_gib"]) != Fraction(cls.memory_gib) or int(row["vcpu"]) != cls.vcpu:
+                raise BuildError(f"{path.name}:{line}: memory/vCPU of {name} differ from {REFERENCE_CSV}")
+            target = "postgres" if engine == "mysql" else engine  # RDS for MySQL pins the RDS memory
+            if target not in cls.engines:
+                raise BuildError(f"{path.name}:{line}: {name} is not a {target} class of the catalogue")
+            n = int(row["max_connections"])
+            if n < 1:
+                raise BuildError(f"{path.name}:{line}: max_connections {n} below 1")
+            confidence = row["confidence"].split(" ")[0].strip('"') or "high"
+            readings.append(Reading(target, name, cls.nominal, cls.vcpu, cls.platform, n,
+                                    "mysql" if engine == "mysql" else "postgres", confidence, row["source_kind"],
+                                    row["source_url"], f"{path.name}:{line}", row.get("context", "")))  # fmt: skip
+    return readings
+
+
+def _version_support(text: str) -> VersionSupport:
+    """Turn an AWS docs cell ("All PostgreSQL 15 versions, PostgreSQL 14.5 and higher 14 versions, …") into first minors."""
+    text = text.strip()
+    below = re.search(r"[Ll]ower than PostgreSQL (\d+)", text)
+    if below:
+        return VersionSupport(below=int(below.group(1)))
+    only = re.search(r"only for Aurora PostgreSQL ((?:\d+(?:,? and |, )?)+) versions", text)
+    if only:
+        return VersionSupport(below=max(int(n) for n in re.findall(r"\d+", only.group(1))) + 1)
+    text = re.sub(r"higher \d+ versions", "higher", text)  # "14.5 and higher 14 versions"
+    minimums: dict[int, int] = {}
+
+    def note(major: int, minor: int) -> None:
+        minimums[major] = min(minor, minimums.get(major, minor))
+
+    for group in re.findall(r"[Aa]ll PostgreSQL ((?:\d+(?:,? and |, | )?)+)versions", text):
+        for major in re.findall(r"\d+", group):
+            note(int(major), 0)
+    for major, minor, third in re.findall(r"\b(\d+)\.(\d+)(?:\.(\d+))?", text):
+        if int(major) < 10:  # 9.6.22: the minor is the third part
+            note(int(major), int(third or 0))
+        else:
+            note(int(major), int(minor))
+    return VersionSupport(tuple(sorted(minimums.items())))
+
+
+def load_orderable(reference_dir: Path, classes: dict[str, RefClass]) -> None:
+    """Fill each class's deployments, engine versions and their source from the orderable list."""
+    for line, row in read_csv(reference_dir / ORDERABLE_CSV):
         cls = classes.get(row["instance_class"])
-        if cls is None or row["engine"] not in cls.engines:
-            raise BuildError(
-                f"{CALIBRATION_CSV}:{line}: {row['instance_class']} is not a {row['engine']} class "
-                "of the catalogue"
-            )
-        if Fraction(row["nominal_memory_gib"]) * GIB != cls.nominal or int(row["vcpu"]) != cls.vcpu:
-            raise BuildError(f"{CALIBRATION_CSV}:{line}: memory/vCPU differ from {REFERENCE_CSV}")
-        raw.append((row["engine"], row["instance_class"], int(row["max_connections"]), row["source_kind"],
-                    row["confidence"], row["source_url"], f"{CALIBRATION_CSV}:{line}"))  # fmt: skip
-    for engine, name, n in README_OBSERVATIONS:
-        if name not in classes or engine not in classes[name].engines:
-            raise BuildError(f"README observation {name} is not a {engine} class of the catalogue")
-        raw.append((engine, name, n, "observed", "high", README_SOURCE, "README.md"))
-
-    best: dict[tuple[str, str], tuple] = {}
-    for item in raw:  # several values for one class+engine: keep the minimum (the safe one)
-        key = (item[0], item[1])
-        if key not in best or item[2] < best[key][2]:
-            best[key] = item
-    points = []
-    for engine, name, n, kind, confidence, url, origin in best.values():
-        if not 0 < n <= CAP:
-            raise BuildError(f"{origin}: max_connections {n} outside 1..{CAP}")
-        cls = classes[name]
-        points.append(Point(engine, name, n, kind, confidence, url, origin, cls.nominal, cls.vcpu, cls.platform))
-    points.sort(
-        key=lambda p: (ENGINES.index(p.engine), PLATFORMS.index(p.platform), p.nominal, p.vcpu, p.instance_class)
-    )
-    return classes, points, serverless
-
-
-# --------------------------------------------------------------------------- rules
-
-
-@dataclass(frozen=True)
-class Rule(EstimateRule):
-    """A fitted :class:`~planner.estimate.EstimateRule` and how it was fitted (a, dbicm, formula there)."""
-
-    points: tuple[Point, ...] = ()  # the points whose constraints/objective this rule was fitted on
-    origin: str = "fitted"  # how a, b, c were obtained
-    borrowed_from: str | None = None  # a whole rule copied from a pooled fit (group without points)
-
-    def predict(self, nominal: Fraction, vcpu: int) -> int:
-        return default_max_connections(self.dbicm(nominal, vcpu))
-
-    def note(self) -> str:
-        text = super().note()
-        if self.borrowed_from:
-            text += f" (borrowed unchanged from rule {self.borrowed_from}: no calibration points)"
-        return text
-
-
-def default_max_connections(dbicm: int) -> int:
-    """``LEAST({DBInstanceClassMemory/9531392},5000)``."""
-    return min(dbicm // Q, CAP)
-
-
-def naive_max_connections(nominal: Fraction) -> int:
-    return min(int(nominal) // Q, CAP)
-
-
-def dbicm_from_observation(n: int) -> int:
-    """The DBICM we store for an observed default ``n < 5000``: the middle of its interval."""
-    return n * Q + Q // 2
-
-
-def _ceil_div(x: int, y: int) -> int:
-    return -((-x) // y)
-
-
-def fit_b(points: list[Point] | tuple[Point, ...], k: int, c: int) -> int | None:
-    """Smallest whole b (MiB) such that no uncapped point is over-predicted; None without any."""
-    b = None
-    for p in points:
-        if p.capped:
+        engine = row["engine"]
+        if cls is None or engine not in cls.engines:
             continue
-        scaled = (k * p.nominal.numerator) // (A_SCALE * p.nominal.denominator)
-        # floor((scaled − (b + c·v)·MiB) / Q) ≤ n  ⇔  scaled − (b + c·v)·MiB ≤ (n+1)·Q − 1
-        need = _ceil_div(scaled - (p.n + 1) * Q + 1, MIB) - c * p.vcpu
-        b = need if b is None else max(b, need)
-    return b
+        flags = {}
+        for column in ("single_instance", "multi_az_instance", "multi_az_cluster"):
+            if row[column] not in FLAG_TEXT:
+                raise BuildError(f"{ORDERABLE_CSV}:{line}: {column} {row[column]!r} is not true, false or unknown")
+            flags[column] = FLAG_TEXT[row[column]]
+        if engine == "postgres":
+            cls.orderable.update({"single-az": flags["single_instance"], "multi-az": flags["multi_az_instance"],
+                                  "multi-az-cluster": flags["multi_az_cluster"]})  # fmt: skip
+        else:
+            cls.orderable.update({"aurora-standard": flags["single_instance"], "aurora-io-optimized": flags["single_instance"]})
+        support = _version_support(row["min_engine_version"]) if row["min_engine_version"] != "unknown" else VersionSupport()
+        if support != VersionSupport():
+            cls.versions[engine] = support
+        sources = [s.strip() for s in row["source_url"].split(" | ")]
+        cls.orderable_source = " | ".join(dict.fromkeys(cls.orderable_source.split(" | ") + sources if cls.orderable_source else sources))
+    for cls in classes.values():  # a class the list does not mention: nothing known
+        for engine, deployments in (("postgres", ("single-az", "multi-az", "multi-az-cluster")),
+                                    ("aurora-postgresql", ("aurora-standard", "aurora-io-optimized"))):  # fmt: skip
+            if engine in cls.engines and cls.orderable:
+                for deployment in deployments:
+                    cls.orderable.setdefault(deployment, None)
 
 
-def shortfall(points: list[Point] | tuple[Point, ...], k: int, b: int, c: int, scale: int) -> int:
-    """Sum of relative shortfalls (n − predicted)/n, times ``scale`` (a common multiple of all n)."""
-    total = 0
-    for p in points:
-        scaled = (k * p.nominal.numerator) // (A_SCALE * p.nominal.denominator)
-        predicted = min(max(0, scaled - (b + c * p.vcpu) * MIB) // Q, CAP)
-        total += (p.n - predicted) * (scale // p.n)
-    return total
+def load_prices(reference_dir: Path, classes: dict[str, RefClass]) -> str:
+    """Fill each class's prices from the newest price list; return its file name."""
+    lists = sorted(reference_dir.glob(PRICES_GLOB))
+    if not lists:
+        raise BuildError(f"{reference_dir}: no {PRICES_GLOB}")
+    path = lists[-1]
+    for line, row in read_csv(path):
+        cls = classes.get(row["instance_class"])
+        deployment = PRICE_DEPLOYMENTS.get(row["deployment"])
+        if deployment is None:
+            raise BuildError(f"{path.name}:{line}: unknown deployment {row['deployment']!r}")
+        if cls is None:
+            continue
+        try:
+            usd = float(row["usd_per_hour"])
+        except ValueError:
+            raise BuildError(f"{path.name}:{line}: price {row['usd_per_hour']!r} is not a number") from None
+        if usd <= 0:
+            raise BuildError(f"{path.name}:{line}: price {usd} is not positive")
+        commit = re.search(r"github\.com/([^/]+/[^/]+)/blob/([0-9a-f]{8})", row["source_url"])
+        source = PRICE_SOURCES[row["engine"]] + (f" (github.com/{commit.group(1)}@{commit.group(2)})" if commit else "")
+        cls.prices[deployment] = Price(usd, deployment, row["region"], row["price_date"], source)
+    return path.name
 
 
-def fit_full(name: str, points: list[Point], prior: int) -> Rule:
-    """Fit a, b, c on ``points`` (grid over a and c; b the smallest never-over-predicting value).
-
-    Objective: sum of relative shortfalls over all points (capped ones target 5000); ties go to the
-    a closest to ``prior``, then to the smallest c. Same result as calling :func:`fit_b` and
-    :func:`shortfall` for every (a, c), with the per-point work hoisted out of the c loop.
-    """
-    if not uncapped(points):
-        raise BuildError(f"rule {name}: no uncapped point to fit")
-    scale = 1
-    for p in points:
-        scale = scale * p.n // _gcd(scale, p.n)
-    weights = [(p.vcpu, p.n, scale // p.n) for p in points]
-    best = None
-    for k in A_GRID:
-        scaled = [(k * p.nominal.numerator) // (A_SCALE * p.nominal.denominator) for p in points]
-        needs = [
-            (_ceil_div(s - (p.n + 1) * Q + 1, MIB), p.vcpu) for s, p in zip(scaled, points) if not p.capped
-        ]
-        for c in C_GRID:
-            b = max(need - c * v for need, v in needs)
-            total = 0
-            for s, (v, n, w) in zip(scaled, weights):
-                total += (n - min(max(0, s - (b + c * v) * MIB) // Q, CAP)) * w
-            key = (total, abs(k - prior), c)
-            if best is None or key < best[0]:
-                best = (key, k, b, c)
-    _, k, b, c = best
-    return Rule(name, k, b, c, tuple(points))
+# --------------------------------------------------------------------------- memory per class
 
 
-def _gcd(x: int, y: int) -> int:
-    while y:
-        x, y = y, x % y
-    return x
+def lowest_readings(readings: list[Reading]) -> dict[tuple[str, str], Reading]:
+    """Return, per (engine, class), the lowest PostgreSQL reading (the safe one), else the lowest MySQL one; low confidence aside."""
+    best: dict[tuple[str, str], Reading] = {}
+    for r in readings:
+        if r.confidence == "low":
+            continue
+        key = (r.engine, r.instance_class)
+        # a PostgreSQL reading pins the value exactly; an RDS for MySQL one only to one or two values
+        if key not in best or (r.via != "postgres", r.low) < (best[key].via != "postgres", best[key].low):
+            best[key] = r
+    return best
 
 
-def uncapped(points: list[Point] | tuple[Point, ...]) -> list[Point]:
-    return [p for p in points if not p.capped]
+def fit_rules(readings: list[Reading]) -> dict[str, FittedGroup]:
+    """Fit one rule per group on the lowest confident reading of each class."""
+    chosen = lowest_readings(readings)
+    groups: dict[str, list[Reading]] = {}
+    for (engine, _), r in sorted(chosen.items()):
+        groups.setdefault(GROUPS[(engine, r.platform)], []).append(r)
+    fitted = {}
+    for name in sorted(set(GROUPS.values())):
+        try:
+            fitted[name] = fit_group(name, groups.get(name, []))
+        except ValueError as exc:
+            raise BuildError(str(exc)) from None
+    return fitted
 
 
-def group_rule(engine: str, platform: str, points: list[Point], pooled: dict[str, Rule]) -> Rule:
-    """The rule of one (engine, platform) group; pooled donor fits are cached in ``pooled``.
-
-    A group with at least 3 uncapped points is fitted alone. Otherwise a and c come from a pooled
-    fit (same engine's non-xen points, else same platform across both engines, else everything)
-    and b is fitted on the group's own points; a group without points copies the pooled rule.
-    """
-    name = f"{ENGINE_PREFIX[engine]}-{platform}"
-    own = [p for p in points if p.engine == engine and p.platform == platform]
-    if len(uncapped(own)) >= MIN_FIT_POINTS:
-        return fit_full(name, own, A_PRIOR[platform])
-    source = None
-    same_engine_non_xen = [p for p in points if p.engine == engine and p.platform != "xen"]
-    candidates = [
-        (f"{ENGINE_PREFIX[engine]}-non-xen", same_engine_non_xen, "non-xen"),
-        (f"{platform}-both-engines", [p for p in points if p.platform == platform], platform),
-        ("all-points", list(points), "all"),
-    ]
-    for donor_name, pts, prior in candidates:
-        if len(uncapped(pts)) >= MIN_FIT_POINTS:
-            if donor_name not in pooled:
-                pooled[donor_name] = fit_full(donor_name, pts, A_PRIOR[prior])
-            source = pooled[donor_name]
-            break
-    if source is None:
-        raise BuildError(f"fewer than {MIN_FIT_POINTS} uncapped calibration points in all: cannot fit any rule")
-    if not own:
-        origin = f"a, b, c of rule {source.name} (no points)"
-        return Rule(name, source.k, source.b, source.c, (), origin, source.name)
-    if not uncapped(own):
-        origin = f"a, b, c of rule {source.name} (only capped points)"
-        return Rule(name, source.k, source.b, source.c, tuple(own), origin)
-    b = fit_b(own, source.k, source.c)
-    origin = (f"a, c of rule {source.name} ({len(uncapped(own))} uncapped points < {MIN_FIT_POINTS}); "
-              "b fitted on the group")  # fmt: skip
-    return Rule(name, source.k, b, source.c, tuple(own), origin)
+def memory_of(cls: RefClass, engine: str, rule: EstimateRule, readings: dict[tuple[str, str], Reading],
+              low: dict[tuple[str, str], Reading]) -> EngineMemory:  # fmt: skip
+    """Return the DBInstanceClassMemory the catalogue stores for a class under an engine (module docstring)."""
+    estimate = EngineMemory(rule.dbicm(cls.nominal, cls.vcpu), SOURCE_ESTIMATED, rule.note(), rule.error_range)
+    r = readings.get((engine, cls.instance_class))
+    if r is None:
+        weak = low.get((engine, cls.instance_class))
+        if weak is not None and weak.postgres_n < default_max_connections(estimate.dbicm_bytes):
+            return EngineMemory(weak.middle, weak.kind, f"{weak.source}; confidence low, below the rule's estimate")
+        return estimate
+    note = r.source + ("" if r.confidence == "high" else f"; confidence {r.confidence}")
+    if r.via == "mysql":
+        first, last = default_max_connections(r.low), default_max_connections(r.high - 1)
+        note = (f"read on RDS for MySQL as {r.n} ({r.source}): DBInstanceClassMemory in "
+                f"[{r.n}×12582880, {r.n + 1}×12582880), PostgreSQL default {first} to {last}; the low end is kept")
+        spread = (last - first) / first if first else 0.0
+        return EngineMemory(r.low, SOURCE_ESTIMATED, note, (0.0, 0.0) if not spread else (-spread, 0.0))
+    if r.capped:
+        return EngineMemory(max(estimate.dbicm_bytes, CAP * Q), r.kind, note + f"; lower bound: default capped at {CAP}")
+    return EngineMemory(r.middle, r.kind, note)
 
 
-def fit_rules(points: list[Point]) -> tuple[dict[tuple[str, str], Rule], dict[str, Rule]]:
-    """Return the six group rules and the pooled rules some of them borrowed from."""
-    pooled: dict[str, Rule] = {}
-    rules = {(e, pf): group_rule(e, pf, points, pooled) for e in ENGINES for pf in PLATFORMS}
-    return rules, pooled
-
-
-def held_out(points: list[Point]) -> dict[tuple[str, str], int]:
-    """Leave-one-out: the prediction for each uncapped point by its group's rule fitted without it."""
-    result = {}
-    for p in uncapped(points):
-        rule = group_rule(p.engine, p.platform, [q for q in points if q is not p], {})
-        result[(p.engine, p.instance_class)] = rule.predict(p.nominal, p.vcpu)
+def build_classes(classes: dict[str, RefClass], readings: list[Reading],
+                  fitted: dict[str, FittedGroup]) -> list[InstanceClass]:  # fmt: skip
+    """Return the catalogue's classes, in reference order."""
+    chosen = lowest_readings(readings)
+    low: dict[tuple[str, str], Reading] = {}
+    for r in readings:
+        if r.confidence == "low" and (r.engine, r.instance_class) not in chosen:
+            key = (r.engine, r.instance_class)
+            if key not in low or r.low < low[key].low:
+                low[key] = r
+    result = []
+    for cls in classes.values():
+        memory = {engine: memory_of(cls, engine, fitted[GROUPS[(engine, cls.platform)]].rule, chosen, low)
+                  for engine in ENGINES if engine in cls.engines}  # fmt: skip
+        result.append(InstanceClass(
+            instance_class=cls.instance_class, family=cls.family, generation=cls.generation, size=cls.size,
+            arch=cls.arch, burstable=cls.burstable, vcpu=cls.vcpu, memory_gib=_gib(cls.memory_gib),
+            retired=cls.retired, memory=memory, orderable=dict(cls.orderable), versions=dict(cls.versions),
+            orderable_source=cls.orderable_source, prices=dict(cls.prices),
+        ))  # fmt: skip
     return result
 
 
-# --------------------------------------------------------------------------- catalogue rows
-
-
-def build_rows(
-    classes: dict[str, RefClass], points: list[Point], rules: dict[tuple[str, str], Rule]
-) -> list[list[str]]:
-    """One catalogue row per class, in reference order."""
-    by_key = {(p.engine, p.instance_class): p for p in points}
-    rows = []
-    for cls in classes.values():
-        row = [
-            cls.instance_class, cls.family, cls.generation, cls.size, cls.arch, cls.burstable,
-            str(cls.vcpu), cls.memory_gib, "true" if cls.retired else "false",
-            cls.price, PRICE_SOURCE if cls.price else "",
-        ]  # fmt: skip
-        for engine in ENGINES:
-            if engine not in cls.engines:
-                row += ["", "", ""]
-                continue
-            rule = rules[(engine, cls.platform)]
-            estimate = rule.dbicm(cls.nominal, cls.vcpu)
-            p = by_key.get((engine, cls.instance_class))
-            if p is None:
-                row += [str(estimate), "estimated", rule.note()]
-                continue
-            note = p.url
-            if not p.confidence.startswith("high"):
-                note += f"; confidence {p.confidence}"
-            if p.capped:
-                dbicm = max(estimate, CAP * Q)
-                note += f"; lower bound: default capped at {CAP}"
-            else:
-                dbicm = dbicm_from_observation(p.n)
-            row += [str(dbicm), p.kind, note]
-        rows.append(row)
-    return rows
+def _gib(text: str) -> float:
+    return float(Fraction(text))
 
 
 # --------------------------------------------------------------------------- report
 
 
-def _pct(error: int, n: int) -> str:
-    return f"{Decimal(error * 100) / Decimal(n):+.2f}"
+def _pct(value: float) -> str:
+    return f"{value * 100:+.2f}"
 
 
-def _gib(nominal: Fraction) -> str:
-    value = nominal / GIB
-    return str(value.numerator) if value.denominator == 1 else f"{float(value):g}"
-
-
-def _median_text(values: list[int]) -> str:
-    return f"{statistics.median(values):g}"
-
-
-def _summary(errors: list[tuple[int, int]]) -> dict[str, str]:
+def _summary(errors: list[float]) -> str:
     if not errors:
-        return {"med": "–", "max": "–", "medp": "–", "maxp": "–", "over": "0"}
-    conns = [abs(e) for e, _ in errors]
-    pcts = sorted(Fraction(abs(e) * 100, n) for e, n in errors)
-    mid = len(pcts) // 2
-    medp = pcts[mid] if len(pcts) % 2 else (pcts[mid - 1] + pcts[mid]) / 2
-    return {
-        "med": _median_text(conns),
-        "max": str(max(conns)),
-        "medp": f"{float(medp):.2f}",
-        "maxp": f"{float(pcts[-1]):.2f}",
-        "over": str(sum(1 for e, _ in errors if e > 0)),
-    }
+        return "no readings"
+    absolute = [abs(e) for e in errors]
+    over = sum(1 for e in errors if e > 0.01)
+    return (f"median absolute error {statistics.median(absolute) * 100:.2f} %, max {max(absolute) * 100:.2f} %, "
+            f"highest {max(errors) * 100:+.2f} %, over-predicted by more than 1 %: {over}")  # fmt: skip
 
 
-def over_predictions(points: list[Point], rules: dict[tuple[str, str], Rule]) -> list[tuple[Point, int]]:
-    """Uncapped points whose rule estimate exceeds the observed value by more than 1 %."""
-    bad = []
-    for p in uncapped(points):
-        predicted = rules[(p.engine, p.platform)].predict(p.nominal, p.vcpu)
-        if predicted - p.n > OVER_LIMIT * p.n:
-            bad.append((p, predicted))
-    return bad
-
-
-def render_report(
-    points: list[Point],
-    rules: dict[tuple[str, str], Rule],
-    pooled: dict[str, Rule],
-    serverless: list[dict[str, str]],
-    loo: dict[tuple[str, str], int],
-    rows: list[list[str]],
-) -> str:
+def render_report(classes: list[InstanceClass], readings: list[Reading], fitted: dict[str, FittedGroup],
+                  price_file: str) -> str:  # fmt: skip
+    """Return the calibration report (Markdown)."""
     out: list[str] = []
     w = out.append
     w("# DBInstanceClassMemory calibration report")
     w("")
-    w("Generated by `scripts/build_catalog.py` from `rds_instance_classes_reference.csv` and")
-    w(f"`max_connections_calibration.csv` (plus {len(README_OBSERVATIONS)} observations quoted in the data README).")
-    w(f"Default `max_connections` = `LEAST({{DBInstanceClassMemory/{Q}}},{CAP})`.")
-    w("Rules: `DBICM = a × nominal_bytes − (b + c × vCPU) MiB` (floored, never below 0), one per")
-    w("(engine, platform). Platform: `xen` = t1/m1/m2/t2/m3/m4/r3/r4, `graviton` = arm64, `nitro-x86` = the rest.")
-    w("Error = predicted − observed (negative = conservative). Errors are **held-in**: every point")
-    w("below was used to fit the rule that predicts it. Capped points (published 5000) are lower")
-    w("bounds: they count in the objective (target 5000) but not in the error statistics.")
-    w("The catalogue stores the observed value itself (`n×Q + Q//2`) for every class listed here;")
-    w("the rule estimate is what classes *without* a calibration value get.")
+    w("Generated by `scripts/build_catalog.py` from the reference data (`rds_instance_classes_reference.csv`,")
+    w("`max_connections_calibration.csv`, `rds_orderable_classes.csv`, `" + price_file + "`) and this repository's")
+    w("`data/calibration_extra.csv`. Default `max_connections` = `LEAST({DBInstanceClassMemory/9531392},5000)`.")
     w("")
-
+    w("A rule estimates the memory RDS holds back from a class: `held = b + k × GiB^p + c × vCPU` (MiB), then")
+    w("`DBICM = (nominal − held) × (1 − margin)`. Per group, every exponent p in {1/3, 1/2, 2/3, 3/4, 1}, with and")
+    w("without the vCPU term, is fitted by least squares on the relative error; the margin is the smallest that")
+    w("keeps every reading the rule was fitted on from being over-predicted. The form kept is the one with the")
+    w("best **leave-one-out** error (each reading predicted by the rule fitted without it): first none above")
+    w("+1 %, then the smallest worst error. That range is the uncertainty every estimate of the group states.")
+    w("Error = (estimate − reading) / reading of max_connections: negative is the safe side.")
+    w("Readings at the cap (5000) are lower bounds and are not fitted; low-confidence readings are not fitted.")
+    w("")
     counts: dict[str, int] = {}
-    for row in rows:
-        for i in (12, 15):
-            if row[i]:
-                counts[row[i]] = counts.get(row[i], 0) + 1
-    sources = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-    w(f"Catalogue: {len(rows)} classes; DBICM sources: {sources}.")
+    for cls in classes:
+        for memory in cls.memory.values():
+            counts[memory.source] = counts.get(memory.source, 0) + 1
+    w(f"Catalogue: {len(classes)} classes; DBInstanceClassMemory by source: "
+      + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())) + ".")
     w("")
-
     w("## Rules")
     w("")
-    w("| rule | a | b (MiB) | c (MiB/vCPU) | fitted on (uncapped + capped) | estimated rows | how |")
-    w("| --- | --- | --- | --- | --- | --- | --- |")
-    boundary = []
-    for rule in list(rules.values()) + sorted(pooled.values(), key=lambda r: r.name):
-        un = len(uncapped(rule.points))
-        used = sum(1 for row in rows for i in (13, 16) if row[i].startswith(f"rule {rule.name}:"))
-        used_text = str(used) if rule in rules.values() else "–"
-        w(f"| {rule.name} | {rule.a:.4f} | {rule.b} | {rule.c} | {un} + {len(rule.points) - un} | {used_text} "
-          f"| {rule.origin} |")  # fmt: skip
-        if rule.k in (A_GRID[0], A_GRID[-1]) or rule.c == C_GRID[-1]:
-            boundary.append(rule.name)
+    w("| rule | p | k (MiB) | b (MiB) | c (MiB/vCPU) | margin (of which padding) | readings fitted | forms tried | leave-one-out error |")
+    w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, group in sorted(fitted.items()):
+        r = group.rule
+        w(f"| {name} | {r.power} | {r.k / 1000:g} | {r.b} | {r.c} | {r.margin / 1000:g} % ({group.padding / 1000:g} %) | {len(group.readings)} "
+          f"| {group.tried} | {error_text(r.error_range)} % |")  # fmt: skip
     w("")
-    if boundary:
-        low, high = Decimal(A_GRID[0]) / A_SCALE, Decimal(A_GRID[-1]) / A_SCALE
-        w(f"Fits on the edge of the grid (a = {low:.3f} or {high:.3f}, "
-          f"or c = {C_GRID[-1]}): {', '.join(boundary)}. The points of these groups ask for a")
-        w("steeper reduction than the grid allows; b absorbs the rest (b < 0 adds memory back).")
+    all_in: list[float] = []
+    all_out: list[float] = []
+    all_naive: list[float] = []
+    for name, group in sorted(fitted.items()):
+        rule = group.rule
+        w(f"## {name}")
         w("")
-
-    all_rule: list[tuple[int, int]] = []
-    all_naive: list[tuple[int, int]] = []
-    all_loo: list[tuple[int, int]] = []
-    for (engine, platform), rule in rules.items():
-        w(f"## {rule.name} ({engine}, {platform})")
+        w(f"`{rule.formula()}`")
         w("")
-        w(f"`{rule.formula()}` — {rule.origin}.")
-        w("")
-        pts = [p for p in points if p.engine == engine and p.platform == platform]
-        if not pts:
-            w("No calibration points.")
-            w("")
-            continue
-        w("| class | vCPU | GiB | observed | conf. | predicted | error | error % "
-          "| held-out pred. | held-out % | naive | naive % |")  # fmt: skip
+        w("| class | vCPU | GiB | reading | read on | conf. | estimate (held in) | error % | held out | error % | naive | naive % |")
         w("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        errs: list[tuple[int, int]] = []
-        naive_errs: list[tuple[int, int]] = []
-        loo_errs: list[tuple[int, int]] = []
-        for p in pts:
-            pred = rule.predict(p.nominal, p.vcpu)
-            naive = naive_max_connections(p.nominal)
-            conf = p.confidence.split(" ")[0]
-            if p.capped:
-                w(f"| {p.instance_class} | {p.vcpu} | {_gib(p.nominal)} | {p.n} (cap) | {conf} | {pred} | "
-                  f"{'lower bound met' if pred == CAP else pred - CAP} | | | | {naive} | |")  # fmt: skip
-                continue
-            lo = loo[(p.engine, p.instance_class)]
-            errs.append((pred - p.n, p.n))
-            naive_errs.append((naive - p.n, p.n))
-            loo_errs.append((lo - p.n, p.n))
-            w(f"| {p.instance_class} | {p.vcpu} | {_gib(p.nominal)} | {p.n} | {conf} | {pred} | {pred - p.n:+d} | "
-              f"{_pct(pred - p.n, p.n)} | {lo} | {_pct(lo - p.n, p.n)} | {naive} "
-              f"| {_pct(naive - p.n, p.n)} |")  # fmt: skip
-        all_rule += errs
-        all_naive += naive_errs
-        all_loo += loo_errs
-        s, sn, sl = _summary(errs), _summary(naive_errs), _summary(loo_errs)
+        for r in sorted(group.readings, key=lambda r: (r.nominal, r.vcpu, r.instance_class)):
+            truth = r.postgres_n
+            held_in = default_max_connections(rule.dbicm(r.nominal, r.vcpu))
+            e_in = error_of(rule, r)
+            e_out = group.held_out[r.instance_class]
+            held_out = round(truth * (1 + e_out))
+            naive = default_max_connections(r.nominal)
+            e_naive = (naive - truth) / truth
+            all_in.append(e_in)
+            all_out.append(e_out)
+            all_naive.append(e_naive)
+            via = f"MySQL {r.n}" if r.via == "mysql" else r.engine
+            w(f"| {r.instance_class} | {r.vcpu} | {r.nominal / GIB:g} | {truth} | {via} | {r.confidence} | {held_in} "
+              f"| {_pct(e_in)} | {held_out} | {_pct(e_out)} | {naive} | {_pct(e_naive)} |")  # fmt: skip
         w("")
-        w(f"Held-in ({len(errs)} uncapped points): median |error| {s['med']} connections ({s['medp']} %), "
-          f"max {s['max']} ({s['maxp']} %), over-predicted: {s['over']}.")  # fmt: skip
-        w(f"Naive nominal/{Q}: median |error| {sn['med']} ({sn['medp']} %), max {sn['max']} ({sn['maxp']} %), "
-          f"over-predicted: {sn['over']}.")  # fmt: skip
-        w(f"Held-out (leave-one-out refit): median |error| {sl['med']} ({sl['medp']} %), max {sl['max']} "
-          f"({sl['maxp']} %), over-predicted: {sl['over']}.")  # fmt: skip
+        w(f"Held in: {_summary([error_of(rule, r) for r in group.readings])}.")
+        w(f"Held out (leave-one-out): {_summary(list(group.held_out.values()))}.")
+        if group.unpadded is not None:
+            over = ", ".join(f"{k} {_pct(v)} %" for k, v in group.unpadded.items() if v > 0.01)
+            w("")
+            w(f"**Padded.** Unpadded, the best form over-predicted held-out readings by more than 1 % ({over}): "
+              f"{len(group.readings)} readings do not pin its shape. Its margin carries a further "
+              f"{group.padding / 1000:g} % so that none would have been; the padding is tuned on the same "
+              "readings, so this group's range is the least certain. Unpadded held out: "
+              f"{_summary(list(group.unpadded.values()))}.")  # fmt: skip
         w("")
-
-    w("## Pooled rules (donors of a and c)")
+    w("## All readings")
     w("")
-    for rule in sorted(pooled.values(), key=lambda r: r.name):
-        errs = [(rule.predict(p.nominal, p.vcpu) - p.n, p.n) for p in uncapped(rule.points)]
-        s = _summary(errs)
-        w(f"- {rule.name}: `{rule.formula()}`, fitted on {len(errs)} uncapped + "
-          f"{len(rule.points) - len(errs)} capped points; held-in median {s['medp']} %, max {s['maxp']} %, "
-          f"over-predicted {s['over']}.")  # fmt: skip
+    w("| estimate | readings | summary |")
+    w("| --- | --- | --- |")
+    w(f"| rules, held in | {len(all_in)} | {_summary(all_in)} |")
+    w(f"| rules, held out (leave-one-out) | {len(all_out)} | {_summary(all_out)} |")
+    w(f"| naive nominal/9531392 | {len(all_naive)} | {_summary(all_naive)} |")
     w("")
-
-    s, sn, sl = _summary(all_rule), _summary(all_naive), _summary(all_loo)
-    bad = over_predictions(points, rules)
-    w("## All held-in uncapped points")
+    w("Held-out errors show how far a rule can be from a class it has not seen; every estimate carries its")
+    w("group's range. Calibrate with `SHOW max_connections` (`--observations`) where it matters.")
     w("")
-    w("| estimate | points | median abs. error | max abs. error | median abs. % | max abs. % | over-predicted |")
-    w("| --- | --- | --- | --- | --- | --- | --- |")
-    for label, count, st in (
-        ("rules (held-in)", len(all_rule), s),
-        ("rules (held-out, leave-one-out)", len(all_loo), sl),
-        (f"naive nominal/{Q}", len(all_naive), sn),
-    ):
-        w(f"| {label} | {count} | {st['med']} | {st['max']} | {st['medp']} | {st['maxp']} | {st['over']} |")
+    w("## Readings not fitted")
     w("")
-    w(f"Over-predictions by more than 1 % (held-in): {len(bad)} (the build fails if any).")
-    w("Held-out over-predictions show how far a rule can be optimistic for a class it has not seen:")
-    w("calibrate with `SHOW max_connections` (observation overlay) where it matters.")
+    fitted_keys = {(r.engine, r.instance_class) for g in fitted.values() for r in g.readings}
+    for r in sorted(readings, key=lambda r: (r.engine, r.instance_class, r.n)):
+        if (r.engine, r.instance_class) in fitted_keys and r.confidence != "low" and not r.capped:
+            continue
+        why = ("at the cap: a lower bound" if r.capped else "low confidence" if r.confidence == "low"
+               else "a lower reading of the same class was kept")  # fmt: skip
+        w(f"- {r.engine} {r.instance_class} {r.n}{' (RDS for MySQL)' if r.via == 'mysql' else ''}: {why} ({r.origin})")
+    w("")
+    w("## Engine versions")
+    w("")
+    w("No reading shows one class with two values on two engine versions: db.t3.micro reads 81 on 14.10 and")
+    w("14.12, db.t4g.micro 79 on 17.6 and 17.9 (`data/calibration_extra.csv` context). The catalogue keeps one")
+    w("value per class and engine; a new reading that differs by version goes in that file with its version.")
+    w("")
+    w("## Where classes can run, and prices")
+    w("")
+    orderable = {d: sum(1 for c in classes if c.orderable.get(d)) for d in DEPLOYMENT_LABELS}
+    priced = {d: sum(1 for c in classes if d in c.prices) for d in DEPLOYMENT_LABELS}
+    w("| deployment | classes orderable | classes priced |")
+    w("| --- | --- | --- |")
+    for deployment, label in DEPLOYMENT_LABELS.items():
+        w(f"| {label} | {orderable[deployment]} | {priced[deployment]} |")
+    w("")
+    w(f"Prices: `{price_file}`, us-east-1 on-demand instance hours (no storage, I/O, backup or Extended")
+    w("Support). Orderable deployments and engine versions: `rds_orderable_classes.csv` (per class, its sources).")
+    unpriced = sorted(c.instance_class for c in classes if not c.retired and c.supports("postgres") and "single-az" not in c.prices)
+    w(f"Current RDS for PostgreSQL classes without a Single-AZ price ({len(unpriced)}): {', '.join(unpriced) or 'none'}.")
     w("")
     w("## Not in the catalogue")
     w("")
-    w(f"- Aurora Serverless v2 (`db.serverless`, {len(serverless)} calibration rows) is not a catalogue row:")
-    w("  its DBICM follows the maximum ACU, `0.9383 × (2 GiB × max_acu) − 200 MiB` (data README),")
-    w("  with the default capped at 2000 when the minimum ACU is 0.5 or 0. The budget computes it from")
-    w("  the topology's `serverless: {min_acu, max_acu}` (planner/budget.py, tests/test_serverless.py).")
+    w("- Aurora Serverless v2 (`db.serverless`) is not a catalogue row: its DBICM follows the maximum ACU,")
+    w("  `0.9383 × (2 GiB × max_acu) − 200 MiB`, capped at 2000 when the minimum ACU is 0.5 or 0 (planner/budget.py).")
     w("- `db.x2m.*` has no vCPU/memory in the reference and is skipped.")
     w("")
     return "\n".join(out)
@@ -605,13 +514,18 @@ def render_report(
 # --------------------------------------------------------------------------- main
 
 
-def build(reference_dir: Path) -> tuple[str, str, list[tuple[Point, int]]]:
-    """Return (catalogue CSV text, report text, over-predictions)."""
-    classes, points, serverless = load_reference(reference_dir)
-    rules, pooled = fit_rules(points)
-    rows = build_rows(classes, points, rules)
-    report = render_report(points, rules, pooled, serverless, held_out(points), rows)
-    return catalog_csv(rows), report, over_predictions(points, rules)
+def build(reference_dir: Path) -> tuple[str, str, str, list[tuple[Reading, float]]]:
+    """Return (catalogue CSV, rules CSV, report, held-in over-predictions)."""
+    classes = load_classes(reference_dir)
+    readings = load_readings(reference_dir, classes)
+    load_orderable(reference_dir, classes)
+    price_file = load_prices(reference_dir, classes)
+    fitted = fit_rules(readings)
+    catalogue = build_classes(classes, readings, fitted)
+    report = render_report(catalogue, readings, fitted, price_file)
+    rules = {key: fitted[group].rule for key, group in GROUPS.items()}
+    bad = [item for group in fitted.values() for item in over_predictions(group)]
+    return catalog_csv(row_of(c) for c in catalogue), rules_csv(rules), report, bad
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -622,20 +536,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="write data/ and planner/data/ under this directory (default: the repo root)")  # fmt: skip
     args = parser.parse_args(argv)
     try:
-        catalog, report, bad = build(args.reference_dir)
+        catalog, rules, report, bad = build(args.reference_dir)
     except BuildError as exc:
         print(f"build_catalog: {exc}", file=sys.stderr)
         return 2
     print(report)
     if bad:
-        for p, predicted in bad:
-            print(f"build_catalog: {p.engine} {p.instance_class}: estimate {predicted} exceeds observed "
-                  f"{p.n} by more than 1 %; nothing written", file=sys.stderr)  # fmt: skip
+        for reading, error in bad:
+            print(f"build_catalog: {reading.engine} {reading.instance_class}: the estimate exceeds the reading "
+                  f"{reading.postgres_n} by {error * 100:.2f} %; nothing written", file=sys.stderr)  # fmt: skip
         return 1
-    for relative in CATALOG_PATHS + (REPORT_PATH,):
+    outputs = {**{path: catalog for path in CATALOG_PATHS}, RULES_PATH: rules, REPORT_PATH: report}
+    for relative, text in outputs.items():
         target = args.output_root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
-        text = report if relative == REPORT_PATH else catalog
         target.write_bytes(text.encode("utf-8"))
     return 0
 

@@ -302,8 +302,11 @@ def test_catalog_refresh_against_moto(aws_env: str, tmp_path: Path, monkeypatch:
     assert (int(rows["db.t4g.large"]["dbicm_aurora_postgresql"]), rows["db.t4g.large"]["dbicm_aurora_postgresql_source"]) == (
         kept.dbicm_bytes, "aws-doc")  # fmt: skip
     assert rows["db.r6g.large"]["dbicm_aurora_postgresql"] == str(_default("db.r6g.large", "aurora-postgresql"))
-    assert rows["db.r6g.large"]["price_usd_hour"] == "0.225"  # the column is RDS for PostgreSQL's, not refreshed
-    assert rows["db.r6g.large"]["price_source"].endswith("; Aurora PostgreSQL $0.26/hour (AWS Pricing API, us-east-1 on-demand, " + datetime.now(timezone.utc).date().isoformat() + ")")
+    r6g = rows["db.r6g.large"]
+    assert (r6g["usd_hour_single_az"], r6g["price_date"]) == ("0.225", "2026-05-12")  # RDS for PostgreSQL's: not refreshed
+    today = datetime.now(timezone.utc).date().isoformat()
+    assert (r6g["usd_hour_aurora_standard"], r6g["aurora_price_source"], r6g["aurora_price_date"]) == ("0.26", "AWS Pricing API", today)
+    assert r6g["orderable_aurora"] == "true" and r6g["orderable_source"].startswith("AWS DescribeOrderableDBInstanceOptions, us-east-1")
     assert rows["db.r6gd.large"]["dbicm_aurora_postgresql"] == ""  # moto does not offer it for Aurora
     assert rows["db.m5.large"]["dbicm_postgres_source"] == "observed"  # postgres was not refreshed
     # the other commands accept it

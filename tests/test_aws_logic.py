@@ -13,7 +13,9 @@ import yaml
 
 from planner.aws_catalog import (
     ClassSpecs,
+    Offer,
     gib_text,
+    offers_from_options,
     orderable_classes,
     parse_price_list,
     refresh_rows,
@@ -34,7 +36,8 @@ from planner.aws_import import (
 from planner.budget import compute_budget
 from planner.catalog import COLUMNS, catalog_csv, load_catalog
 from planner.errors import InputError
-from planner.estimate import FITTED_RULES, estimate_dbicm, platform_of
+from planner.estimate import estimate_memory, platform_of
+from planner.model import VersionSupport
 from planner.observe import (
     match_observed,
     observation,
@@ -48,7 +51,7 @@ from planner.topology import parse_topology
 
 from .conftest import run_cli
 from .test_aws_pricing import price_entry
-from .test_catalog import CATALOG_ROWS, TEST_DATA, build_catalog
+from .test_catalog import CATALOG_ROWS
 
 CATALOG = load_catalog()
 
@@ -56,25 +59,17 @@ CATALOG = load_catalog()
 # --------------------------------------------------------------------------- estimates
 
 
-def test_fitted_rules_are_what_the_build_script_fits() -> None:
-    """planner/estimate.py holds the parameters the build fits: rebuild, then update them together."""
-    _, points, _ = build_catalog.load_reference(TEST_DATA)
-    rules, _ = build_catalog.fit_rules(points)
-    assert {key: (r.name, r.k, r.b, r.c) for key, r in rules.items()} == {
-        key: (r.name, r.k, r.b, r.c) for key, r in FITTED_RULES.items()
-    }
-
-
 def test_every_estimate_of_the_catalogue_is_reproduced() -> None:
+    """catalog refresh estimates a class exactly as the build script did (planner/data/estimate_rules.csv)."""
     checked = 0
     for row in CATALOG_ROWS:
         for engine, column in (("postgres", "dbicm_postgres"), ("aurora-postgresql", "dbicm_aurora_postgresql")):
-            if row[f"{column}_source"] != "estimated":
+            if row[f"{column}_source"] != "estimated" or not row[f"{column}_note"].startswith("rule "):
                 continue
-            dbicm, note = estimate_dbicm(engine, row["family"], row["arch"], row["memory_gib"], int(row["vcpu"]))
-            assert (dbicm, note) == (int(row[column]), row[f"{column}_note"]), row["instance_class"]
+            memory = estimate_memory(engine, row["family"], row["arch"], row["memory_gib"], int(row["vcpu"]))
+            assert (memory.dbicm_bytes, memory.note) == (int(row[column]), row[f"{column}_note"]), row["instance_class"]
             checked += 1
-    assert checked > 300
+    assert checked > 250
 
 
 def test_platforms() -> None:
@@ -111,54 +106,87 @@ def test_orderable_classes_leave_out_serverless() -> None:
     assert orderable_classes(options) == {"db.r6g.large"}
 
 
+def test_offers_say_where_and_from_which_versions_a_class_runs() -> None:
+    options = [
+        {"DBInstanceClass": "db.m6gd.large", "EngineVersion": "16.4", "MultiAZCapable": True, "SupportsClusters": False},
+        {"DBInstanceClass": "db.m6gd.large", "EngineVersion": "16.2", "MultiAZCapable": False, "SupportsClusters": True},
+        {"DBInstanceClass": "db.m6gd.large", "EngineVersion": "15.10", "MultiAZCapable": True},
+        {"DBInstanceClass": "db.t4g.micro", "EngineVersion": "17.6", "MultiAZCapable": False},
+    ]
+    offers = offers_from_options(options)
+    assert offers["db.m6gd.large"] == Offer(True, True, VersionSupport(((15, 10), (16, 2))))
+    assert offers["db.t4g.micro"] == Offer(False, False, VersionSupport(((17, 6),)))
+
+
 def test_parse_price_list() -> None:
     entries = [
         price_entry("db.m6g.large", "0.1590000000"),
         price_entry("db.m6g.large", "0.3180000000", deployment="Multi-AZ"),
         price_entry("db.m6g.large", "0.1000000000", region="eu-west-1"),  # another region
         price_entry("db.m6g.large", "0.0000000000", deployment="Multi-AZ (readable standbys)"),
+        price_entry("db.m6gd.large", "0.5220000000", deployment="Multi-AZ (readable standbys)"),
         price_entry("db.r6g.large", "0.2600000000", engine="Aurora PostgreSQL"),
         price_entry("db.r6g.large", "0.3380000000", engine="Aurora PostgreSQL", storage="Aurora IO Optimization Mode"),
         price_entry("db.t4g.micro", "0.0160000000", unit="Quantity"),
         json.loads(price_entry("db.t4g.small", "0.0320000000")),  # already parsed
     ]
-    assert parse_price_list(entries, "PostgreSQL", "us-east-1") == {
-        "db.m6g.large": {"Single-AZ": Decimal("0.159"), "Multi-AZ": Decimal("0.318")},
-        "db.t4g.small": {"Single-AZ": Decimal("0.032")},
+    assert parse_price_list(entries, "postgres", "us-east-1") == {
+        "db.m6g.large": {"single-az": Decimal("0.159"), "multi-az": Decimal("0.318")},
+        "db.m6gd.large": {"multi-az-cluster": Decimal("0.522")},
+        "db.t4g.small": {"single-az": Decimal("0.032")},
     }
-    assert parse_price_list(entries, "Aurora PostgreSQL", "us-east-1") == {"db.r6g.large": {"Single-AZ": Decimal("0.26")}}
+    assert parse_price_list(entries, "aurora-postgresql", "us-east-1") == {
+        "db.r6g.large": {"aurora-standard": Decimal("0.26"), "aurora-io-optimized": Decimal("0.338")}}
 
 
-def _refresh(engines, orderable, specs, prices=None):
-    rows, summary = refresh_rows(CATALOG, engines, orderable, specs, prices, "eu-west-1", "2026-11-16")
+def _offers(names: set[str], cluster: bool = False) -> dict[str, Offer]:
+    return {n: Offer(True, cluster, VersionSupport(((13, 4), (14, 5), (15, 2)))) for n in names}
+
+
+def _refresh(engines, offers, specs, prices=None):
+    rows, summary = refresh_rows(CATALOG, engines, offers, specs, prices, "eu-west-1", "2026-11-16")
     return {row[0]: dict(zip(COLUMNS, row)) for row in rows}, summary
 
 
 def test_refresh_keeps_observed_estimates_the_rest_and_drops_what_is_gone() -> None:
     new = ClassSpecs("m9g", 9, "large", "arm64", False, 2, "8")
     m5 = ClassSpecs("m5", 5, "large", "x86_64", False, 2, "8")
-    orderable = {"postgres": {"db.m5.large", "db.m9g.large", "db.m6g.large", "db.t2.micro"}}
-    prices = {"postgres": {"db.m9g.large": {"Single-AZ": Decimal("0.2"), "Multi-AZ": Decimal("0.4")}}}
-    rows, summary = _refresh(("postgres",), orderable, {"db.m9g.large": new, "db.m5.large": m5}, prices)
+    offers = {"postgres": _offers({"db.m5.large", "db.m9g.large", "db.m6g.large", "db.t2.micro"})}
+    prices = {"postgres": {"db.m9g.large": {"single-az": Decimal("0.2"), "multi-az": Decimal("0.4")}}}
+    rows, summary = _refresh(("postgres",), offers, {"db.m9g.large": new, "db.m5.large": m5}, prices)
     m5_before = CATALOG.dbicm("db.m5.large", "postgres")
     assert m5_before.source == "observed"
     assert (int(rows["db.m5.large"]["dbicm_postgres"]), rows["db.m5.large"]["dbicm_postgres_source"]) == (m5_before.dbicm_bytes, "observed")
-    expected, note = estimate_dbicm("postgres", "m9g", "arm64", "8", 2)
-    assert (int(rows["db.m9g.large"]["dbicm_postgres"]), rows["db.m9g.large"]["dbicm_postgres_note"]) == (expected, note)
-    assert rows["db.m9g.large"]["price_usd_hour"] == "0.2"
-    assert rows["db.m9g.large"]["price_source"] == "AWS Pricing API, eu-west-1 on-demand Single-AZ postgres, 2026-11-16; Multi-AZ $0.4/hour"
-    assert rows["db.m5.large"]["price_usd_hour"] == ""  # orderable, but no price in this region: no stale price
-    # not offered any more: postgres removed (the class keeps its aurora column); retired t2 kept
+    expected = estimate_memory("postgres", "m9g", "arm64", "8", 2)
+    m9g = rows["db.m9g.large"]
+    assert (int(m9g["dbicm_postgres"]), m9g["dbicm_postgres_note"]) == (expected.dbicm_bytes, expected.note)
+    assert m9g["dbicm_postgres_error"] != ""  # the rule's uncertainty travels with the estimate
+    assert (m9g["usd_hour_single_az"], m9g["usd_hour_multi_az"], m9g["usd_hour_multi_az_cluster"]) == ("0.2", "0.4", "")
+    assert (m9g["price_region"], m9g["price_date"], m9g["price_source"]) == ("eu-west-1", "2026-11-16", "AWS Pricing API")
+    assert (m9g["orderable_single_az"], m9g["orderable_multi_az"], m9g["orderable_multi_az_cluster"]) == ("true", "true", "false")
+    assert m9g["postgres_versions"] == "13.4;14.5;15.2"
+    assert m9g["orderable_source"].startswith("AWS DescribeOrderableDBInstanceOptions, eu-west-1, 2026-11-16 | ")
+    assert rows["db.m5.large"]["usd_hour_single_az"] == ""  # orderable, but no price in this region: no stale price
+    # not offered any more: postgres removed (the class keeps its aurora column); retired t2 kept, not orderable
     assert rows["db.r6g.large"]["dbicm_postgres"] == "" and rows["db.r6g.large"]["dbicm_aurora_postgresql"]
     assert rows["db.t2.small"]["dbicm_postgres_source"] == "observed"
+    assert rows["db.t2.small"]["orderable_single_az"] == "false"
     assert "db.r6g.large" in summary.dropped["postgres"]
     assert summary.kept["postgres"] >= 2 and summary.estimated["postgres"] >= 1
-    # the aurora columns were not refreshed
+    # the aurora columns were not refreshed, nor the Aurora prices
     assert rows["db.r6g.xlarge"]["dbicm_aurora_postgresql"] == str(CATALOG.dbicm("db.r6g.xlarge", "aurora-postgresql").dbicm_bytes)
+    assert rows["db.r6g.xlarge"]["usd_hour_aurora_standard"] and rows["db.r6g.xlarge"]["aurora_price_date"] == "2026-05-12"
+
+
+def test_refresh_keeps_a_cluster_only_class_so() -> None:
+    rows, _ = _refresh(("postgres",), {"postgres": _offers({"db.c6gd.large"}, cluster=True)}, {})
+    c6gd = rows["db.c6gd.large"]
+    assert (c6gd["orderable_single_az"], c6gd["orderable_multi_az_cluster"]) == ("false", "true")
 
 
 def test_refresh_skips_classes_nobody_describes_and_loads(tmp_path: Path) -> None:
-    rows, summary = _refresh(("aurora-postgresql",), {"aurora-postgresql": {"db.r6g.large", "db.t4g.large", "db.zz9.large"}}, {})
+    offers = {"aurora-postgresql": _offers({"db.r6g.large", "db.t4g.large", "db.zz9.large"})}
+    rows, summary = _refresh(("aurora-postgresql",), offers, {})
     assert "db.zz9.large" not in rows and summary.skipped == ["db.zz9.large"]
     assert any("skipped" in line and "db.zz9.large" in line for line in summary.lines())
     assert summary.priced is None
@@ -170,17 +198,19 @@ def test_refresh_skips_classes_nobody_describes_and_loads(tmp_path: Path) -> Non
     assert load_catalog(out).dbicm("db.r6g.large", "aurora-postgresql") == CATALOG.dbicm("db.r6g.large", "aurora-postgresql")
 
 
-def test_a_second_refresh_does_not_repeat_the_aurora_price(tmp_path: Path) -> None:
-    orderable = {"aurora-postgresql": {"db.r6g.large"}}
+def test_a_refreshed_catalogue_reads_back_the_same(tmp_path: Path) -> None:
+    offers = {"aurora-postgresql": _offers({"db.r6g.large"})}
     specs = {"db.r6g.large": ClassSpecs("r6g", 6, "large", "arm64", False, 2, "16")}
-    prices = {"aurora-postgresql": {"db.r6g.large": {"Single-AZ": Decimal("0.26")}}}
-    rows, _ = refresh_rows(CATALOG, ("aurora-postgresql",), orderable, specs, prices, "us-east-1", "2026-11-16")
+    prices = {"aurora-postgresql": {"db.r6g.large": {"aurora-standard": Decimal("0.26")}}}
+    rows, _ = refresh_rows(CATALOG, ("aurora-postgresql",), offers, specs, prices, "us-east-1", "2026-11-16")
     out = tmp_path / "once.csv"
     out.write_text(catalog_csv(rows))
-    again, summary = refresh_rows(load_catalog(out), ("aurora-postgresql",), orderable, specs, prices, "us-east-1", "2026-11-17")
-    source = next(row[10] for row in again if row[0] == "db.r6g.large")
-    assert source == ("AWS price list via vantage, us-east-1 Single-AZ postgres, 2021-08-03; "
-                      "Aurora PostgreSQL $0.26/hour (AWS Pricing API, us-east-1 on-demand, 2026-11-17)")  # fmt: skip
+    again, summary = refresh_rows(load_catalog(out), ("aurora-postgresql",), offers, specs, prices, "us-east-1", "2026-11-17")
+    r6g = dict(zip(COLUMNS, next(row for row in again if row[0] == "db.r6g.large")))
+    assert r6g["orderable_source"].count("DescribeOrderableDBInstanceOptions") == 1  # the second refresh replaced the first
+    # the RDS for PostgreSQL prices stay as they were; Aurora's are today's
+    assert (r6g["usd_hour_single_az"], r6g["price_date"]) == ("0.225", "2026-05-12")
+    assert (r6g["usd_hour_aurora_standard"], r6g["usd_hour_aurora_io_optimized"], r6g["aurora_price_date"]) == ("0.26", "", "2026-11-17")
     assert summary.priced == 1
 
 

@@ -121,10 +121,10 @@ def test_price_list_pages_through_next_token(gateway: aws.AwsGateway, monkeypatc
     with stub:
         entries = gateway.price_list("PostgreSQL", "us-east-1")
     stub.assert_no_pending_responses()
-    prices = parse_price_list(entries, "PostgreSQL", "us-east-1")
+    prices = parse_price_list(entries, "postgres", "us-east-1")
     assert prices == {
-        "db.m6g.large": {"Single-AZ": Decimal("0.159"), "Multi-AZ": Decimal("0.318")},
-        "db.r6g.large": {"Single-AZ": Decimal("0.225")},
+        "db.m6g.large": {"single-az": Decimal("0.159"), "multi-az": Decimal("0.318")},
+        "db.r6g.large": {"single-az": Decimal("0.225")},
     }
 
 

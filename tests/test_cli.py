@@ -236,7 +236,8 @@ def test_readme_shows_real_output() -> None:
     """The console sessions in the README are what the commands print today."""
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     root = Path(__file__).parent.parent
-    for command in ("planner check examples/beanstalk-flask.yaml", "planner plan examples/beanstalk-flask.yaml --top 3 --family m7g,m6g,t4g"):
+    for command in ("planner check examples/beanstalk-flask.yaml",
+                    "planner plan examples/beanstalk-flask.yaml --engine-version 16 --top 3 --family m7g,m6g,t4g"):
         block = readme.split(f"$ {command}\n", 1)[1].split("\n$ ", 1)[0].split("\n```", 1)[0]
         cwd = os.getcwd()
         os.chdir(root)
@@ -249,14 +250,16 @@ def test_readme_shows_real_output() -> None:
 
 def test_observations_make_an_estimate_exact(tmp_path: Path) -> None:
     observations = tmp_path / "observed.csv"
-    observations.write_text("engine,instance_class,max_connections,source\npostgres,db.t3.micro,81,SHOW max_connections\n")
-    topology = EXAMPLES / "shared-instance.yaml"
+    observations.write_text("engine,instance_class,max_connections,source\npostgres,db.t3.medium,405,SHOW max_connections\n")
+    topology = tmp_path / "medium.yaml"
+    topology.write_text((EXAMPLES / "shared-instance.yaml").read_text().replace("db.t3.micro", "db.t3.medium"))
     _, before, _ = run_cli(["check", str(topology), "--format", "json"])
     code, after, err = run_cli(["check", str(topology), "--format", "json", "--observations", str(observations)])
     assert code == 1, err
     writer_before, writer_after = json.loads(before)["instances"][0], json.loads(after)["instances"][0]
-    assert writer_before["max_connections_source"] == "estimated"
-    assert (writer_after["max_connections"], writer_after["max_connections_source"], writer_after["usable"]) == (81, "observed", 72)
+    assert writer_before["max_connections_source"] == "estimated" and writer_before["max_connections_range"]
+    assert (writer_after["max_connections"], writer_after["max_connections_source"], writer_after["usable"]) == (405, "observed", 396)
+    assert writer_after["max_connections_range"] is None
     assert not any("is an estimate" in w for w in json.loads(after)["warnings"])
 
 

@@ -6,7 +6,16 @@ import json
 from typing import Any, Sequence
 
 from ..formula import evaluate_formula
-from ..model import DEFAULT_MAX_CONNECTIONS_FORMULA, RDS_ENGINES, EngineMemory, InstanceClass, price_for
+from ..model import (
+    DEFAULT_DEPLOYMENT,
+    DEFAULT_MAX_CONNECTIONS_FORMULA,
+    DEPLOYMENT_LABELS,
+    DEPLOYMENTS,
+    RDS_ENGINES,
+    EngineMemory,
+    InstanceClass,
+    price_for,
+)
 from ..reserves import EngineVersion, parse_engine_version, reserves_for
 from .data import reserve_dicts
 from .table import markdown_table, text_table
@@ -41,10 +50,23 @@ def default_budget(cls: InstanceClass, engine: str, memory: EngineMemory, versio
         "master_user_usable": max_connections - sum(r.value for r in reserves if not r.master_user_may_use),
         "max_connections_source": memory.source,
         "estimated": memory.source == "estimated",
+        "max_connections_range": list(found) if (found := memory.reading_range(max_connections)) else None,
+        "error_range_percent": [round(e * 100, 2) for e in memory.error_range] if memory.error_range else None,
         "source_note": memory.note,
-        "price_usd_hour": price_for(cls, engine),
-        "price_source": (cls.price_source or None) if price_for(cls, engine) is not None else None,
+        "deployments": {
+            d: {"orderable": cls.deployable(engine, d, version), "price_usd_hour": p.usd_per_hour if (p := price_for(cls, engine, d)) else None}
+            for d in DEPLOYMENTS[engine]
+        },
+        "orderable_source": cls.orderable_source or None,
+        "price_usd_hour": p.usd_per_hour if (p := price_for(cls, engine)) else None,
+        "price_source": _price_source(cls, engine),
     }
+
+
+def _price_source(cls: InstanceClass, engine: str) -> str | None:
+    """Return where the class's prices for ``engine`` come from (source, region, date), if any."""
+    price = next((p for d in DEPLOYMENTS[engine] if (p := price_for(cls, engine, d))), None)
+    return None if price is None else f"{price.source}, {price.region} on-demand, {price.date}"
 
 
 def _rows(classes: Sequence[InstanceClass], engine: str | None) -> list[list[object]]:
@@ -59,14 +81,16 @@ def _rows(classes: Sequence[InstanceClass], engine: str | None) -> list[list[obj
             else:
                 doc = default_budget(cls, eng, memory)
                 row.append(f"{doc['max_connections']}{'*' if doc['estimated'] else ''}")
-        row.append(price_for(cls, engine) if engine else cls.price_usd_hour)
+        price = price_for(cls, engine or "postgres")
+        row.append(price.usd_per_hour if price else "-")
         rows.append(row)
     return rows
 
 
 def _headers(engine: str | None) -> list[str]:
     engines = [engine] if engine else list(RDS_ENGINES)
-    return ["CLASS", "VCPU", "MEMORY_GIB", "ARCH", "RETIRED"] + [f"MAX_CONN {e}" for e in engines] + ["USD/HOUR (postgres)"]
+    label = DEPLOYMENT_LABELS[DEFAULT_DEPLOYMENT[engine or "postgres"]]
+    return ["CLASS", "VCPU", "MEMORY_GIB", "ARCH", "RETIRED"] + [f"MAX_CONN {e}" for e in engines] + [f"USD/HOUR ({label})"]
 
 
 def render_list_text(classes: Sequence[InstanceClass], engine: str | None) -> str:
@@ -94,8 +118,12 @@ def render_show_json(cls: InstanceClass, engine: str, memory: EngineMemory, vers
 def render_show_text(cls: InstanceClass, engine: str, memory: EngineMemory, version: EngineVersion | None = None) -> str:
     """Return one class described for a person."""
     doc = default_budget(cls, engine, memory, version)
-    estimate = " (ESTIMATE)" if doc["estimated"] else ""
-    price = price_for(cls, engine)
+    estimate = ""
+    if doc["estimated"]:
+        found = doc["max_connections_range"]
+        low, high = doc["error_range_percent"] or (None, None)
+        estimate = (f" (ESTIMATE: a real instance may read {found[0]}–{found[1]}; the rule's leave-one-out error is "
+                    f"{low:+.2f} % to {high:+.2f} %)") if found else " (ESTIMATE)"
     lines = [
         f"{cls.instance_class} on {engine}",
         f"  family {cls.family}, {cls.arch}, {cls.vcpu} vCPU, {cls.memory_gib:g} GiB"
@@ -109,6 +137,13 @@ def render_show_text(cls: InstanceClass, engine: str, memory: EngineMemory, vers
         estimate = f"; ESTIMATE: {r['note']}" if r["estimated"] else ""
         lines.append(f"    {r['parameter']} {r['value']}: for {r['holder']}{estimate}")
     lines.append(f"  usable                 {doc['usable']}  (ordinary application roles; the master user may open {doc['master_user_usable']})")
-    if price is not None:
-        lines.append(f"  price                  ${price}/hour ({cls.price_source})")
+    lines.append("  deployments (orderable; on-demand USD/hour):")
+    for deployment, item in doc["deployments"].items():
+        orderable = {True: "orderable", False: "not offered", None: "unknown"}[item["orderable"]]
+        usd = f"${item['price_usd_hour']:g}/hour" if item["price_usd_hour"] is not None else "no price known"
+        lines.append(f"    {DEPLOYMENT_LABELS[deployment]:<22} {orderable:<12} {usd}")
+    if doc["price_source"]:
+        lines.append(f"    prices: {doc['price_source']}")
+    if cls.orderable_source:
+        lines.append(f"    orderable: {cls.orderable_source}")
     return "\n".join(lines)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from ..budget import BudgetReport, InstanceBudget, PoolerBudget
 from ..model import SOURCE_ESTIMATED
@@ -15,6 +15,17 @@ if TYPE_CHECKING:
 
 STATUS_MARK = {"ok": "✅ ok", "warn": "⚠️ warn", "over": "❌ over"}
 ESTIMATE_NOTE = "* estimated: DBInstanceClassMemory for this class is estimated from its nominal memory, not observed"
+
+
+def estimate_note(instances: "Sequence[InstanceBudget]") -> str:
+    """Return the footnote for starred max_connections, with what each estimate may really read."""
+    ranges = []
+    for i in instances:
+        found = i.max_connections.reading_range
+        text = f"{i.instance_class} {found[0]}–{found[1]}" if found else None
+        if text and text not in ranges:
+            ranges.append(text)
+    return ESTIMATE_NOTE + (f"; a real instance may read (the rule's leave-one-out range): {', '.join(ranges)}" if ranges else "")
 
 
 def _instance_name(instance: InstanceBudget) -> str:
@@ -75,7 +86,7 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
         + (["OBSERVED_PEAK"] if observed is not None else []), rows
     ))
     if any(i.max_connections.source == SOURCE_ESTIMATED for i in report.instances):
-        lines += ["", ESTIMATE_NOTE]
+        lines += ["", estimate_note(report.instances)]
     if report.poolers:
         lines += ["", _pooler_text(report.poolers)]
     flagged = [i for i in report.instances if i.status != "ok"]
@@ -141,7 +152,7 @@ def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], Ob
                        + (["observed peak"] if observed is not None else []), rows),
     ]
     if any(i.max_connections.source == SOURCE_ESTIMATED for i in report.instances):
-        out += ["", md_escape(ESTIMATE_NOTE)]
+        out += ["", md_escape(estimate_note(report.instances))]
     if report.poolers:
         prow = [
             [p.pooler, p.kind, p.server_connections, p.client_capacity]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..budget import BudgetReport, InstanceBudget, PoolerBudget
+from ..budget import BudgetReport, InstanceBudget, MaxConnections, PoolerBudget
 from ..formula import substitute
 from ..model import RDS_ENGINES, SOURCE_ESTIMATED, SOURCE_PARAMETER
 from ..reserves import SOURCE_SET, parse_engine_version, version_note
@@ -15,7 +15,7 @@ def _max_connections_lines(instance: InstanceBudget) -> list[str]:
         lines.append(f"  max_connections = {mc.value}  (set in the parameter group)")
         return lines
     if mc.memory is not None:
-        tag = " (ESTIMATE)" if mc.source == SOURCE_ESTIMATED else ""
+        tag = f" ({_range(mc) or 'ESTIMATE'})" if mc.source == SOURCE_ESTIMATED else ""
         lines.append(
             f"  DBInstanceClassMemory of {instance.instance_class} on {instance.engine} = {mc.memory.dbicm_bytes:,} bytes"
             f" [{mc.source}{tag}: {mc.memory.note}]"
@@ -24,8 +24,16 @@ def _max_connections_lines(instance: InstanceBudget) -> list[str]:
     lines.append(f"  max_connections = {mc.formula}")
     if mc.memory is not None:
         lines.append(f"                  = {substitute(mc.formula, variables)}")
-    lines.append(f"                  = {mc.value}" + ("  (estimate)" if mc.source == SOURCE_ESTIMATED else ""))
+    lines.append(f"                  = {mc.value}" + (f"  ({mc.estimate_text()})" if mc.source == SOURCE_ESTIMATED else ""))
     return lines
+
+
+def _range(mc: MaxConnections) -> str:
+    """Return the rule's leave-one-out error range as the explanation writes it."""
+    if mc.memory is None or mc.memory.error_range is None:
+        return ""
+    low, high = mc.memory.error_range
+    return f"leave-one-out error {low * 100:+.2f} % to {high * 100:+.2f} %"
 
 
 def reserve_lines(instance: InstanceBudget) -> list[str]:

@@ -70,8 +70,9 @@ def verdict(instance: InstanceBudget, observed: "ObservedPeak | None" = None) ->
     else:
         headline = f"{worst} demand {demand:,} vs alarm_at {alarm:,}: {alarm - demand:,} to spare"
     mc = instance.max_connections
+    source = mc.estimate_text() if mc.source == "estimated" else mc.source
     detail = (
-        f"{instance.instance_class or instance.engine}: max_connections {mc.value:,} ({mc.source}) − reserved "
+        f"{instance.instance_class or instance.engine}: max_connections {mc.value:,} ({source}) − reserved "
         f"{instance.reserved:,} = usable {usable:,}; alarm_at {alarm:,}"
     )
     if observed is not None and observed.peak is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from ..model import SOURCE_ESTIMATED, Topology, price_for
+from ..model import DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
 from ..plan import Candidate, DatabasePlan
 from .table import markdown_table, md_escape, text_table
 
@@ -14,14 +14,24 @@ NO_PRICES = "prices: none known for these classes (planner catalog refresh reads
 
 
 def price_note(plans: Sequence[DatabasePlan], top: int) -> str:
-    """Name where the prices shown come from: the catalogue's own price_source of those classes."""
-    sources = sorted({
-        c.instance_class.price_source for p in plans for c in p.candidates[:top]
-        if price_for(c.instance_class, c.engine) is not None and c.instance_class.price_source
-    })
+    """Name where the prices shown come from: each price's source, region, deployment and date."""
+    sources = sorted({c.price.describe() for p in plans for c in p.candidates[:top] if c.price is not None})
+    unpriced = sum(1 for p in plans for c in p.candidates[:top] if c.price is None)
     if not sources:
         return NO_PRICES
-    return "prices: " + "; ".join(sources) + " (hourly, on-demand; none shown for Aurora: billed differently)"
+    note = "prices: " + "; ".join(sources) + " (hourly × 730, on-demand instance hours only)"
+    if any(p.deployment == "multi-az-cluster" for p in plans):
+        note += "; a Multi-AZ DB cluster's price is AWS's listed rate for the deployment (its writer and two standbys)"
+    if unpriced:
+        note += f"; {unpriced} shown without a price: none known (nothing is guessed)"
+    return note
+
+
+def _heading(plan: DatabasePlan) -> str:
+    """Return what a database's candidates were chosen for: engine, version, deployment, what was left out."""
+    what = f"{plan.engine} {plan.engine_version}, {DEPLOYMENT_LABELS.get(plan.deployment, plan.deployment)}".rstrip(", ")
+    left = f"; {plan.not_deployable} not orderable that way left out" if plan.not_deployable else ""
+    return f"{what}, now {plan.current_class or 'none'}): {len(plan.candidates)} of {plan.considered} classes fit{left}"
 
 
 def _row(c: Candidate) -> list[object]:
@@ -51,14 +61,12 @@ def render_text(topology: Topology, plans: Sequence[DatabasePlan], top: int) -> 
     """Return one table of candidates per database."""
     out: list[str] = [f"{topology.name} ({topology.path})"]
     for plan in plans:
-        current = plan.current_class or "none"
-        out += ["", f"{plan.database} ({plan.engine}, now {current}): {len(plan.candidates)} of {plan.considered} classes fit"]
+        out += ["", f"{plan.database} ({_heading(plan)}"]
         if plan.candidates:
             out.append(text_table(HEADERS, [_row(c) for c in plan.candidates[:top]], indent="  "))
         else:
             out.append("  " + _miss(plan))
-    if any(c.max_connections_source == SOURCE_ESTIMATED for p in plans for c in p.candidates[:top]):
-        out += ["", "* estimated: DBInstanceClassMemory for this class is estimated, not observed"]
+    out += estimate_notes([c for p in plans for c in p.candidates[:top]])
     out += ["", price_note(plans, top)]
     return "\n".join(out)
 
@@ -70,8 +78,29 @@ def _candidate_dict(c: Candidate) -> dict[str, Any]:
         "memory_gib": cls.memory_gib, "max_connections": c.max_connections,
         "max_connections_source": c.max_connections_source, "estimated": c.max_connections_source == SOURCE_ESTIMATED,
         "usable": c.usable, "alarm_at": c.alarm_at, "worst_scenario": c.worst_scenario, "worst_demand": c.worst_demand,
-        "headroom": c.headroom, "price_usd_hour": price_for(cls, c.engine), "price_usd_month": c.monthly_usd,
+        "headroom": c.headroom, "max_connections_range": _range(c),
+        "price_usd_hour": c.price.usd_per_hour if c.price else None, "price_usd_month": c.monthly_usd,
+        "price_source": c.price.describe() if c.price else None,
     }
+
+
+def _range(c: Candidate) -> list[int] | None:
+    """Return the readings an estimated max_connections is consistent with (its rule's error range)."""
+    memory = c.instance_class.memory.get(c.engine)
+    if c.max_connections_source != SOURCE_ESTIMATED or memory is None:
+        return None
+    found = memory.reading_range(c.max_connections)
+    return list(found) if found else None
+
+
+def estimate_notes(candidates: Sequence[Candidate]) -> list[str]:
+    """Return the footnote for starred (estimated) rows: the rules' error ranges, as connections."""
+    estimated = [c for c in candidates if c.max_connections_source == SOURCE_ESTIMATED]
+    if not estimated:
+        return []
+    ranges = ", ".join(f"{c.instance_class.instance_class} {low}–{high}" for c in estimated if (r := _range(c)) for low, high in [r])
+    text = "* estimated: DBInstanceClassMemory for this class is estimated, not read off an instance"
+    return ["", text + (f"; a real instance may read (leave-one-out range of the rule): {ranges}" if ranges else "")]
 
 
 def render_json(topology: Topology, plans: Sequence[DatabasePlan], top: int) -> str:
@@ -82,8 +111,9 @@ def render_json(topology: Topology, plans: Sequence[DatabasePlan], top: int) -> 
         "price_source": price_note(plans, top),
         "databases": [
             {
-                "database": p.database, "engine": p.engine, "current_class": p.current_class,
-                "considered": p.considered, "fitting": len(p.candidates),
+                "database": p.database, "engine": p.engine, "engine_version": p.engine_version,
+                "deployment": p.deployment, "current_class": p.current_class,
+                "considered": p.considered, "fitting": len(p.candidates), "not_deployable": p.not_deployable,
                 "candidates": [_candidate_dict(c) for c in p.candidates[:top]],
                 "note": None if p.candidates else _miss(p),
             }
@@ -97,10 +127,11 @@ def render_markdown(topology: Topology, plans: Sequence[DatabasePlan], top: int)
     """Return the plan as Markdown tables for a pull request or a design doc."""
     out = [f"### planner plan: `{md_escape(topology.name)}`"]
     for plan in plans:
-        out += ["", f"**{md_escape(plan.database)}** ({plan.engine}, now {md_escape(plan.current_class or 'none')})", ""]
+        out += ["", f"**{md_escape(plan.database)}** ({md_escape(_heading(plan))}", ""]
         if plan.candidates:
             out.append(markdown_table([h.lower() for h in HEADERS], [_row(c) for c in plan.candidates[:top]]))
         else:
             out.append(md_escape(_miss(plan)))
+    out += [md_escape(line) for line in estimate_notes([c for p in plans for c in p.candidates[:top]])]
     out += ["", md_escape(price_note(plans, top))]
     return "\n".join(out)
