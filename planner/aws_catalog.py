@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .catalog_format import catalog_csv, row_of
+from .catalog_format import ClassSpecs, catalog_csv, row_of
 from .errors import ExternalError
 from .estimate import estimate_memory, nominal_bytes
 from .model import (
@@ -48,19 +48,6 @@ SKIP_CLASSES = frozenset({"db.serverless"})  # Aurora Serverless v2: its memory 
 HOURLY_UNITS = frozenset({"Hrs", "Hours", "hours", "Hour"})
 KEPT_SOURCES = (SOURCE_OBSERVED, SOURCE_AWS_DOC)
 API_SOURCE = "AWS DescribeOrderableDBInstanceOptions"
-
-
-@dataclass(frozen=True)
-class ClassSpecs:
-    """What a catalogue row says about a class besides its memory per engine."""
-
-    family: str
-    generation: int
-    size: str
-    arch: str
-    burstable: bool
-    vcpu: int
-    memory_gib: str  # exact decimal text, e.g. "15.25"
 
 
 def ec2_type_of(instance_class: str) -> str:

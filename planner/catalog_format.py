@@ -14,8 +14,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import dataclass
+from fractions import Fraction
 from typing import Iterable
 
+from .estimate import GIB, platform_of
 from .model import DEPLOYMENTS, EngineMemory, InstanceClass, Price, VersionSupport
 
 ENGINE_COLUMNS: dict[str, str] = {"postgres": "dbicm_postgres", "aurora-postgresql": "dbicm_aurora_postgresql"}
@@ -57,6 +60,29 @@ OPTIONAL_COLUMNS: dict[str, str] = {
 }
 FLAGS: dict[str, bool | None] = {"true": True, "false": False, "unknown": None, "": None}
 _VERSION_ITEM = re.compile(r"(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class ClassSpecs:
+    """What a catalogue row says about a class besides its memory, deployments and prices."""
+
+    family: str
+    generation: int
+    size: str
+    arch: str
+    burstable: bool
+    vcpu: int
+    memory_gib: str  # exact decimal text, e.g. "15.25"
+
+    @property
+    def nominal(self) -> int:
+        """Return the nominal memory in bytes."""
+        return int(Fraction(self.memory_gib) * GIB)
+
+    @property
+    def platform(self) -> str:
+        """Return the platform whose estimate rule applies (xen, nitro-x86, graviton)."""
+        return platform_of(self.family, self.arch)
 
 
 def parse_versions(text: str) -> VersionSupport | None:
@@ -147,6 +173,7 @@ def catalog_csv(rows: Iterable[list[str]]) -> str:
 
 __all__ = [
     "COLUMNS",
+    "ClassSpecs",
     "ENGINE_COLUMNS",
     "OPTIONAL_COLUMNS",
     "ORDERABLE_COLUMNS",

@@ -64,8 +64,8 @@ from planner.calibration import (  # noqa: E402
     fit_group,
     over_predictions,
 )
-from planner.catalog_format import catalog_csv, error_text, row_of  # noqa: E402
-from planner.estimate import GIB, EstimateRule, platform_of, rules_csv  # noqa: E402
+from planner.catalog_format import ClassSpecs, catalog_csv, error_text, row_of  # noqa: E402
+from planner.estimate import GIB, EstimateRule, rules_csv  # noqa: E402
 from planner.model import (  # noqa: E402
     DEPLOYMENT_LABELS,
     SOURCE_AWS_DOC,
@@ -139,27 +139,13 @@ class RefClass:
     """A class of the reference list, as the catalogue will describe it."""
 
     instance_class: str
-    family: str
-    generation: int
-    size: str
-    arch: str
-    burstable: bool
-    vcpu: int
-    memory_gib: str  # as written ("15.25")
+    specs: ClassSpecs
     engines: set[str]
     retired: bool
     orderable: dict[str, bool | None] = field(default_factory=dict)
     versions: dict[str, VersionSupport] = field(default_factory=dict)
     orderable_source: str = ""
     prices: dict[str, Price] = field(default_factory=dict)
-
-    @property
-    def nominal(self) -> int:
-        return int(Fraction(self.memory_gib) * GIB)
-
-    @property
-    def platform(self) -> str:
-        return platform_of(self.family, self.arch)
 
 
 def load_classes(reference_dir: Path) -> dict[str, RefClass]:
@@ -177,9 +163,9 @@ def load_classes(reference_dir: Path) -> dict[str, RefClass]:
             raise BuildError(f"{REFERENCE_CSV}:{line}: duplicate class {name}")
         if retired:
             engines |= {"postgres"}
-        classes[name] = RefClass(name, row["family"], int(row["generation"]), row["size"], row["arch"],
-                                 row["burstable"] == "true", int(row["vcpu"]), row["memory_gib"],
-                                 engines & set(ENGINES), retired)  # fmt: skip
+        specs = ClassSpecs(row["family"], int(row["generation"]), row["size"], row["arch"], row["burstable"] == "true",
+                           int(row["vcpu"]), row["memory_gib"])  # fmt: skip
+        classes[name] = RefClass(name, specs, engines & set(ENGINES), retired)
     return classes
 
 
@@ -196,7 +182,8 @@ def load_readings(reference_dir: Path, classes: dict[str, RefClass]) -> list[Rea
                 if engine == "mysql":
                     continue  # a MySQL-only class
                 raise BuildError(f"{path.name}:{line}: {name} is not a class of the catalogue")
-            if Fraction(row["nominal_memory_gib"]) != Fraction(cls.memory_gib) or int(row["vcpu"]) != cls.vcpu:
+            spec = cls.specs
+            if Fraction(row["nominal_memory_gib"]) != Fraction(spec.memory_gib) or int(row["vcpu"]) != spec.vcpu:
                 raise BuildError(f"{path.name}:{line}: memory/vCPU of {name} differ from {REFERENCE_CSV}")
             target = "postgres" if engine == "mysql" else engine  # RDS for MySQL pins the RDS memory
             if target not in cls.engines:
@@ -205,7 +192,7 @@ def load_readings(reference_dir: Path, classes: dict[str, RefClass]) -> list[Rea
             if n < 1:
                 raise BuildError(f"{path.name}:{line}: max_connections {n} below 1")
             confidence = row["confidence"].split(" ")[0].strip('"') or "high"
-            readings.append(Reading(target, name, cls.nominal, cls.vcpu, cls.platform, n,
+            readings.append(Reading(target, name, spec.nominal, spec.vcpu, spec.platform, n,
                                     "mysql" if engine == "mysql" else "postgres", confidence, row["source_kind"],
                                     row["source_url"], f"{path.name}:{line}", row.get("context", "")))  # fmt: skip
     return readings
@@ -326,7 +313,7 @@ def fit_rules(readings: list[Reading]) -> dict[str, FittedGroup]:
 def memory_of(cls: RefClass, engine: str, rule: EstimateRule, readings: dict[tuple[str, str], Reading],
               low: dict[tuple[str, str], Reading]) -> EngineMemory:  # fmt: skip
     """Return the DBInstanceClassMemory the catalogue stores for a class under an engine (module docstring)."""
-    estimate = EngineMemory(rule.dbicm(cls.nominal, cls.vcpu), SOURCE_ESTIMATED, rule.note(), rule.error_range)
+    estimate = EngineMemory(rule.dbicm(cls.specs.nominal, cls.specs.vcpu), SOURCE_ESTIMATED, rule.note(), rule.error_range)
     r = readings.get((engine, cls.instance_class))
     if r is None:
         weak = low.get((engine, cls.instance_class))
@@ -357,11 +344,12 @@ def build_classes(classes: dict[str, RefClass], readings: list[Reading],
                 low[key] = r
     result = []
     for cls in classes.values():
-        memory = {engine: memory_of(cls, engine, fitted[GROUPS[(engine, cls.platform)]].rule, chosen, low)
+        spec = cls.specs
+        memory = {engine: memory_of(cls, engine, fitted[GROUPS[(engine, spec.platform)]].rule, chosen, low)
                   for engine in ENGINES if engine in cls.engines}  # fmt: skip
         result.append(InstanceClass(
-            instance_class=cls.instance_class, family=cls.family, generation=cls.generation, size=cls.size,
-            arch=cls.arch, burstable=cls.burstable, vcpu=cls.vcpu, memory_gib=_gib(cls.memory_gib),
+            instance_class=cls.instance_class, family=spec.family, generation=spec.generation, size=spec.size,
+            arch=spec.arch, burstable=spec.burstable, vcpu=spec.vcpu, memory_gib=_gib(spec.memory_gib),
             retired=cls.retired, memory=memory, orderable=dict(cls.orderable), versions=dict(cls.versions),
             orderable_source=cls.orderable_source, prices=dict(cls.prices),
         ))  # fmt: skip

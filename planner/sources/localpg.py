@@ -67,20 +67,12 @@ def find_bindir() -> Path | None:
     explicit = os.environ.get(BINDIR_ENV)
     if explicit and (Path(explicit) / "initdb").exists():
         return Path(explicit)
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=_version_key)
-    if candidates:
-        return Path(candidates[-1]).parent
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        try:
-            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            out = ""
-        if out and (Path(out) / "initdb").exists():
-            return Path(out)
-    initdb = shutil.which("initdb")
-    if initdb:
-        return Path(initdb).parent
+    machine = [d for d in _machine_bindirs() if (d / "initdb").exists()]
+    debian = [d for d in machine if d.parts[:4] == ("/", "usr", "lib", "postgresql")]
+    if debian:
+        return debian[-1]  # the newest of Debian's
+    if machine:
+        return machine[0]  # pg_config's, else the one on PATH
     packaged = pgserver_bindir()  # no server on the machine: the pgserver package's, if installed
     return packaged[0] if packaged else None
 
