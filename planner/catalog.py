@@ -499,6 +499,7 @@ def _prices(d: dict[str, list[str]], i: int, problems: "_Problems") -> dict[str,
     if d["price_usd_hour"][i] and not cells["single-az"]:
         cells["single-az"] = d["price_usd_hour"][i]  # the older format's column
     prices: dict[str, Price] = {}
+    provenance: dict[str, tuple[str, ...]] = {}
     for deployment, text in cells.items():
         if not text:
             continue
@@ -507,7 +508,10 @@ def _prices(d: dict[str, list[str]], i: int, problems: "_Problems") -> dict[str,
         if value is None or value <= 0:
             problems.add(i, column, f"{text!r} is not a price", "write USD per hour, e.g. 0.178, or leave it empty")
             continue
-        region, date, source = (d[c][i] for c in PROVENANCE_COLUMNS[engine_of_deployment(deployment)])
+        engine = engine_of_deployment(deployment)
+        if engine not in provenance:
+            provenance[engine] = tuple(d[c][i] for c in PROVENANCE_COLUMNS[engine])
+        region, date, source = provenance[engine]
         prices[deployment] = Price(value, deployment, region or "region not given", date or "undated",
                                    source or "source not given")  # fmt: skip
     return prices

@@ -12,6 +12,7 @@ build script and ``planner catalog refresh`` both use them, and :mod:`planner.ca
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class ClassSpecs:
         return platform_of(self.family, self.arch)
 
 
+@functools.lru_cache(maxsize=256)  # a few dozen distinct cells over ~300 rows
 def parse_versions(text: str) -> VersionSupport | None:
     """Read a versions cell ("13.4;14.5;15.0", "<13", ""); None if it is not in that form."""
     text = text.strip()
