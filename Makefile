@@ -35,7 +35,7 @@ system-deps:
 
 demo: $(RUN_STAMP)
 	$(BIN)/planner check examples/shared-instance.yaml || true
-	$(BIN)/planner plan examples/beanstalk-flask.yaml --top 3
+	$(BIN)/planner plan examples/beanstalk-flask.yaml --engine-version 16 --top 3
 	$(BIN)/planner recommend examples/shared-instance.yaml
 	$(BIN)/planner report examples/shared-instance.yaml -o reports/shared-instance.html
 
