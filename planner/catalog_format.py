@@ -142,10 +142,9 @@ def row_of(cls: InstanceClass) -> list[str]:
         memory: EngineMemory | None = cls.memory.get(engine)
         row += ["", "", "", ""] if memory is None else [
             str(memory.dbicm_bytes), memory.source, memory.note, error_text(memory.error_range)]
-    for column in ("orderable_single_az", "orderable_multi_az", "orderable_multi_az_cluster"):
-        deployment = next(d for d, c in ORDERABLE_COLUMNS.items() if c == column)
-        row.append(_flag(cls.orderable.get(deployment)) if cls.orderable else "")
-    row.append(_flag(cls.orderable.get("aurora-standard")) if cls.orderable else "")
+    # one cell per orderable column: the Aurora storage configurations share theirs
+    flags = {column: cls.orderable.get(deployment) for deployment, column in ORDERABLE_COLUMNS.items()}
+    row += [_flag(flags[column]) if cls.orderable else "" for column in dict.fromkeys(ORDERABLE_COLUMNS.values())]
     row += [cls.versions[e].text() if e in cls.versions else "" for e in VERSION_COLUMNS]
     row.append(cls.orderable_source)
     row += [_usd(cls.prices[d].usd_per_hour) if d in cls.prices else "" for d in PRICE_COLUMNS]
