@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .catalog_format import ClassSpecs, catalog_csv, row_of
-from .errors import ExternalError
-from .estimate import estimate_memory, nominal_bytes
-from .model import (
+from planner.catalog_format import ClassSpecs, catalog_csv, row_of
+from planner.errors import ExternalError
+from planner.estimate import estimate_memory, nominal_bytes
+from planner.model import (
     DEPLOYMENTS,
     RDS_ENGINES,
     SOURCE_AWS_DOC,
@@ -38,10 +38,10 @@ from .model import (
     Price,
     VersionSupport,
 )
-from .reserves import parse_engine_version
+from planner.reserves import parse_engine_version
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from planner.catalog import Catalog
 
 ENGINE_LABELS: dict[str, str] = {"postgres": "PostgreSQL", "aurora-postgresql": "Aurora PostgreSQL"}
 SKIP_CLASSES = frozenset({"db.serverless"})  # Aurora Serverless v2: its memory follows the ACU range

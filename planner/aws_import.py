@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .errors import InputError
-from .model import DEFAULT_DEPLOYMENT, DEFAULT_MAX_CONNECTIONS_FORMULA, RDS_ENGINES
-from .reserves import RESERVE_PARAMETERS, default_reserves, parameter_problem, parse_engine_version
+from planner.errors import InputError
+from planner.model import DEFAULT_DEPLOYMENT, DEFAULT_MAX_CONNECTIONS_FORMULA, RDS_ENGINES
+from planner.reserves import RESERVE_PARAMETERS, default_reserves, parameter_problem, parse_engine_version
 
 BUDGET_PARAMETERS: tuple[str, ...] = ("max_connections", *RESERVE_PARAMETERS)
 DATABASE_KEYS = ("engine", "engine_version", "deployment", "instance_class", "reader_instance_class", "readers", "parameters")

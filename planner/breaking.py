@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable
 
-from .budget import (
+from planner.budget import (
     LAMBDA_ACCOUNT_CONCURRENCY,
     BudgetReport,
     InstanceBudget,
@@ -24,12 +24,12 @@ from .budget import (
     all_service_demands,
     compute_budget,
 )
-from .errors import InputError
-from .model import SCENARIOS, Service, Topology
-from .plan import _single_database
+from planner.errors import InputError
+from planner.model import SCENARIOS, Service, Topology
+from planner.plan import _single_database
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from planner.catalog import Catalog
 
 # Far beyond any real fleet; a search that reaches it reports "never" instead of looping.
 SEARCH_LIMIT = 10_000_000

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from .errors import FormulaError, InputError, Problem
-from .formula import evaluate_formula
-from .reserves import Reserve, reserves_for
-from .model import (
+from planner.errors import FormulaError, InputError, Problem
+from planner.formula import evaluate_formula
+from planner.reserves import Reserve, reserves_for
+from planner.model import (
     DEFAULT_MAX_CONNECTIONS_FORMULA,
     DEPLOYMENTS,
     RDS_ENGINES,
@@ -35,7 +35,7 @@ from .model import (
 )
 
 if TYPE_CHECKING:  # the catalogue pulls in pandas; the arithmetic only needs its interface
-    from .catalog import Catalog
+    from planner.catalog import Catalog
 
 # What AWS assumes for a Lambda function without reserved concurrency: the account's
 # regional concurrency limit, 1000 by default.
@@ -502,7 +502,7 @@ def compute_budget(
                 _instance(db, f"reader-{k}", reader_class, reader_max[db.name], reader_sources, scenarios, _reader_total(on_db, db.readers))
             )
 
-    from .lints import find_traps  # the lints read the report; kept apart to keep this module short
+    from planner.lints import find_traps  # the lints read the report; kept apart to keep this module short
 
     report = BudgetReport(topology, scenarios, tuple(instances), tuple(poolers))
     return replace(report, warnings=tuple(find_traps(report)))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Sequence
 
-from .estimate import FIXED, K_SCALE, MARGIN_SCALE, MIB, POWERS, EstimateRule, gib_power
+from planner.estimate import FIXED, K_SCALE, MARGIN_SCALE, MIB, POWERS, EstimateRule, gib_power
 
 Q = 9531392  # bytes per connection: LEAST({DBInstanceClassMemory/9531392},5000)
 CAP = 5000

@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .budget import scenario_status
-from .errors import InputError
-from .model import RDS_ENGINES, SOURCE_ESTIMATED, Topology
-from .plan import Candidate, candidate_classes, judge_classes
+from planner.budget import scenario_status
+from planner.errors import InputError
+from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, Topology
+from planner.plan import Candidate, candidate_classes, judge_classes
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from planner.catalog import Catalog
 
 # check's statuses, in the words of a class choice
 FIT_OF_STATUS: dict[str, str] = {"ok": "fits", "warn": "tight", "over": "over"}

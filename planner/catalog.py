@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
-from .catalog_format import (
+from planner.catalog_format import (
     COLUMNS,
     ENGINE_COLUMNS,
     FLAGS,
@@ -38,8 +38,8 @@ from .catalog_format import (
     parse_error_range,
     parse_versions,
 )
-from .errors import InputError, Problem
-from .model import (
+from planner.errors import InputError, Problem
+from planner.model import (
     ENGINES,
     RDS_ENGINES,
     SOURCE_AWS_DOC,

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable
 
-from .estimate import GIB, platform_of
-from .model import DEPLOYMENTS, EngineMemory, InstanceClass, Price, VersionSupport
+from planner.estimate import GIB, platform_of
+from planner.model import DEPLOYMENTS, EngineMemory, InstanceClass, Price, VersionSupport
 
 ENGINE_COLUMNS: dict[str, str] = {"postgres": "dbicm_postgres", "aurora-postgresql": "dbicm_aurora_postgresql"}
 # deployment -> column of its orderable flag; both Aurora storage configurations read one flag

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from . import __version__
-from .cli_common import (
+from planner import __version__
+from planner.cli_common import (
     CatalogOption,
     CheckFormat,
     FailOn,
@@ -29,12 +29,12 @@ from .cli_common import (
     _load,
     _scenarios,
 )
-from .errors import EXIT_OVER, InputError, PlannerError
-from .model import ENGINES
-from .reserves import parse_engine_version
+from planner.errors import EXIT_OVER, InputError, PlannerError
+from planner.model import ENGINES
+from planner.reserves import parse_engine_version
 
 if TYPE_CHECKING:
-    from .model import Topology
+    from planner.model import Topology
 
 app = typer.Typer(
     name="planner",
@@ -74,14 +74,14 @@ def check(
       planner check shop.yaml --format github --fail-on warn
       planner check shop.yaml --format json --scenario rollout
     """
-    from .budget import compute_budget
-    from .render import check as render
+    from planner.budget import compute_budget
+    from planner.render import check as render
 
     topo, cat = _load(topology, catalog, observations)
     report = compute_budget(topo, cat, _scenarios(scenario))
     extra = {}
     if observed is not None:  # observed peaks: warnings for every format, a column where there are columns
-        from .observe import apply_observed
+        from planner.observe import apply_observed
 
         report, peaks = apply_observed(report, observed)
         extra = {"observed": peaks} if format in (CheckFormat.text, CheckFormat.json, CheckFormat.markdown) else {}
@@ -136,8 +136,8 @@ def plan(
       planner plan shop.yaml --deployment multi-az --engine-version 17
       planner plan shop.yaml --engine aurora-postgresql --format json
     """
-    from .plan import plan_topology
-    from .render import plan as render
+    from planner.plan import plan_topology
+    from planner.render import plan as render
 
     if engine is not None and engine not in ENGINES[:2]:
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
@@ -153,7 +153,7 @@ def _what_if(topology: "Topology", engine: str | None, engine_version: str | Non
     """Return ``topology`` with every RDS database on ``engine_version`` and ``deployment`` (``plan``'s what-ifs)."""
     from dataclasses import replace
 
-    from .model import DEPLOYMENTS, RDS_ENGINES
+    from planner.model import DEPLOYMENTS, RDS_ENGINES
 
     if engine_version is not None:
         try:
@@ -192,8 +192,8 @@ def explain(
       planner explain shop.yaml
       planner explain shop.yaml --database main --scenario rollout
     """
-    from .budget import compute_budget
-    from .render.explain import render_explain
+    from planner.budget import compute_budget
+    from planner.render.explain import render_explain
 
     topo, cat = _load(topology, catalog, observations)
     if database is not None and database not in topo.databases:
@@ -242,13 +242,13 @@ def diff(
       planner diff git:origin/main:infra/topology.yaml infra/topology.yaml --format markdown -o comment.md
       planner diff git:HEAD~1:topology.yaml git:HEAD:topology.yaml --fail-on increase --format json
     """
-    from .budget import BudgetReport, compute_budget
-    from .catalog import load_catalog
-    from .diff import diff_reports
-    from .errors import Problem
-    from .model import Topology
-    from .render import diff as render
-    from .sources.git import load_topology_spec
+    from planner.budget import BudgetReport, compute_budget
+    from planner.catalog import load_catalog
+    from planner.diff import diff_reports
+    from planner.errors import Problem
+    from planner.model import Topology
+    from planner.render import diff as render
+    from planner.sources.git import load_topology_spec
 
     chosen = _scenarios(scenario)
     specs = [base] if base == head else [base, head]
@@ -310,19 +310,19 @@ def report(
       planner report shop.yaml --baseline main-branch/shop.yaml
       planner report shop.yaml --observed observed.json   # from planner observe
     """
-    from .budget import compute_budget
-    from .render.html import render_report
+    from planner.budget import compute_budget
+    from planner.render.html import render_report
 
     topo, cat = _load(topology, catalog, observations)
     before = None
     if baseline is not None:
-        from .topology import load_topology
+        from planner.topology import load_topology
 
         before = compute_budget(load_topology(baseline), cat)
     report = compute_budget(topo, cat)
     peaks = None
     if observed is not None:
-        from .observe import apply_observed
+        from planner.observe import apply_observed
 
         report, peaks = apply_observed(report, observed)
     html = render_report(report, cat, before, title, peaks)
@@ -352,8 +352,8 @@ def catalog_list(
       planner catalog list --engine postgres --family m7g
       planner catalog list --engine aurora-postgresql --format json
     """
-    from .catalog import load_catalog
-    from .render import catalog as render
+    from planner.catalog import load_catalog
+    from planner.render import catalog as render
 
     if engine is not None and engine not in ENGINES[:2]:
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
@@ -380,8 +380,8 @@ def catalog_show(
       planner catalog show db.t3.micro --engine-version 15.8
       planner catalog show db.r6g.xlarge --engine aurora-postgresql --format json
     """
-    from .catalog import load_catalog
-    from .render import catalog as render
+    from planner.catalog import load_catalog
+    from planner.render import catalog as render
 
     if engine not in ENGINES[:2]:
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
@@ -397,9 +397,9 @@ def catalog_show(
 
 
 # The commands that change a topology live in their own module; registered here, like the rest.
-from .cli_fix import emit, recommend  # noqa: E402 - after `app` exists
-from .cli_live import inspect, verify  # noqa: E402 - after `app` exists
-from .cli_aws import catalog_refresh, import_app, observe  # noqa: E402 - after `app` exists
+from planner.cli_fix import emit, recommend  # noqa: E402 - after `app` exists
+from planner.cli_live import inspect, verify  # noqa: E402 - after `app` exists
+from planner.cli_aws import catalog_refresh, import_app, observe  # noqa: E402 - after `app` exists
 
 app.command()(recommend)
 app.command()(emit)

@@ -18,9 +18,9 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from .cli_common import CatalogOption, ObservationsOption, OutputOption, _emit
-from .errors import InputError
-from .model import RDS_ENGINES
+from planner.cli_common import CatalogOption, ObservationsOption, OutputOption, _emit
+from planner.errors import InputError
+from planner.model import RDS_ENGINES
 
 RegionOption = Annotated[
     Optional[str],
@@ -36,7 +36,7 @@ import_app = typer.Typer(help="Write parts of a topology from what is deployed."
 
 
 def _gateway(region: Optional[str], endpoint_url: Optional[str], profile: Optional[str]) -> Any:
-    from .sources.aws import AwsGateway, AwsOptions
+    from planner.sources.aws import AwsGateway, AwsOptions
 
     return AwsGateway(AwsOptions(region=region, endpoint_url=endpoint_url or None, profile=profile))
 
@@ -74,8 +74,8 @@ def catalog_refresh(
       planner catalog refresh --engine aurora-postgresql --no-prices -o aurora.csv
       planner plan shop.yaml --catalog catalog-eu-west-1.csv
     """
-    from .aws_catalog import refresh_catalog
-    from .catalog import load_catalog
+    from planner.aws_catalog import refresh_catalog
+    from planner.catalog import load_catalog
 
     if engine is not None and engine not in RDS_ENGINES:
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
@@ -130,7 +130,7 @@ def import_rds(
       planner import rds --db-cluster-identifier shop-aurora --name main -o shop.yaml
       planner import rds --all --region eu-west-1
     """
-    from .aws_import import collect, merge_json, merge_yaml, new_topology
+    from planner.aws_import import collect, merge_json, merge_yaml, new_topology
 
     chosen = [flag for flag, on in (("--db-instance-identifier", db_instance_identifier), ("--db-cluster-identifier",
               db_cluster_identifier), ("--all", everything)) if on]  # fmt: skip
@@ -194,11 +194,11 @@ def observe(
       planner observe shop-db shop-db-replica --database main --topology shop.yaml -o observed.json
       planner check shop.yaml --observed observed.json
     """
-    from .observe import observation, observations_document, placement
+    from planner.observe import observation, observations_document, placement
 
     known: list[str] | None = None
     if topology is not None:
-        from .topology import load_topology
+        from planner.topology import load_topology
 
         known = list(load_topology(topology).databases)
         if database is not None and database not in known:

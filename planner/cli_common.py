@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from .errors import InputError
-from .model import SCENARIOS
+from planner.errors import InputError
+from planner.model import SCENARIOS
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
-    from .model import Topology
+    from planner.catalog import Catalog
+    from planner.model import Topology
 
 
 class CheckFormat(str, Enum):
@@ -57,8 +57,8 @@ TopologyArgument = Annotated[Path, typer.Argument(help="Topology file (.yaml, .y
 
 def _load(topology: Path, catalog: Optional[Path], observations: Optional[Path]) -> "tuple[Topology, Catalog]":
     """Load the topology and the catalogue, the two inputs of every topology command."""
-    from .catalog import load_catalog
-    from .topology import load_topology
+    from planner.catalog import load_catalog
+    from planner.topology import load_topology
 
     return load_topology(topology), load_catalog(catalog, observations)
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
 import typer
 
-from .cli_common import CatalogOption, ObservationsOption, OutputOption, TableFormat, TopologyArgument, _emit, _emit_files, _load
-from .errors import InputError
+from planner.cli_common import CatalogOption, ObservationsOption, OutputOption, TableFormat, TopologyArgument, _emit, _emit_files, _load
+from planner.errors import InputError
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
-    from .model import Topology
-    from .recommend import Option, Recommendation
+    from planner.catalog import Catalog
+    from planner.model import Topology
+    from planner.recommend import Option, Recommendation
 
 
 class EmitKind(str, Enum):
@@ -68,8 +68,8 @@ def _select(recs: Sequence["Recommendation"], ids: Sequence[str]) -> list["Optio
 
 def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"], target: Path) -> None:
     """Write the topology with ``options`` applied and say what check makes of it."""
-    from .budget import compute_budget
-    from .dump import dump_topology
+    from planner.budget import compute_budget
+    from planner.dump import dump_topology
 
     if not options:
         raise InputError("--apply-to-topology: there is no option to apply (nothing is over budget, or nothing fits)")
@@ -104,9 +104,9 @@ def recommend(
       planner recommend shop.yaml --format markdown
       planner recommend shop.yaml --option main:2 --apply-to-topology shop-fixed.yaml
     """
-    from .budget import compute_budget
-    from .recommend import recommend as compute
-    from .render import recommend as render
+    from planner.budget import compute_budget
+    from planner.recommend import recommend as compute
+    from planner.render import recommend as render
 
     topo, cat = _load(topology, catalog, observations)
     report = compute_budget(topo, cat)
@@ -124,9 +124,9 @@ def recommend(
 
 def _option_for(kind: EmitKind, topology: "Topology", catalog: "Catalog", database: str | None) -> "Option":
     """Return the best option carrying ``kind``: a recommended one, else one sized for today's budget."""
-    from .budget import compute_budget
-    from .emit import EMIT_KINDS
-    from .recommend import GENERATORS, _outcome, _rank_key, recommend as compute
+    from planner.budget import compute_budget
+    from planner.emit import EMIT_KINDS
+    from planner.recommend import GENERATORS, _outcome, _rank_key, recommend as compute
 
     report = compute_budget(topology, catalog)
     names = [database] if database else list(topology.databases)
@@ -173,7 +173,7 @@ def emit(
       planner emit parameters shop.yaml
       planner emit pools shop.yaml --apply-to-topology shop-smaller-pools.yaml
     """
-    from .emit import EMITTERS, Connection, emit_pgbouncer
+    from planner.emit import EMITTERS, Connection, emit_pgbouncer
 
     topo, cat = _load(topology, catalog, observations)
     option = _option_for(kind, topo, cat, database)

@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
 
-from .cli_common import CatalogOption, ObservationsOption, OutputOption, TopologyArgument, _emit, _load
-from .errors import EXIT_OVER, InputError
-from .model import SCENARIOS
+from planner.cli_common import CatalogOption, ObservationsOption, OutputOption, TopologyArgument, _emit, _load
+from planner.errors import EXIT_OVER, InputError
+from planner.model import SCENARIOS
 
 if TYPE_CHECKING:
-    from .budget import BudgetReport, InstanceBudget
-    from .live import Advice, PlanComparison, Snapshot
-    from .sources.postgres import BouncerState
+    from planner.budget import BudgetReport, InstanceBudget
+    from planner.live import Advice, PlanComparison, Snapshot
+    from planner.sources.postgres import BouncerState
 
 
 class LiveFormat(str, Enum):
@@ -69,7 +69,7 @@ def _interruptible() -> Iterator[None]:
 
 def _statement_timeout(text: str) -> str:
     """Return ``--statement-timeout`` (30s, 250ms, a number of seconds) as a PostgreSQL value."""
-    from .live import parse_duration
+    from planner.live import parse_duration
 
     ms = round(parse_duration(text, "--statement-timeout") * 1000)
     if ms < 1:
@@ -135,7 +135,7 @@ def inspect(
       planner inspect --dsn postgresql://admin@db/shop --idle-after 10m --terminate
       planner inspect --pgbouncer postgresql://admin@bouncer:6432/pgbouncer --dsn postgresql://app@db/shop
     """
-    from .live import advise, compare_with_plan, parse_duration
+    from planner.live import advise, compare_with_plan, parse_duration
 
     seconds = parse_duration(idle_after)
     limit = _statement_timeout(statement_timeout)
@@ -145,7 +145,7 @@ def inspect(
         raise InputError("--database: names a database of --topology; give --topology too")
     report = None
     if topology is not None:
-        from .budget import compute_budget
+        from planner.budget import compute_budget
 
         topo, cat = _load(topology, catalog, observations)
         report = compute_budget(topo, cat)
@@ -154,7 +154,7 @@ def inspect(
     text: list[str] = []
     snapshot = None
     if dsn is not None:
-        from .sources.postgres import connect_read_only, read_snapshot, run_terminations
+        from planner.sources.postgres import connect_read_only, read_snapshot, run_terminations
 
         conn = connect_read_only(dsn, connect_timeout=connect_timeout, statement_timeout=limit)
         try:
@@ -176,7 +176,7 @@ def inspect(
         doc.update(inspect_dict(snapshot, seconds, comparison, advice, terminated))
         text.append(inspect_text(snapshot, seconds, comparison, advice, terminated))
     if pgbouncer is not None:
-        from .sources.postgres import read_pgbouncer
+        from planner.sources.postgres import read_pgbouncer
 
         state = read_pgbouncer(pgbouncer, connect_timeout)
         budget = _bouncer_budget(snapshot, report, database)
@@ -200,7 +200,7 @@ def inspect_dict(
     snapshot: "Snapshot", idle_after: float, comparison: "PlanComparison | None", advice: "list[Advice]", terminated: dict[int, bool | str] | None
 ) -> dict[str, Any]:
     """Return the ``inspect --format json`` document for one server."""
-    from .live import groupings, live_budget, oldest_transaction, reserve_holder, stale_idle_sessions, terminable
+    from planner.live import groupings, live_budget, oldest_transaction, reserve_holder, stale_idle_sessions, terminable
 
     budget = live_budget(snapshot)
     s = snapshot.settings
@@ -258,8 +258,8 @@ def inspect_text(
     snapshot: "Snapshot", idle_after: float, comparison: "PlanComparison | None", advice: "list[Advice]", terminated: dict[int, bool | str] | None
 ) -> str:
     """Return the readable ``inspect`` report for one server."""
-    from .live import format_duration, groupings, live_budget, oldest_transaction, reserve_holder, stale_idle_sessions
-    from .render.table import text_table
+    from planner.live import format_duration, groupings, live_budget, oldest_transaction, reserve_holder, stale_idle_sessions
+    from planner.render.table import text_table
 
     s, budget, groups = snapshot.settings, live_budget(snapshot), groupings(snapshot)
     role = "superuser" if snapshot.superuser else "ordinary role"
@@ -367,7 +367,7 @@ def bouncer_dict(state: "BouncerState", budget: dict[str, Any] | None) -> dict[s
 
 def bouncer_text(state: "BouncerState", budget: dict[str, Any] | None) -> str:
     """Return the readable PgBouncer report: pools, server connections against the budget."""
-    from .render.table import text_table
+    from planner.render.table import text_table
 
     doc = bouncer_dict(state, budget)
     lines = [f"{state.version} at {state.where}"]
@@ -420,8 +420,8 @@ def verify(
       planner verify shop.yaml --local --scenario peak --scale 10
       planner verify shop.yaml --database main --dsn postgresql://app@staging-db/shop --yes
     """
-    from .budget import compute_budget
-    from .verify import build_plan, render_json, render_text, verify_dsn, verify_local
+    from planner.budget import compute_budget
+    from planner.verify import build_plan, render_json, render_text, verify_dsn, verify_local
 
     if local == (dsn is not None):
         raise InputError("verify: give exactly one of --local (a throwaway server) and --dsn URL (a server of yours)")

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
 
-from .budget import BudgetReport, Finding, InstanceBudget, PoolerBudget, SourceDemand, service_demand
-from .model import STATUS_RANK, Topology
+from planner.budget import BudgetReport, Finding, InstanceBudget, PoolerBudget, SourceDemand, service_demand
+from planner.model import STATUS_RANK, Topology
 
 ADDED = "added"
 REMOVED = "removed"

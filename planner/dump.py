@@ -11,7 +11,7 @@ import json
 from fractions import Fraction
 from typing import Any
 
-from .model import DEFAULT_ENVIRONMENT, Database, Environment, Pool, Pooler, Service, Topology
+from planner.model import DEFAULT_ENVIRONMENT, Database, Environment, Pool, Pooler, Service, Topology
 
 # Defaults of the spec, left out of the written file.
 _POOLER_DEFAULTS: dict[str, Any] = {

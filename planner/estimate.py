@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from importlib import resources
 
-from .model import SOURCE_ESTIMATED, EngineMemory
+from planner.model import SOURCE_ESTIMATED, EngineMemory
 
 MIB = 1 << 20
 GIB = 1 << 30

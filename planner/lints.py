@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterator
 
-from .budget import PRODUCTION_NAMES, BudgetReport, Finding, InstanceBudget, SourceDemand
-from .model import DEFAULT_MAX_CONNECTIONS_FORMULA, DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
+from planner.budget import PRODUCTION_NAMES, BudgetReport, Finding, InstanceBudget, SourceDemand
+from planner.model import DEFAULT_MAX_CONNECTIONS_FORMULA, DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
 
 Lint = Callable[[BudgetReport], Iterator[Finding]]
 # An RDS Proxy allowed this share of max_connections or more leaves direct clients too little.

@@ -22,11 +22,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
-from .errors import InputError
-from .reserves import HOLDERS, RDS_RESERVED, RDS_SUPERUSER, RESERVED, SUPERUSER
+from planner.errors import InputError
+from planner.reserves import HOLDERS, RDS_RESERVED, RDS_SUPERUSER, RESERVED, SUPERUSER
 
 if TYPE_CHECKING:
-    from .budget import InstanceBudget, PoolerBudget
+    from planner.budget import InstanceBudget, PoolerBudget
 
 CLIENT_BACKEND = "client backend"
 IDLE_IN_TRANSACTION = ("idle in transaction", "idle in transaction (aborted)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal, Mapping
 
-from .reserves import EngineVersion, parse_engine_version
+from planner.reserves import EngineVersion, parse_engine_version
 
 Engine = Literal["postgres", "aurora-postgresql", "self-managed"]
 ENGINES: tuple[str, ...] = ("postgres", "aurora-postgresql", "self-managed")

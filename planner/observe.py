@@ -26,10 +26,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from .errors import InputError, Problem
+from planner.errors import InputError, Problem
 
 if TYPE_CHECKING:
-    from .budget import BudgetReport, Finding, InstanceBudget
+    from planner.budget import BudgetReport, Finding, InstanceBudget
 
 OBSERVATIONS_VERSION = 1
 PERIOD_SECONDS = 300
@@ -171,7 +171,7 @@ def _lowest_scenario(instance: "InstanceBudget") -> str | None:
 def observed_findings(report: "BudgetReport", matched: Mapping[tuple[str, str], ObservedPeak],
                       unmatched: list[ObservedPeak], label: str) -> list["Finding"]:  # fmt: skip
     """Return a warning for each instance whose planned steady demand is below its observed peak."""
-    from .budget import Finding
+    from planner.budget import Finding
 
     findings: list[Finding] = []
     for instance in report.instances:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
 
-from .budget import BudgetReport, all_service_demands, compute_budget, max_connections_for
-from .errors import InputError, Problem
-from .model import (
+from planner.budget import BudgetReport, all_service_demands, compute_budget, max_connections_for
+from planner.errors import InputError, Problem
+from planner.model import (
     DEFAULT_DEPLOYMENT,
     RDS_ENGINES,
     SCENARIOS,
@@ -22,10 +22,10 @@ from .model import (
     Topology,
     price_for,
 )
-from .reserves import EngineVersion
+from planner.reserves import EngineVersion
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from planner.catalog import Catalog
 
 HOURS_PER_MONTH = 730  # AWS's convention for monthly prices
 

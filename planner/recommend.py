@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
-from .budget import (
+from planner.budget import (
     BudgetReport,
     InstanceBudget,
     SourceDemand,
@@ -22,7 +22,7 @@ from .budget import (
     resolve_database,
     service_environments,
 )
-from .model import (
+from planner.model import (
     RDS_ENGINES,
     SCENARIOS,
     STATUS_RANK,
@@ -35,10 +35,10 @@ from .model import (
     price_for,
     worst_status,
 )
-from .plan import HOURS_PER_MONTH, _single_database, candidate_classes, plan_database
+from planner.plan import HOURS_PER_MONTH, _single_database, candidate_classes, plan_database
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from planner.catalog import Catalog
 
 # RDS Proxy is billed per vCPU-hour of the instances it fronts (minimum 2 vCPUs per instance).
 RDS_PROXY_USD_PER_VCPU_HOUR = 0.015

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from ..formula import evaluate_formula
-from ..model import (
+from planner.formula import evaluate_formula
+from planner.model import (
     DEFAULT_DEPLOYMENT,
     DEFAULT_MAX_CONNECTIONS_FORMULA,
     DEPLOYMENT_LABELS,
@@ -16,9 +16,9 @@ from ..model import (
     InstanceClass,
     price_for,
 )
-from ..reserves import EngineVersion, parse_engine_version, reserves_for
-from .data import reserve_dicts
-from .table import markdown_table, text_table
+from planner.reserves import EngineVersion, parse_engine_version, reserves_for
+from planner.render.data import reserve_dicts
+from planner.render.table import markdown_table, text_table
 
 DEFAULT_ENGINE_VERSION = "16"  # the topology's default engine_version (spec §1)
 

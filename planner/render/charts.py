@@ -18,10 +18,10 @@ import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
-from ..model import SOURCE_ESTIMATED
+from planner.model import SOURCE_ESTIMATED
 
 if TYPE_CHECKING:
-    from ..budget import InstanceBudget, SourceDemand
+    from planner.budget import InstanceBudget, SourceDemand
 
 RC: Any = {  # Any: matplotlib's stubs want literal keys
     "svg.fonttype": "none",  # text stays text (not glyph paths): smaller, selectable, searchable

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, Sequence
 import matplotlib
 from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
-from .charts import INK, RC, STATUS_COLOURS, STATUS_MARKER, new_figure, plain, to_svg
+from planner.render.charts import INK, RC, STATUS_COLOURS, STATUS_MARKER, new_figure, plain, to_svg
 
 if TYPE_CHECKING:
-    from ..breaking import BreakingPoint, CurvePoint
-    from ..candidates import ClassFit
+    from planner.breaking import BreakingPoint, CurvePoint
+    from planner.candidates import ClassFit
 
 MAX_CLASS_LABELS = 48  # beyond this, name every Nth class so the labels stay legible
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from ..budget import BudgetReport, InstanceBudget, PoolerBudget
-from ..model import SOURCE_ESTIMATED
-from .data import report_dict
-from .table import markdown_table, md_escape, text_table
+from planner.budget import BudgetReport, InstanceBudget, PoolerBudget
+from planner.model import SOURCE_ESTIMATED
+from planner.render.data import report_dict
+from planner.render.table import markdown_table, md_escape, text_table
 
 if TYPE_CHECKING:
-    from ..observe import ObservedPeak
+    from planner.observe import ObservedPeak
 
 STATUS_MARK = {"ok": "✅ ok", "warn": "⚠️ warn", "over": "❌ over"}
 ESTIMATE_NOTE = "* estimated: DBInstanceClassMemory for this class is estimated from its nominal memory, not observed"

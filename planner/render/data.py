@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
-from ..budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
-from ..model import SOURCE_ESTIMATED
-from ..reserves import Reserve
+from planner import __version__
+from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
+from planner.model import SOURCE_ESTIMATED
+from planner.reserves import Reserve
 
 
 def source_dict(source: SourceDemand, scenarios: tuple[str, ...]) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from .. import __version__
-from ..budget import BudgetReport, Finding, InstanceBudget
-from ..diff import ADDED, CHANGED, REMOVED, UNCHANGED, BudgetDiff, Delta, InstanceChange, PoolerChange, SourceChange
-from ..model import SOURCE_ESTIMATED
-from .check import ESTIMATE_NOTE, STATUS_MARK
-from .table import markdown_table, md_escape, text_table
+from planner import __version__
+from planner.budget import BudgetReport, Finding, InstanceBudget
+from planner.diff import ADDED, CHANGED, REMOVED, UNCHANGED, BudgetDiff, Delta, InstanceChange, PoolerChange, SourceChange
+from planner.model import SOURCE_ESTIMATED
+from planner.render.check import ESTIMATE_NOTE, STATUS_MARK
+from planner.render.table import markdown_table, md_escape, text_table
 
 NO_CHANGE = "no change in connection demand"
 # Lets a bot (or a person) find the comment this command wrote among a pull request's comments.

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..budget import BudgetReport, InstanceBudget, MaxConnections, PoolerBudget
-from ..formula import substitute
-from ..model import RDS_ENGINES, SOURCE_ESTIMATED, SOURCE_PARAMETER
-from ..reserves import SOURCE_SET, parse_engine_version, version_note
+from planner.budget import BudgetReport, InstanceBudget, MaxConnections, PoolerBudget
+from planner.formula import substitute
+from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, SOURCE_PARAMETER
+from planner.reserves import SOURCE_SET, parse_engine_version, version_note
 
 
 def _max_connections_lines(instance: InstanceBudget) -> list[str]:

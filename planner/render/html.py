@@ -17,23 +17,23 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from .. import __version__
-from ..breaking import BreakingPoint, breaking_point, largest_services
-from ..budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
-from ..candidates import class_fits
-from ..model import SOURCE_ESTIMATED
-from ..recommend import recommend
-from . import charts, charts_plan
-from .html_context import BreakingView, Chart, ClassesView, InstanceView, ReportContext, Verdict
-from .html_diff import build_diff
+from planner import __version__
+from planner.breaking import BreakingPoint, breaking_point, largest_services
+from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
+from planner.candidates import class_fits
+from planner.model import SOURCE_ESTIMATED
+from planner.recommend import recommend
+from planner.render import charts, charts_plan
+from planner.render.html_context import BreakingView, Chart, ClassesView, InstanceView, ReportContext, Verdict
+from planner.render.html_diff import build_diff
 
 if TYPE_CHECKING:
     from typing import Mapping
 
-    from ..observe import ObservedPeak
+    from planner.observe import ObservedPeak
     import jinja2
 
-    from ..catalog import Catalog
+    from planner.catalog import Catalog
 
 ESTIMATE_HELP = (
     "estimated: DBInstanceClassMemory for this class is estimated from its nominal memory, not observed; "

@@ -14,10 +14,10 @@ from typing import Any, Mapping
 
 from markupsafe import Markup
 
-from ..breaking import BreakingPoint
-from ..budget import Finding, InstanceBudget, PoolerBudget, SourceDemand
-from ..candidates import ClassFit
-from ..recommend import Recommendation
+from planner.breaking import BreakingPoint
+from planner.budget import Finding, InstanceBudget, PoolerBudget, SourceDemand
+from planner.candidates import ClassFit
+from planner.recommend import Recommendation
 
 
 def doc(help: str) -> Any:

@@ -6,9 +6,9 @@ from typing import Callable, Mapping, Sequence
 
 from markupsafe import Markup
 
-from ..budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
-from .charts_plan import change_chart
-from .html_context import Chart, DiffView, NumberChange, SourceChange, SubjectChange
+from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
+from planner.render.charts_plan import change_chart
+from planner.render.html_context import Chart, DiffView, NumberChange, SourceChange, SubjectChange
 
 MAX_CHANGE_BARS = 25
 Value = int | str | None

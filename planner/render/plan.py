@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from ..model import DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
-from ..plan import Candidate, DatabasePlan
-from .table import markdown_table, md_escape, text_table
+from planner.model import DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
+from planner.plan import Candidate, DatabasePlan
+from planner.render.table import markdown_table, md_escape, text_table
 
 HEADERS = ["CLASS", "VCPU", "MEMORY_GIB", "MAX_CONN", "USABLE", "ALARM_AT", "WORST", "HEADROOM", "USD/MONTH"]
 NO_PRICES = "prices: none known for these classes (planner catalog refresh reads current ones)"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from ..budget import Finding
-from ..model import Topology
-from ..recommend import Option, Outcome, Recommendation
-from .table import markdown_table, md_escape, text_table
+from planner.budget import Finding
+from planner.model import Topology
+from planner.recommend import Option, Outcome, Recommendation
+from planner.render.table import markdown_table, md_escape, text_table
 
 
 def _demand(outcome: Outcome) -> str:
