@@ -54,6 +54,8 @@ def _database(db: Database) -> dict[str, Any]:
     if db.engine != "postgres":
         out["engine"] = db.engine
     out["engine_version"] = db.engine_version
+    if db.deployment:
+        out["deployment"] = db.deployment
     if db.instance_class:
         out["instance_class"] = db.instance_class
     if db.parameters:

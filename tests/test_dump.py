@@ -39,3 +39,14 @@ def test_header_is_a_comment() -> None:
     text = dump_topology(original, header="written by planner\nsecond line")
     assert text.startswith("# written by planner\n# second line\nversion: 1\n")
     assert comparable(parse_topology(text, "x.yaml")) == comparable(original)
+
+
+@pytest.mark.parametrize("fmt", ["yaml", "json"])
+@pytest.mark.parametrize("deployment", ["multi-az", "multi-az-cluster", "single-az"])
+def test_round_trip_keeps_the_deployment(fmt: str, deployment: str) -> None:
+    original = parse_topology(
+        f"version: 1\ndatabases:\n  main: {{engine_version: '17.6', instance_class: db.m6gd.large, deployment: {deployment}}}\n"
+        "services:\n  web: {replicas: 2}\n", "d.yaml")
+    again = parse_topology(dump_topology(original, fmt), f"again.{fmt}")
+    assert comparable(again) == comparable(original)
+    assert again.databases["main"].deployment == deployment
