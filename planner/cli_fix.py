@@ -69,7 +69,7 @@ def _select(recs: Sequence["Recommendation"], ids: Sequence[str]) -> list["Optio
 def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"], target: Path) -> None:
     """Write the topology with ``options`` applied and say what check makes of it."""
     from planner.budget import compute_budget
-    from planner.dump import dump_topology
+    from planner.topology.writer import dump_topology
 
     if not options:
         raise InputError("--apply-to-topology: there is no option to apply (nothing is over budget, or nothing fits)")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from planner.dump import dump_topology
+from planner.topology.writer import dump_topology
 from planner.model import Topology
 from planner.topology import load_topology, parse_topology
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from planner.budget import compute_budget
-from planner.dump import dump_topology
+from planner.topology.writer import dump_topology
 from planner.errors import InputError
 from planner.topology import parse_topology
 

@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from planner.errors import InputError, Problem
 from planner.model import Topology
 from planner.topology import load_topology, parse_topology
-from planner.topology_parse import FORMATS, MAX_FILE_BYTES, decode_bytes
+from planner.topology.parse import FORMATS, MAX_FILE_BYTES, decode_bytes
 
 __all__ = ["GIT_PREFIX", "GitSpec", "is_git_spec", "load_topology_spec", "parse_git_spec", "read_topology_ref"]
 

@@ -148,7 +148,7 @@ def dump_topology(topology: Topology, fmt: str = "yaml", header: str | None = No
     doc = topology_document(topology)
     if fmt == "json":
         return json.dumps(doc, indent=2) + "\n"
-    import yaml  # only the writers need it at module level; keep `planner.dump` light to import
+    import yaml  # only the writers need it at module level; keep `planner.topology.writer` light to import
 
     text = yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=100, allow_unicode=True)
     if header:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from planner.errors import Problem
-from planner.topology_parsed import (
+from planner.topology.parsed import (
     ParseResult,
     StopParsing,
     index_lines,

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from planner.model import DEFAULT_ENVIRONMENT, Database, Environment, Pooler, Service
-from planner.topology_parsed import join_path
-from planner.topology_services import ENDPOINTS, ServiceRules, resolve_database
+from planner.topology.parsed import join_path
+from planner.topology.services import ENDPOINTS, ServiceRules, resolve_database
 
 PGBOUNCER_KEYS = ("replicas", "pool_mode", "default_pool_size", "reserve_pool_size",
                   "max_db_connections", "pairs", "max_client_conn")

@@ -1,7 +1,7 @@
 """What every topology file reader shares: the parse result, the limits, key paths, value names.
 
-The format readers (:mod:`planner.topology_yaml`, :mod:`planner.topology_toml`,
-:mod:`planner.topology_json`) and the validator (:mod:`planner.topology`) build on this module;
+The format readers (:mod:`planner.topology.read_yaml`, :mod:`planner.topology.read_toml`,
+:mod:`planner.topology.read_json`) and the validator (:mod:`planner.topology`) build on this module;
 it imports none of them. It owns:
 
 - :class:`ParsedFile`, a file's values with the line of every key path, and

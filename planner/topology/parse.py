@@ -2,8 +2,8 @@
 
 This module knows files, not the topology schema: it reads bytes safely (size, binary, encoding),
 tells the format from the suffix, and hands the text to the YAML, TOML or JSON reader
-(:mod:`planner.topology_yaml`, :mod:`planner.topology_toml`, :mod:`planner.topology_json`).
-Each reader rejects duplicate keys, enforces the limits of :mod:`planner.topology_parsed` and
+(:mod:`planner.topology.read_yaml`, :mod:`planner.topology.read_toml`, :mod:`planner.topology.read_json`).
+Each reader rejects duplicate keys, enforces the limits of :mod:`planner.topology.parsed` and
 records the 1-based line of every key path it sees (``services.web.replicas``,
 ``services.web.environments[1]``). :mod:`planner.topology` validates the values.
 """
@@ -14,8 +14,8 @@ import stat
 from pathlib import Path
 
 from planner.errors import InputError, Problem
-from planner.topology_json import parse_json
-from planner.topology_parsed import (
+from planner.topology.read_json import parse_json
+from planner.topology.parsed import (
     MAX_ALIAS_NODES,
     MAX_DEPTH,
     MAX_FILE_BYTES,
@@ -27,8 +27,8 @@ from planner.topology_parsed import (
     join_path,
     short_text,
 )
-from planner.topology_toml import parse_toml
-from planner.topology_yaml import parse_yaml
+from planner.topology.read_toml import parse_toml
+from planner.topology.read_yaml import parse_yaml
 
 __all__ = [
     "FORMATS", "MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "ParsedFile",

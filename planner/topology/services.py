@@ -12,9 +12,9 @@ from fractions import Fraction
 from typing import Any
 
 from planner.model import Database, Environment, Pool, Service
-from planner.topology_databases import DatabaseRules
-from planner.topology_parsed import describe, join_path
-from planner.topology_values import is_int, parse_percent, suggest
+from planner.topology.databases import DatabaseRules
+from planner.topology.parsed import describe, join_path
+from planner.topology.values import is_int, parse_percent, suggest
 
 THREADS = "threads"
 # driver -> (size, max_overflow) per process (spec §1); size "threads" = the service's threads,

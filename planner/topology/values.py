@@ -2,8 +2,8 @@
 
 :class:`Checker` holds one file's problems and key lines and checks the values every part of the
 schema uses (mappings, whole numbers, strings, choices, names and references to them); the
-section checkers in :mod:`planner.topology_databases`, :mod:`planner.topology_services` and
-:mod:`planner.topology_poolers` build on it. The module-level helpers read percentages and
+section checkers in :mod:`planner.topology.databases`, :mod:`planner.topology.services` and
+:mod:`planner.topology.poolers` build on it. The module-level helpers read percentages and
 numbers, and suggest the closest allowed name for a misspelt one.
 """
 
@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 from planner.errors import Problem
-from planner.topology_parsed import ParsedFile, describe, join_path
+from planner.topology.parsed import ParsedFile, describe, join_path
 
 T = TypeVar("T")
 

@@ -1,6 +1,6 @@
 """Validate the ``databases`` section of a topology: engine, instance class, parameters, headroom.
 
-:class:`DatabaseRules` adds the database checks to :class:`~planner.topology_values.Checker`;
+:class:`DatabaseRules` adds the database checks to :class:`~planner.topology.values.Checker`;
 services and poolers build on it, since they name databases and may need their readers.
 """
 
@@ -14,8 +14,8 @@ from typing import Any
 from planner.errors import FormulaError
 from planner.model import DEPLOYMENTS, ENGINES, MULTI_AZ_CLUSTER_READERS, SERVERLESS_CLASS, Database
 from planner.reserves import RESERVE_PARAMETERS, parameter_problem, parse_engine_version
-from planner.topology_parsed import describe, join_path, short_text
-from planner.topology_values import DIGITS, Checker, is_int, is_number, leaf, parse_percent, to_fraction
+from planner.topology.parsed import describe, join_path, short_text
+from planner.topology.values import DIGITS, Checker, is_int, is_number, leaf, parse_percent, to_fraction
 
 DEFAULT_HEADROOM = Fraction(1, 5)
 DATABASE_KEYS = ("engine", "engine_version", "instance_class", "parameters", "readers",

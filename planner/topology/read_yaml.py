@@ -2,7 +2,7 @@
 
 :func:`parse_yaml` returns plain Python values, the 1-based line of every key path and the
 non-fatal problems (duplicate keys, unsupported tags, invalid keys); a file that cannot be read
-further raises :class:`~planner.topology_parsed.StopParsing`.
+further raises :class:`~planner.topology.parsed.StopParsing`.
 
 YAML is read from libyaml's event stream rather than from ``yaml.compose``: PyYAML's C composer
 recurses once per nesting level and kills the interpreter (a segfault, not a RecursionError) on
@@ -21,7 +21,7 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from planner.errors import Problem
-from planner.topology_parsed import (
+from planner.topology.parsed import (
     MAX_ALIAS_NODES,
     MAX_DEPTH,
     MAX_NODES,

@@ -6,11 +6,11 @@ its key path, line and a hint. This module owns the public API and the top level
 (``version``, ``name``, ``environments``, and the order the sections are checked in); the rest
 is split by what it owns:
 
-- :mod:`planner.topology_parse`: reading the file, its format, its lines and limits
-  (with :mod:`~planner.topology_yaml`, :mod:`~planner.topology_toml`, :mod:`~planner.topology_json`);
-- :mod:`planner.topology_values`: collecting problems and checking typed values;
-- :mod:`planner.topology_databases`, :mod:`planner.topology_services`,
-  :mod:`planner.topology_poolers`: the schema of each section, each building on the one before.
+- :mod:`planner.topology.parse`: reading the file, its format, its lines and limits
+  (with :mod:`~planner.topology.read_yaml`, :mod:`~planner.topology.read_toml`, :mod:`~planner.topology.read_json`);
+- :mod:`planner.topology.values`: collecting problems and checking typed values;
+- :mod:`planner.topology.databases`, :mod:`planner.topology.services`,
+  :mod:`planner.topology.poolers`: the schema of each section, each building on the one before.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Any
 
 from planner.errors import InputError
 from planner.model import DEFAULT_ENVIRONMENT, Environment, Topology
-from planner.topology_parse import describe, detect_format, gc_paused, parse_text, read_text
-from planner.topology_poolers import PoolerRules
-from planner.topology_services import POOL_DRIVERS
-from planner.topology_values import is_int, is_number, to_fraction
+from planner.topology.parse import describe, detect_format, gc_paused, parse_text, read_text
+from planner.topology.poolers import PoolerRules
+from planner.topology.services import POOL_DRIVERS
+from planner.topology.values import is_int, is_number, to_fraction
 
 __all__ = ["POOL_DRIVERS", "load_topology", "parse_topology"]
 
