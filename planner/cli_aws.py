@@ -74,7 +74,7 @@ def catalog_refresh(
       planner catalog refresh --engine aurora-postgresql --no-prices -o aurora.csv
       planner plan shop.yaml --catalog catalog-eu-west-1.csv
     """
-    from planner.aws_catalog import refresh_catalog
+    from planner.catalog.refresh import refresh_catalog
     from planner.catalog import load_catalog
 
     if engine is not None and engine not in RDS_ENGINES:

@@ -29,8 +29,8 @@ DBInstanceClassMemory (DBICM) per class and engine:
   rule's estimate, and never to fit;
 - a class read only on RDS for MySQL gets the low end of the interval that reading pins;
 - a published 5000 (the cap) is a lower bound: ``max(rule estimate, 5000×Q)``;
-- every other class gets its rule's estimate (:mod:`planner.estimate`, fitted by
-  :mod:`planner.calibration`), with the rule's leave-one-out error range as its uncertainty.
+- every other class gets its rule's estimate (:mod:`planner.catalog.estimate`, fitted by
+  :mod:`planner.catalog.calibration`), with the rule's leave-one-out error range as its uncertainty.
 
 The output is deterministic: same inputs, same bytes (no timestamps, no absolute paths, the rules
 evaluated in integers). Exit status: 0 done; 1 a rule over-predicts a reading it was fitted on by
@@ -54,7 +54,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 # after the repository root is on the path
-from planner.calibration import (  # noqa: E402
+from planner.catalog.calibration import (  # noqa: E402
     CAP,
     Q,
     FittedGroup,
@@ -64,8 +64,8 @@ from planner.calibration import (  # noqa: E402
     fit_group,
     over_predictions,
 )
-from planner.catalog_format import ClassSpecs, catalog_csv, error_text, row_of  # noqa: E402
-from planner.estimate import GIB, EstimateRule, rules_csv  # noqa: E402
+from planner.catalog.columns import ClassSpecs, catalog_csv, error_text, row_of  # noqa: E402
+from planner.catalog.estimate import GIB, EstimateRule, rules_csv  # noqa: E402
 from planner.model import (  # noqa: E402
     DEPLOYMENT_LABELS,
     SOURCE_AWS_DOC,

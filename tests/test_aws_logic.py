@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from planner.aws_catalog import (
+from planner.catalog.refresh import (
     ClassSpecs,
     Offer,
     gib_text,
@@ -36,7 +36,7 @@ from planner.aws_import import (
 from planner.budget import compute_budget
 from planner.catalog import COLUMNS, catalog_csv, load_catalog
 from planner.errors import InputError
-from planner.estimate import estimate_memory, platform_of
+from planner.catalog.estimate import estimate_memory, platform_of
 from planner.model import VersionSupport
 from planner.observe import (
     match_observed,

@@ -14,7 +14,7 @@ import pytest
 boto3 = pytest.importorskip("boto3")
 from botocore.stub import Stubber  # noqa: E402
 
-from planner.aws_catalog import parse_price_list  # noqa: E402
+from planner.catalog.refresh import parse_price_list  # noqa: E402
 from planner.errors import ExternalError  # noqa: E402
 from planner.sources import aws  # noqa: E402
 

@@ -24,8 +24,8 @@ from planner.catalog import (
     default_max_connections,
     load_catalog,
 )
-from planner import estimate
-from planner.calibration import error_of
+from planner.catalog import estimate
+from planner.catalog.calibration import error_of
 from planner.errors import InputError
 from planner.model import RDS_ENGINES, price_for
 from planner.reserves import parse_engine_version

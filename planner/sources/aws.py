@@ -6,7 +6,7 @@ region, else us-east-1), honours ``--endpoint-url`` / ``AWS_ENDPOINT_URL`` for e
 planner runs against a local emulator, pages through every listing, and retries throttled pages
 with exponential backoff on top of botocore's own retries. Every failure becomes one
 :class:`~planner.errors.ExternalError` line (exit code 3) that says what to do; secrets never
-appear in it. The modules that map API shapes (:mod:`planner.aws_catalog`,
+appear in it. The modules that map API shapes (:mod:`planner.catalog.refresh`,
 :mod:`planner.aws_import`, :mod:`planner.observe`) are pure and call the gateway's methods.
 """
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable
 
-from planner.estimate import GIB, platform_of
+from planner.catalog.estimate import GIB, platform_of
 from planner.model import DEPLOYMENTS, EngineMemory, InstanceClass, Price, VersionSupport
 
 ENGINE_COLUMNS: dict[str, str] = {"postgres": "dbicm_postgres", "aurora-postgresql": "dbicm_aurora_postgresql"}

@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
-from planner.catalog_format import (
+from planner.catalog.columns import (
     COLUMNS,
     ENGINE_COLUMNS,
     FLAGS,

@@ -1,11 +1,11 @@
-"""Fit the DBInstanceClassMemory rules of :mod:`planner.estimate` on real readings, and measure them.
+"""Fit the DBInstanceClassMemory rules of :mod:`planner.catalog.estimate` on real readings, and measure them.
 
 A reading is a default ``max_connections`` someone read off a real instance (or AWS published):
 on RDS for PostgreSQL ``n`` pins DBInstanceClassMemory to ``[n × 9531392, (n+1) × 9531392)``; an RDS
 for MySQL reading ``n`` (``{DBInstanceClassMemory/12582880}``) pins the same memory of the same class
 to ``[n × 12582880, (n+1) × 12582880)``, which the readings of classes seen on both engines confirm.
 
-For each group of classes (engine and platform) every exponent of :data:`planner.estimate.POWERS`,
+For each group of classes (engine and platform) every exponent of :data:`planner.catalog.estimate.POWERS`,
 with and without a per-vCPU term, is fitted by least squares on the relative error of the memory,
 then given the smallest margin that keeps every reading it was fitted on from being over-predicted.
 The form kept is the one whose leave-one-out error (each reading predicted by the rule fitted on the
@@ -13,7 +13,7 @@ others) is best: first no over-prediction beyond 1 %, then the smallest worst er
 is what an estimate states as its uncertainty.
 
 Floating point is used only to fit; the rule is then rounded to whole numbers and every prediction
-is the integer arithmetic of :class:`~planner.estimate.EstimateRule`, so a rebuild gives the same
+is the integer arithmetic of :class:`~planner.catalog.estimate.EstimateRule`, so a rebuild gives the same
 bytes on every machine.
 """
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Sequence
 
-from planner.estimate import FIXED, K_SCALE, MARGIN_SCALE, MIB, POWERS, EstimateRule, gib_power
+from planner.catalog.estimate import FIXED, K_SCALE, MARGIN_SCALE, MIB, POWERS, EstimateRule, gib_power
 
 Q = 9531392  # bytes per connection: LEAST({DBInstanceClassMemory/9531392},5000)
 CAP = 5000

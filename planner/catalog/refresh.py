@@ -8,7 +8,7 @@ What a refresh keeps and what it changes, per engine it refreshes:
 
 - a class AWS offers for the engine keeps its observed or published (``aws-doc``)
   DBInstanceClassMemory from the current catalogue; any other gets the fitted rule's estimate
-  (:mod:`planner.estimate`) from the EC2 type's memory and vCPUs;
+  (:mod:`planner.catalog.estimate`) from the EC2 type's memory and vCPUs;
 - a class the catalogue has but AWS no longer offers for the engine loses that engine, unless the
   class is retired (t2, m3, m4, r3, r4: people still run them);
 - where each class can be ordered (per deployment) and the engine versions it runs come from the
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from planner.catalog_format import ClassSpecs, catalog_csv, row_of
+from planner.catalog.columns import ClassSpecs, catalog_csv, row_of
 from planner.errors import ExternalError
-from planner.estimate import estimate_memory, nominal_bytes
+from planner.catalog.estimate import estimate_memory, nominal_bytes
 from planner.model import (
     DEPLOYMENTS,
     RDS_ENGINES,
@@ -248,7 +248,7 @@ def _refreshed_prices(cls: InstanceClass | None, engines: tuple[str, ...], name:
 def refresh_rows(current: "Catalog", engines: tuple[str, ...], offers: Mapping[str, Mapping[str, Offer]],
                  specs: Mapping[str, ClassSpecs], prices: Mapping[str, Mapping[str, Mapping[str, Decimal]]] | None,
                  region: str, today: str) -> tuple[list[list[str]], RefreshSummary]:  # fmt: skip
-    """Return the refreshed catalogue's rows (in :data:`~planner.catalog_format.COLUMNS` order) and a summary."""
+    """Return the refreshed catalogue's rows (in :data:`~planner.catalog.columns.COLUMNS` order) and a summary."""
     summary = RefreshSummary(region, engines, orderable={e: len(offers.get(e, ())) for e in engines})
     offered = set().union(*(set(offers.get(e, {})) for e in engines))
     source = f"{API_SOURCE}, {region}, {today}"
