@@ -25,9 +25,10 @@ from fractions import Fraction
 from typing import Sequence
 
 from planner.catalog.estimate import FIXED, K_SCALE, MARGIN_SCALE, MIB, POWERS, EstimateRule, gib_power
+from planner.catalog.memory import DBICM_DIVISOR, MAX_CONNECTIONS_CAP, default_max_connections
 
-Q = 9531392  # bytes per connection: LEAST({DBInstanceClassMemory/9531392},5000)
-CAP = 5000
+Q = DBICM_DIVISOR  # bytes per connection: LEAST({DBInstanceClassMemory/9531392},5000)
+CAP = MAX_CONNECTIONS_CAP
 MYSQL_DIVISOR = 12582880  # RDS for MySQL: {DBInstanceClassMemory/12582880}
 MYSQL_CAP = 16000
 OVER_LIMIT = 0.01  # no estimate may exceed a reading by more than 1 %
@@ -77,11 +78,6 @@ class Reading:
     def postgres_n(self) -> int:
         """Return the PostgreSQL default max_connections this reading means (the middle of its interval)."""
         return self.n if self.via != "mysql" else min(self.middle // Q, CAP)
-
-
-def default_max_connections(dbicm: int) -> int:
-    """``LEAST({DBInstanceClassMemory/9531392},5000)``."""
-    return min(dbicm // Q, CAP)
 
 
 def error_of(rule: EstimateRule, reading: Reading) -> float:

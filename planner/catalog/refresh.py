@@ -26,8 +26,8 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from planner.catalog.columns import ClassSpecs, catalog_csv, row_of
-from planner.errors import ExternalError
 from planner.catalog.estimate import estimate_memory, nominal_bytes
+from planner.errors import ExternalError
 from planner.model import (
     DEPLOYMENTS,
     RDS_ENGINES,
