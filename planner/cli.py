@@ -136,7 +136,7 @@ def plan(
       planner plan shop.yaml --deployment multi-az --engine-version 17
       planner plan shop.yaml --engine aurora-postgresql --format json
     """
-    from planner.plan import plan_topology
+    from planner.budget.plan import plan_topology
     from planner.render import plan as render
 
     if engine is not None and engine not in ENGINES[:2]:

@@ -35,7 +35,7 @@ from planner.model import (
     price_for,
     worst_status,
 )
-from planner.plan import HOURS_PER_MONTH, _single_database, candidate_classes, plan_database
+from planner.budget.plan import HOURS_PER_MONTH, _single_database, candidate_classes, plan_database
 
 if TYPE_CHECKING:
     from planner.catalog import Catalog

@@ -1,4 +1,4 @@
-"""Breaking points (planner.breaking): hand-computed counts, built from models, no files."""
+"""Breaking points (planner.budget.breaking): hand-computed counts, built from models, no files."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planner.breaking import breaking_point, current_count, first_over, largest_services, with_count
+from planner.budget.breaking import breaking_point, current_count, first_over, largest_services, with_count
 from planner.budget import compute_budget
 from planner.errors import InputError
 from planner.model import Database, Environment, Pool, Pooler, Service, Topology

@@ -6,10 +6,10 @@ from dataclasses import replace
 
 import pytest
 
-from planner.candidates import class_fits
+from planner.budget.candidates import class_fits
 from planner.catalog import load_catalog
 from planner.model import DEPLOYMENTS, price_for
-from planner.plan import plan_database
+from planner.budget.plan import plan_database
 from planner.recommend import recommend
 from planner.topology import load_topology, parse_topology
 

@@ -14,8 +14,8 @@ from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 from planner.render.charts import INK, RC, STATUS_COLOURS, STATUS_MARKER, new_figure, plain, to_svg
 
 if TYPE_CHECKING:
-    from planner.breaking import BreakingPoint, CurvePoint
-    from planner.candidates import ClassFit
+    from planner.budget.breaking import BreakingPoint, CurvePoint
+    from planner.budget.candidates import ClassFit
 
 MAX_CLASS_LABELS = 48  # beyond this, name every Nth class so the labels stay legible
 

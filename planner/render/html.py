@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 from planner import __version__
-from planner.breaking import BreakingPoint, breaking_point, largest_services
+from planner.budget.breaking import BreakingPoint, breaking_point, largest_services
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
-from planner.candidates import class_fits
+from planner.budget.candidates import class_fits
 from planner.model import SOURCE_ESTIMATED
 from planner.recommend import recommend
 from planner.render import charts, charts_plan

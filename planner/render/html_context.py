@@ -14,9 +14,9 @@ from typing import Any, Mapping
 
 from markupsafe import Markup
 
-from planner.breaking import BreakingPoint
+from planner.budget.breaking import BreakingPoint
 from planner.budget import Finding, InstanceBudget, PoolerBudget, SourceDemand
-from planner.candidates import ClassFit
+from planner.budget.candidates import ClassFit
 from planner.recommend import Recommendation
 
 
@@ -50,7 +50,7 @@ class Verdict:
 class BreakingView:
     """One source's breaking point, in a sentence."""
 
-    point: BreakingPoint = doc("the computed breaking point (planner.breaking.BreakingPoint)")
+    point: BreakingPoint = doc("the computed breaking point (planner.budget.breaking.BreakingPoint)")
     sentences: tuple[str, ...] = doc("what it means, one sentence per instance or pooler side")
 
 
@@ -79,7 +79,7 @@ class ClassesView:
     database: str = doc("the database's name")
     engine: str = doc("its engine")
     anchor: str = doc("the id of its section")
-    fits: tuple[ClassFit, ...] = doc("every class judged, smallest memory first (planner.candidates.ClassFit)")
+    fits: tuple[ClassFit, ...] = doc("every class judged, smallest memory first (planner.budget.candidates.ClassFit)")
     counts: Mapping[str, int] = doc("how many classes fit, are tight, are over")
     current: ClassFit | None = doc("the class it runs on, judged")
     shortlist: tuple[ClassFit, ...] = doc("the smallest classes that fit, for the table under the chart")

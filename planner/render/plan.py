@@ -6,7 +6,7 @@ import json
 from typing import Any, Sequence
 
 from planner.model import DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
-from planner.plan import Candidate, DatabasePlan
+from planner.budget.plan import Candidate, DatabasePlan
 from planner.render.table import markdown_table, md_escape, text_table
 
 HEADERS = ["CLASS", "VCPU", "MEMORY_GIB", "MAX_CONN", "USABLE", "ALARM_AT", "WORST", "HEADROOM", "USD/MONTH"]

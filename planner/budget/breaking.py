@@ -2,7 +2,7 @@
 
 The count that grows is the one written in the topology: ``replicas.max`` (R_max) of a
 long-running service, ``lambda.concurrency`` of a Lambda, ``connections`` of a fixed source.
-Every demand here comes from re-running :func:`compute_budget` on a topology in which only that
+Every demand here comes from re-running the budget (:func:`~planner.budget.instances.budget_report`) on a topology in which only that
 count changed (``dataclasses.replace`` on the :class:`Service`), never from a separate formula,
 so a breaking point is exactly where ``planner check`` would start to say ``over``.
 
@@ -15,18 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Callable
 
-from planner.budget import (
-    LAMBDA_ACCOUNT_CONCURRENCY,
-    BudgetReport,
-    InstanceBudget,
-    PoolerBudget,
-    SourceDemand,
-    all_service_demands,
-    compute_budget,
-)
+from planner.budget.demand import LAMBDA_ACCOUNT_CONCURRENCY, SourceDemand, all_service_demands
+from planner.budget.instances import BudgetReport, InstanceBudget, PoolerBudget, budget_report
+from planner.budget.plan import _single_database
 from planner.errors import InputError
 from planner.model import SCENARIOS, Service, Topology
-from planner.plan import _single_database
 
 if TYPE_CHECKING:
     from planner.catalog import Catalog
@@ -156,7 +149,7 @@ class _Runner:
                 d for d in all_service_demands(replace(self.topology, services={changed.name: changed}))
                 if d.database == self.database
             ]
-            report = compute_budget(replace(self.sub, services=services), self.catalog, SCENARIOS, self.others + mine)
+            report = budget_report(replace(self.sub, services=services), self.catalog, SCENARIOS, self.others + mine)
             self.runs[count] = report
         return report
 

@@ -1,6 +1,6 @@
 """``planner plan``: which instance classes hold a database's worst scenario under the alarm line.
 
-Each candidate is judged by re-running :func:`compute_budget` on the topology with that class,
+Each candidate is judged by re-running the budget (:func:`~planner.budget.instances.budget_report`) on the topology with that class,
 never by a separate formula, so what ``plan`` promises is what ``check`` will say.
 """
 
@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Sequence
 
-from planner.budget import BudgetReport, all_service_demands, compute_budget, max_connections_for
+from planner.budget.demand import all_service_demands
+from planner.budget.instances import BudgetReport, budget_report
+from planner.budget.limits import max_connections_for
 from planner.errors import InputError, Problem
 from planner.model import (
     DEFAULT_DEPLOYMENT,
@@ -156,7 +158,7 @@ def judge_classes(
         with_class = replace(sub, databases={database: changed})
         mc = max_connections_for(changed, cls.instance_class, catalog, with_class)
         if mc.value not in runs:
-            runs[mc.value] = _judge(compute_budget(with_class, catalog, SCENARIOS, demands), cls, engine)
+            runs[mc.value] = _judge(budget_report(with_class, catalog, SCENARIOS, demands), cls, engine)
         judged.append(replace(runs[mc.value], instance_class=cls, max_connections_source=mc.source, deployment=deployment))
     return judged
 

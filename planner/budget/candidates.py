@@ -2,7 +2,7 @@
 
 ``planner plan`` keeps only the classes that fit; the report shows them all, so a reviewer sees
 how far the current class is from the next one that fits. Each class is judged the way ``plan``
-judges it (the same :func:`compute_budget` re-run), so the two never disagree.
+judges it (the same budget re-run), so the two never disagree.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from planner.budget import scenario_status
+from planner.budget.instances import scenario_status
+from planner.budget.plan import Candidate, candidate_classes, judge_classes
 from planner.errors import InputError
 from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, Topology
-from planner.plan import Candidate, candidate_classes, judge_classes
 
 if TYPE_CHECKING:
     from planner.catalog import Catalog

@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterator
 
-from planner.budget import PRODUCTION_NAMES, BudgetReport, Finding, InstanceBudget, SourceDemand
+from planner.budget.demand import SourceDemand
+from planner.budget.instances import BudgetReport, Finding, InstanceBudget
 from planner.model import DEFAULT_MAX_CONNECTIONS_FORMULA, DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
 
 Lint = Callable[[BudgetReport], Iterator[Finding]]
+# Environment names that mean "this is production" for the lints that care.
+PRODUCTION_NAMES = ("prod", "production", "live", "prd")
 # An RDS Proxy allowed this share of max_connections or more leaves direct clients too little.
 PROXY_NEAR_FULL_PERCENT = 90
 
