@@ -1,7 +1,7 @@
 """``planner recommend`` and ``planner emit``: the commands that close a gap.
 
-Registered on the app in :mod:`planner.cli`. Heavy work happens in :mod:`planner.recommend`
-and :mod:`planner.emit`; this module parses options, picks the option, writes files.
+Registered on the app in :mod:`planner.cli`. Heavy work happens in :mod:`planner.advice.recommend`
+and :mod:`planner.advice.emit`; this module parses options, picks the option, writes files.
 """
 
 from __future__ import annotations
@@ -14,13 +14,22 @@ from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
 import typer
 
-from planner.cli_common import CatalogOption, ObservationsOption, OutputOption, TableFormat, TopologyArgument, _emit, _emit_files, _load
+from planner.cli_common import (
+    CatalogOption,
+    ObservationsOption,
+    OutputOption,
+    TableFormat,
+    TopologyArgument,
+    _emit,
+    _emit_files,
+    _load,
+)
 from planner.errors import InputError
 
 if TYPE_CHECKING:
+    from planner.advice.recommend import Option, Recommendation
     from planner.catalog import Catalog
     from planner.model import Topology
-    from planner.recommend import Option, Recommendation
 
 
 class EmitKind(str, Enum):
@@ -104,8 +113,8 @@ def recommend(
       planner recommend shop.yaml --format markdown
       planner recommend shop.yaml --option main:2 --apply-to-topology shop-fixed.yaml
     """
+    from planner.advice.recommend import recommend as compute
     from planner.budget import compute_budget
-    from planner.recommend import recommend as compute
     from planner.render import recommend as render
 
     topo, cat = _load(topology, catalog, observations)
@@ -124,9 +133,11 @@ def recommend(
 
 def _option_for(kind: EmitKind, topology: "Topology", catalog: "Catalog", database: str | None) -> "Option":
     """Return the best option carrying ``kind``: a recommended one, else one sized for today's budget."""
+    from planner.advice.emit import EMIT_KINDS
+    from planner.advice.options import outcome_of as _outcome
+    from planner.advice.recommend import GENERATORS, _rank_key
+    from planner.advice.recommend import recommend as compute
     from planner.budget import compute_budget
-    from planner.emit import EMIT_KINDS
-    from planner.recommend import GENERATORS, _outcome, _rank_key, recommend as compute
 
     report = compute_budget(topology, catalog)
     names = [database] if database else list(topology.databases)
@@ -173,7 +184,7 @@ def emit(
       planner emit parameters shop.yaml
       planner emit pools shop.yaml --apply-to-topology shop-smaller-pools.yaml
     """
-    from planner.emit import EMITTERS, Connection, emit_pgbouncer
+    from planner.advice.emit import EMITTERS, Connection, emit_pgbouncer
 
     topo, cat = _load(topology, catalog, observations)
     option = _option_for(kind, topo, cat, database)

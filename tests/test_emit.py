@@ -8,8 +8,8 @@ from typing import Iterator
 import psycopg
 import pytest
 
-from planner.emit import Connection, emit_parameters, emit_pgbouncer, emit_pools, emit_proxy
-from planner.recommend import Option, recommend
+from planner.advice.emit import Connection, emit_parameters, emit_pgbouncer, emit_pools, emit_proxy
+from planner.advice.recommend import Option, recommend
 from planner.topology import parse_topology
 
 from .pgserver import PostgresServer, free_port, start_pgbouncer, start_postgres, wait_for_port

@@ -10,7 +10,7 @@ from planner.budget.candidates import class_fits
 from planner.catalog import load_catalog
 from planner.model import DEPLOYMENTS, price_for
 from planner.budget.plan import plan_database
-from planner.recommend import recommend
+from planner.advice.recommend import recommend
 from planner.topology import load_topology, parse_topology
 
 from .conftest import EXAMPLES, run_cli

@@ -9,7 +9,7 @@ import pytest
 from planner.budget import compute_budget
 from planner.catalog import load_catalog
 from planner.topology.writer import dump_topology
-from planner.recommend import Option, recommend
+from planner.advice.recommend import Option, recommend
 from planner.topology import load_topology, parse_topology
 
 from .conftest import EXAMPLES

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 from planner.budget.demand import LAMBDA_ACCOUNT_CONCURRENCY, SourceDemand, all_service_demands
 from planner.budget.instances import BudgetReport, InstanceBudget, PoolerBudget, budget_report
-from planner.budget.plan import _single_database
+from planner.budget.plan import single_database
 from planner.errors import InputError
 from planner.model import SCENARIOS, Service, Topology
 
@@ -133,7 +133,7 @@ class _Runner:
         self.catalog = catalog
         self.database = database
         self.service = service
-        self.sub = _single_database(topology, database)
+        self.sub = single_database(topology, database)
         # the other services' demand does not change with this count: compute it once
         self.others = [
             d for d in all_service_demands(topology) if d.database == database and d.service != service.name

@@ -78,7 +78,7 @@ class DatabasePlan:
     not_deployable: int = 0  # classes of the engine left out: not orderable that way (or retired)
 
 
-def _single_database(topology: Topology, name: str) -> Topology:
+def single_database(topology: Topology, name: str) -> Topology:
     """Return ``topology`` reduced to one database and the poolers in front of it."""
     return replace(
         topology,
@@ -147,7 +147,7 @@ def judge_classes(
     number share one budget run: a few dozen runs instead of one per class (≈ 270).
     """
     db = topology.databases[database]
-    sub = _single_database(topology, database)
+    sub = single_database(topology, database)
     demands = all_service_demands(topology, database)
     runs: dict[int, Candidate] = {}
     judged: list[Candidate] = []

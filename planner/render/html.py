@@ -22,7 +22,7 @@ from planner.budget.breaking import BreakingPoint, breaking_point, largest_servi
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.candidates import class_fits
 from planner.model import SOURCE_ESTIMATED
-from planner.recommend import recommend
+from planner.advice.recommend import recommend
 from planner.render import charts, charts_plan
 from planner.render.html_context import BreakingView, Chart, ClassesView, InstanceView, ReportContext, Verdict
 from planner.render.html_diff import build_diff

@@ -17,7 +17,7 @@ from markupsafe import Markup
 from planner.budget.breaking import BreakingPoint
 from planner.budget import Finding, InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.candidates import ClassFit
-from planner.recommend import Recommendation
+from planner.advice.recommend import Recommendation
 
 
 def doc(help: str) -> Any:
@@ -106,7 +106,7 @@ class ReportContext:
     any_estimate: bool = doc("some number on the page is an estimate")
     estimate_help: str = doc("what 'estimate' means, for the badge's title and the note")
     diff: DiffView | None = doc("the change against --baseline, or None")
-    recommendations: tuple[Recommendation, ...] = doc("planner recommend's ranked options per flagged database (planner.recommend.Recommendation)")
+    recommendations: tuple[Recommendation, ...] = doc("planner recommend's ranked options per flagged database (planner.advice.recommend.Recommendation)")
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from planner.budget import Finding
 from planner.model import Topology
-from planner.recommend import Option, Outcome, Recommendation
+from planner.advice.recommend import Option, Outcome, Recommendation
 from planner.render.table import markdown_table, md_escape, text_table
 
 

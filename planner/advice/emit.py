@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Mapping
 
+from planner.advice.recommend import Option
 from planner.errors import InputError
 from planner.model import Pool, Pooler, Topology
-from planner.recommend import Option
 
 # Which option kinds carry each artefact, best first as ranked by `recommend`.
 EMIT_KINDS: dict[str, tuple[str, ...]] = {

@@ -1,0 +1,1 @@
+"""The advice: options that close a gap (``options``, ``generators``), ranked (``recommend``), and their artefacts (``emit``)."""

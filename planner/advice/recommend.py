@@ -1,0 +1,162 @@
+"""``planner recommend``: every option for each database that warns or is over, ranked.
+
+Options that fit first; then by monthly cost in $50 steps (unknown last); then by effort. When no
+option fits on today's class, the options worth combining with a bigger class are tried on the
+classes above it (:func:`resized_options`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+from planner.budget import (
+    BudgetReport,
+    compute_budget,
+    max_connections_for,
+)
+from planner.budget.plan import candidate_classes
+from planner.model import (
+    RDS_ENGINES,
+    Topology,
+)
+
+if TYPE_CHECKING:
+    from planner.catalog import Catalog
+
+from planner.advice.generators import (
+    client_limit_option,
+    parameter_option,
+    pgbouncer_option,
+    pool_everything_option,
+    rds_proxy_option,
+    resize_options,
+    shrink_pools_option,
+)
+from planner.advice.options import (
+    NO_PRICE_CHANGE,
+    Option,
+    Outcome,
+    Recommendation,
+    budget_for,
+    instance_price_note,
+    monthly_instance_cost,
+    outcome_of,
+    price_order,
+    with_database,
+)
+
+Generator = Callable[[Topology, Any, str, BudgetReport, Outcome], Iterator[Option]]
+
+
+GENERATORS: tuple[Generator, ...] = (
+    client_limit_option, parameter_option, shrink_pools_option, pgbouncer_option, rds_proxy_option, pool_everything_option,
+)
+
+
+# Options worth combining with a bigger class when they do not fit on the current one.
+RESIZABLE: tuple[Generator, ...] = (pool_everything_option, rds_proxy_option, pgbouncer_option, shrink_pools_option)
+
+
+def resized_options(topology: Topology, catalog: "Catalog", database: str, before: Outcome, kinds_that_fit: set[str]) -> Iterator[Option]:
+    """Yield, for each option that does not fit today, the smallest class on which it does.
+
+    The classes bigger than today's are searched by rising max_connections; the first class where
+    the option fits gives the combined option "resize to C and …", its cost the sum of both.
+    """
+    db = topology.databases[database]
+    now_cost = monthly_instance_cost(topology, catalog, database, db.instance_class)
+    classes, _ = candidate_classes(topology, catalog, database, db.engine)
+    classes.sort(key=lambda c: price_order(c, db.engine, db.deployment_name))
+    current = catalog.find(db.instance_class) if db.instance_class else None
+    # one class per max_connections value (the smallest, then cheapest): the budget sees nothing else
+    by_value: dict[int, Any] = {}
+    for cls in classes:
+        if cls.instance_class == db.instance_class or (current is not None and cls.memory_gib <= current.memory_gib):
+            continue  # today's class, or a smaller one: not a resize anyone wants here
+        changed = with_database(topology, database, instance_class=cls.instance_class)
+        value = max_connections_for(changed.databases[database], cls.instance_class, catalog, changed).value
+        by_value.setdefault(value, cls)
+    values = sorted(by_value)
+    for generate in RESIZABLE:
+        found = _first_fitting(topology, catalog, database, before, generate, [by_value[v] for v in values])
+        if found is None:
+            continue
+        cls, option = found
+        if option.kind in kinds_that_fit:
+            continue  # it already fits without a resize
+        new_cost = monthly_instance_cost(topology, catalog, database, cls.instance_class)
+        resize_delta = None if now_cost is None or new_cost is None else new_cost - now_cost
+        extra = option.monthly_cost_delta
+        total = None if resize_delta is None or extra is None else round(resize_delta + extra, 2)
+        yield replace(
+            option,
+            kind=f"resize+{option.kind}",
+            title=f"resize {database} to {cls.instance_class} and {option.title}",
+            requires=option.requires + ("a modification of the instance class (a short outage or a Multi-AZ failover)",),
+            monthly_cost_delta=total,
+            cost_note="; ".join(
+                n for n in (instance_price_note(topology, catalog, database, cls.instance_class) if resize_delta is not None else "",
+                            option.cost_note) if n and n != NO_PRICE_CHANGE
+            ),
+            details={**option.details, "instance_class": cls.instance_class},
+            effort=option.effort + 1,
+        )
+
+
+def _first_fitting(
+    topology: Topology, catalog: "Catalog", database: str, before: Outcome, generate: "Generator", classes: list[Any],
+) -> tuple[Any, Option] | None:
+    """Return the first class (in ``classes``, by rising max_connections) on which ``generate`` fits.
+
+    More connections never make an option fit less, so a binary search finds it in a few runs.
+    """
+    def attempt(cls: Any) -> Option | None:
+        resized = with_database(topology, database, instance_class=cls.instance_class)
+        report = budget_for(resized, catalog, database)
+        return next((o for o in generate(resized, catalog, database, report, before) if o.fits), None)
+
+    low, high, best = 0, len(classes) - 1, None
+    while low <= high:
+        middle = (low + high) // 2
+        option = attempt(classes[middle])
+        if option is not None:
+            best, high = (classes[middle], option), middle - 1
+        else:
+            low = middle + 1
+    return best
+
+
+def _rank_key(option: Option) -> tuple[Any, ...]:
+    """Rank: options that fit; then by monthly cost in $50 steps (unknown last); then effort."""
+    cost = option.monthly_cost_delta
+    bucket = math.inf if cost is None else max(0.0, cost) // 50
+    return (not option.fits, bucket, option.effort, math.inf if cost is None else cost, option.title)
+
+
+def recommend(topology: Topology, catalog: "Catalog", report: BudgetReport | None = None) -> list[Recommendation]:
+    """Return ranked options for every database whose instances or poolers warn or are over."""
+    report = report or compute_budget(topology, catalog)
+    out: list[Recommendation] = []
+    for database in topology.databases:
+        before = outcome_of(report, database)
+        if before.status == "ok":
+            continue
+        options: list[Option] = []
+        for generate in GENERATORS:
+            options.extend(generate(topology, catalog, database, report, before))
+        if topology.databases[database].engine in RDS_ENGINES:
+            options.extend(resize_options(topology, catalog, database, before))
+            fit_kinds = {o.kind for o in options if o.fits}
+            if not any(o.fits for o in options):
+                options.extend(resized_options(topology, catalog, database, before, fit_kinds))
+        fitting = sorted((o for o in options if o.fits), key=_rank_key)
+        notes = tuple(f"{o.title}: does not fit on its own ({o.after.status})" for o in options if not o.fits)
+        demand = "unbounded" if before.worst_demand is None else str(before.worst_demand)
+        problem = f"{database} is {before.status}: {before.worst_scenario} demand {demand} vs alarm at {before.alarm_at}, usable {before.usable}"
+        out.append(Recommendation(database, problem, tuple(fitting), notes))
+    return out
+
+
+__all__ = ["GENERATORS", "RESIZABLE", "Option", "Outcome", "Recommendation", "recommend", "resized_options"]
