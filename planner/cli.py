@@ -244,7 +244,7 @@ def diff(
     """
     from planner.budget import BudgetReport, compute_budget
     from planner.catalog import load_catalog
-    from planner.diff import diff_reports
+    from planner.review.diff import diff_reports
     from planner.errors import Problem
     from planner.model import Topology
     from planner.render import diff as render

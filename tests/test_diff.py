@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from planner.diff import Delta
+from planner.review.diff import Delta
 from planner.render.diff import NO_CHANGE
 
 from .conftest import EXAMPLES, run_cli
@@ -536,9 +536,9 @@ def test_help_has_examples() -> None:
 
 
 def test_the_comparison_needs_neither_typer_nor_git() -> None:
-    """planner.diff is pure: no CLI, no subprocess, no catalogue (pandas) at import."""
+    """planner.review.diff is pure: no CLI, no subprocess, no catalogue (pandas) at import."""
     probe = (
-        "import sys, planner.diff, planner.render.diff\n"
+        "import sys, planner.review.diff, planner.render.diff\n"
         "print(sorted(m for m in ('typer', 'subprocess', 'pandas', 'planner.sources.git', 'planner.cli') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from planner.budget import compute_budget, pgbouncer_server_connections
 from planner.catalog import load_catalog
-from planner.diff import diff_reports
+from planner.review.diff import diff_reports
 from planner.topology.writer import dump_topology
 from planner.render.data import report_dict
 from planner.topology import parse_topology

@@ -1,6 +1,6 @@
 """``planner diff`` output: readable tables, a pull-request comment, or JSON.
 
-Every renderer reads a :class:`~planner.diff.BudgetDiff`; none computes a number. Numbers that
+Every renderer reads a :class:`~planner.review.diff.BudgetDiff`; none computes a number. Numbers that
 changed are written ``before → after``, unchanged ones once; ``-`` marks a side where the thing
 does not exist. The Markdown escapes everything the topology's author wrote (names, paths,
 warnings) with :func:`~planner.render.table.md_escape`.
@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from planner import __version__
 from planner.budget import BudgetReport, Finding, InstanceBudget
-from planner.diff import ADDED, CHANGED, REMOVED, UNCHANGED, BudgetDiff, Delta, InstanceChange, PoolerChange, SourceChange
+from planner.review.diff import ADDED, CHANGED, REMOVED, UNCHANGED, BudgetDiff, Delta, InstanceChange, PoolerChange, SourceChange
 from planner.model import SOURCE_ESTIMATED
 from planner.render.check import ESTIMATE_NOTE, STATUS_MARK
 from planner.render.table import markdown_table, md_escape, text_table
