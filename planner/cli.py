@@ -81,7 +81,7 @@ def check(
     report = compute_budget(topo, cat, _scenarios(scenario))
     extra = {}
     if observed is not None:  # observed peaks: warnings for every format, a column where there are columns
-        from planner.observe import apply_observed
+        from planner.live.observe import apply_observed
 
         report, peaks = apply_observed(report, observed)
         extra = {"observed": peaks} if format in (CheckFormat.text, CheckFormat.json, CheckFormat.markdown) else {}
@@ -248,7 +248,7 @@ def diff(
     from planner.errors import Problem
     from planner.model import Topology
     from planner.render import diff as render
-    from planner.sources.git import load_topology_spec
+    from planner.adapters.git import load_topology_spec
 
     chosen = _scenarios(scenario)
     specs = [base] if base == head else [base, head]
@@ -322,7 +322,7 @@ def report(
     report = compute_budget(topo, cat)
     peaks = None
     if observed is not None:
-        from planner.observe import apply_observed
+        from planner.live.observe import apply_observed
 
         report, peaks = apply_observed(report, observed)
     html = render_report(report, cat, before, title, peaks)

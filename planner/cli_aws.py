@@ -1,7 +1,7 @@
 """The commands that read AWS: ``catalog refresh``, ``import rds`` and ``observe``.
 
 Registered on the app in :mod:`planner.cli`. boto3 is imported only inside these commands (through
-:mod:`planner.sources.aws`), so ``planner check`` never pays for it. Every AWS call honours
+:mod:`planner.adapters.aws`), so ``planner check`` never pays for it. Every AWS call honours
 ``--endpoint-url`` / ``AWS_ENDPOINT_URL``, ``--region`` and ``--profile``; failures to reach or
 use AWS exit 3 with one line saying what to do.
 """
@@ -36,7 +36,7 @@ import_app = typer.Typer(help="Write parts of a topology from what is deployed."
 
 
 def _gateway(region: Optional[str], endpoint_url: Optional[str], profile: Optional[str]) -> Any:
-    from planner.sources.aws import AwsGateway, AwsOptions
+    from planner.adapters.aws import AwsGateway, AwsOptions
 
     return AwsGateway(AwsOptions(region=region, endpoint_url=endpoint_url or None, profile=profile))
 
@@ -130,7 +130,7 @@ def import_rds(
       planner import rds --db-cluster-identifier shop-aurora --name main -o shop.yaml
       planner import rds --all --region eu-west-1
     """
-    from planner.aws_import import collect, merge_json, merge_yaml, new_topology
+    from planner.live.rds_import import collect, merge_json, merge_yaml, new_topology
 
     chosen = [flag for flag, on in (("--db-instance-identifier", db_instance_identifier), ("--db-cluster-identifier",
               db_cluster_identifier), ("--all", everything)) if on]  # fmt: skip
@@ -194,7 +194,7 @@ def observe(
       planner observe shop-db shop-db-replica --database main --topology shop.yaml -o observed.json
       planner check shop.yaml --observed observed.json
     """
-    from planner.observe import observation, observations_document, placement
+    from planner.live.observe import observation, observations_document, placement
 
     known: list[str] | None = None
     if topology is not None:

@@ -1,8 +1,8 @@
 """``planner inspect`` and ``planner verify``: the commands that look at live servers.
 
 Registered on the app in :mod:`planner.cli`. psycopg is imported only through
-:mod:`planner.sources.postgres`, inside these commands, so ``planner check`` never pays for it.
-The pure arithmetic lives in :mod:`planner.live` and :mod:`planner.verify`; this module parses
+:mod:`planner.adapters.postgres`, inside these commands, so ``planner check`` never pays for it.
+The pure logic lives in :mod:`planner.live.inspect` and :mod:`planner.live.verify`; this module parses
 options, asks for confirmation, and renders ``inspect``.
 """
 
@@ -23,8 +23,9 @@ from planner.model import SCENARIOS
 
 if TYPE_CHECKING:
     from planner.budget import BudgetReport, InstanceBudget
-    from planner.live import Advice, PlanComparison, Snapshot
-    from planner.sources.postgres import BouncerState
+    from planner.live.inspect import Advice, PlanComparison
+    from planner.adapters.server import Snapshot
+    from planner.adapters.postgres import BouncerState
 
 
 class LiveFormat(str, Enum):
@@ -69,7 +70,7 @@ def _interruptible() -> Iterator[None]:
 
 def _statement_timeout(text: str) -> str:
     """Return ``--statement-timeout`` (30s, 250ms, a number of seconds) as a PostgreSQL value."""
-    from planner.live import parse_duration
+    from planner.live.inspect import parse_duration
 
     ms = round(parse_duration(text, "--statement-timeout") * 1000)
     if ms < 1:
@@ -135,7 +136,7 @@ def inspect(
       planner inspect --dsn postgresql://admin@db/shop --idle-after 10m --terminate
       planner inspect --pgbouncer postgresql://admin@bouncer:6432/pgbouncer --dsn postgresql://app@db/shop
     """
-    from planner.live import advise, compare_with_plan, parse_duration
+    from planner.live.inspect import advise, compare_with_plan, parse_duration
 
     seconds = parse_duration(idle_after)
     limit = _statement_timeout(statement_timeout)
@@ -154,7 +155,7 @@ def inspect(
     text: list[str] = []
     snapshot = None
     if dsn is not None:
-        from planner.sources.postgres import connect_read_only, read_snapshot, run_terminations
+        from planner.adapters.postgres import connect_read_only, read_snapshot, run_terminations
 
         conn = connect_read_only(dsn, connect_timeout=connect_timeout, statement_timeout=limit)
         try:
@@ -176,7 +177,7 @@ def inspect(
         doc.update(inspect_dict(snapshot, seconds, comparison, advice, terminated))
         text.append(inspect_text(snapshot, seconds, comparison, advice, terminated))
     if pgbouncer is not None:
-        from planner.sources.postgres import read_pgbouncer
+        from planner.adapters.postgres import read_pgbouncer
 
         state = read_pgbouncer(pgbouncer, connect_timeout)
         budget = _bouncer_budget(snapshot, report, database)
@@ -200,7 +201,8 @@ def inspect_dict(
     snapshot: "Snapshot", idle_after: float, comparison: "PlanComparison | None", advice: "list[Advice]", terminated: dict[int, bool | str] | None
 ) -> dict[str, Any]:
     """Return the ``inspect --format json`` document for one server."""
-    from planner.live import groupings, live_budget, oldest_transaction, reserve_holder, stale_idle_sessions, terminable
+    from planner.live.inspect import groupings, live_budget, oldest_transaction, stale_idle_sessions, terminable
+    from planner.adapters.server import reserve_holder
 
     budget = live_budget(snapshot)
     s = snapshot.settings
@@ -258,7 +260,8 @@ def inspect_text(
     snapshot: "Snapshot", idle_after: float, comparison: "PlanComparison | None", advice: "list[Advice]", terminated: dict[int, bool | str] | None
 ) -> str:
     """Return the readable ``inspect`` report for one server."""
-    from planner.live import format_duration, groupings, live_budget, oldest_transaction, reserve_holder, stale_idle_sessions
+    from planner.live.inspect import format_duration, groupings, live_budget, oldest_transaction, stale_idle_sessions
+    from planner.adapters.server import reserve_holder
     from planner.render.table import text_table
 
     s, budget, groups = snapshot.settings, live_budget(snapshot), groupings(snapshot)
@@ -421,7 +424,7 @@ def verify(
       planner verify shop.yaml --database main --dsn postgresql://app@staging-db/shop --yes
     """
     from planner.budget import compute_budget
-    from planner.verify import build_plan, render_json, render_text, verify_dsn, verify_local
+    from planner.live.verify import build_plan, render_json, render_text, verify_dsn, verify_local
 
     if local == (dsn is not None):
         raise InputError("verify: give exactly one of --local (a throwaway server) and --dsn URL (a server of yours)")

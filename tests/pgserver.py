@@ -17,7 +17,7 @@ from typing import Iterator, Mapping
 
 import pytest
 
-from planner.sources.localpg import UNPRIVILEGED_USER, Binaries, LocalPostgres, available_binaries, find_bindir, free_port, local_postgres
+from planner.adapters.localpg import UNPRIVILEGED_USER, Binaries, LocalPostgres, available_binaries, find_bindir, free_port, local_postgres
 
 __all__ = [
     "PostgresServer", "find_bindir", "free_port", "require_binaries", "require_bindir", "start_pgbouncer", "start_postgres", "wait_for_port",

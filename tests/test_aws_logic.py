@@ -22,7 +22,7 @@ from planner.catalog.refresh import (
     specs_from_ec2,
     split_class_name,
 )
-from planner.aws_import import (
+from planner.live.rds_import import (
     Imported,
     ImportedDatabase,
     ImportedProxy,
@@ -38,7 +38,7 @@ from planner.catalog import COLUMNS, catalog_csv, load_catalog
 from planner.errors import InputError
 from planner.catalog.estimate import estimate_memory, platform_of
 from planner.model import VersionSupport
-from planner.observe import (
+from planner.live.observe import (
     match_observed,
     observation,
     observations_document,

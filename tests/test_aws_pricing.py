@@ -16,7 +16,7 @@ from botocore.stub import Stubber  # noqa: E402
 
 from planner.catalog.refresh import parse_price_list  # noqa: E402
 from planner.errors import ExternalError  # noqa: E402
-from planner.sources import aws  # noqa: E402
+from planner.adapters import aws  # noqa: E402
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKEN"
@@ -232,7 +232,7 @@ def test_proxies_with_targets_and_target_groups_are_paged(gateway: aws.AwsGatewa
     with stub:
         proxies = gateway.proxies()
     assert [p["DBProxyName"] for p in proxies] == ["shop-proxy", "mysql-proxy"]
-    from planner.aws_import import ImportedDatabase, proxies_for
+    from planner.live.rds_import import ImportedDatabase, proxies_for
 
     db = ImportedDatabase("main", "postgres", "16.4", "db.m6g.large", {}, resources=("shop-db",))
     assert [(p.name, p.database, p.max_connections_percent) for p in proxies_for(proxies, [db])] == [("shop-proxy", "main", 60)]

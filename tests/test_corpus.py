@@ -104,7 +104,7 @@ def no_servers(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make any attempt to connect to PostgreSQL or start a throwaway server fail the test."""
     import psycopg
 
-    import planner.sources.localpg as localpg
+    import planner.adapters.localpg as localpg
 
     def touched(*args: object, **kwargs: object) -> None:
         raise AssertionError("a server was touched before the topology was checked")

@@ -539,7 +539,7 @@ def test_the_comparison_needs_neither_typer_nor_git() -> None:
     """planner.review.diff is pure: no CLI, no subprocess, no catalogue (pandas) at import."""
     probe = (
         "import sys, planner.review.diff, planner.render.diff\n"
-        "print(sorted(m for m in ('typer', 'subprocess', 'pandas', 'planner.sources.git', 'planner.cli') if m in sys.modules))\n"
+        "print(sorted(m for m in ('typer', 'subprocess', 'pandas', 'planner.adapters.git', 'planner.cli') if m in sys.modules))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]", result.stdout

@@ -8,7 +8,7 @@ output file (an existing one stays byte-identical).
 PostgreSQL's faults are real: a TCP server that accepts and never answers, a lock that holds
 inspect's query until its statement_timeout, pg_terminate_backend from another session, and a
 loopback proxy in front of a real server that cuts both sockets after N bytes of the server's
-answers. AWS's are botocore Stubbers put in ``planner.sources.aws.client_overrides``.
+answers. AWS's are botocore Stubbers put in ``planner.adapters.aws.client_overrides``.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import psycopg
 import pytest
 from botocore.stub import Stubber
 
-from planner.sources import aws
+from planner.adapters import aws
 
 from .conftest import EXAMPLES, run_cli
 from .pgserver import PostgresServer, processes_mentioning, start_postgres_with_app_role
@@ -384,7 +384,7 @@ def test_verify_connection_cut_during_its_count_exits_3(server: PostgresServer, 
 
 @pytest.mark.server
 def test_ctrl_c_during_verify_local_prints_one_line_and_removes_the_server(monkeypatch: pytest.MonkeyPatch) -> None:
-    import planner.sources.postgres as pg
+    import planner.adapters.postgres as pg
 
     real, calls = pg.open_tagged, []
 
@@ -405,7 +405,7 @@ def test_ctrl_c_during_verify_local_prints_one_line_and_removes_the_server(monke
 
 @pytest.mark.server
 def test_ctrl_c_during_inspect_prints_one_line_and_closes_the_session(server: PostgresServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    import planner.sources.postgres as pg
+    import planner.adapters.postgres as pg
 
     def interrupted(conn: psycopg.Connection, dsn: str) -> None:
         raise KeyboardInterrupt
@@ -421,7 +421,7 @@ def test_ctrl_c_during_inspect_prints_one_line_and_closes_the_session(server: Po
 SIGINT_RUNNER = r"""
 import sys, time
 from pathlib import Path
-import planner.sources.postgres as pg
+import planner.adapters.postgres as pg
 from planner.cli import main
 
 marker, real, calls = Path(sys.argv[1]), pg.open_tagged, []

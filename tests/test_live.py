@@ -10,32 +10,12 @@ from hypothesis import strategies as st
 
 from planner.budget import compute_budget
 from planner.errors import InputError
-from planner.live import (
-    REFUSALS,
-    ServerSettings,
-    Session,
-    Snapshot,
-    advise,
-    classify_refusal,
-    compare_with_plan,
-    count_by,
-    format_duration,
-    full_server_explanation,
-    groupings,
-    is_slot_refusal,
-    live_budget,
-    locate,
-    oldest_transaction,
-    parse_duration,
-    predict_refusal,
-    role_allowance,
-    settings_from_rows,
-    stale_idle_sessions,
-)
-from planner.sources.localpg import Binaries
-from planner.sources.postgres import redact_dsn, scrub, server_message
+from planner.adapters.server import REFUSALS, ServerSettings, Session, Snapshot, classify_refusal, full_server_explanation, is_slot_refusal, role_allowance, settings_from_rows
+from planner.live.inspect import advise, compare_with_plan, count_by, format_duration, groupings, live_budget, locate, oldest_transaction, parse_duration, predict_refusal, stale_idle_sessions
+from planner.adapters.localpg import Binaries
+from planner.adapters.postgres import redact_dsn, scrub, server_message
 from planner.topology import parse_topology
-from planner.verify import build_plan, default_scale, local_settings
+from planner.live.verify import build_plan, default_scale, local_settings
 
 PG15 = ServerSettings("15.8", 150008, 20, 3)
 PG16 = ServerSettings("16.2", 160002, 20, 3, reserved_connections=2)
@@ -467,7 +447,7 @@ def _binaries(*specs: tuple[str, str]) -> list[Binaries]:
     ],
 )
 def test_choose_binaries(monkeypatch: pytest.MonkeyPatch, here: list[tuple[str, str]], major: int | None, chosen: str, note: str | None) -> None:
-    import planner.sources.localpg as localpg
+    import planner.adapters.localpg as localpg
 
     monkeypatch.setattr(localpg, "available_binaries", lambda: _binaries(*here))
     binaries, said = localpg.choose_binaries(major)
@@ -481,7 +461,7 @@ def test_choose_binaries(monkeypatch: pytest.MonkeyPatch, here: list[tuple[str, 
 
 
 def test_available_binaries_sorts_and_knows_pgserver() -> None:
-    import planner.sources.localpg as localpg
+    import planner.adapters.localpg as localpg
 
     found = localpg.available_binaries()
     assert [b.major for b in found] == sorted(b.major for b in found)
@@ -492,7 +472,7 @@ def test_available_binaries_sorts_and_knows_pgserver() -> None:
 
 
 def test_no_binaries_says_how_to_get_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    import planner.sources.localpg as localpg
+    import planner.adapters.localpg as localpg
     from planner.errors import ExternalError
 
     monkeypatch.setattr(localpg, "available_binaries", lambda: [])
@@ -501,7 +481,7 @@ def test_no_binaries_says_how_to_get_them(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_explicit_bindir_is_the_only_candidate(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    import planner.sources.localpg as localpg
+    import planner.adapters.localpg as localpg
 
     monkeypatch.setenv("PLANNER_PG_BINDIR", str(tmp_path))  # no initdb there: nothing, not the machine's instead
     assert localpg.available_binaries() == []

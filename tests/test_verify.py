@@ -176,7 +176,7 @@ def test_local_server_is_removed_with_its_processes() -> None:
 
 
 def test_ctrl_c_still_removes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
-    import planner.sources.postgres as pg
+    import planner.adapters.postgres as pg
 
     real, calls = pg.open_tagged, []
 
@@ -195,7 +195,7 @@ def test_ctrl_c_still_removes_everything(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_a_different_reality_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
-    import planner.sources.postgres as pg
+    import planner.adapters.postgres as pg
 
     real, calls = pg.open_tagged, []
 
@@ -212,7 +212,7 @@ def test_a_different_reality_exits_1(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_no_postgresql_binaries_exit_3(monkeypatch: pytest.MonkeyPatch) -> None:
-    import planner.sources.localpg as localpg
+    import planner.adapters.localpg as localpg
 
     monkeypatch.setattr(localpg, "available_binaries", lambda: [])
     code, out, err = run_cli(["verify", str(EXAMPLES / "beanstalk-flask.yaml"), "--local"])

@@ -2,7 +2,7 @@
 
 Pure: the functions here map API shapes (``DescribeOrderableDBInstanceOptions``,
 ``DescribeInstanceTypes``, Pricing API price lists) to catalogue rows; :func:`refresh_catalog`
-takes a gateway (:class:`planner.sources.aws.AwsGateway`, or a fake in tests) for the calls.
+takes a gateway (:class:`planner.adapters.aws.AwsGateway`, or a fake in tests) for the calls.
 
 What a refresh keeps and what it changes, per engine it refreshes:
 

@@ -11,7 +11,7 @@ from planner.render.data import report_dict
 from planner.render.table import markdown_table, md_escape, text_table
 
 if TYPE_CHECKING:
-    from planner.observe import ObservedPeak
+    from planner.live.observe import ObservedPeak
 
 STATUS_MARK = {"ok": "✅ ok", "warn": "⚠️ warn", "over": "❌ over"}
 ESTIMATE_NOTE = "* estimated: DBInstanceClassMemory for this class is estimated from its nominal memory, not observed"

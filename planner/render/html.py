@@ -30,7 +30,7 @@ from planner.render.html_diff import build_diff
 if TYPE_CHECKING:
     from typing import Mapping
 
-    from planner.observe import ObservedPeak
+    from planner.live.observe import ObservedPeak
     import jinja2
 
     from planner.catalog import Catalog

@@ -3,7 +3,7 @@
 Pure: the mapping from API shapes (``DescribeDBInstances``, ``DescribeDBClusters``,
 ``DescribeDBParameters``, ``DescribeDBProxies`` with their targets and target groups) to topology
 entries, and the merge into an existing file. :func:`collect` takes a gateway
-(:class:`planner.sources.aws.AwsGateway`) for the calls.
+(:class:`planner.adapters.aws.AwsGateway`) for the calls.
 
 Merging keeps the user's text: the databases and proxies imported replace their own entries
 (keeping keys AWS does not know, such as ``headroom`` or a proxy's ``clients``); every other line

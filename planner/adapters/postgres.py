@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import unquote
 
-from planner.errors import ExternalError, InputError
-from planner.live import (
+from planner.adapters.server import (
     ServerSettings,
     Session,
     Snapshot,
@@ -30,6 +29,7 @@ from planner.live import (
     is_slot_refusal,
     settings_from_rows,
 )
+from planner.errors import ExternalError, InputError
 
 if TYPE_CHECKING:
     import psycopg

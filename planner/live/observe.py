@@ -11,7 +11,7 @@ what was actually seen: the topology misses a source (a cron job, a BI tool, an 
                    "observed_at": "2026-11-16T09:00:00Z"}]}
 ```
 
-Pure: no AWS here (:meth:`planner.sources.aws.AwsGateway.connection_maxima` reads the metric).
+Pure: no AWS here (:meth:`planner.adapters.aws.AwsGateway.connection_maxima` reads the metric).
 CloudWatch counts client sessions, including superusers and RDS's own ``rdsadmin`` ones, so a peak
 a few connections above the plan's steady demand can be those.
 """

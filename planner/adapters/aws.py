@@ -7,7 +7,7 @@ planner runs against a local emulator, pages through every listing, and retries 
 with exponential backoff on top of botocore's own retries. Every failure becomes one
 :class:`~planner.errors.ExternalError` line (exit code 3) that says what to do; secrets never
 appear in it. The modules that map API shapes (:mod:`planner.catalog.refresh`,
-:mod:`planner.aws_import`, :mod:`planner.observe`) are pure and call the gateway's methods.
+:mod:`planner.live.rds_import`, :mod:`planner.live.observe`) are pure and call the gateway's methods.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ agree exactly. Everything opened is closed, whatever happens (Ctrl-C included).
 
 ``--local`` starts a throwaway server whose settings are the instance's planned ones, from the
 binaries closest to the topology's engine version (a 16+ topology runs PostgreSQL 16+ where one is
-here, e.g. from the ``pgserver`` package; see :func:`planner.sources.localpg.choose_binaries`).
+here, e.g. from the ``pgserver`` package; see :func:`planner.adapters.localpg.choose_binaries`).
 Community PostgreSQL has no ``rds.*`` reserves (and 15 and older no ``reserved_connections``), so
 those slots are folded into ``superuser_reserved_connections``: an ordinary role meets exactly the
 same limit. Large instances are scaled down (``--scale K``): max_connections and every source's
@@ -21,15 +21,16 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from planner.adapters.server import ServerSettings, classify_refusal, full_server_explanation, role_allowance
 from planner.errors import ExternalError, InputError
-from planner.live import ServerSettings, classify_refusal, full_server_explanation, locate, predict_refusal, role_allowance
+from planner.live.inspect import locate, predict_refusal
 from planner.render.table import text_table
 from planner.reserves import RESERVED, SUPERUSER, parse_engine_version
 
 if TYPE_CHECKING:
+    from planner.adapters.localpg import Binaries
     from planner.budget import InstanceBudget
     from planner.model import Topology
-    from planner.sources.localpg import Binaries
 
 VERIFY_ROLE = "planner_verify"
 LOCAL_LIMIT = 200  # connections a laptop's throwaway server comfortably holds
@@ -172,7 +173,7 @@ class Outcome:
 
 def open_connections(dsn: str, sources: Sequence[PlannedSource], others_expected: int, progress: Progress | None = None) -> Outcome:
     """Open the sources' connections in order until one is refused; close them all before returning."""
-    from planner.sources.postgres import SlotRefused, count_other_clients, open_tagged, settle_others
+    from planner.adapters.postgres import SlotRefused, count_other_clients, open_tagged, settle_others
 
     outcome = Outcome(opened={s.source: 0 for s in sources}, others_before=others_expected)
     held: list[Any] = []
@@ -246,8 +247,8 @@ def engine_major(instance: "InstanceBudget") -> int | None:
 
 def verify_local(plan: VerifyPlan, progress: Progress | None = None) -> VerifyReport:
     """Run ``plan`` on a throwaway server with the planned settings; remove the server after."""
-    from planner.sources.localpg import choose_binaries, local_postgres
-    from planner.sources.postgres import create_login_role, read_control
+    from planner.adapters.localpg import choose_binaries, local_postgres
+    from planner.adapters.postgres import create_login_role, read_control
 
     binaries, older = choose_binaries(engine_major(plan.instance))
     settings, notes = local_settings(plan, binaries.major)
@@ -268,7 +269,7 @@ def verify_local(plan: VerifyPlan, progress: Progress | None = None) -> VerifyRe
 
 def verify_dsn(plan: VerifyPlan, dsn: str, confirm: Callable[[str], None], progress: Progress | None = None) -> VerifyReport:
     """Run ``plan`` against the server of ``dsn`` as its user, after ``confirm`` (which may abort)."""
-    from planner.sources.postgres import describe_target, read_control
+    from planner.adapters.postgres import describe_target, read_control
 
     control = read_control(dsn)
     where = describe_target(dsn)
