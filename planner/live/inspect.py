@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 from planner.errors import InputError
 
 if TYPE_CHECKING:
+    from planner.adapters.postgres import BouncerState
     from planner.budget import InstanceBudget, PoolerBudget
 
 from planner.adapters.server import (
@@ -297,3 +298,17 @@ def locate(ordinal: int, counts: Sequence[tuple[str, int]]) -> tuple[str, int] |
             return source, ordinal - seen
         seen += count
     return None
+
+
+def bouncer_capacity(state: "BouncerState") -> int:
+    """Return the most server connections this PgBouncer may open: per database, its pools ×
+    (pool_size + reserve_pool), capped by max_db_connections."""
+    global_cap = int(state.config.get("max_db_connections") or 0)
+    total = 0
+    for db in state.databases:
+        pools = max(1, sum(1 for p in state.pools if p.database == db.get("name")))
+        size = int(db.get("pool_size") or state.config.get("default_pool_size") or 0)
+        per_db = pools * (size + int(db.get("reserve_pool") or 0))
+        cap = int(db.get("max_connections") or 0) or global_cap
+        total += min(per_db, cap) if cap else per_db
+    return total
