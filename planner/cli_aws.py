@@ -74,8 +74,8 @@ def catalog_refresh(
       planner catalog refresh --engine aurora-postgresql --no-prices -o aurora.csv
       planner plan shop.yaml --catalog catalog-eu-west-1.csv
     """
-    from planner.catalog.refresh import refresh_catalog
     from planner.catalog import load_catalog
+    from planner.catalog.refresh import refresh_catalog
 
     if engine is not None and engine not in RDS_ENGINES:
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
@@ -130,7 +130,8 @@ def import_rds(
       planner import rds --db-cluster-identifier shop-aurora --name main -o shop.yaml
       planner import rds --all --region eu-west-1
     """
-    from planner.live.rds_import import collect, merge_json, merge_yaml, new_topology
+    from planner.live.merge import merge_json, merge_yaml, new_topology
+    from planner.live.rds_import import collect
 
     chosen = [flag for flag, on in (("--db-instance-identifier", db_instance_identifier), ("--db-cluster-identifier",
               db_cluster_identifier), ("--all", everything)) if on]  # fmt: skip

@@ -22,17 +22,8 @@ from planner.catalog.refresh import (
     specs_from_ec2,
     split_class_name,
 )
-from planner.live.rds_import import (
-    Imported,
-    ImportedDatabase,
-    ImportedProxy,
-    database_from_cluster,
-    database_from_instance,
-    merge_json,
-    merge_yaml,
-    new_topology,
-    parameters_from_rds,
-)
+from planner.live.rds_import import Imported, ImportedDatabase, ImportedProxy, database_from_cluster, database_from_instance, parameters_from_rds
+from planner.live.merge import merge_json, merge_yaml, new_topology
 from planner.budget import compute_budget
 from planner.catalog import COLUMNS, catalog_csv, load_catalog
 from planner.errors import InputError
