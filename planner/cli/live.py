@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 
 import typer
 
-from planner.cli_common import CatalogOption, ObservationsOption, OutputOption, TopologyArgument, _emit, _load
+from planner.cli.app import app
+from planner.cli.common import CatalogOption, ObservationsOption, OutputOption, TopologyArgument, _emit, _load
 from planner.errors import EXIT_OVER, InputError
 from planner.model import SCENARIOS
 
@@ -102,6 +103,7 @@ def _bouncer_budget(snapshot: "Snapshot | None", report: "BudgetReport | None", 
     return None
 
 
+@app.command()
 @_interruptible()
 def inspect(
     dsn: DsnOption = None,
@@ -200,6 +202,7 @@ def inspect(
 # --------------------------------------------------------------------------- verify
 
 
+@app.command()
 @_interruptible()
 def verify(
     topology: TopologyArgument,

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
 import typer
 
-from planner.cli_common import (
+from planner.cli.app import app
+from planner.cli.common import (
     CatalogOption,
     ObservationsOption,
     OutputOption,
@@ -89,6 +90,7 @@ def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"]
     print(f"topology written: {target} (planner check: {status})", file=sys.stderr)
 
 
+@app.command()
 def recommend(
     topology: TopologyArgument,
     format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
@@ -159,6 +161,7 @@ def _option_for(kind: EmitKind, topology: "Topology", catalog: "Catalog", databa
     return sorted(candidates, key=_rank_key)[0]
 
 
+@app.command()
 def emit(
     kind: Annotated[EmitKind, typer.Argument(help="pgbouncer, proxy, parameters or pools.", show_default=False)],
     topology: TopologyArgument,

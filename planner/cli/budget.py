@@ -1,10 +1,4 @@
-"""The ``planner`` command line: thin Typer commands that load, compute, render and exit.
-
-Errors the user can act on (:class:`PlannerError`) are caught in :func:`main`, printed as one
-line per problem on stderr, and turned into the exit codes of spec §4. Anything else is a bug
-and stays a traceback. Heavy libraries are imported inside the commands that need them, so
-``planner check`` pays only for pandas (the catalogue) and PyYAML.
-"""
+"""``check``, ``plan``, ``explain``, ``diff`` and ``report``: the commands over a topology's budget."""
 
 from __future__ import annotations
 
@@ -16,8 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from planner import __version__
-from planner.cli_common import (
+from planner.cli.common import (
     CatalogOption,
     CheckFormat,
     FailOn,
@@ -29,23 +22,14 @@ from planner.cli_common import (
     _load,
     _scenarios,
 )
-from planner.errors import EXIT_OVER, InputError, PlannerError
+from planner.errors import EXIT_OVER, InputError
 from planner.model import ENGINES
 from planner.reserves import parse_engine_version
 
 if TYPE_CHECKING:
     from planner.model import Topology
 
-app = typer.Typer(
-    name="planner",
-    help="Connection-budget capacity planner for PostgreSQL on AWS RDS and Aurora.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-catalog_app = typer.Typer(help="The instance-class catalogue: list classes, show one.", no_args_is_help=True)
-app.add_typer(catalog_app, name="catalog")
+from planner.cli.app import app
 
 
 @app.command()
@@ -242,13 +226,12 @@ def diff(
       planner diff git:origin/main:infra/topology.yaml infra/topology.yaml --format markdown -o comment.md
       planner diff git:HEAD~1:topology.yaml git:HEAD:topology.yaml --fail-on increase --format json
     """
+    from planner.adapters.git import load_topology_spec
     from planner.budget import BudgetReport, compute_budget
     from planner.catalog import load_catalog
-    from planner.review.diff import diff_reports
     from planner.errors import Problem
-    from planner.model import Topology
     from planner.render import diff as render
-    from planner.adapters.git import load_topology_spec
+    from planner.review.diff import diff_reports
 
     chosen = _scenarios(scenario)
     specs = [base] if base == head else [base, head]
@@ -335,140 +318,3 @@ def _file_stem(name: str) -> str:
     """Return a topology name as a safe file name: its `name:` key may hold any text."""
     stem = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "._-") else "-" for ch in name).strip(".-")
     return stem or "topology"
-
-
-@catalog_app.command("list")
-def catalog_list(
-    engine: Annotated[Optional[str], typer.Option("--engine", help="Only classes that support this engine.")] = None,
-    family: Annotated[Optional[str], typer.Option("--family", help="Only these families, comma-separated (e.g. m7g,r7g).")] = None,
-    format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
-    catalog: CatalogOption = None,
-    observations: ObservationsOption = None,
-) -> None:
-    """List instance classes with their default max_connections per engine.
-
-    \b
-    Examples:
-      planner catalog list --engine postgres --family m7g
-      planner catalog list --engine aurora-postgresql --format json
-    """
-    from planner.catalog import load_catalog
-    from planner.render import catalog as render
-
-    if engine is not None and engine not in ENGINES[:2]:
-        raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
-    cat = load_catalog(catalog, observations)
-    classes = cat.classes(engine=engine, family=family)
-    renderer = {TableFormat.text: render.render_list_text, TableFormat.json: render.render_list_json, TableFormat.markdown: render.render_list_markdown}[format]
-    _emit(renderer(classes, engine), None)
-
-
-@catalog_app.command("show")
-def catalog_show(
-    instance_class: Annotated[str, typer.Argument(help="An instance class, e.g. db.m6g.large.", show_default=False)],
-    engine: Annotated[str, typer.Option("--engine", help="postgres or aurora-postgresql.")] = "postgres",
-    engine_version: Annotated[str, typer.Option("--engine-version", help='Engine version whose reserved slots apply: "16", "15.8" (a bare major means its newest minor).')] = "16",
-    format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
-    catalog: CatalogOption = None,
-    observations: ObservationsOption = None,
-) -> None:
-    """Show one class: memory, DBInstanceClassMemory and where it came from, default budget.
-
-    \b
-    Examples:
-      planner catalog show db.m6g.large
-      planner catalog show db.t3.micro --engine-version 15.8
-      planner catalog show db.r6g.xlarge --engine aurora-postgresql --format json
-    """
-    from planner.catalog import load_catalog
-    from planner.render import catalog as render
-
-    if engine not in ENGINES[:2]:
-        raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
-    cat = load_catalog(catalog, observations)
-    try:
-        version = parse_engine_version(engine_version)
-    except ValueError:
-        raise InputError(f'--engine-version: {engine_version!r} is not a version (write e.g. "16" or "15.8")') from None
-    cls = cat.get(instance_class)
-    memory = cat.dbicm(instance_class, engine)
-    renderer = {TableFormat.text: render.render_show_text, TableFormat.json: render.render_show_json, TableFormat.markdown: render.render_show_text}[format]
-    _emit(renderer(cls, engine, memory, version), None)
-
-
-# The commands that change a topology live in their own module; registered here, like the rest.
-from planner.cli_fix import emit, recommend  # noqa: E402 - after `app` exists
-from planner.cli_live import inspect, verify  # noqa: E402 - after `app` exists
-from planner.cli_aws import catalog_refresh, import_app, observe  # noqa: E402 - after `app` exists
-
-app.command()(recommend)
-app.command()(emit)
-app.command()(inspect)
-app.command()(verify)
-catalog_app.command("refresh")(catalog_refresh)
-app.add_typer(import_app, name="import")
-app.command()(observe)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"planner {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
-) -> None:
-    """Connection-budget capacity planner for PostgreSQL on AWS RDS and Aurora.
-
-    \b
-    Examples:
-      planner check shop.yaml            # the CI gate
-      planner plan shop.yaml             # which instance class holds it
-      planner explain shop.yaml          # the arithmetic, written out
-      planner report shop.yaml           # an HTML report for review
-      planner recommend shop.yaml        # options that close a gap
-      planner diff git:origin/main:shop.yaml shop.yaml   # the change in a pull request
-      planner catalog show db.m6g.large  # one class's budget
-    """
-
-
-def _help_for(args: list[str]) -> str:
-    """Return the help command for the subcommand the user typed, e.g. ``planner check --help``."""
-    words = [a for a in args[:2] if not a.startswith("-")]
-    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
-    if words and words[0] in commands:
-        sub = getattr(commands[words[0]], "commands", {})
-        if len(words) > 1 and words[1] in sub:
-            return f"planner {words[0]} {words[1]} --help"
-        return f"planner {words[0]} --help"
-    return "planner --help"
-
-
-def main(argv: Optional[list[str]] = None) -> None:
-    """Run the CLI: catch planner errors and usage errors, print one line each, exit with the code."""
-    args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
-    args = [a for a in args if a != "--debug"]
-    command = typer.main.get_command(app)
-    try:
-        code = command.main(args=args, prog_name="planner", standalone_mode=False)
-    except PlannerError as exc:
-        if debug:
-            raise
-        for line in exc.lines():
-            print(f"planner: {line}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except typer.Exit as exc:  # raised from callbacks such as --version
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
-        print("planner: aborted", file=sys.stderr)
-        sys.exit(130)
-    except typer.TyperException as exc:  # click's usage errors (bad flags, missing arguments)
-        if debug:
-            raise
-        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        print(f"planner: {message} (see '{_help_for(args)}')", file=sys.stderr)
-        sys.exit(getattr(exc, "exit_code", 2))
-    sys.exit(code if isinstance(code, int) else 0)

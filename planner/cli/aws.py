@@ -18,7 +18,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from planner.cli_common import CatalogOption, ObservationsOption, OutputOption, _emit
+from planner.cli.app import app, catalog_app
+from planner.cli.common import CatalogOption, ObservationsOption, OutputOption, _emit
 from planner.errors import InputError
 from planner.model import RDS_ENGINES
 
@@ -33,6 +34,7 @@ EndpointOption = Annotated[
 ProfileOption = Annotated[Optional[str], typer.Option("--profile", help="AWS profile (default: AWS_PROFILE, else the default credential chain).")]
 
 import_app = typer.Typer(help="Write parts of a topology from what is deployed.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 
 def _gateway(region: Optional[str], endpoint_url: Optional[str], profile: Optional[str]) -> Any:
@@ -49,6 +51,7 @@ def _today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
 
+@catalog_app.command("refresh")
 def catalog_refresh(
     region: RegionOption = None,
     engine: Annotated[Optional[str], typer.Option("--engine", help="Refresh only this engine: postgres or aurora-postgresql (default: both).")] = None,
@@ -170,6 +173,7 @@ def import_rds(
     _note(f"imported {len(imported.databases)} database(s) ({names}){proxies}" + (f" into {output}" if output else ""))
 
 
+@app.command()
 def observe(
     instances: Annotated[list[str], typer.Argument(metavar="ID...", help="DB instance identifiers (writers or replicas).", show_default=False)],
     days: Annotated[int, typer.Option("--days", min=1, max=63, help="How many days back to look (5-minute data is kept 63 days).")] = 14,

@@ -1,0 +1,95 @@
+"""The Typer application, its root options, and :func:`main`: one line per error, the exit codes of spec §4.
+
+Errors the user can act on (:class:`PlannerError`) are caught in :func:`main`, printed as one
+line per problem on stderr, and turned into the exit codes of spec §4. Anything else is a bug
+and stays a traceback (``--debug`` re-raises the others too). The commands register themselves
+on :data:`app` when :mod:`planner.cli` imports their modules.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Optional
+
+import typer
+
+from planner import __version__
+from planner.errors import PlannerError
+
+if TYPE_CHECKING:
+    pass
+
+app = typer.Typer(
+    name="planner",
+    help="Connection-budget capacity planner for PostgreSQL on AWS RDS and Aurora.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+catalog_app = typer.Typer(help="The instance-class catalogue: list classes, show one.", no_args_is_help=True)
+app.add_typer(catalog_app, name="catalog")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"planner {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")] = False,
+) -> None:
+    """Connection-budget capacity planner for PostgreSQL on AWS RDS and Aurora.
+
+    \b
+    Examples:
+      planner check shop.yaml            # the CI gate
+      planner plan shop.yaml             # which instance class holds it
+      planner explain shop.yaml          # the arithmetic, written out
+      planner report shop.yaml           # an HTML report for review
+      planner recommend shop.yaml        # options that close a gap
+      planner diff git:origin/main:shop.yaml shop.yaml   # the change in a pull request
+      planner catalog show db.m6g.large  # one class's budget
+    """
+
+
+def _help_for(args: list[str]) -> str:
+    """Return the help command for the subcommand the user typed, e.g. ``planner check --help``."""
+    words = [a for a in args[:2] if not a.startswith("-")]
+    commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    if words and words[0] in commands:
+        sub = getattr(commands[words[0]], "commands", {})
+        if len(words) > 1 and words[1] in sub:
+            return f"planner {words[0]} {words[1]} --help"
+        return f"planner {words[0]} --help"
+    return "planner --help"
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    """Run the CLI: catch planner errors and usage errors, print one line each, exit with the code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=args, prog_name="planner", standalone_mode=False)
+    except PlannerError as exc:
+        if debug:
+            raise
+        for line in exc.lines():
+            print(f"planner: {line}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:  # raised from callbacks such as --version
+        sys.exit(exc.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        print("planner: aborted", file=sys.stderr)
+        sys.exit(130)
+    except typer.TyperException as exc:  # click's usage errors (bad flags, missing arguments)
+        if debug:
+            raise
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"planner: {message} (see '{_help_for(args)}')", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
+    sys.exit(code if isinstance(code, int) else 0)
