@@ -40,9 +40,9 @@ from planner.live.observe import (
 )
 from planner.topology import parse_topology
 
-from .conftest import run_cli
-from .test_aws_pricing import price_entry
-from .test_catalog import CATALOG_ROWS
+from ..conftest import run_cli
+from ..catalog.test_aws_pricing import price_entry
+from ..catalog.test_catalog import CATALOG_ROWS
 
 CATALOG = load_catalog()
 

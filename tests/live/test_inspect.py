@@ -13,8 +13,8 @@ from typing import Iterator
 import psycopg
 import pytest
 
-from .conftest import run_cli
-from .pgserver import PostgresServer, free_port, require_binaries, start_pgbouncer, start_postgres, wait_for_port
+from ..conftest import run_cli
+from ..pgserver import PostgresServer, free_port, require_binaries, start_pgbouncer, start_postgres, wait_for_port
 
 pytestmark = pytest.mark.server
 

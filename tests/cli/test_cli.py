@@ -12,7 +12,7 @@ import pytest
 
 from planner.cli import main
 
-from .conftest import EXAMPLES, run_cli
+from ..conftest import EXAMPLES, run_cli
 
 HEAVY = ("matplotlib", "boto3", "botocore", "psycopg", "jinja2")
 
@@ -203,7 +203,7 @@ def test_every_command_has_help_with_an_example() -> None:
 
 
 def test_every_command_is_in_the_readme() -> None:
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     for command in ("planner check", "planner plan", "planner explain", "planner report", "planner diff", "planner recommend",
                     "planner emit", "planner inspect", "planner verify", "planner catalog list", "planner catalog show",
                     "planner catalog refresh", "planner import rds", "planner observe"):
@@ -234,8 +234,8 @@ def test_main_reraises_with_debug() -> None:
 
 def test_readme_shows_real_output() -> None:
     """The console sessions in the README are what the commands print today."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    root = Path(__file__).parent.parent
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    root = Path(__file__).parents[2]
     for command in ("planner check examples/beanstalk-flask.yaml",
                     "planner plan examples/beanstalk-flask.yaml --engine-version 16 --top 3 --family m7g,m6g,t4g"):
         block = readme.split(f"$ {command}\n", 1)[1].split("\n$ ", 1)[0].split("\n```", 1)[0]
@@ -275,7 +275,7 @@ def test_bad_observations_and_catalog_exit_2(tmp_path: Path) -> None:
 
 
 def test_custom_catalog_is_used(tmp_path: Path) -> None:
-    source = (Path(__file__).parent.parent / "data" / "instance_classes.csv").read_text().splitlines()
+    source = (Path(__file__).parents[2] / "data" / "instance_classes.csv").read_text().splitlines()
     header, rows = source[0], [r for r in source[1:] if r.startswith("db.m5.large,")]
     catalog = tmp_path / "mine.csv"
     catalog.write_text("\n".join([header, *rows]) + "\n")

@@ -25,7 +25,7 @@ HAVE_FORMULA = importlib.util.find_spec("planner.formula") is not None
 @pytest.fixture
 def examples() -> Path:
     """The shared examples, copied into the repository so CI needs nothing beside it."""
-    return Path(__file__).parent / "examples"
+    return Path(__file__).parents[1] / "examples"
 
 
 def doc(*lines: str) -> str:
@@ -123,12 +123,12 @@ def test_example_shared_instance(examples: Path) -> None:
 
 def test_examples_match_their_copies(examples: Path) -> None:
     """tests/examples are the README's examples/; both are the shared ones where ../shared is beside the repository."""
-    published = Path(__file__).resolve().parents[1] / "examples"
+    published = Path(__file__).resolve().parents[2] / "examples"
     names = sorted(p.name for p in examples.glob("*.yaml"))
     assert names == sorted(p.name for p in published.glob("*.yaml")) and names
     for name in names:
         assert (examples / name).read_text() == (published / name).read_text(), f"tests/examples/{name} differs from examples/"
-    shared = Path(__file__).resolve().parents[2] / "shared" / "examples"
+    shared = Path(__file__).resolve().parents[3] / "shared" / "examples"
     for source in shared.glob("*.yaml"):  # nothing to compare in a clone without the workplace's ../shared
         assert (examples / source.name).read_text() == source.read_text(), f"refresh tests/examples/{source.name}"
 

@@ -11,7 +11,7 @@ from planner.topology.writer import dump_topology
 from planner.model import Topology
 from planner.topology import load_topology, parse_topology
 
-from .conftest import EXAMPLES
+from ..conftest import EXAMPLES
 
 
 def comparable(topology: Topology) -> Topology:

@@ -14,7 +14,7 @@ import pytest
 from planner.budget import compute_budget
 from planner.model import Database, Environment, Service, Topology
 
-from .pgserver import PostgresServer, start_postgres
+from ..pgserver import PostgresServer, start_postgres
 
 pytestmark = pytest.mark.server
 

@@ -19,7 +19,7 @@ from planner.render import html_context
 from planner.render.html import build_context, environment, render_context, render_report
 from planner.topology import load_topology
 
-from .conftest import EXAMPLES, run_cli
+from ..conftest import EXAMPLES, run_cli
 
 CATALOG = load_catalog()
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
@@ -269,7 +269,7 @@ def test_chromium_renders_the_report(tmp_path: Path) -> None:
 
 def test_chromium_binary_name_is_the_debian_one() -> None:
     """The path the tests use is where Debian's package puts it (and what make test installs)."""
-    script = (Path(__file__).parent.parent / "scripts" / "ensure-system-deps.sh").read_text()
+    script = (Path(__file__).parents[2] / "scripts" / "ensure-system-deps.sh").read_text()
     assert str(CHROMIUM) in script and "chromium" in script
     if shutil.which("chromium") and not os.environ.get("CI"):
         assert Path(shutil.which("chromium") or "").resolve().exists()
@@ -279,7 +279,7 @@ def test_report_shows_the_observed_peak(tmp_path: Path) -> None:
     """`report --observed` puts CloudWatch's peak next to the plan and warns where the plan is below it."""
     import json
 
-    from .conftest import EXAMPLES, run_cli
+    from ..conftest import EXAMPLES, run_cli
 
     observed = tmp_path / "observed.json"
     observed.write_text(json.dumps({

@@ -260,7 +260,7 @@ def test_unknown_profile_exits_3(monkeypatch: pytest.MonkeyPatch, tmp_path) -> N
 
 
 def test_an_endpoint_that_is_not_a_url_is_a_usage_error(gateway: aws.AwsGateway) -> None:
-    from .conftest import run_cli
+    from ..conftest import run_cli
 
     code, out, err = run_cli(["observe", "shop-db", "--endpoint-url", "not a url"])
     assert code == 2 and out == "" and "--endpoint-url: 'not a url' is not a URL" in err

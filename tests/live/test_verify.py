@@ -16,8 +16,8 @@ from typing import Iterator
 import psycopg
 import pytest
 
-from .conftest import EXAMPLES, run_cli
-from .pgserver import (
+from ..conftest import EXAMPLES, run_cli
+from ..pgserver import (
     PostgresServer,
     free_port,
     processes_mentioning,

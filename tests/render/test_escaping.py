@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from ..conftest import run_cli
 
 HOSTILE = "=cmd|' /C calc'!A0 <img src=x onerror=alert(1)> | **bold** [link](http://x) %0A\n::error::"
 

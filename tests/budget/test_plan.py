@@ -13,7 +13,7 @@ from planner.budget.plan import plan_database
 from planner.advice.recommend import recommend
 from planner.topology import load_topology, parse_topology
 
-from .conftest import EXAMPLES, run_cli
+from ..conftest import EXAMPLES, run_cli
 
 CATALOG = load_catalog()
 CASES = [(name, deployment, version) for name in ("beanstalk-flask", "shared-instance", "pgbouncer-fleet")

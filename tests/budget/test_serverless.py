@@ -9,7 +9,7 @@ from planner.topology.writer import dump_topology
 from planner.errors import InputError
 from planner.topology import parse_topology
 
-from .conftest import run_cli
+from ..conftest import run_cli
 
 
 def topology(min_acu: float, max_acu: float, extra: str = "") -> str:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import EXAMPLES, run_cli
+from ..conftest import EXAMPLES, run_cli
 
-CORPUS = Path(__file__).parent / "corpus"
+CORPUS = Path(__file__).parents[1] / "corpus"
 
 # file -> (line or None, a fragment the one line must contain: the key path or the problem)
 TOPOLOGIES: dict[str, tuple[int | None, str]] = {

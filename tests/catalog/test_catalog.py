@@ -30,7 +30,7 @@ from planner.errors import InputError
 from planner.model import RDS_ENGINES, price_for
 from planner.reserves import parse_engine_version
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TEST_DATA = ROOT / "tests" / "data"
 CATALOG_CSV = ROOT / "data" / "instance_classes.csv"
 PACKAGED_CSV = ROOT / "planner" / "data" / "instance_classes.csv"

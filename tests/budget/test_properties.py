@@ -27,7 +27,7 @@ from planner.render.data import report_dict
 from planner.topology import parse_topology
 
 CATALOG = load_catalog()
-SCHEMA = json.loads((Path(__file__).parent.parent / "docs" / "schema" / "check.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "schema" / "check.schema.json").read_text())
 CLASSES = [c.instance_class for c in CATALOG.classes(engine="postgres") if not c.retired][:40]
 DRIVERS = ["sqlalchemy", "django", "rails", "node-pg", "asyncpg", "psycopg-pool", "hikari", "per-thread"]
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

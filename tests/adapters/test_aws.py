@@ -27,8 +27,8 @@ from botocore.stub import Stubber  # noqa: E402
 from planner.catalog import load_catalog  # noqa: E402
 from planner.adapters import aws  # noqa: E402
 
-from .conftest import run_cli  # noqa: E402
-from .test_aws_pricing import FILTERS, price_entry, products_page, products_params  # noqa: E402
+from ..conftest import run_cli  # noqa: E402
+from ..catalog.test_aws_pricing import FILTERS, price_entry, products_page, products_params  # noqa: E402
 
 FORMULA = "LEAST({DBInstanceClassMemory/9531392},1200)"
 Q = 9531392

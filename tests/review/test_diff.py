@@ -20,7 +20,7 @@ import yaml
 from planner.review.diff import Delta
 from planner.render.diff import NO_CHANGE
 
-from .conftest import EXAMPLES, run_cli
+from ..conftest import EXAMPLES, run_cli
 
 SCENARIOS = ("steady", "peak", "rollout")
 needs_git = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
@@ -565,7 +565,7 @@ def test_delta(delta: Delta, value: int | None, changed: bool) -> None:
 @needs_git
 def test_docs_show_real_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_git: None) -> None:
     """The console session in docs/diff.md is what the command prints (up to the elided warnings)."""
-    doc = (Path(__file__).parent.parent / "docs" / "diff.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs" / "diff.md").read_text()
     command = "planner diff git:origin/main:infra/topology.yaml infra/topology.yaml"
     block = doc.split(f"$ {command}\n", 1)[1].split("\n```", 1)[0]
     root = tmp_path / "repo"

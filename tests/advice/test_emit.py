@@ -12,7 +12,7 @@ from planner.advice.emit import Connection, emit_parameters, emit_pgbouncer, emi
 from planner.advice.recommend import Option, recommend
 from planner.topology import parse_topology
 
-from .pgserver import PostgresServer, free_port, start_pgbouncer, start_postgres, wait_for_port
+from ..pgserver import PostgresServer, free_port, start_pgbouncer, start_postgres, wait_for_port
 
 MAX_CONNECTIONS = 20
 # 10 replicas × 4 processes × 5 = 200 connections wanted, 17 usable: PgBouncer must fit it.

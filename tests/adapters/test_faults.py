@@ -35,8 +35,8 @@ from botocore.stub import Stubber
 
 from planner.adapters import aws
 
-from .conftest import EXAMPLES, run_cli
-from .pgserver import PostgresServer, processes_mentioning, start_postgres_with_app_role
+from ..conftest import EXAMPLES, run_cli
+from ..pgserver import PostgresServer, processes_mentioning, start_postgres_with_app_role
 
 INTERRUPTED = "planner: interrupted; everything opened was closed"
 CUT = "server closed the connection unexpectedly"
@@ -692,7 +692,7 @@ def test_observe_to_an_unwritable_path_is_exit_2(aws_env: None, monkeypatch: pyt
 
 def test_emit_writes_every_file_or_none(tmp_path: Path) -> None:
     """A failure on the second file leaves no first file: emit is all or nothing."""
-    from .conftest import EXAMPLES, run_cli
+    from ..conftest import EXAMPLES, run_cli
 
     out = tmp_path / "deploy"
     (out / "userlist.txt").mkdir(parents=True)  # the second file cannot be written

@@ -12,7 +12,7 @@ from planner.topology.writer import dump_topology
 from planner.advice.recommend import Option, recommend
 from planner.topology import load_topology, parse_topology
 
-from .conftest import EXAMPLES
+from ..conftest import EXAMPLES
 
 CATALOG = load_catalog()
 
@@ -132,7 +132,7 @@ def test_options_are_ranked_fitting_and_cheap_first() -> None:
 
 
 def _cli_cases() -> list[tuple[str, str]]:
-    from .conftest import run_cli
+    from ..conftest import run_cli
 
     cases = []
     for path in sorted(EXAMPLES.glob("*.yaml")):
@@ -145,7 +145,7 @@ def _cli_cases() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("path", "ident"), _cli_cases())
 def test_cli_apply_to_topology_passes_check(path: str, ident: str, tmp_path: Path) -> None:
-    from .conftest import run_cli
+    from ..conftest import run_cli
 
     target = tmp_path / "applied.yaml"
     code, _, err = run_cli(["recommend", path, "--option", ident, "--apply-to-topology", str(target)])
@@ -156,7 +156,7 @@ def test_cli_apply_to_topology_passes_check(path: str, ident: str, tmp_path: Pat
 
 
 def test_cli_emit_writes_files_and_never_secrets(tmp_path: Path) -> None:
-    from .conftest import run_cli
+    from ..conftest import run_cli
 
     path = str(EXAMPLES / "beanstalk-flask.yaml")
     for kind, names in (("pgbouncer", {"pgbouncer.ini", "userlist.txt"}), ("parameters", {"parameters.sh", "parameters.tf"}),
@@ -171,7 +171,7 @@ def test_cli_emit_writes_files_and_never_secrets(tmp_path: Path) -> None:
 
 
 def test_cli_recommend_nothing_to_do_and_bad_option() -> None:
-    from .conftest import run_cli
+    from ..conftest import run_cli
 
     code, out, _ = run_cli(["recommend", str(EXAMPLES / "pgbouncer-fleet.yaml")])
     assert code == 0 and "nothing to recommend" in out
