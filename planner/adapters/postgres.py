@@ -17,7 +17,7 @@ import os
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from planner.adapters.server import (
@@ -167,7 +167,7 @@ def connect_timeout_of(dsn: str, override: float | None = None) -> int | None:
     if value is None:
         try:
             value = conninfo_to_dict(dsn).get("connect_timeout", CONNECT_TIMEOUT_SECONDS)
-        except Exception:  # noqa: BLE001 - an unparsable DSN is reported by _connect
+        except Exception:  # noqa: BLE001 - an unparsable DSN is reported by connect
             value = CONNECT_TIMEOUT_SECONDS
     try:
         seconds = int(float(value))
@@ -259,7 +259,7 @@ def _query_error(exc: BaseException, dsn: str, what: str) -> ExternalError:
     return ExternalError(f"{what} at {describe_target(dsn)}: {query_message(exc, dsn)}")
 
 
-def _connect(dsn: str, what: str = "PostgreSQL", connect_timeout: float | None = None, **kwargs: Any) -> "psycopg.Connection[Any]":
+def connect(dsn: str, what: str = "PostgreSQL", connect_timeout: float | None = None, **kwargs: Any) -> "psycopg.Connection[Any]":
     """Connect with a connect timeout (``connect_timeout`` seconds, else the DSN's, else 10 s);
     map every failure."""
     import psycopg
@@ -294,7 +294,7 @@ def connect_read_only(
     ``statement_timeout`` is a PostgreSQL duration (``10s``, ``250ms``); it is set last, so that a
     tiny one limits inspect's queries, not its own settings.
     """
-    conn = _connect(dsn, application_name=application_name, connect_timeout=connect_timeout)
+    conn = connect(dsn, application_name=application_name, connect_timeout=connect_timeout)
     try:
         for setting, value in (("default_transaction_read_only", "on"), ("lock_timeout", LOCK_TIMEOUT), ("statement_timeout", statement_timeout)):
             conn.execute(f"SET {setting} = '{value}'")
@@ -352,76 +352,6 @@ def run_terminations(conn: "psycopg.Connection[Any]", dsn: str, statements: list
 # --------------------------------------------------------------------------- PgBouncer
 
 
-@dataclass(frozen=True)
-class BouncerPool:
-    """One (database, user) pool of ``SHOW POOLS``."""
-
-    database: str
-    user: str
-    cl_active: int
-    cl_waiting: int
-    sv_active: int
-    sv_idle: int
-    sv_used: int
-    sv_tested: int
-    sv_login: int
-    maxwait_seconds: float
-    pool_mode: str
-
-    @property
-    def servers(self) -> int:
-        """Return the server connections this pool holds on PostgreSQL."""
-        return self.sv_active + self.sv_idle + self.sv_used + self.sv_tested + self.sv_login
-
-
-@dataclass(frozen=True)
-class BouncerState:
-    """What PgBouncer's admin console says: pools, databases, configuration."""
-
-    where: str
-    version: str
-    pools: tuple[BouncerPool, ...]
-    databases: tuple[Mapping[str, Any], ...]
-    config: Mapping[str, str]
-
-
-def _rows(conn: "psycopg.Connection[Any]", command: str) -> list[dict[str, Any]]:
-    cur = conn.cursor()
-    cur.execute(command)
-    names = [d.name for d in cur.description or []]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
-
-
-def read_pgbouncer(url: str, connect_timeout: float | None = None) -> BouncerState:
-    """Read ``SHOW POOLS``, ``SHOW DATABASES`` and ``SHOW CONFIG`` from PgBouncer's admin console.
-
-    The console speaks only the simple query protocol: a ``ClientCursor`` in autocommit mode.
-    """
-    import psycopg
-
-    conn = _connect(url, cursor_factory=psycopg.ClientCursor, what="PgBouncer", connect_timeout=connect_timeout)
-    try:
-        version = str(_rows(conn, "SHOW VERSION")[0].get("version", "?"))
-        pools = [
-            BouncerPool(
-                str(r["database"]), str(r["user"]), int(r["cl_active"]), int(r["cl_waiting"]), int(r["sv_active"]),
-                int(r["sv_idle"]), int(r["sv_used"]), int(r["sv_tested"]), int(r["sv_login"]),
-                int(r.get("maxwait", 0)) + int(r.get("maxwait_us", 0)) / 1e6, str(r.get("pool_mode") or ""),
-            )
-            for r in _rows(conn, "SHOW POOLS") if r["database"] != "pgbouncer"
-        ]
-        databases = [r for r in _rows(conn, "SHOW DATABASES") if r.get("name") != "pgbouncer"]
-        config = {str(r["key"]): "" if r["value"] is None else str(r["value"]) for r in _rows(conn, "SHOW CONFIG")}
-    except psycopg.Error as exc:
-        raise ExternalError(
-            f"PgBouncer at {describe_target(url)}: {query_message(exc, url)} "
-            "(connect to the admin console: database 'pgbouncer', as a user listed in admin_users or stats_users)"
-        ) from exc
-    finally:
-        conn.close()
-    return BouncerState(describe_target(url), version, tuple(pools), tuple(databases), config)
-
-
 # --------------------------------------------------------------------------- verify
 
 
@@ -451,7 +381,7 @@ def read_control(dsn: str, application_name: str = "planner verify") -> Control:
     """Connect once, read the settings, the role's privileges and the other client sessions."""
     import psycopg
 
-    conn = _connect(dsn, application_name=application_name)
+    conn = connect(dsn, application_name=application_name)
     try:
         rows = dict(conn.execute(SETTINGS_QUERY, {"names": list(SETTINGS)}).fetchall())
         role = conn.execute(ROLE_QUERY).fetchone()
@@ -473,7 +403,7 @@ def create_login_role(dsn: str, role: str) -> None:
     import psycopg
     from psycopg import sql
 
-    conn = _connect(dsn, application_name="planner verify (setup)")
+    conn = connect(dsn, application_name="planner verify (setup)")
     try:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER").format(sql.Identifier(role)))
     except psycopg.Error as exc:

@@ -189,7 +189,7 @@ def inspect(
         doc.update(inspect_dict(snapshot, seconds, comparison, advice, terminated))
         text.append(inspect_text(snapshot, seconds, comparison, advice, terminated))
     if pgbouncer is not None:
-        from planner.adapters.postgres import read_pgbouncer
+        from planner.adapters.pgbouncer import read_pgbouncer
         from planner.render.inspect import bouncer_dict, bouncer_text
 
         state = read_pgbouncer(pgbouncer, connect_timeout)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 from planner.errors import InputError
 
 if TYPE_CHECKING:
-    from planner.adapters.postgres import BouncerState
+    from planner.adapters.pgbouncer import BouncerState
     from planner.budget import InstanceBudget, PoolerBudget
 
 from planner.adapters.server import (

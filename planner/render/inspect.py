@@ -18,7 +18,7 @@ from planner.model import SCENARIOS
 from planner.render.table import text_table
 
 if TYPE_CHECKING:
-    from planner.adapters.postgres import BouncerState
+    from planner.adapters.pgbouncer import BouncerState
     from planner.adapters.server import Snapshot
     from planner.live.inspect import Advice, PlanComparison
 
