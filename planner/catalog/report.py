@@ -140,7 +140,7 @@ def render_report(classes: list[InstanceClass], readings: list[Reading], fitted:
     w("## Not in the catalogue")
     w("")
     w("- Aurora Serverless v2 (`db.serverless`) is not a catalogue row: its DBICM follows the maximum ACU,")
-    w("  `0.9383 × (2 GiB × max_acu) − 200 MiB`, capped at 2000 when the minimum ACU is 0.5 or 0 (planner/budget.py).")
+    w("  `0.9383 × (2 GiB × max_acu) − 200 MiB`, capped at 2000 when the minimum ACU is 0.5 or 0 (planner/budget/limits.py).")
     w("- `db.x2m.*` has no vCPU/memory in the reference and is skipped.")
     w("")
     return "\n".join(out)
