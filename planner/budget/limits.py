@@ -56,6 +56,10 @@ class MaxConnections:
     # and the deployments it is offered in
     deployable: bool | None = None
     offered_as: tuple[str, ...] = ()
+    # where a rule of AWS's lowers the formula's value (Serverless v2 with a low minimum): the
+    # formula's own value and the rule, so that explanations never show false arithmetic
+    uncapped: int | None = None
+    cap_reason: str = ""
 
     @property
     def reading_range(self) -> tuple[int, int] | None:
@@ -102,9 +106,15 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
     variables = {"DBInstanceClassMemory": memory.dbicm_bytes, "DBInstanceVCPU": vcpu}
     default_value = evaluate_formula(DEFAULT_MAX_CONNECTIONS_FORMULA, variables)
     if instance_class == SERVERLESS_CLASS and database.min_acu is not None and database.min_acu <= SERVERLESS_LOW_MIN_ACU:
+        if default_value > SERVERLESS_LOW_MIN_CAP:
+            offer["uncapped"] = default_value
+            offer["cap_reason"] = (f"Aurora Serverless v2 caps the default at {SERVERLESS_LOW_MIN_CAP} when the minimum capacity "
+                                   f"is 0 or 0.5 ACU (min_acu {float(database.min_acu):g})")  # fmt: skip
         default_value = min(default_value, SERVERLESS_LOW_MIN_CAP)
     if param is None:
         return MaxConnections(default_value, memory.source, DEFAULT_MAX_CONNECTIONS_FORMULA, memory, vcpu, default_value, **offer)
+    offer.pop("uncapped", None)
+    offer.pop("cap_reason", None)  # the cap is the default parameter group's; a set parameter is what it says
     if isinstance(param, int) or str(param).strip().isdigit():
         return MaxConnections(int(param), SOURCE_PARAMETER, str(param), memory, vcpu, default_value, **offer)
     try:

@@ -24,7 +24,12 @@ def _max_connections_lines(instance: InstanceBudget) -> list[str]:
     lines.append(f"  max_connections = {mc.formula}")
     if mc.memory is not None:
         lines.append(f"                  = {substitute(mc.formula, variables)}")
-    lines.append(f"                  = {mc.value}" + (f"  ({mc.estimate_text()})" if mc.source == SOURCE_ESTIMATED else ""))
+    estimate = f"  ({mc.estimate_text()})" if mc.source == SOURCE_ESTIMATED else ""
+    if mc.uncapped is not None:
+        lines.append(f"                  = {mc.uncapped}")
+        lines.append(f"  max_connections = min({mc.uncapped}, {mc.value}) = {mc.value}{estimate}: {mc.cap_reason}")
+        return lines
+    lines.append(f"                  = {mc.value}{estimate}")
     return lines
 
 
