@@ -178,7 +178,10 @@ def emit(
     """Write the artefacts that implement an option: pgbouncer.ini (with a userlist placeholder),
     AWS CLI and Terraform for RDS Proxy or a parameter group, or per-service pool settings.
 
-    No password or secret is ever written: placeholders say where they go.
+    pools: one file per service in its own driver's setting names (SQLAlchemy, asyncpg,
+    psycopg_pool, Django, Rails, node-postgres, HikariCP, Go database/sql, pgxpool), or
+    what to change where the lever is threads; plus pools.json. No environment variable is
+    invented. No password or secret is ever written: placeholders say where they go.
 
     \b
     Examples:
