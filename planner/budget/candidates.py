@@ -10,17 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from planner.budget.instances import scenario_status
-from planner.budget.plan import Candidate, candidate_classes, judge_classes
+from planner.budget.plan import Candidate, candidate_classes, candidate_order, judge_classes
 from planner.errors import InputError
 from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, Topology
 
 if TYPE_CHECKING:
     from planner.catalog import Catalog
-
-# check's statuses, in the words of a class choice
-FIT_OF_STATUS: dict[str, str] = {"ok": "fits", "warn": "tight", "over": "over"}
-
 
 @dataclass(frozen=True)
 class ClassFit:
@@ -40,7 +35,7 @@ class ClassFit:
 
 
 def class_fits(topology: Topology, catalog: "Catalog", database: str, include_retired: bool = False) -> list[ClassFit]:
-    """Return every class of ``database``'s engine, sorted by memory, each judged against its demand.
+    """Return every class of ``database``'s engine, in ``plan``'s order, each judged against its demand.
 
     Only classes ``plan`` may propose (orderable for the database's engine, version and deployment;
     retired ones only with ``include_retired``), and the one the database runs on.
@@ -51,13 +46,19 @@ def class_fits(topology: Topology, catalog: "Catalog", database: str, include_re
     if db.engine not in RDS_ENGINES:
         return []
     classes, _ = candidate_classes(topology, catalog, database, db.engine, include_retired=include_retired)
-    current = catalog.find(db.instance_class) if db.instance_class else None
-    if current is not None and current.supports(db.engine) and current not in classes:
-        classes = sorted([*classes, current], key=lambda c: (c.memory_gib, c.vcpu, c.instance_class))
-    fits: list[ClassFit] = []
-    for candidate in judge_classes(topology, catalog, database, db.engine, classes):
-        # the worst demand over every instance, against the class's lines, as `check` would judge it
-        status = scenario_status(candidate.worst_demand, candidate.usable, candidate.alarm_at)
-        current = candidate.instance_class.instance_class == db.instance_class
-        fits.append(ClassFit(candidate, FIT_OF_STATUS[status], current))
-    return fits
+    today = catalog.find(db.instance_class) if db.instance_class else None
+    if today is not None and today.supports(db.engine) and today not in classes:
+        classes = [*classes, today]
+    judged = judge_classes(topology, catalog, database, db.engine, classes)
+    # plan's order (smallest memory, then cheapest): the first that fits is plan's first candidate
+    judged.sort(key=candidate_order)
+    return [ClassFit(c, _fit(c), c.instance_class.instance_class == db.instance_class) for c in judged]
+
+
+def _fit(candidate: Candidate) -> str:
+    """Return ``fits`` exactly when ``plan`` counts the class as fitting, else ``tight`` or ``over``."""
+    if candidate.fits:
+        return "fits"
+    if candidate.worst_demand is not None and candidate.worst_demand <= candidate.usable:
+        return "tight"
+    return "over"
