@@ -8,23 +8,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from fractions import Fraction
 from typing import TYPE_CHECKING, Iterator
 
 from planner.budget import (
     BudgetReport,
     InstanceBudget,
     SourceDemand,
-    resolve_database,
-    service_environments,
 )
 from planner.budget.plan import HOURS_PER_MONTH, plan_database
 from planner.model import (
     RDS_ENGINES,
     SCENARIOS,
-    Pool,
     Pooler,
-    Service,
     Topology,
 )
 
@@ -239,69 +234,6 @@ def rds_proxy_option(topology: Topology, catalog: "Catalog | None", database: st
         ),
         monthly_cost_delta=cost, cost_note=RDS_PROXY_PRICE_SOURCE if cost is not None else "price unknown",
         details={"pooler": name, "clients": clients, "max_connections_percent": percent}, effort=3,
-    )
-
-
-def _per_process_counts(report: BudgetReport, service: Service, database: str) -> int:
-    """Return how many pool-holding processes ``service`` runs on ``database`` at rollout."""
-    total = 0
-    for env in service_environments(report.topology, service):
-        if resolve_database(report.topology, service, env) != database:
-            continue
-        scale = report.topology.environments[env].scale
-        if service.shape == "lambda":
-            concurrency = service.lambda_concurrency or 1000
-            total += max(1, -(-concurrency * scale.numerator // scale.denominator))
-        else:
-            r_max = max(1, -(-service.replicas_max * scale.numerator // scale.denominator))
-            if service.surge_count is not None:
-                surge = service.surge_count
-            else:
-                p = service.surge_percent or Fraction(0)
-                surge = -(-r_max * p.numerator // p.denominator)
-            total += (r_max + surge) * service.processes
-    return total
-
-
-def shrink_pools_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport, before: Outcome) -> Iterator[Option]:
-    """Yield per-service pool sizes that fit, each service keeping its share of today's worst demand."""
-    writer = next(i for i in report.instances if i.database == database and i.role == "writer")
-    pooled = [s for s in writer.demand_by_source if s.kind == "service" and topology.services[s.service or ""].shape != "fixed"]
-    if not pooled:
-        return
-    fixed = [s for s in writer.demand_by_source if s not in pooled]
-    budget = writer.alarm_at - _worst(fixed)
-    names = list(dict.fromkeys(s.service or "" for s in pooled))
-    worst_by_service = {n: sum(s.demand["rollout"] for s in pooled if s.service == n) for n in names}
-    unbounded = {s.service for s in pooled if s.unbounded}
-    # an unbounded pool has no share to keep: give it what an average process of the others gets
-    total = sum(worst_by_service.values()) or 1
-    processes = {n: _per_process_counts(report, topology.services[n], database) for n in names}
-    if budget < sum(processes.values()):
-        return  # not even one connection per process fits
-    sizes: dict[str, int] = {}
-    for name in names:
-        if name in unbounded:
-            share = budget * processes[name] // max(1, sum(processes.values()))
-        else:
-            share = budget * worst_by_service[name] // total
-        sizes[name] = max(1, share // max(1, processes[name]))
-    services = dict(topology.services)
-    for name, size in sizes.items():
-        service = services[name]
-        old = service.pool or Pool("per-thread", service.threads, 0)
-        steady = min(old.size or size, size)
-        services[name] = replace(service, pool=Pool(old.driver if old.driver != "unbounded" else "custom", steady, size - steady))
-    changed = replace(topology, services=services)
-    summary = ", ".join(f"{n} {sizes[n]}" for n in names)
-    yield evaluate(
-        "shrink-pools", database, f"shrink the pools on {database} to at most {summary} connections per process",
-        before, changed, catalog,
-        requires=(
-            "fewer concurrent queries per process: requests beyond the pool wait for a connection (set a pool timeout)",
-            "a pool size below the number of threads makes threads queue for connections",
-        ),
-        monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, details={"pools": sizes}, effort=2,
     )
 
 

@@ -96,7 +96,8 @@ class Outcome:
 class Option:
     """One way to close a gap: the changed topology, its numbers, its cost, what it requires."""
 
-    kind: str  # resize | resize-family | parameter | pgbouncer | rds-proxy | proxy-percent | shrink-pools | client-limit
+    kind: str  # resize | resize-family | parameter | pgbouncer | rds-proxy | proxy-percent | shrink-pools | client-limit |
+    #            lambda-concurrency | autoscaling-max | processes | serverless-range (and resize+… combinations)
     database: str
     title: str
     topology: Topology
@@ -108,6 +109,9 @@ class Option:
     cost_note: str = ""
     details: Mapping[str, Any] = field(default_factory=dict)
     effort: int = 3  # 1 = a setting, 2 = configuration in every service, 3 = new infrastructure, 4 = a bigger instance
+    # the option takes concurrency from the applications (fewer connections, replicas, processes or
+    # executions) rather than giving the database room: at equal cost, the others come first
+    limits_applications: bool = False
 
 
 @dataclass(frozen=True)

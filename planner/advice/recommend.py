@@ -32,7 +32,13 @@ from planner.advice.generators import (
     pool_everything_option,
     rds_proxy_option,
     resize_options,
-    shrink_pools_option,
+)
+from planner.advice.levers import (
+    autoscaling_max_option,
+    lambda_concurrency_option,
+    pool_caps_option,
+    processes_option,
+    serverless_option,
 )
 from planner.advice.options import (
     NO_PRICE_CHANGE,
@@ -51,12 +57,13 @@ Generator = Callable[[Topology, Any, str, BudgetReport, Outcome], Iterator[Optio
 
 
 GENERATORS: tuple[Generator, ...] = (
-    client_limit_option, parameter_option, shrink_pools_option, pgbouncer_option, rds_proxy_option, pool_everything_option,
+    client_limit_option, parameter_option, pool_caps_option, lambda_concurrency_option, autoscaling_max_option,
+    processes_option, serverless_option, pgbouncer_option, rds_proxy_option, pool_everything_option,
 )
 
 
 # Options worth combining with a bigger class when they do not fit on the current one.
-RESIZABLE: tuple[Generator, ...] = (pool_everything_option, rds_proxy_option, pgbouncer_option, shrink_pools_option)
+RESIZABLE: tuple[Generator, ...] = (pool_everything_option, rds_proxy_option, pgbouncer_option, pool_caps_option)
 
 
 def resized_options(topology: Topology, catalog: "Catalog", database: str, before: Outcome, kinds_that_fit: set[str]) -> Iterator[Option]:
@@ -129,10 +136,11 @@ def _first_fitting(
 
 
 def _rank_key(option: Option) -> tuple[Any, ...]:
-    """Rank: options that fit; then by monthly cost in $50 steps (unknown last); then effort."""
+    """Rank: options that fit; then by monthly cost in $50 steps (unknown last); then those that give the
+    database room before those that take concurrency from the applications; then effort."""
     cost = option.monthly_cost_delta
     bucket = math.inf if cost is None else max(0.0, cost) // 50
-    return (not option.fits, bucket, option.effort, math.inf if cost is None else cost, option.title)
+    return (not option.fits, bucket, option.limits_applications, option.effort, math.inf if cost is None else cost, option.title)
 
 
 def recommend(topology: Topology, catalog: "Catalog", report: BudgetReport | None = None) -> list[Recommendation]:

@@ -1,0 +1,235 @@
+"""The levers inside the topology: pool caps, Lambda reserved concurrency, autoscaling maxima,
+processes per replica, an Aurora Serverless v2 capacity range.
+
+Each lever is a small optimisation, stated, and proven by the same arithmetic as ``check``
+(:func:`planner.advice.options.evaluate`): a value is feasible when every instance and pooler of
+the database is ``ok`` in every scenario, i.e. under its alarm line.
+
+**Pool caps** keep as much concurrency as possible where it is least: they maximise the smallest
+fraction of its current worst pool (``size + max_overflow`` per process) that any service keeps.
+That fraction is found by bisection over the caps it implies (``max(1, floor(pool × f))``); then
+each capped service gets back, one at a time, the largest cap that still fits (the rounding's
+slack). A pool is never raised, and a service whose pool does not have to shrink keeps it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from fractions import Fraction
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from planner.advice.options import NO_PRICE_CHANGE, Option, Outcome, budget_for, evaluate, outcome_of, with_database
+from planner.budget import BudgetReport
+from planner.budget.demand import LAMBDA_ACCOUNT_CONCURRENCY, resolve_database, service_environments
+from planner.model import SERVERLESS_CLASS, Pool, Service, Topology
+
+if TYPE_CHECKING:
+    from planner.catalog import Catalog
+
+MAX_ACU = 256
+ACU_STEP = Fraction(1, 2)
+
+
+def _fits(topology: Topology, catalog: "Catalog | None", database: str) -> bool:
+    """Return whether every instance and pooler of ``database`` is ``ok`` in every scenario."""
+    return outcome_of(budget_for(topology, catalog, database), database).status == "ok"
+
+
+def _largest(low: int, high: int, ok: Callable[[int], bool]) -> int | None:
+    """Return the largest value in ``[low, high]`` for which ``ok`` holds (``ok`` is monotone: true, then false)."""
+    if high < low or not ok(low):
+        return None
+    while low < high:
+        middle = (low + high + 1) // 2
+        if ok(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _on_database(topology: Topology, service: Service, database: str) -> bool:
+    return any(resolve_database(topology, service, env) == database for env in service_environments(topology, service))
+
+
+def _pooled(topology: Topology, database: str) -> list[Service]:
+    """Return the services of ``database`` whose demand a pool cap changes (long-running and Lambda)."""
+    return [s for s in topology.services.values() if s.shape != "fixed" and _on_database(topology, s, database)]
+
+
+def _worst_pool(service: Service) -> int | None:
+    """Return a process's worst pool today (``size + max_overflow``; threads without a pool); None if unbounded."""
+    if service.pool is None:
+        return service.threads
+    return None if service.pool.unbounded else service.pool.worst
+
+
+def _capped(service: Service, cap: int) -> Service:
+    """Return ``service`` with at most ``cap`` connections per process (steady pool kept below it)."""
+    pool = service.pool or Pool("per-thread", service.threads, 0)
+    steady = min(pool.size if pool.size is not None else cap, cap)
+    driver = pool.driver if pool.driver not in ("unbounded", "per-thread") else "custom"
+    return replace(service, pool=Pool(driver, steady, cap - steady))
+
+
+def pool_caps_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
+                     before: Outcome) -> Iterator[Option]:  # fmt: skip
+    """Yield the pool caps that fit and keep the largest smallest fraction of today's pools (module docstring)."""
+    services = _pooled(topology, database)
+    if not services:
+        return
+    bounded = [w for s in services if (w := _worst_pool(s)) is not None]
+    # an unbounded pool has no size to keep a fraction of: measure it against the largest bounded
+    # pool of the database (else its threads), and say so
+    reference = {s.name: (_worst_pool(s) or max(bounded, default=s.threads)) for s in services}
+
+    def caps_at(f: Fraction) -> dict[str, int]:
+        return {n: max(1, min(w, math.floor(w * f))) for n, w in reference.items()}
+
+    def with_caps(caps: dict[str, int]) -> Topology:
+        changed = dict(topology.services)
+        for name, cap in caps.items():
+            if cap < reference[name] or _worst_pool(topology.services[name]) is None:
+                changed[name] = _capped(topology.services[name], cap)
+        return replace(topology, services=changed)
+
+    # every fraction at which some cap changes, smallest first: the feasible ones are a prefix
+    fractions = sorted({Fraction(k, w) for w in set(reference.values()) for k in range(1, w + 1)})
+    best = _largest(0, len(fractions) - 1, lambda i: _fits(with_caps(caps_at(fractions[i])), catalog, database))
+    if best is None:
+        return  # not even one connection per process fits: the other levers or a bigger class
+    caps = caps_at(fractions[best])
+    # hand back the rounding's slack: each service, lowest fraction first, takes the largest cap that still fits
+    for name in sorted(caps, key=lambda n: (caps[n] / reference[n], n)):
+        if caps[name] >= reference[name]:
+            continue
+        trial = dict(caps)
+
+        def fits_with(cap: int, name: str = name, trial: dict[str, int] = trial) -> bool:
+            trial[name] = cap
+            return _fits(with_caps(trial), catalog, database)
+
+        caps[name] = _largest(caps[name], reference[name], fits_with) or caps[name]
+    touched = {n: c for n, c in caps.items() if c < reference[n] or _worst_pool(topology.services[n]) is None}
+    if not touched:
+        return  # nothing has to shrink: the gap is elsewhere (a pooler's client side)
+    kept = min(Fraction(c, reference[n]) for n, c in touched.items())
+    changes = ", ".join(f"{n} {_worst_pool(topology.services[n]) or 'unbounded'} → {c}" for n, c in touched.items())
+    untouched = [s.name for s in services if s.name not in touched]
+    title = (f"cap the pools on {database} per process: {changes} (every service keeps at least {float(kept):.0%} of "
+             f"its pool{'; ' + ', '.join(untouched) + ' unchanged' if untouched else ''})")  # fmt: skip
+    requires = ["fewer concurrent queries per process: requests beyond the pool wait for a connection (set a pool timeout)"]
+    narrow = [n for n, c in touched.items() if c < topology.services[n].threads]
+    if narrow:
+        requires.append(f"{', '.join(narrow)}: a pool below the threads of a process makes threads queue for connections; "
+                        "lower the threads too")  # fmt: skip
+    if any(_worst_pool(topology.services[n]) is None for n in touched):
+        requires.append("an unbounded pool gets a limit for the first time (e.g. SetMaxOpenConns in Go's database/sql)")
+    yield evaluate(
+        "shrink-pools", database, title, before, with_caps(caps), catalog, requires=tuple(requires),
+        monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, effort=2, limits_applications=True,
+        details={"pools": touched, "kept_fraction": float(kept), "objective": "largest smallest fraction of each pool kept"},
+    )
+
+
+def lambda_concurrency_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
+                              before: Outcome) -> Iterator[Option]:  # fmt: skip
+    """Yield, for each Lambda function, the largest reserved concurrency that fits (the others unchanged)."""
+    for service in _pooled(topology, database):
+        if service.shape != "lambda":
+            continue
+        today = service.lambda_concurrency or LAMBDA_ACCOUNT_CONCURRENCY
+
+        def fits(c: int, service: Service = service) -> bool:
+            changed = replace(topology, services={**topology.services, service.name: replace(service, lambda_concurrency=c)})
+            return _fits(changed, catalog, database)
+
+        best = _largest(1, today - 1 if service.lambda_concurrency else today, fits)
+        if best is None:
+            continue
+        changed = replace(topology, services={**topology.services, service.name: replace(service, lambda_concurrency=best)})
+        was = f"{today}" if service.lambda_concurrency else f"unreserved (the account's {today})"
+        yield evaluate(
+            "lambda-concurrency", database, f"reserve {best} concurrent executions for {service.name} (now {was})",
+            before, changed, catalog, monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, effort=1, limits_applications=True,
+            requires=(f"invocations beyond {best} at once are throttled (TooManyRequestsException, HTTP 429): "
+                      "callers retry or queue",),  # fmt: skip
+            details={"service": service.name, "concurrency": best},
+        )
+
+
+def autoscaling_max_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
+                           before: Outcome) -> Iterator[Option]:  # fmt: skip
+    """Yield, for each autoscaled service, the largest replica maximum that fits (never below its minimum)."""
+    for service in _pooled(topology, database):
+        if service.shape != "long-running" or service.replicas_max <= service.replicas_min:
+            continue
+
+        def fits(m: int, service: Service = service) -> bool:
+            changed = replace(topology, services={**topology.services, service.name: replace(service, replicas_max=m)})
+            return _fits(changed, catalog, database)
+
+        best = _largest(service.replicas_min, service.replicas_max - 1, fits)
+        if best is None:
+            continue
+        changed = replace(topology, services={**topology.services, service.name: replace(service, replicas_max=best)})
+        yield evaluate(
+            "autoscaling-max", database, f"lower {service.name}'s autoscaling maximum from {service.replicas_max} to {best} replicas",
+            before, changed, catalog, monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, effort=1, limits_applications=True,
+            requires=(f"scaling stops at {best} replicas: beyond that load, latency grows instead of capacity",),
+            details={"service": service.name, "replicas_max": best},
+        )
+
+
+def processes_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
+                     before: Outcome) -> Iterator[Option]:  # fmt: skip
+    """Yield, for each service with several processes per replica, the most processes that fit."""
+    for service in _pooled(topology, database):
+        if service.shape != "long-running" or service.processes <= 1:
+            continue
+
+        def fits(p: int, service: Service = service) -> bool:
+            changed = replace(topology, services={**topology.services, service.name: replace(service, processes=p)})
+            return _fits(changed, catalog, database)
+
+        best = _largest(1, service.processes - 1, fits)
+        if best is None:
+            continue
+        changed = replace(topology, services={**topology.services, service.name: replace(service, processes=best)})
+        yield evaluate(
+            "processes", database, f"run {best} processes per replica of {service.name} instead of {service.processes}",
+            before, changed, catalog, monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, effort=2, limits_applications=True,
+            requires=(f"each replica serves with {best} workers instead of {service.processes}: less throughput per replica "
+                      "(more replicas would bring the connections back)",),  # fmt: skip
+            details={"service": service.name, "processes": best},
+        )
+
+
+def serverless_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
+                      before: Outcome) -> Iterator[Option]:  # fmt: skip
+    """Yield the smallest Aurora Serverless v2 capacity range that fits: a higher maximum, or a minimum above 0.5."""
+    db = topology.databases[database]
+    if db.instance_class != SERVERLESS_CLASS or db.max_acu is None:
+        return
+    low = db.min_acu or Fraction(0)
+    steps = [db.max_acu + ACU_STEP * k for k in range(0, int((MAX_ACU - db.max_acu) / ACU_STEP) + 1)]
+    # a minimum of 0 or 0.5 ACU caps the default at 2000: try lifting it to 1 ACU first, at today's maximum
+    ranges = ([(Fraction(1), db.max_acu)] if low <= Fraction(1, 2) else []) + [(low, m) for m in steps[1:]]
+    for min_acu, max_acu in ranges:
+        changed = with_database(topology, database, min_acu=min_acu, max_acu=max(max_acu, min_acu))
+        if _fits(changed, catalog, database):
+            what = (f"raise {database}'s minimum capacity to {float(min_acu):g} ACU (a minimum of 0 or 0.5 ACU caps the "
+                    "default max_connections at 2000)") if min_acu != low else \
+                   f"raise {database}'s maximum capacity from {float(db.max_acu):g} to {float(max_acu):g} ACU"  # fmt: skip
+            yield evaluate(
+                "serverless-range", database, what, before, changed, catalog, effort=1,
+                monthly_cost_delta=None, cost_note="ACU-hours are billed as used: not in the price list, so no figure here",
+                requires=("max_connections is static on Serverless v2: it follows the new range after a reboot",
+                          "a higher minimum is billed while idle; a higher maximum only when used"),
+                details={"min_acu": float(min_acu), "max_acu": float(max(max_acu, min_acu))},
+            )
+            return
+
+
+__all__ = ["autoscaling_max_option", "lambda_concurrency_option", "pool_caps_option", "processes_option", "serverless_option"]
