@@ -104,6 +104,8 @@ def explain_pooler(pooler: PoolerBudget) -> list[str]:
     lines = [header, "-" * len(header), f"  server connections = {pooler.server_working}"]
     if pooler.client_capacity is not None:
         lines.append(f"  client capacity = {pooler.client_working}")
+    else:
+        lines.append(f"  client capacity: {pooler.client_working}")
     for scenario, result in pooler.scenarios.items():
         parts = " + ".join(
             f"{c.source} {'unbounded' if c.unbounded else c.demand[scenario]}" for c in pooler.clients
