@@ -1,8 +1,10 @@
-"""Emitted artefacts: a real PgBouncer accepts pgbouncer.ini and carries more clients than the server has slots."""
+"""Emitted artefacts: a real PgBouncer accepts pgbouncer.ini and carries more clients than the server has slots;
+pool settings come in each service's own library names."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Iterator
 
 import psycopg
@@ -108,8 +110,15 @@ services:
     assert f"max_connections_percent = {percent}" in files["rds-proxy.tf"]
     assert "db_cluster_identifier" in files["rds-proxy.tf"]
     assert '"password":"..."' in files["rds-proxy.sh"]  # a placeholder, never a value
-    pools = emit_pools(by_kind["shrink-pools"])
-    assert "API_DB_POOL_SIZE=" in pools["pools.env"] and "pool_size=" in pools["pools_sqlalchemy.py"]
+    shrink = by_kind["shrink-pools"]
+    pools = emit_pools(shrink)
+    # each service in its own library: node-postgres for the Lambda, SQLAlchemy for web
+    caps = {name: shrink.topology.services[name].pool.worst for name in shrink.details["pools"]}  # type: ignore[union-attr]
+    if "api" in caps:
+        assert f"max: {caps['api']} }})" in pools["api.node-pg.js"] and "per Lambda instance" in pools["api.node-pg.js"]
+    if "web" in caps:
+        assert "create_engine(url, pool_size=" in pools["web.sqlalchemy.py"]
+    assert not any(name.endswith(".env") for name in pools)
 
 
 def test_parameter_artefacts() -> None:
@@ -126,3 +135,302 @@ def test_parameter_artefacts() -> None:
     value = option.details["max_connections"]
     assert f"ParameterValue={value},ApplyMethod=pending-reboot" in files["parameters.sh"]
     assert 'family = "postgres15"' in files["parameters.tf"] and f'value        = "{value}"' in files["parameters.tf"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Pool artefacts per driver: each service gets its own library's setting names and the cap the
+# option's topology holds; no environment variable the topology does not name.
+# ----------------------------------------------------------------------------------------------
+
+# The syntax that marks each library's artefact: none of it may appear in another library's file.
+# (Django's pool is psycopg_pool under the hood; its artefact names the class, never its call.)
+LIBRARY_SYNTAX: dict[str, tuple[str, ...]] = {
+    "sqlalchemy": ("create_engine(", "pool_size=", "max_overflow="),
+    "asyncpg": ("asyncpg.create_pool(", "import asyncpg"),
+    "psycopg-pool": ("ConnectionPool(conninfo", "from psycopg_pool import"),
+    "django": ('DATABASES["default"]', "CONN_MAX_AGE"),
+    "rails": ("config/database.yml", "ActiveRecord", "\npool: "),
+    "node-pg": ("require('pg')", "new Pool("),
+    "hikari": ("maximum-pool-size", "setMaximumPoolSize", "spring.datasource"),
+    "database-sql": ("SetMaxOpenConns", "database/sql"),
+    "pgxpool": ("pgxpool", "pool_max_conns", "MaxConns ="),
+}
+LIBRARY_SYNTAX["django-pool"] = LIBRARY_SYNTAX["django"]
+
+# What each driver's artefact must say, with the option's numbers: cap (most per process), steady
+# (kept open) and overflow (cap - steady).
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "sqlalchemy": ("create_engine(url, pool_size={steady}, max_overflow={overflow})",),
+    "asyncpg": ("await asyncpg.create_pool(dsn, min_size={steady}, max_size={cap})",),
+    "psycopg-pool": ("ConnectionPool(conninfo, min_size={steady}, max_size={cap})",
+                     "AsyncConnectionPool(conninfo, min_size={steady}, max_size={cap}, open=False)"),
+    "django": ("run at most {cap} threads per process", 'DATABASES["default"]["CONN_MAX_AGE"] = 0',
+               '["pool"] = {{"min_size": {steady}, "max_size": {cap}}}'),
+    "django-pool": ('DATABASES["default"]["CONN_MAX_AGE"] = 0', '["pool"] = {{"min_size": {steady}, "max_size": {cap}}}'),
+    "rails": ("\npool: {cap}\n",),
+    "node-pg": ("new Pool({{ ...config, max: {cap} }})",),
+    "hikari": ("\nspring.datasource.hikari.maximum-pool-size={cap}\n", "config.setMaximumPoolSize({cap});"),
+    "database-sql": ("db.SetMaxOpenConns({cap})", "db.SetMaxIdleConns({steady})"),
+    "pgxpool": ("config.MaxConns = {cap}", "pool_max_conns={cap}"),
+    "per-thread": ("run at most {cap} threads per process",),
+    "unbounded": ("set its maximum to {cap} per process",),
+}
+SUFFIX = {"sqlalchemy": "sqlalchemy.py", "asyncpg": "asyncpg.py", "psycopg-pool": "psycopg_pool.py",
+          "django": "django-settings.py", "django-pool": "django-settings.py", "rails": "database.yml",
+          "node-pg": "node-pg.js", "hikari": "hikari.properties", "database-sql": "database-sql.go",
+          "pgxpool": "pgxpool.go", "per-thread": "pool.txt", "unbounded": "pool.txt"}
+
+# Ways a file could set or read an environment variable: none may appear, as no pool names one.
+ENV_PATTERNS = (r"(?m)^\s*(export\s+)?[A-Z][A-Z0-9_]*=", r"os\.environ", r"getenv", r"process\.env", r"ENV\[",
+                r"ENV\.fetch", r"RAILS_MAX_THREADS", r"DATABASE_URL", r"\$\{?[A-Z][A-Z0-9_]+")
+
+
+def _assert_no_environment(text: str) -> None:
+    import re
+
+    for pattern in ENV_PATTERNS:
+        assert not re.search(pattern, text), f"environment variable ({pattern}) in:\n{text}"
+
+
+def _assert_only_its_library(driver: str, text: str) -> None:
+    for other, marks in LIBRARY_SYNTAX.items():
+        if other == driver or marks is LIBRARY_SYNTAX.get(driver):
+            continue
+        for mark in marks:
+            assert mark not in text, f"{driver}'s artefact uses {other}'s {mark!r}:\n{text}"
+
+
+def _shrink_option(driver: str) -> Option:
+    """Return the recommended pool cap for one over-budget service using ``driver``."""
+    pool = "{driver: unbounded}" if driver == "unbounded" else f"{{driver: {driver}, size: 12}}"
+    topology = parse_topology(
+        f"""
+version: 1
+databases:
+  main: {{engine: self-managed, engine_version: "16", parameters: {{max_connections: 60}}}}
+services:
+  web: {{replicas: 10, max_surge: 0, processes: 2, threads: 12, pool: {pool}}}
+  ops: {{connections: 2}}
+""",
+        f"{driver}.yaml",
+    )
+    options = [o for rec in recommend(topology, None) for o in rec.options if o.kind == "shrink-pools"]  # type: ignore[arg-type]
+    assert options, f"no pool cap recommended for a {driver} service"
+    return options[0]
+
+
+def _known_drivers() -> list[str]:
+    from planner.topology.services import POOL_DRIVERS
+
+    return [d for d in EXPECTED if d in POOL_DRIVERS]
+
+
+@pytest.mark.parametrize("driver", _known_drivers())
+def test_pool_artefact_uses_its_drivers_names_and_the_recommended_cap(driver: str) -> None:
+    option = _shrink_option(driver)
+    pool = option.topology.services["web"].pool
+    assert pool is not None
+    cap = option.details["pools"]["web"]
+    assert pool.worst == cap  # the artefact's number is the one `check` verified
+    files = emit_pools(option)
+    text = next(content for name, content in files.items() if name.startswith("web."))
+    if pool.driver == driver:
+        name = f"web.{SUFFIX[driver]}"
+        assert files[name] == text
+        minimum = getattr(pool, "min_size", None)
+        steady = min(minimum if isinstance(minimum, int) else pool.steady, cap)
+        for expected in EXPECTED[driver]:
+            assert expected.format(cap=cap, steady=steady, overflow=cap - steady) in text, (expected, text)
+        _assert_only_its_library(driver, text)
+    else:  # a limitless pool is capped by numbers alone: a note, never a library's syntax
+        assert driver == "unbounded" and f"to {cap} per process" in text
+        for marks in LIBRARY_SYNTAX.values():
+            assert not any(mark in text for mark in marks), text
+    _assert_no_environment("".join(files.values()))
+    doc = __import__("json").loads(files["pools.json"])["services"]["web"]
+    assert doc["connections"] == cap and doc["per"] == "process" and doc["file"] in files
+
+
+@pytest.mark.parametrize("driver", sorted(EXPECTED))
+def test_every_artefact_in_the_table(driver: str) -> None:
+    """Every driver of the table, presets or not yet: its names, its numbers, nobody else's, no environment."""
+    from planner.advice.emit import PoolTarget, pool_artefact
+
+    target = PoolTarget("web", driver, cap=7, steady=3, threads=16, unit="process", written_by="Written by planner for t: x")
+    artefact = pool_artefact(target)
+    assert artefact.suffix == SUFFIX[driver]
+    for expected in EXPECTED[driver]:
+        assert expected.format(cap=7, steady=3, overflow=4) in artefact.content, (expected, artefact.content)
+    _assert_only_its_library(driver, artefact.content)
+    _assert_no_environment(artefact.content)
+    assert "Written by planner for t: x" in artefact.content
+    # the settings it reports are names that the file itself writes
+    for name, value in artefact.settings.items():
+        assert name.rpartition(".")[2] in artefact.content and str(value) in artefact.content
+
+
+@pytest.mark.parametrize("driver", ["custom", "some-future-preset"])
+def test_a_driver_without_an_artefact_gets_a_generic_note(driver: str) -> None:
+    from planner.advice.emit import PoolTarget, pool_artefact
+
+    artefact = pool_artefact(PoolTarget("web", driver, cap=4, steady=4, threads=1, unit="process", written_by="w"))
+    assert artefact.suffix == "pool.txt" and artefact.settings == {}
+    assert "Set the maximum pool size of the library in use to 4 per process." in artefact.content
+    if driver != "custom":
+        assert "planner has no artefact for driver 'some-future-preset'" in artefact.content
+    for marks in LIBRARY_SYNTAX.values():
+        assert not any(mark in artefact.content for mark in marks), artefact.content
+    _assert_no_environment(artefact.content)
+
+
+def test_each_service_gets_its_own_drivers_artefact() -> None:
+    """The incident of issue 12: an asyncpg service got SQLAlchemy settings and invented variables."""
+    topology = parse_topology(
+        """
+version: 1
+databases:
+  main: {engine: self-managed, engine_version: "16", parameters: {max_connections: 200}}
+services:
+  api: {replicas: 8, max_surge: 0, processes: 4, pool: {driver: asyncpg, size: 10}}
+  jobs: {replicas: 4, max_surge: 0, processes: 2, threads: 8, pool: {driver: rails}}
+  hooks: {lambda: {concurrency: 10}, pool: {driver: node-pg, size: 2}}
+""",
+        "mixed.yaml",
+    )
+    (option,) = [o for rec in recommend(topology, None) for o in rec.options if o.kind == "shrink-pools"][:1]  # type: ignore[arg-type]
+    files = emit_pools(option)
+    drivers = {"api": "asyncpg", "jobs": "rails", "hooks": "node-pg"}
+    for service in option.details["pools"]:
+        (name,) = [n for n in files if n.startswith(f"{service}.")]
+        assert name == f"{service}.{SUFFIX[drivers[service]]}"
+        _assert_only_its_library(drivers[service], files[name])
+    assert "create_engine" not in "".join(files.values())
+    _assert_no_environment("".join(files.values()))
+    if "hooks" in option.details["pools"]:
+        assert "per Lambda instance" in files["hooks.node-pg.js"]
+
+
+def test_python_artefacts_run_and_pass_their_numbers() -> None:
+    """The Python artefacts are valid modules that hand the library exactly the numbers written.
+
+    SQLAlchemy, asyncpg and psycopg_pool are not dependencies of planner, so stand-ins record the
+    call: what is proven is the module and the keyword arguments, not the library's reaction.
+    """
+    import asyncio
+    import sys
+    import types
+
+    from planner.advice.emit import PoolTarget, pool_artefact
+
+    calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
+
+    def recorder(label: str):  # noqa: ANN202 - a stand-in callable
+        def call(*args: object, **kwargs: object) -> str:
+            calls.append((label, args, kwargs))
+            return label
+        return call
+
+    async def create_pool(*args: object, **kwargs: object) -> str:
+        calls.append(("asyncpg.create_pool", args, kwargs))
+        return "pool"
+
+    stubs = {
+        "sqlalchemy": types.SimpleNamespace(create_engine=recorder("create_engine")),
+        "asyncpg": types.SimpleNamespace(create_pool=create_pool),
+        "psycopg_pool": types.SimpleNamespace(ConnectionPool=recorder("ConnectionPool"),
+                                              AsyncConnectionPool=recorder("AsyncConnectionPool")),
+    }
+    saved = {name: sys.modules.get(name) for name in stubs}
+    sys.modules.update(stubs)  # type: ignore[arg-type]
+    try:
+        target = PoolTarget("web", "", cap=6, steady=2, threads=4, unit="process", written_by="w")
+        for driver in ("sqlalchemy", "asyncpg", "psycopg-pool"):
+            namespace: dict[str, object] = {}
+            exec(compile(pool_artefact(PoolTarget(**{**target.__dict__, "driver": driver})).content, driver, "exec"), namespace)
+            if driver == "sqlalchemy":
+                namespace["make_engine"]("postgresql://h/db")  # type: ignore[operator]
+            elif driver == "asyncpg":
+                asyncio.run(namespace["make_pool"]("postgresql://h/db"))  # type: ignore[operator]
+            else:
+                namespace["make_pool"]("host=h")  # type: ignore[operator]
+                namespace["make_async_pool"]("host=h")  # type: ignore[operator]
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+    assert calls == [
+        ("create_engine", ("postgresql://h/db",), {"pool_size": 2, "max_overflow": 4}),
+        ("asyncpg.create_pool", ("postgresql://h/db",), {"min_size": 2, "max_size": 6}),
+        ("ConnectionPool", ("host=h",), {"min_size": 2, "max_size": 6}),
+        ("AsyncConnectionPool", ("host=h",), {"min_size": 2, "max_size": 6, "open": False}),
+    ]
+
+
+def test_rails_hikari_and_json_artefacts_parse() -> None:
+    import json
+
+    import yaml
+
+    from planner.advice.emit import PoolTarget, pool_artefact
+
+    target = PoolTarget("web", "rails", cap=6, steady=2, threads=4, unit="process", written_by="w")
+    assert yaml.safe_load(pool_artefact(target).content) == {"pool": 6}
+    hikari = pool_artefact(PoolTarget(**{**target.__dict__, "driver": "hikari"})).content
+    properties = dict(line.split("=", 1) for line in hikari.splitlines() if line and not line.startswith("#"))
+    assert properties == {"spring.datasource.hikari.maximum-pool-size": "6", "spring.datasource.hikari.minimum-idle": "2"}
+    files = emit_pools(_shrink_option("sqlalchemy"))
+    assert set(json.loads(files["pools.json"])["services"]) == {"web"}
+
+
+def test_node_artefact_runs_under_node(tmp_path: Path) -> None:
+    """With Node.js on the machine, the node-postgres artefact loads and builds Pool({..., max: N}).
+
+    node-postgres itself is not installed; a stand-in `pg` module records the config it is given.
+    """
+    import json
+    import shutil
+    import subprocess
+
+    from planner.advice.emit import PoolTarget, pool_artefact
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    stand_in = tmp_path / "node_modules" / "pg"
+    stand_in.mkdir(parents=True)
+    (stand_in / "index.js").write_text("class Pool { constructor (config) { this.config = config } }\nmodule.exports = { Pool }\n")
+    target = PoolTarget("hooks", "node-pg", cap=3, steady=3, threads=1, unit="Lambda instance", written_by="w")
+    (tmp_path / "hooks.node-pg.js").write_text(pool_artefact(target).content)
+    script = "const { makePool } = require('./hooks.node-pg.js'); console.log(JSON.stringify(makePool({ host: 'h', max: 99 }).config))"
+    result = subprocess.run([node, "-e", script], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"host": "h", "max": 3}  # the cap wins over the caller's
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (Path(__file__).parents[2] / "examples").glob("*.yaml")))
+def test_emit_pools_on_every_example_writes_every_file_or_none(example: str, tmp_path: Path) -> None:
+    import json
+
+    from ..conftest import EXAMPLES, run_cli
+
+    out = tmp_path / "out"
+    code, _, err = run_cli(["emit", "pools", str(EXAMPLES / example), "-o", str(out)])
+    if code != 0:
+        assert code == 2 and "no pools option fits" in err, err
+        assert not out.exists()
+        return
+    written = {p.name for p in out.iterdir()}
+    doc = json.loads((out / "pools.json").read_text())["services"]
+    assert written == {"pools.json"} | {entry["file"] for entry in doc.values()}
+    for entry in doc.values():
+        text = (out / entry["file"]).read_text()
+        _assert_no_environment(text)
+        assert f"at most {entry['connections']} connection" in text
+    # a file that cannot be written (pools.json is a directory now) leaves none of the others behind
+    blocked = tmp_path / "blocked"
+    (blocked / "pools.json").mkdir(parents=True)
+    code, _, err = run_cli(["emit", "pools", str(EXAMPLES / example), "-o", str(blocked)])
+    assert code == 2 and "cannot write the output" in err
+    assert [p.name for p in blocked.iterdir()] == ["pools.json"] and (blocked / "pools.json").is_dir()
