@@ -71,6 +71,8 @@ def verdict(instance: InstanceBudget, observed: "ObservedPeak | None" = None) ->
         headline = f"{worst} demand {demand:,} vs alarm_at {alarm:,}: {alarm - demand:,} to spare"
     mc = instance.max_connections
     source = mc.estimate_text() if mc.source == "estimated" else mc.source
+    if mc.uncapped is not None:  # the formula gives more; say which rule lowers it
+        source += f"; the formula gives {mc.uncapped:,}, but {mc.cap_reason}"
     detail = (
         f"{instance.instance_class or instance.engine}: max_connections {mc.value:,} ({source}) − reserved "
         f"{instance.reserved:,} = usable {usable:,}; alarm_at {alarm:,}"

@@ -37,3 +37,14 @@ def test_without_the_cap_the_formula_value_stands(tmp_path: Path) -> None:
     out = _explain(tmp_path, "1")
     assert "min(" not in out and "caps the default" not in out
     assert re.search(r"= LEAST\(\{32030027310/9531392\},5000\)\n\s+= 3360\n", out)
+
+
+def test_the_report_names_the_cap_too(tmp_path: Path) -> None:
+    from planner.budget import compute_budget
+    from planner.catalog import load_catalog
+    from planner.render.html import render_report
+    from planner.topology import parse_topology
+
+    catalog = load_catalog()
+    html = render_report(compute_budget(parse_topology(SERVERLESS.format(low="0.5"), "sv.yaml"), catalog), catalog)
+    assert "max_connections 2,000 (aws-doc; the formula gives 3,360, but Aurora Serverless v2 caps the default at 2000" in html
