@@ -533,14 +533,21 @@ def _pool_unbounded(target: PoolTarget) -> PoolArtefact:
 
 
 def _pool_generic(target: PoolTarget) -> PoolArtefact:
-    """Any driver without a builder: a clear note, never another library's syntax."""
+    """Any driver without a builder: a clear note, never another library's syntax.
+
+    ``custom`` is also what a pool cap makes of a service that had no pool of its own (one
+    connection per thread) or no limit: the note covers both, with the thread count where it matters.
+    """
     if target.driver == CUSTOM_DRIVER:
-        why = "The pool is given by its numbers (pool: N), so planner does not know its library."
+        why = "The pool is given by its numbers alone (pool: {size: N}), so planner does not know its library."
     else:
         why = f"planner has no artefact for driver {target.driver!r}."
-    lines = _pool_header(target, "#", f"at most {_connections(target.cap)} per {target.unit}.")
     keep = f", keeping {target.steady} open" if target.steady < target.cap else ""
+    lines = _pool_header(target, "#", f"at most {_connections(target.cap)} per {target.unit}.")
     lines += [f"# {why}", f"# Set the maximum pool size of the library in use to {target.cap} per {target.unit}{keep}."]
+    if target.threads > target.cap:
+        lines.append(f"# Where each thread holds its own connection (no pool), run at most {target.cap} threads per "
+                     f"{target.unit} instead (today {target.threads}).")
     if target.driver == CUSTOM_DRIVER:
         lines.append("# Name the driver in the topology (pool: {driver: NAME, size: N}) and planner writes its settings.")
     return PoolArtefact("pool.txt", "unknown", "\n".join(lines) + "\n", {}, "")
@@ -627,7 +634,7 @@ def emit_pools(option: Option) -> dict[str, str]:
         if artefact.source:
             entry["source"] = artefact.source
         doc[target.service] = entry
-    files["pools.json"] = json.dumps({"written_by": targets[0].written_by, "services": doc}, indent=2) + "\n"
+    files["pools.json"] = json.dumps({"written_by": targets[0].written_by, "services": doc}, indent=2, ensure_ascii=False) + "\n"
     return files
 
 

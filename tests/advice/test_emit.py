@@ -242,8 +242,11 @@ def test_pool_artefact_uses_its_drivers_names_and_the_recommended_cap(driver: st
         for expected in EXPECTED[driver]:
             assert expected.format(cap=cap, steady=steady, overflow=cap - steady) in text, (expected, text)
         _assert_only_its_library(driver, text)
-    else:  # a limitless pool is capped by numbers alone: a note, never a library's syntax
-        assert driver == "unbounded" and f"to {cap} per process" in text
+    else:  # no pool or no limit, capped by numbers alone: a note, never a library's syntax
+        assert driver in ("per-thread", "unbounded") and pool.driver == "custom"
+        assert f"library in use to {cap} per process" in text
+        if driver == "per-thread":  # the lever without a pool: the threads
+            assert f"run at most {cap} threads per process instead (today 12)" in text
         for marks in LIBRARY_SYNTAX.values():
             assert not any(mark in text for mark in marks), text
     _assert_no_environment("".join(files.values()))
@@ -276,6 +279,10 @@ def test_a_driver_without_an_artefact_gets_a_generic_note(driver: str) -> None:
     artefact = pool_artefact(PoolTarget("web", driver, cap=4, steady=4, threads=1, unit="process", written_by="w"))
     assert artefact.suffix == "pool.txt" and artefact.settings == {}
     assert "Set the maximum pool size of the library in use to 4 per process." in artefact.content
+    assert "threads" not in artefact.content  # one thread: no thread advice
+    threaded = pool_artefact(PoolTarget("web", driver, cap=4, steady=2, threads=8, unit="process", written_by="w"))
+    assert "to 4 per process, keeping 2 open." in threaded.content
+    assert "run at most 4 threads per process instead (today 8)" in threaded.content
     if driver != "custom":
         assert "planner has no artefact for driver 'some-future-preset'" in artefact.content
     for marks in LIBRARY_SYNTAX.values():
