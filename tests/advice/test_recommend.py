@@ -160,7 +160,7 @@ def test_cli_emit_writes_files_and_never_secrets(tmp_path: Path) -> None:
 
     path = str(EXAMPLES / "beanstalk-flask.yaml")
     for kind, names in (("pgbouncer", {"pgbouncer.ini", "userlist.txt"}), ("parameters", {"parameters.sh", "parameters.tf"}),
-                        ("pools", {"pools.env", "pools_sqlalchemy.py", "pools.json"})):
+                        ("pools", {"api.pool.txt", "pools.json"})):
         out_dir = tmp_path / kind
         code, _, err = run_cli(["emit", kind, path, "-o", str(out_dir), "--apply-to-topology", str(tmp_path / f"{kind}.yaml")])
         assert code == 0, err
