@@ -14,7 +14,7 @@ from typing import Any
 from planner.errors import FormulaError
 from planner.model import DEPLOYMENTS, ENGINES, MULTI_AZ_CLUSTER_READERS, SERVERLESS_CLASS, Database
 from planner.reserves import RESERVE_PARAMETERS, parameter_problem, parse_engine_version
-from planner.topology.parsed import describe, join_path, short_text
+from planner.topology.parsed import ParsedFile, describe, join_path, short_text
 from planner.topology.values import DIGITS, Checker, is_int, is_number, leaf, parse_percent, to_fraction
 
 DEFAULT_HEADROOM = Fraction(1, 5)
@@ -23,6 +23,9 @@ DATABASE_KEYS = ("engine", "engine_version", "instance_class", "parameters", "re
 SERVERLESS_KEYS = ("min_acu", "max_acu")
 MAX_ACU = 256
 PARAMETER_KEYS = ("max_connections", *RESERVE_PARAMETERS)
+# The keys the budget reads to find an instance's max_connections: a database with a problem in
+# none of them can still be checked against the catalogue (see DatabaseRules.readable).
+LIMIT_KEYS = ("engine", "instance_class", "reader_instance_class", "parameters.max_connections", "serverless")
 _VERSION = re.compile(r"[0-9]+(?:\.[0-9A-Za-z-]+)*")  # "16", "15.4", "11.22-rds.20240418"
 
 
@@ -43,6 +46,12 @@ def _formula_error(text: str) -> str | None:
 
 class DatabaseRules(Checker):
     """Check the databases a topology defines, and what other sections ask of them."""
+
+    def __init__(self, filename: str, parsed: ParsedFile) -> None:
+        super().__init__(filename, parsed)
+        # Databases with problems whose instance limits can still be computed: `check` looks
+        # their classes up in the catalogue, so that every problem of a file is reported at once.
+        self.readable: dict[str, Database] = {}
 
     def databases(self, data: dict[str, Any]) -> dict[str, Database | None] | None:
         """Check the ``databases`` section (required); None if it is missing or not a mapping."""
@@ -72,12 +81,43 @@ class DatabaseRules(Checker):
         headroom = self.headroom(spec["headroom"], f"{path}.headroom") if "headroom" in spec else DEFAULT_HEADROOM
         parameters = self.parameters(spec.get("parameters"), f"{path}.parameters", engine, version)
         acu = self.serverless(spec, path, engine, instance_class, reader_class)
+        if self.max_connections_rule(engine, parameters, f"{path}.parameters.max_connections"):
+            parameters.pop("max_connections")
         if len(self.problems) > before or readers is None or headroom is None:
+            if self.limits_readable(path, spec, before):
+                self.readable[name] = Database(
+                    name=name, engine=engine, engine_version=version or "16", instance_class=instance_class,
+                    parameters=parameters, readers=readers or 0, reader_instance_class=reader_class,
+                    line=self.lines.get(path), min_acu=acu[0], max_acu=acu[1], deployment=deployment or "")
             return None
         return Database(name=name, engine=engine, engine_version=version or "16", instance_class=instance_class,
                         parameters=parameters, readers=readers, reader_instance_class=reader_class,
                         headroom=headroom, line=self.lines.get(path), min_acu=acu[0], max_acu=acu[1],
                         deployment=deployment or "")
+
+    def max_connections_rule(self, engine: str, parameters: dict[str, int | str], path: str) -> bool:
+        """Report a max_connections formula on a self-managed database: it has no DBInstanceClassMemory."""
+        value = parameters.get("max_connections")
+        if engine != "self-managed" or not isinstance(value, str) or DIGITS.fullmatch(value):
+            return False
+        self.add(path, "a self-managed database has no DBInstanceClassMemory for a formula",
+                 "set max_connections to the integer the server runs with (SHOW max_connections)")
+        return True
+
+    def limits_readable(self, path: str, spec: dict[str, Any], before: int) -> bool:
+        """Return whether the problems since ``before`` leave this database's limits computable.
+
+        None may touch a key of :data:`LIMIT_KEYS`; and a missing instance_class next to an unknown
+        key is most likely that key misspelt, which is reported already.
+        """
+        blocking = (path, join_path(path, "parameters"), *(join_path(path, key) for key in LIMIT_KEYS))
+        below = tuple(f"{key}." for key in blocking[2:])
+        for problem in self.problems[before:]:
+            if problem.key_path in blocking or problem.key_path.startswith(below):
+                return False
+            if "instance_class" not in spec and problem.message.startswith("unknown key"):
+                return False
+        return True
 
     def deployment(self, spec: dict[str, Any], path: str, engine: str) -> str | None:
         """Return the deployment (extension of spec §1) if one is written: one of the engine's."""

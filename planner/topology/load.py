@@ -20,18 +20,32 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from planner.errors import InputError
-from planner.model import DEFAULT_ENVIRONMENT, Environment, Topology
+from planner.errors import InputError, Problem
+from planner.model import DEFAULT_ENVIRONMENT, Database, Environment, Topology
 from planner.topology.parse import describe, detect_format, gc_paused, parse_text, read_text
 from planner.topology.poolers import PoolerRules
 from planner.topology.services import POOL_DRIVERS
 from planner.topology.values import is_int, is_number, to_fraction
 
-__all__ = ["POOL_DRIVERS", "load_topology", "parse_topology"]
+__all__ = ["POOL_DRIVERS", "TopologyError", "load_topology", "parse_topology"]
 
 TOP_KEYS = ("version", "name", "databases", "environments", "services", "poolers")
 ENVIRONMENT_KEYS = ("scale", "database")
 EXTENSION_PREFIX = "x-"  # top-level keys the planner ignores: a place for YAML anchors
+
+
+class TopologyError(InputError):
+    """The problems of a topology file, with what of it could still be read.
+
+    ``partial`` holds the databases whose instance limits can be computed (their own problems, if
+    any, touch nothing the budget reads); its services and poolers are empty. ``check`` looks
+    their instance classes up in the catalogue, so a file's unknown class is reported together
+    with its other problems instead of on the next run.
+    """
+
+    def __init__(self, problems: list[Problem], partial: Topology | None = None) -> None:
+        super().__init__(list(problems))
+        self.partial = partial
 
 
 def load_topology(path: str | Path) -> Topology:
@@ -50,7 +64,7 @@ def parse_topology(text: str, filename: str, fmt: str | None = None) -> Topology
 
     ``filename`` names the file in problems and gives the default topology name (its stem).
     """
-    fmt = detect_format(filename, fmt)
+    fmt = detect_format(filename, fmt, text)
     with gc_paused():
         parsed = parse_text(text, filename, fmt)
         return _Validator(filename, parsed).topology()
@@ -78,7 +92,7 @@ class _Validator(PoolerRules):
             if poolers is not None:
                 self.check_routes(databases, environments, services, poolers)
         if self.problems:
-            raise InputError(sorted(self.problems, key=lambda p: p.line or 0))
+            raise TopologyError(sorted(self.problems, key=lambda p: p.line or 0), self.partial(name, databases, environments))
         assert databases is not None and environments is not None and services is not None
         return Topology(
             name=name,
@@ -90,6 +104,16 @@ class _Validator(PoolerRules):
             lines=self.lines,
             version=1,
         )
+
+    def partial(self, name: str, databases: dict[str, Database | None] | None,
+                environments: dict[str, Environment] | None) -> Topology:
+        """Return what of a file with problems the budget can still read: its readable databases."""
+        readable = {k: v for k, v in (databases or {}).items() if v is not None}
+        for key, database in self.readable.items():
+            readable.setdefault(key, database)
+        return Topology(name=name, path=self.file, databases=readable,
+                        environments=environments or {DEFAULT_ENVIRONMENT: Environment(DEFAULT_ENVIRONMENT)},
+                        services={}, poolers={}, lines=self.lines, version=1)
 
     def version(self, data: dict[str, Any]) -> None:
         """Check ``version: 1``, the only version there is."""

@@ -11,6 +11,7 @@ records the 1-based line of every key path it sees (``services.web.replicas``,
 from __future__ import annotations
 
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 from planner.errors import InputError, Problem
@@ -37,12 +38,18 @@ __all__ = [
 ]
 
 FORMATS: dict[str, str] = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
+SUFFIXES: dict[str, str] = {"yaml": ".yaml", "toml": ".toml", "json": ".json"}
+# Keys only a topology has at its top: text that parses into a mapping with one of them is one.
+TOPOLOGY_KEYS = ("version", "databases", "services")
 
 # --------------------------------------------------------------------------- reading
 
 
-def detect_format(filename: str, fmt: str | None) -> str:
-    """Return "yaml", "toml" or "json" for ``fmt`` or, if None, for the filename's suffix."""
+def detect_format(filename: str, fmt: str | None, text: str | None = None) -> str:
+    """Return "yaml", "toml" or "json" for ``fmt`` or, if None, for the filename's suffix.
+
+    Without a known suffix, ``text`` (when given) is looked at to say which name to give the file.
+    """
     if fmt is not None:
         if fmt.lower() in ("yaml", "toml", "json"):
             return fmt.lower()
@@ -51,14 +58,43 @@ def detect_format(filename: str, fmt: str | None) -> str:
     if suffix in FORMATS:
         return FORMATS[suffix]
     what = f"suffix {suffix!r}" if suffix else "no suffix"
-    raise InputError(
-        Problem(
-            filename,
-            "",
-            f"cannot tell the file format: {what}",
-            hint="name the file .yaml, .yml, .toml or .json",
-        )
-    )
+    looks = sniff_format(text, None) if text is not None else None
+    hint = (f"this looks like {looks.upper()}: rename it to {Path(filename).stem}{SUFFIXES[looks]}" if looks
+            else "name the file .yaml, .yml, .toml or .json")
+    raise InputError(Problem(filename, "", f"cannot tell the file format: {what}", hint=hint))
+
+
+def sniff_format(text: str, not_format: str | None) -> str | None:
+    """Return the format other than ``not_format`` that reads ``text`` as a topology, or None.
+
+    Only called once the file's own format failed, so the cost of reading it again does not
+    matter. JSON is tried first and YAML last: YAML reads JSON too, and JSON text is JSON.
+    """
+    readers = {"json": parse_json, "toml": parse_toml, "yaml": parse_yaml}
+    for fmt, reader in readers.items():
+        if fmt == not_format:
+            continue
+        if fmt == "yaml" and not_format == "json" and text.lstrip().startswith(("{", "[")):
+            continue  # broken JSON that YAML happens to read is still JSON to fix, not YAML
+        try:
+            with gc_paused():
+                data, _, _ = reader(text, "")
+        except (StopParsing, InputError, ValueError, RecursionError):
+            continue  # not this format either
+        if isinstance(data, dict) and any(key in data for key in TOPOLOGY_KEYS):
+            return fmt
+    return None
+
+
+def _with_format_hint(problem: Problem, text: str, fmt: str) -> Problem:
+    """Return ``problem`` with "this looks like TOML: rename it" when the text is another format."""
+    looks = sniff_format(text, fmt)
+    if looks is None:
+        return problem
+    name = Path(problem.file)
+    hint = (f"this looks like {looks.upper()}, not {fmt.upper()}: rename it to {name.stem}{SUFFIXES[looks]}; "
+            "the format follows the file's suffix")
+    return replace(problem, hint=hint)
 
 
 def read_text(path: Path) -> str:
@@ -133,14 +169,14 @@ def parse_text(text: str, filename: str, fmt: str) -> ParsedFile:
             else:
                 data, lines, problems = parse_json(text, filename)
     except StopParsing as e:
-        raise InputError(e.problem) from None
+        raise InputError(_with_format_hint(e.problem, text, fmt)) from None
     if data is None:
         raise InputError(_empty(filename))
     if not isinstance(data, dict):
-        raise InputError(
+        raise InputError(_with_format_hint(
             Problem(filename, "", f"the top level must be a mapping of keys, not {describe(data)}",
-                    line=1, hint="start the file with `version: 1`, then databases and services")
-        )
+                    line=1, hint="start the file with `version: 1`, then databases and services"),
+            text, fmt))
     return ParsedFile(data, lines, problems)
 
 

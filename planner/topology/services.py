@@ -2,12 +2,15 @@
 
 :class:`ServiceRules` adds the service checks to the database ones: a service is long-running
 (replicas x processes x threads, each with a pool), a Lambda function, or a fixed number of
-connections. :data:`POOL_DRIVERS` gives the pool each known driver opens per process, and
-:func:`resolve_database` which database a service uses in an environment (poolers need it too).
+connections. :data:`POOL_DRIVERS` gives the pool each known driver opens per process,
+:class:`RangePool` a pool that grows from ``min_size`` to ``max_size`` and holds what it opened
+(psycopg_pool, asyncpg, Django's pool), and :func:`resolve_database` which database a service uses
+in an environment (poolers need it too).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -17,24 +20,81 @@ from planner.topology.parsed import describe, join_path
 from planner.topology.values import is_int, parse_percent, suggest
 
 THREADS = "threads"
-# driver -> (size, max_overflow) per process (spec §1); size "threads" = the service's threads,
-# None = unbounded.
+REQUIRED = "required"  # the library's default is unknowable from a topology: the size must be written
+# driver -> (size, max_overflow) per process (spec §1, and the presets marked extension in
+# docs/topology.md); size "threads" = the service's threads, None = unbounded.
 POOL_DRIVERS: dict[str, tuple[int | None | str, int]] = {
     "sqlalchemy": (5, 10),
     "django": (THREADS, 0),
+    # Django 5.1+ with OPTIONS {"pool": True}: a psycopg_pool ConnectionPool() with its defaults
+    # (min_size 4, max_size = min_size) per process and alias, shared by the process's threads.
+    "django-pool": (4, 0),
     "rails": (5, 0),
     "node-pg": (10, 0),
     "asyncpg": (10, 0),
     "psycopg-pool": (4, 0),
     "hikari": (10, 0),
+    # Go pgx: pool_max_conns defaults to max(4, runtime.NumCPU()) (pgxpool.ParseConfig), and the
+    # topology does not know the CPUs of a replica.
+    "pgxpool": (REQUIRED, 0),
+    # Go database/sql: no limit at all until SetMaxOpenConns(N); without it, write `unbounded`.
+    "database-sql": (REQUIRED, 0),
     "per-thread": (THREADS, 0),
     "unbounded": (None, 0),
 }
+# What to write when a preset needs its size: (what the library does by default, how to fix it).
+REQUIRED_SIZE: dict[str, tuple[str, str]] = {
+    "pgxpool": (
+        "pgxpool's pool_max_conns defaults to max(4, the host's CPU count), which the topology does not know",
+        "write pool: {driver: pgxpool, size: N} with N the pool_max_conns you set, "
+        "or the CPU count of a replica if that is more than 4",
+    ),
+    "database-sql": (
+        "Go's database/sql has no limit until SetMaxOpenConns(N) is called",
+        "write pool: {driver: database-sql, size: N} with N from SetMaxOpenConns(N), or pool: unbounded if it is never called",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class IdleHold:
+    """How a min/max pool library keeps connections it opened: its defaults and its idle timeout."""
+
+    library: str  # as users know it: "psycopg_pool"
+    min_size: int  # the library's default min_size
+    max_size: int | None  # the library's default max_size (None: equal to min_size)
+    setting: str  # the idle-timeout setting that closes what a burst opened
+    seconds: int  # its default
+
+
+# Pools that grow from min_size to max_size under load and close the extra connections only after
+# they idled for the timeout (psycopg_pool: max_idle 600 s; asyncpg: max_inactive_connection_lifetime
+# 300 s): after any burst they hold max_size for 5-10 minutes, so their steady demand is max_size.
+RANGE_DRIVERS: dict[str, IdleHold] = {
+    "psycopg-pool": IdleHold("psycopg_pool", 4, None, "max_idle", 600),
+    "django-pool": IdleHold("Django's psycopg_pool", 4, None, "max_idle", 600),
+    "asyncpg": IdleHold("asyncpg", 10, 10, "max_inactive_connection_lifetime", 300),
+}
+
+
+@dataclass(frozen=True)
+class RangePool(Pool):
+    """A pool of ``min_size`` to ``size`` (its max_size) connections per process (extension).
+
+    ``size`` stays the cap, so every computation that reads a :class:`Pool` counts ``max_size``:
+    a pool that opened ``max_size`` in a burst keeps it until the idle timeout (:data:`RANGE_DRIVERS`).
+    ``min_size`` is kept for the working text, the lints and the pool artefacts.
+    """
+
+    min_size: int = 0
+
+
 DEFAULT_SURGE = Fraction(1, 4)
 CUSTOM_DRIVER = "custom"  # a pool given by its numbers alone
 LONG_RUNNING_KEYS = ("replicas", "max_surge", "processes", "threads")
 SERVICE_KEYS = ("database", "endpoint", "environments", *LONG_RUNNING_KEYS, "pool", "lambda", "connections")
-POOL_KEYS = ("driver", "size", "max_overflow")
+POOL_KEYS = ("driver", "size", "max_overflow", "min_size", "max_size")
+RANGE_KEYS = ("min_size", "max_size")
 ENDPOINTS = ("writer", "reader")
 
 
@@ -168,7 +228,9 @@ class ServiceRules(DatabaseRules):
         """Return the pool per process from a driver name, a size or a mapping."""
         if isinstance(value, str):
             driver = self.driver(value, path)
-            return None if driver is None else _pool_from(driver, None, None, threads)
+            if driver is None or not self.size_known(driver, None, path):
+                return None
+            return _pool_from(driver, None, None, threads)
         if is_int(value):
             size = self.integer(value, path, 1)
             return None if size is None else Pool(CUSTOM_DRIVER, size, 0)
@@ -180,6 +242,8 @@ class ServiceRules(DatabaseRules):
         driver = self.driver(value["driver"], f"{path}.driver") if "driver" in value else None
         size = self.integer(value["size"], f"{path}.size", 1) if "size" in value else None
         overflow = self.integer(value["max_overflow"], f"{path}.max_overflow", -1) if "max_overflow" in value else None
+        if any(key in value for key in RANGE_KEYS):
+            return self.range_pool(value, path, driver, size, overflow)
         if driver == "unbounded" and (size is not None or overflow not in (None, -1)):
             self.add(path, "an unbounded pool takes no size or max_overflow",
                      "remove them, or name the driver whose limits the service really has")
@@ -190,7 +254,62 @@ class ServiceRules(DatabaseRules):
         if ("driver" in value and driver is None) or ("size" in value and size is None) or (
                 "max_overflow" in value and overflow is None):
             return None
+        if driver is not None and overflow != -1 and not self.size_known(driver, size, path):
+            return None
         return _pool_from(driver or CUSTOM_DRIVER, size, overflow, threads)
+
+    def size_known(self, driver: str, size: int | None, path: str) -> bool:
+        """Report a preset whose size the topology must give (pgxpool, database-sql) given without one."""
+        if size is not None or driver not in REQUIRED_SIZE:
+            return True
+        fact, fix = REQUIRED_SIZE[driver]
+        self.add(path, f"pool {driver} needs its size: {fact}", fix)
+        return False
+
+    def range_pool(self, value: dict[str, Any], path: str, driver: str | None, size: int | None,
+                   overflow: int | None) -> Pool | None:
+        """Return a min_size/max_size pool (extension) of psycopg-pool, asyncpg or django-pool.
+
+        ``size`` and ``max_size`` are the same setting (the cap); the library's defaults fill in what
+        is not written, and a min_size above the cap is refused as the library refuses it.
+        """
+        keys = [key for key in RANGE_KEYS if key in value]
+        if driver not in RANGE_DRIVERS:
+            if "driver" in value and driver is None:
+                return None  # the unknown driver is reported already
+            *first, last = RANGE_DRIVERS
+            owners = f"{', '.join(first)} and {last}"
+            named = f"a {driver} pool" if driver else "a pool without a driver"
+            hint = ("name the driver, e.g. pool: {driver: psycopg-pool, min_size: 2, max_size: 10}" if driver is None
+                    else "write size (and max_overflow) for it, e.g. pool: {driver: %s, size: 10}" % driver)
+            verb = "belong" if len(keys) > 1 else "belongs"
+            self.add(f"{path}.{keys[0]}", f"{' and '.join(keys)} {verb} to {owners} pools, not to {named}", hint)
+            return None
+        hold = RANGE_DRIVERS[driver]
+        low = self.integer(value["min_size"], f"{path}.min_size", 0) if "min_size" in value else None
+        high = self.integer(value["max_size"], f"{path}.max_size", 1) if "max_size" in value else None
+        if size is not None and "max_size" in value:
+            self.add(f"{path}.max_size", "size and max_size are the same setting (the pool's cap)", "keep max_size and remove size")
+            return None
+        if (("min_size" in value and low is None) or ("max_size" in value and high is None)
+                or ("size" in value and size is None) or ("max_overflow" in value and overflow is None)):
+            return None
+        cap = high if high is not None else size
+        minimum = low if low is not None else hold.min_size
+        if cap is None:  # no cap written: the library's default max_size, or min_size where it follows it
+            cap = hold.max_size if hold.max_size is not None else minimum
+        if minimum > cap:
+            default = "" if low is not None else f" ({hold.library}'s default)"
+            self.add(f"{path}.{'min_size' if low is not None else keys[0]}",
+                     f"min_size {minimum}{default} is above max_size {cap}: {hold.library} refuses min_size > max_size",
+                     ("write a lower min_size, e.g. min_size: 1," if low is None else "lower min_size") + " or raise max_size")
+            return None
+        if overflow == -1:
+            return Pool(driver, None, 0)
+        extra = overflow if overflow is not None else POOL_DRIVERS[driver][1]
+        if minimum < cap:
+            return RangePool(driver, cap, extra, min_size=minimum)
+        return Pool(driver, cap, extra)
 
     def driver(self, value: Any, path: str) -> str | None:
         """Return a known pool driver's name, else report it with the closest one."""

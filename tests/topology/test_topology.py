@@ -355,6 +355,8 @@ def test_pool_drivers_table_is_the_spec() -> None:
         "sqlalchemy": (5, 10), "django": ("threads", 0), "rails": (5, 0), "node-pg": (10, 0),
         "asyncpg": (10, 0), "psycopg-pool": (4, 0), "hikari": (10, 0), "per-thread": ("threads", 0),
         "unbounded": (None, 0),
+        # extensions (issue 12): Django 5.1+'s pool, and two Go pools whose size must be written
+        "django-pool": (4, 0), "pgxpool": ("required", 0), "database-sql": ("required", 0),
     }
 
 
@@ -858,7 +860,8 @@ def test_ten_thousand_services_load(tmp_path: Path) -> None:
 
 _names = st.text("abcdefgh", min_size=1, max_size=6)
 _pools = st.one_of(
-    st.sampled_from(sorted(POOL_DRIVERS)),
+    # a bare name needs a preset that knows its size (pgxpool and database-sql need theirs written)
+    st.sampled_from(sorted(d for d, (size, _) in POOL_DRIVERS.items() if size != "required")),
     st.integers(1, 50),
     st.fixed_dictionaries({"driver": st.sampled_from(sorted(POOL_DRIVERS) + ["sqlalchemy"]),
                            "size": st.integers(1, 50)}).filter(lambda p: p["driver"] != "unbounded"),
