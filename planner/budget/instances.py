@@ -206,13 +206,21 @@ def budget_report(
     reader_max: dict[str, MaxConnections] = {}
     problems: list[Problem] = []
     for db in topology.databases.values():
+        # writer and readers each on their own: a bad writer class must not hide a bad reader class
         try:
             writer_max[db.name] = max_connections_for(db, db.instance_class, catalog, topology)
-            if db.readers:
-                reader_class = db.reader_instance_class or db.instance_class
-                reader_max[db.name] = max_connections_for(db, reader_class, catalog, topology)
         except InputError as exc:
             problems.extend(p for p in exc.problems if isinstance(p, Problem))
+        if not db.readers:
+            continue
+        reader_class = db.reader_instance_class or db.instance_class
+        if reader_class == db.instance_class and db.name not in writer_max:
+            continue  # the same class: its problem is reported once, for the writer
+        own_key = "reader_instance_class" if db.reader_instance_class else "instance_class"
+        try:
+            reader_max[db.name] = max_connections_for(db, reader_class, catalog, topology, own_key)
+        except InputError as exc:
+            problems.extend(p for p in exc.problems if isinstance(p, Problem) and p not in problems)
     if problems:
         raise InputError(problems)
 

@@ -74,8 +74,13 @@ class MaxConnections:
         return "estimate" + (f"; a real instance may read {found[0]}–{found[1]}" if found else "")
 
 
-def max_connections_for(database: Database, instance_class: str | None, catalog: "Catalog | None", topology: Topology) -> MaxConnections:
-    """Evaluate the ``max_connections`` parameter of ``database`` on ``instance_class``."""
+def max_connections_for(database: Database, instance_class: str | None, catalog: "Catalog | None", topology: Topology,
+                        class_key: str = "instance_class") -> MaxConnections:
+    """Evaluate the ``max_connections`` parameter of ``database`` on ``instance_class``.
+
+    ``class_key`` names the key the class came from (``reader_instance_class`` for readers of their
+    own class), so that a problem with the class points at the line that wrote it.
+    """
     key = f"databases.{database.name}"
     param = database.parameters.get("max_connections")
     if database.engine not in RDS_ENGINES:
@@ -99,7 +104,7 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
             memory = catalog.dbicm(instance_class, database.engine)
             cls = catalog.get(instance_class)
         except InputError as exc:
-            raise _problem(topology, f"{key}.instance_class", str(exc).split("\n")[0], None) from exc
+            raise _problem(topology, f"{key}.{class_key}", str(exc).split("\n")[0], None) from exc
         vcpu = cls.vcpu
         offer = {"deployable": cls.deployable(database.engine, database.deployment_name, database.version),
                  "offered_as": tuple(d for d in DEPLOYMENTS[database.engine] if cls.deployable(database.engine, d, database.version))}
@@ -129,6 +134,34 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
     return MaxConnections(value, memory.source, str(param), memory, vcpu, default_value, **offer)
 
 
+def instance_classes(database: Database) -> list[tuple[str | None, str]]:
+    """Return the classes the budget evaluates for ``database``: (class, the key it came from).
+
+    The writer's class, then the readers' when they run another one (their own key, so a problem
+    points at it); a class the readers share with the writer is evaluated once.
+    """
+    classes: list[tuple[str | None, str]] = [(database.instance_class, "instance_class")]
+    if database.readers and database.reader_instance_class and database.reader_instance_class != database.instance_class:
+        classes.append((database.reader_instance_class, "reader_instance_class"))
+    return classes
+
+
+def limit_problems(topology: Topology, catalog: "Catalog | None") -> list[Problem]:
+    """Return every problem the budget would meet on ``topology``'s instances, all at once.
+
+    ``check`` runs it on a topology with problems of its own too (the databases that could be
+    read), so that an unknown instance class is reported with them, not on the next run.
+    """
+    problems: list[Problem] = []
+    for database in topology.databases.values():
+        for instance_class, class_key in instance_classes(database):
+            try:
+                max_connections_for(database, instance_class, catalog, topology, class_key)
+            except InputError as exc:
+                problems.extend(p for p in exc.problems if isinstance(p, Problem) and p not in problems)
+    return problems
+
+
 def serverless_memory(database: Database) -> EngineMemory:
     """Return the DBInstanceClassMemory of an Aurora Serverless v2 instance at its maximum ACU."""
     max_acu = database.max_acu or Fraction(1)
@@ -148,4 +181,4 @@ def _problem(topology: Topology, key_path: str, message: str, hint: str | None) 
     return InputError(Problem(topology.path, key_path, message, topology.line_of(key_path), hint))
 
 
-__all__ = ["MaxConnections", "database_reserves", "max_connections_for", "serverless_memory"]
+__all__ = ["MaxConnections", "database_reserves", "instance_classes", "limit_problems", "max_connections_for", "serverless_memory"]

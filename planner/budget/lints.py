@@ -13,6 +13,7 @@ from typing import Callable, Iterator
 from planner.budget.demand import SourceDemand
 from planner.budget.instances import BudgetReport, Finding, InstanceBudget
 from planner.model import DEFAULT_MAX_CONNECTIONS_FORMULA, DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
+from planner.topology.services import POOL_DRIVERS, RANGE_DRIVERS, RangePool
 
 Lint = Callable[[BudgetReport], Iterator[Finding]]
 # Environment names that mean "this is production" for the lints that care.
@@ -203,6 +204,106 @@ def classes_not_offered(report: BudgetReport) -> Iterator[Finding]:
         )
 
 
+def surge_as_count(report: BudgetReport) -> Iterator[Finding]:
+    """An integer max_surge as large as the fleet: most likely a percentage written without its %."""
+    for service in report.topology.services.values():
+        count, fleet = service.surge_count, service.replicas_max
+        # one surge replica for one replica is the usual rolling update, not a slip
+        if service.shape != "long-running" or count is None or count <= 1 or count < fleet:
+            continue
+        as_percent = -(-fleet * count // 100)  # ceil(R_max × count %)
+        yield _finding(
+            report.topology, "surge-count", f"services.{service.name}.max_surge",
+            f"max_surge {count} is a number of replicas, not a percentage: a rollout may run {fleet} + {count} = "
+            f"{fleet + count} replicas at once; did you mean \"{count}%\"? (ceil({fleet} × {count}%) = {as_percent} "
+            f"extra replica{'s' if as_percent != 1 else ''}); write max_surge: \"{count}%\", or keep {count} if the "
+            "deploy really starts that many",
+        )
+
+
+# Drivers whose pool is one per process, shared by the process's threads: a thread beyond the pool
+# waits for a connection, and the library's own error says it (driver -> the error, its timeout).
+# node-pg, asyncpg, pgxpool and database/sql serve an event loop or goroutines, not threads: waiting
+# in the pool is how they are meant to work, so they are left out; django and per-thread open one
+# connection per thread by definition.
+SHARED_POOL_ERRORS: dict[str, str] = {
+    "rails": "ActiveRecord::ConnectionTimeoutError after checkout_timeout, 5 s",
+    "sqlalchemy": "sqlalchemy.exc.TimeoutError: QueuePool limit reached, after pool_timeout, 30 s",
+    "psycopg-pool": "psycopg_pool.PoolTimeout after timeout, 30 s",
+    "django-pool": "psycopg_pool.PoolTimeout after timeout, 30 s",
+    "hikari": "SQLTransientConnectionException after connectionTimeout, 30 s",
+    "custom": "they wait for one, or time out",
+}
+
+
+def pool_below_threads(report: BudgetReport) -> Iterator[Finding]:
+    """A per-process pool smaller than the threads that share it: threads queue for connections."""
+    for service in report.topology.services.values():
+        pool = service.pool
+        if (service.shape != "long-running" or pool is None or pool.unbounded
+                or pool.driver not in SHARED_POOL_ERRORS or pool.worst >= service.threads):
+            continue
+        waiting = service.threads - pool.worst
+        yield _finding(
+            report.topology, "pool-below-threads", f"services.{service.name}.pool",
+            f"{pool.driver} pool of {pool.worst} per process is shared by {service.threads} threads: under load "
+            f"{waiting} thread{'s' if waiting != 1 else ''} per process wait for a connection "
+            f"({SHARED_POOL_ERRORS[pool.driver]}); the budget counts the {pool.worst} the pool opens. Raise the pool to "
+            f"{service.threads} (Rails: pool: <%= ENV[\"RAILS_MAX_THREADS\"] %>) if the database holds it, or run fewer threads",
+        )
+
+
+DJANGO_POOL_SIZE = int(str(POOL_DRIVERS["django-pool"][0]))  # psycopg_pool's default min_size, Django's pool
+
+
+def django_pool_unknown(report: BudgetReport) -> Iterator[Finding]:
+    """A `django` pool the preset cannot vouch for: Django's own pool option opens another number.
+
+    The ``django`` preset is Django without ``OPTIONS["pool"]``: one persistent connection per thread,
+    and no pool size. Whether a settings file turns the pool on (Django 5.1+) is not in the topology;
+    with it, each process opens a psycopg_pool of 4 whatever its threads. Said where that would be
+    more than the preset counts, or where a size was given that Django has no setting for.
+    """
+    for service in report.topology.services.values():
+        pool = service.pool
+        if pool is None or pool.driver != "django":
+            continue
+        key = f"services.{service.name}.pool"
+        per_process = service.threads if service.shape == "long-running" else 1
+        if pool.size != per_process or pool.max_overflow:
+            yield _finding(
+                report.topology, "django-pool-unknown", key,
+                f"django pool of {pool.worst} per process, but Django without OPTIONS pool opens one connection per "
+                f"thread ({per_process}) and has no pool size: if {pool.worst} is OPTIONS pool max_size (Django 5.1+), "
+                f"write pool: {{driver: django-pool, max_size: {pool.worst}}}; otherwise remove the size",
+            )
+        elif per_process < DJANGO_POOL_SIZE:
+            processes = service.replicas_max * service.processes if service.shape == "long-running" else None
+            scale = (f": {processes} processes at peak would hold {processes * DJANGO_POOL_SIZE}, not {processes * per_process}"
+                     if processes else "")
+            yield _finding(
+                report.topology, "django-pool-unknown", key,
+                f"the django preset counts one connection per thread ({per_process} per process); with OPTIONS "
+                f"{{\"pool\": True}} (Django 5.1+) each process opens a psycopg_pool of {DJANGO_POOL_SIZE} whatever its "
+                f"threads{scale}; if your settings turn the pool on, write pool: django-pool; if not, nothing to change",
+            )
+
+
+def pool_held_at_max(report: BudgetReport) -> Iterator[Finding]:
+    """min_size < max_size pools keep what a burst opened: steady is max_size, not min_size."""
+    for service in report.topology.services.values():
+        pool = service.pool
+        if not isinstance(pool, RangePool) or pool.driver not in RANGE_DRIVERS:
+            continue
+        hold = RANGE_DRIVERS[pool.driver]
+        yield _finding(
+            report.topology, "pool-held-at-max", f"services.{service.name}.pool",
+            f"{pool.driver} min_size {pool.min_size} < max_size {pool.size}: after a burst {hold.library} keeps up to "
+            f"{pool.size} connections per process open until they idle {hold.setting} ({hold.seconds} s), so steady "
+            f"counts {pool.size}, not {pool.min_size}; to hold fewer at rest, lower max_size (or {hold.setting})",
+        )
+
+
 LINTS: tuple[Lint, ...] = (
     estimated_numbers,
     classes_not_offered,
@@ -214,6 +315,10 @@ LINTS: tuple[Lint, ...] = (
     shared_environments,
     burstable_in_production,
     parameter_overrides,
+    surge_as_count,
+    pool_below_threads,
+    django_pool_unknown,
+    pool_held_at_max,
 )
 
 
