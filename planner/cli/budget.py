@@ -27,16 +27,31 @@ from planner.model import ENGINES
 from planner.reserves import parse_engine_version
 
 if TYPE_CHECKING:
+    from planner.catalog import Catalog
     from planner.model import Topology
 
 from planner.cli.app import app
 
 
+TopologiesArgument = Annotated[
+    list[Path],
+    typer.Argument(help="Topology files (.yaml, .yml, .toml or .json); several give one verdict, the worst.", show_default=False),
+]
+
+
 @app.command()
 def check(
-    topology: TopologyArgument,
+    topologies: TopologiesArgument,
     format: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.text,
-    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 1 on `over` only, or also on `warn`.")] = FailOn.over,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(
+            "--fail-on",
+            help="When to exit 1. over (the default): a scenario's demand is above usable. warn: also when a scenario's "
+            "demand is above the alarm line (alarm_at, set by headroom) though within usable. The warnings list "
+            "(lint warnings such as lambda-unreserved) never fails the check, whatever this says.",
+        ),
+    ] = FailOn.over,
     scenario: Annotated[
         Optional[list[str]], typer.Option("--scenario", "-s", help="Scenarios to check: steady, peak, rollout (repeat or comma-separate).")
     ] = None,
@@ -44,45 +59,94 @@ def check(
     observations: ObservationsOption = None,
     output: OutputOption = None,
     observed: Annotated[
-        Optional[Path], typer.Option("--observed", help="Observations file from planner observe: show each instance's observed peak, warn where the plan is below it.")
+        Optional[Path], typer.Option("--observed", help="Observations file from planner observe: show each instance's observed peak, warn where the plan is below it (one topology only).")
     ] = None,
 ) -> None:
-    """Check a topology against its connection budgets: the CI gate.
+    """Check topologies against their connection budgets: the CI gate.
 
-    Exit 0 when every instance and pooler is within budget, 1 when something is over
-    (or warns, with --fail-on warn), 2 for invalid input.
+    Exit 0 when every instance and pooler of every topology is within budget, 1 when something
+    is over (or above its alarm line, with --fail-on warn), 2 for invalid input: every problem
+    of every file at once, one line each. Warnings never change the exit code.
 
     \b
     Examples:
       planner check shop.yaml
       planner check shop.yaml --format github --fail-on warn
       planner check shop.yaml --format json --scenario rollout
+      planner check infra/*.yaml --format markdown -o comment.md
     """
     from planner.budget import compute_budget
     from planner.render import check as render
 
-    topo, cat = _load(topology, catalog, observations)
-    report = compute_budget(topo, cat, _scenarios(scenario))
+    paths = list(dict.fromkeys(topologies))  # a file named twice is checked once
+    if observed is not None and len(paths) > 1:
+        raise InputError("--observed: observed peaks belong to one topology's instances; "
+                         "run check once per topology with its own --observed file")
+    chosen = _scenarios(scenario)
+    loaded, cat = _load_checked(paths, catalog, observations)
+    reports = [compute_budget(topo, cat, chosen) for topo in loaded]
     extra = {}
     if observed is not None:  # observed peaks: warnings for every format, a column where there are columns
         from planner.live.observe import apply_observed
 
-        report, peaks = apply_observed(report, observed)
+        report, peaks = apply_observed(reports[0], observed)
+        reports = [report]
         extra = {"observed": peaks} if format in (CheckFormat.text, CheckFormat.json, CheckFormat.markdown) else {}
     renderer = {
-        CheckFormat.text: render.render_text,
-        CheckFormat.json: render.render_json,
-        CheckFormat.markdown: render.render_markdown,
-        CheckFormat.github: render.render_github,
-        CheckFormat.csv: render.render_csv,
+        CheckFormat.text: render.render_text_many,
+        CheckFormat.json: render.render_json_many,
+        CheckFormat.markdown: render.render_markdown_many,
+        CheckFormat.github: render.render_github_many,
+        CheckFormat.csv: render.render_csv_many,
     }[format]
-    _emit(renderer(report, **extra), output)
+    _emit(renderer(reports, **extra), output)
     if format is CheckFormat.github and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(render.render_markdown(report) + "\n")
+            summary.write(render.render_markdown_many(reports) + "\n")
+    # only the scenarios' statuses decide; the warnings list never does (docs/topology.md, Exit codes)
     failing = {"over"} if fail_on is FailOn.over else {"over", "warn"}
-    if report.status in failing:
+    if render.overall_status(reports) in failing:
         raise typer.Exit(EXIT_OVER)
+
+
+def _load_checked(paths: list[Path], catalog: Optional[Path], observations: Optional[Path]) -> "tuple[list[Topology], Catalog]":
+    """Load the catalogue and every topology, raising one InputError with every problem of every file.
+
+    A topology's own problems come with those the budget would meet next (an unknown instance
+    class, a formula that evaluates to 0), found on the databases that could be read, so that a
+    file with three mistakes takes one run, not three.
+    """
+    from planner.budget.limits import limit_problems
+    from planner.catalog import load_catalog
+    from planner.errors import Problem
+    from planner.topology.load import TopologyError, load_topology
+
+    problems: list[Problem | str] = []
+    cat = None
+    try:
+        cat = load_catalog(catalog, observations)
+    except InputError as exc:  # still read the topologies: their problems are worth knowing too
+        problems.extend(exc.problems)
+    loaded: list[Topology] = []
+    for path in paths:
+        try:
+            topo = load_topology(path)
+        except TopologyError as exc:
+            found = list(exc.problems)
+            if exc.partial is not None and cat is not None:
+                found += [p for p in limit_problems(exc.partial, cat) if p not in found]
+            problems.extend(sorted(found, key=lambda p: (p.line or 0) if isinstance(p, Problem) else 0))
+            continue
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        if cat is not None:
+            problems.extend(limit_problems(topo, cat))
+        loaded.append(topo)
+    if problems:
+        raise InputError(problems)
+    assert cat is not None
+    return loaded, cat
 
 
 @app.command()

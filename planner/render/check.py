@@ -1,12 +1,18 @@
-"""``planner check`` output: a text table, a Markdown comment, or GitHub workflow annotations."""
+"""``planner check`` output: a text table, a Markdown comment, or GitHub workflow annotations.
+
+Each ``render_*`` function renders one topology's report; ``render_*_many`` render several (``planner
+check a.yaml b.yaml``) with one verdict over all of them, the worst. One report through a ``_many``
+function is exactly the single-topology output, so ``check`` can always call them.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import TYPE_CHECKING, Mapping, Sequence
 
+from planner import __version__
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget
-from planner.model import SOURCE_ESTIMATED
+from planner.model import SOURCE_ESTIMATED, worst_status
 from planner.render.data import report_dict
 from planner.render.table import markdown_table, md_escape, text_table
 
@@ -30,6 +36,13 @@ def estimate_note(instances: "Sequence[InstanceBudget]") -> str:
 
 def _instance_name(instance: InstanceBudget) -> str:
     return f"{instance.database}/{instance.role}"
+
+
+def _class_label(instance: InstanceBudget) -> str:
+    """Return what runs the instance, for a sentence: its class, or "self-managed" (which has none)."""
+    if instance.instance_class:
+        return instance.instance_class
+    return "self-managed" if instance.engine == "self-managed" else "no instance class"
 
 
 def _max_label(instance: InstanceBudget) -> str:
@@ -245,7 +258,7 @@ def render_github(report: BudgetReport) -> str:
         worst = _worst_scenario(instance)
         result = instance.scenarios[worst]
         message = (
-            f"{_instance_name(instance)} ({instance.instance_class}) is {result.status} in {worst}: demand "
+            f"{_instance_name(instance)} ({_class_label(instance)}) is {result.status} in {worst}: demand "
             f"{_demand(result.demand)} vs usable {instance.usable}, alarm at {instance.alarm_at}. "
             f"Largest sources: {_top_sources(instance, worst)}"
         )
@@ -274,3 +287,90 @@ def render_github(report: BudgetReport) -> str:
     # the topology's name is free text: escaped like a message, a newline in it cannot start a command
     out.append(f"planner: {gh_escape_data(report.topology.name)} is {report.status}")
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- several topologies
+
+
+def overall_status(reports: Sequence[BudgetReport]) -> str:
+    """Return the verdict over several topologies: the worst of theirs."""
+    return worst_status([r.status for r in reports])
+
+
+def _tally(reports: Sequence[BudgetReport]) -> str:
+    """Return "2 over, 1 ok": how many topologies have each status, worst first."""
+    counts = [(status, sum(r.status == status for r in reports)) for status in ("over", "warn", "ok")]
+    return ", ".join(f"{n} {status}" for status, n in counts if n)
+
+
+def render_text_many(reports: Sequence[BudgetReport],
+                     observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
+    """Return one text block per topology, then the verdict over all of them (one report: its block alone)."""
+    if len(reports) == 1:
+        return render_text(reports[0], observed)
+    blocks = [render_text(report) for report in reports]
+    verdict = f"{len(reports)} topologies: {overall_status(reports).upper()} ({_tally(reports)})"
+    return "\n\n".join(blocks + [verdict])
+
+
+def render_json_many(reports: Sequence[BudgetReport],
+                     observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
+    """Return the spec §5 document for one topology, or ``{"status", "topologies": [...]}`` for several.
+
+    One topology keeps the single document exactly (the stable contract of docs/schema/check.schema.json);
+    several are a list of those documents under ``topologies``, with the worst status beside it.
+    """
+    if len(reports) == 1:
+        return render_json(reports[0], observed)
+    sources = sum(len(i.demand_by_source) for r in reports for i in r.instances)
+    doc = {
+        "status": overall_status(reports),
+        "topologies": [report_dict(report) for report in reports],
+        "planner_version": __version__,
+    }
+    return json.dumps(doc, indent=2 if sources <= PRETTY_JSON_MAX_SOURCES else None)
+
+
+def render_markdown_many(reports: Sequence[BudgetReport],
+                         observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
+    """Return one pull-request comment: the verdict over all topologies, a summary table, then each one's section."""
+    if len(reports) == 1:
+        return render_markdown(reports[0], observed)
+    status = overall_status(reports)
+    rows = [[r.topology.name, r.topology.path, STATUS_MARK[r.status]] for r in reports]  # the table escapes cells
+    out = [
+        f"### planner: {len(reports)} topologies, {STATUS_MARK[status]}",
+        "",
+        markdown_table(["topology", "file", "status"], rows),
+    ]
+    for report in reports:
+        out += ["", render_markdown(report)]
+    return "\n".join(out)
+
+
+def render_csv_many(reports: Sequence[BudgetReport]) -> str:
+    """Return one CSV for all topologies: one header, and a last ``file`` column when there are several."""
+    if len(reports) == 1:
+        return render_csv(reports[0])
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for i, report in enumerate(reports):
+        rows = list(csv.reader(io.StringIO(render_csv(report))))
+        header, body = rows[0], rows[1:]
+        if i == 0:
+            writer.writerow(header + ["file"])
+        for row in body:
+            writer.writerow(row + [csv_cell(report.topology.path)])
+    return out.getvalue()
+
+
+def render_github_many(reports: Sequence[BudgetReport]) -> str:
+    """Return every topology's annotations (each names its own file), then the verdict over all of them."""
+    if len(reports) == 1:
+        return render_github(reports[0])
+    lines = [render_github(report) for report in reports]
+    lines.append(f"planner: {len(reports)} topologies are {overall_status(reports)} ({_tally(reports)})")
+    return "\n".join(lines)

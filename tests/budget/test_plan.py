@@ -89,7 +89,11 @@ def test_bad_deployments_exit_2_with_the_key_and_the_fix(tmp_path, yaml_text: st
     path.write_text(f"version: 1\ndatabases:\n  main: {yaml_text}\nservices:\n  web: {{}}\n")
     code, out, err = run_cli(["check", str(path)])
     assert (code, out) == (2, "")
-    assert err.count("\n") == 1 and f"bad.yaml:3: {key}" in err and fix in err and "Traceback" not in err
+    first, *others = err.splitlines()
+    assert f"bad.yaml:3: {key}" in first and fix in first and "Traceback" not in err
+    # every problem at once (issue 12): an RDS database without instance_class is the only other one
+    assert all("databases.main.instance_class: instance_class is required" in line for line in others), err
+    assert len(others) == ("instance_class" not in yaml_text and "self-managed" not in yaml_text)
 
 
 def test_plan_what_ifs() -> None:
