@@ -42,7 +42,8 @@ class EmitKind(str, Enum):
 
 ApplyOption = Annotated[
     Optional[Path],
-    typer.Option("--apply-to-topology", help="Write a new topology file with the option(s) applied, for check and diff."),
+    typer.Option("--apply-to-topology", help="Write the topology file with the option(s) applied, for check and diff: "
+                 "only the changed keys differ; comments and layout are kept. The new file keeps the original's format."),
 ]
 
 
@@ -77,17 +78,27 @@ def _select(recs: Sequence["Recommendation"], ids: Sequence[str]) -> list["Optio
 
 
 def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"], target: Path) -> None:
-    """Write the topology with ``options`` applied and say what check makes of it."""
+    """Write the user's topology file with ``options`` applied and say what check makes of it.
+
+    The file is edited, not rewritten: only the keys the options change are written, and comments,
+    key order, quoting and layout stay as the user wrote them (:mod:`planner.topology.edit`).
+    """
     from planner.budget import compute_budget
-    from planner.topology.writer import dump_topology
+    from planner.topology.edit import edit_topology
+    from planner.topology.parse import FORMATS, detect_format, read_text
 
     if not options:
         raise InputError("--apply-to-topology: there is no option to apply (nothing is over budget, or nothing fits)")
+    source = Path(topology.path)
+    source_format = detect_format(topology.path, None)
+    if FORMATS.get(target.suffix.lower()) != source_format:
+        raise InputError(f"--apply-to-topology {target}: {source} is {source_format.upper()} and is edited in place, "
+                         f"so the new file keeps its format: name it {target.with_suffix(source.suffix)}")
     applied = merge_options(topology, options)
-    header = f"Written by planner from {topology.path}, with:\n" + "\n".join(f"- {o.title}" for o in options)
-    _emit(dump_topology(applied, header=header), target)
+    _emit(edit_topology(read_text(source), topology.path, topology, applied), target)
     status = compute_budget(applied, catalog).status
-    print(f"topology written: {target} (planner check: {status})", file=sys.stderr)
+    print(f"topology written: {target} ({source} with {'; '.join(o.title for o in options)}; planner check: {status})",
+          file=sys.stderr)
 
 
 @app.command()
