@@ -35,7 +35,8 @@ from planner.cli.app import app
 
 TopologiesArgument = Annotated[
     list[Path],
-    typer.Argument(help="Topology files (.yaml, .yml, .toml or .json); several give one verdict, the worst.", show_default=False),
+    typer.Argument(metavar="topology", help="Topology files (.yaml, .yml, .toml or .json); several give one verdict, the worst.",
+                   show_default=False),
 ]
 
 
