@@ -189,6 +189,9 @@ class Pool:
     driver: str
     size: int | None
     max_overflow: int = 0
+    # psycopg-pool, asyncpg, django-pool: the pool grows from min_size to size (its max_size) and holds
+    # what a burst opened until it idles out, so every number still reads ``size`` (None: not written)
+    min_size: int | None = None
 
     @property
     def unbounded(self) -> bool:

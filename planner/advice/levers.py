@@ -70,7 +70,8 @@ def _capped(service: Service, cap: int) -> Service:
     pool = service.pool or Pool("per-thread", service.threads, 0)
     steady = min(pool.size if pool.size is not None else cap, cap)
     driver = pool.driver if pool.driver not in ("unbounded", "per-thread") else "custom"
-    return replace(service, pool=Pool(driver, steady, cap - steady))
+    minimum = None if pool.min_size is None else min(pool.min_size, cap)  # a growing pool keeps its floor, capped
+    return replace(service, pool=Pool(driver, steady, cap - steady, minimum))
 
 
 def pool_caps_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,

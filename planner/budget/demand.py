@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Mapping
 
 from planner.model import SCENARIOS, Service, Topology
-from planner.topology.services import RANGE_DRIVERS, RangePool
+from planner.topology.services import RANGE_DRIVERS
 
 # What AWS assumes for a Lambda function without reserved concurrency: the account's
 # regional concurrency limit, 1000 by default.
@@ -78,7 +78,7 @@ def _pool_factors(service: Service) -> tuple[int, int, str, str]:
     steady = pool.steady
     worst = pool.worst
     steady_text = f"{pool.driver} pool {steady}"
-    if isinstance(pool, RangePool) and pool.driver in RANGE_DRIVERS:
+    if pool.min_size is not None and pool.driver in RANGE_DRIVERS:
         # Say why steady is max_size, not min_size: what a burst opened stays open until it idles out.
         hold = RANGE_DRIVERS[pool.driver]
         steady_text = (f"{pool.driver} pool max_size {steady} (not min_size {pool.min_size}: what a burst opens "

@@ -13,7 +13,7 @@ from typing import Callable, Iterator
 from planner.budget.demand import SourceDemand
 from planner.budget.instances import BudgetReport, Finding, InstanceBudget
 from planner.model import DEFAULT_MAX_CONNECTIONS_FORMULA, DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
-from planner.topology.services import POOL_DRIVERS, RANGE_DRIVERS, RangePool
+from planner.topology.services import POOL_DRIVERS, RANGE_DRIVERS
 
 Lint = Callable[[BudgetReport], Iterator[Finding]]
 # Environment names that mean "this is production" for the lints that care.
@@ -293,7 +293,7 @@ def pool_held_at_max(report: BudgetReport) -> Iterator[Finding]:
     """min_size < max_size pools keep what a burst opened: steady is max_size, not min_size."""
     for service in report.topology.services.values():
         pool = service.pool
-        if not isinstance(pool, RangePool) or pool.driver not in RANGE_DRIVERS:
+        if pool is None or pool.min_size is None or pool.driver not in RANGE_DRIVERS:
             continue
         hold = RANGE_DRIVERS[pool.driver]
         yield _finding(

@@ -3,7 +3,7 @@
 :class:`ServiceRules` adds the service checks to the database ones: a service is long-running
 (replicas x processes x threads, each with a pool), a Lambda function, or a fixed number of
 connections. :data:`POOL_DRIVERS` gives the pool each known driver opens per process,
-:class:`RangePool` a pool that grows from ``min_size`` to ``max_size`` and holds what it opened
+:class:`~planner.model.Pool` with a ``min_size``: a pool that grows from ``min_size`` to ``max_size`` and holds what it opened
 (psycopg_pool, asyncpg, Django's pool), and :func:`resolve_database` which database a service uses
 in an environment (poolers need it too).
 """
@@ -75,18 +75,6 @@ RANGE_DRIVERS: dict[str, IdleHold] = {
     "django-pool": IdleHold("Django's psycopg_pool", 4, None, "max_idle", 600),
     "asyncpg": IdleHold("asyncpg", 10, 10, "max_inactive_connection_lifetime", 300),
 }
-
-
-@dataclass(frozen=True)
-class RangePool(Pool):
-    """A pool of ``min_size`` to ``size`` (its max_size) connections per process (extension).
-
-    ``size`` stays the cap, so every computation that reads a :class:`Pool` counts ``max_size``:
-    a pool that opened ``max_size`` in a burst keeps it until the idle timeout (:data:`RANGE_DRIVERS`).
-    ``min_size`` is kept for the working text, the lints and the pool artefacts.
-    """
-
-    min_size: int = 0
 
 
 DEFAULT_SURGE = Fraction(1, 4)
@@ -308,7 +296,7 @@ class ServiceRules(DatabaseRules):
             return Pool(driver, None, 0)
         extra = overflow if overflow is not None else POOL_DRIVERS[driver][1]
         if minimum < cap:
-            return RangePool(driver, cap, extra, min_size=minimum)
+            return Pool(driver, cap, extra, min_size=minimum)
         return Pool(driver, cap, extra)
 
     def driver(self, value: Any, path: str) -> str | None:

@@ -37,6 +37,9 @@ def _percent(value: Fraction) -> str:
 def _pool(pool: Pool, threads: int) -> Any:
     if pool.size is None:
         return "unbounded"
+    if pool.min_size is not None:  # a pool that grows from min_size to max_size: written as such
+        ranged: dict[str, Any] = {"driver": pool.driver, "min_size": pool.min_size, "max_size": pool.size}
+        return {**ranged, "max_overflow": pool.max_overflow} if pool.max_overflow else ranged
     default = _DRIVER_DEFAULTS.get(pool.driver)
     if default is not None:
         size = threads if default[0] == "threads" else default[0]

@@ -11,7 +11,7 @@ from planner.model import Database, Pool
 from planner.topology import parse_topology
 from planner.topology.load import TopologyError, load_topology
 from planner.topology.parse import sniff_format
-from planner.topology.services import RANGE_DRIVERS, RangePool
+from planner.topology.services import RANGE_DRIVERS
 
 HEAD = ("version: 1", "databases:", "  main: {instance_class: db.m6g.large}", "services:")
 
@@ -30,11 +30,11 @@ def problems_of(service: str) -> list[Problem]:
 
 @pytest.mark.parametrize(("service", "expected"), [
     # min < max: the cap is what the budget counts; min_size is kept for the working text and lints
-    ("{pool: {driver: psycopg-pool, min_size: 2, max_size: 10}}", RangePool("psycopg-pool", 10, 0, min_size=2)),
-    ("{pool: {driver: asyncpg, min_size: 1, max_size: 20}}", RangePool("asyncpg", 20, 0, min_size=1)),
-    ("{pool: {driver: django-pool, max_size: 10}}", RangePool("django-pool", 10, 0, min_size=4)),  # psycopg's min 4
-    ("{pool: {driver: asyncpg, min_size: 2}}", RangePool("asyncpg", 10, 0, min_size=2)),  # asyncpg's max 10
-    ("{pool: {driver: psycopg-pool, min_size: 2, size: 6}}", RangePool("psycopg-pool", 6, 0, min_size=2)),
+    ("{pool: {driver: psycopg-pool, min_size: 2, max_size: 10}}", Pool("psycopg-pool", 10, 0, min_size=2)),
+    ("{pool: {driver: asyncpg, min_size: 1, max_size: 20}}", Pool("asyncpg", 20, 0, min_size=1)),
+    ("{pool: {driver: django-pool, max_size: 10}}", Pool("django-pool", 10, 0, min_size=4)),  # psycopg's min 4
+    ("{pool: {driver: asyncpg, min_size: 2}}", Pool("asyncpg", 10, 0, min_size=2)),  # asyncpg's max 10
+    ("{pool: {driver: psycopg-pool, min_size: 2, size: 6}}", Pool("psycopg-pool", 6, 0, min_size=2)),
     # min == max: a fixed pool, as before
     ("{pool: {driver: psycopg-pool, min_size: 6}}", Pool("psycopg-pool", 6, 0)),  # psycopg: max follows min
     ("{pool: {driver: asyncpg, min_size: 10, max_size: 10}}", Pool("asyncpg", 10, 0)),
