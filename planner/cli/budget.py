@@ -20,6 +20,7 @@ from planner.cli.common import (
     TopologyArgument,
     _emit,
     _load,
+    _load_all,
     _scenarios,
 )
 from planner.errors import EXIT_OVER, InputError
@@ -27,7 +28,6 @@ from planner.model import ENGINES
 from planner.reserves import parse_engine_version
 
 if TYPE_CHECKING:
-    from planner.catalog import Catalog
     from planner.model import Topology
 
 from planner.cli.app import app
@@ -84,7 +84,7 @@ def check(
         raise InputError("--observed: observed peaks belong to one topology's instances; "
                          "run check once per topology with its own --observed file")
     chosen = _scenarios(scenario)
-    loaded, cat = _load_checked(paths, catalog, observations)
+    loaded, cat = _load_all(paths, catalog, observations)
     reports = [compute_budget(topo, cat, chosen) for topo in loaded]
     extra = {}
     if observed is not None:  # observed peaks: warnings for every format, a column where there are columns
@@ -108,46 +108,6 @@ def check(
     failing = {"over"} if fail_on is FailOn.over else {"over", "warn"}
     if render.overall_status(reports) in failing:
         raise typer.Exit(EXIT_OVER)
-
-
-def _load_checked(paths: list[Path], catalog: Optional[Path], observations: Optional[Path]) -> "tuple[list[Topology], Catalog]":
-    """Load the catalogue and every topology, raising one InputError with every problem of every file.
-
-    A topology's own problems come with those the budget would meet next (an unknown instance
-    class, a formula that evaluates to 0), found on the databases that could be read, so that a
-    file with three mistakes takes one run, not three.
-    """
-    from planner.budget.limits import limit_problems
-    from planner.catalog import load_catalog
-    from planner.errors import Problem
-    from planner.topology.load import TopologyError, load_topology
-
-    problems: list[Problem | str] = []
-    cat = None
-    try:
-        cat = load_catalog(catalog, observations)
-    except InputError as exc:  # still read the topologies: their problems are worth knowing too
-        problems.extend(exc.problems)
-    loaded: list[Topology] = []
-    for path in paths:
-        try:
-            topo = load_topology(path)
-        except TopologyError as exc:
-            found = list(exc.problems)
-            if exc.partial is not None and cat is not None:
-                found += [p for p in limit_problems(exc.partial, cat) if p not in found]
-            problems.extend(sorted(found, key=lambda p: (p.line or 0) if isinstance(p, Problem) else 0))
-            continue
-        except InputError as exc:
-            problems.extend(exc.problems)
-            continue
-        if cat is not None:
-            problems.extend(limit_problems(topo, cat))
-        loaded.append(topo)
-    if problems:
-        raise InputError(problems)
-    assert cat is not None
-    return loaded, cat
 
 
 @app.command()
@@ -191,7 +151,7 @@ def plan(
     if engine is not None and engine not in ENGINES[:2]:
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
     families = [f.strip() for value in family or [] for f in value.split(",") if f.strip()]
-    topo, cat = _load(topology, catalog, observations)
+    topo, cat = _load(topology, catalog, observations, limits=False)
     topo = _what_if(topo, engine or None, engine_version, deployment)
     plans = plan_topology(topo, cat, engine, families, include_retired, database)
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]

@@ -55,12 +55,54 @@ OutputOption = Annotated[
 TopologyArgument = Annotated[Path, typer.Argument(help="Topology file (.yaml, .yml, .toml or .json).", show_default=False)]
 
 
-def _load(topology: Path, catalog: Optional[Path], observations: Optional[Path]) -> "tuple[Topology, Catalog]":
-    """Load the topology and the catalogue, the two inputs of every topology command."""
-    from planner.catalog import load_catalog
-    from planner.topology import load_topology
+def _load(topology: Path, catalog: Optional[Path], observations: Optional[Path], limits: bool = True) -> "tuple[Topology, Catalog]":
+    """Load the topology and the catalogue, the two inputs of every topology command (every problem at once).
 
-    return load_topology(topology), load_catalog(catalog, observations)
+    ``limits=False`` for commands that need no instance class (``plan`` chooses one).
+    """
+    (loaded,), cat = _load_all([topology], catalog, observations, limits)
+    return loaded, cat
+
+
+def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional[Path],
+              limits: bool = True) -> "tuple[list[Topology], Catalog]":  # fmt: skip
+    """Load the catalogue and every topology, raising one InputError with every problem of every file.
+
+    A topology's own problems come with those the budget would meet next (an unknown instance
+    class, a formula that evaluates to 0), found on the databases that could be read, so that a
+    file with three mistakes takes one run, not three.
+    """
+    from planner.budget.limits import limit_problems
+    from planner.catalog import load_catalog
+    from planner.errors import Problem
+    from planner.topology.load import TopologyError, load_topology
+
+    problems: list[Problem | str] = []
+    cat = None
+    try:
+        cat = load_catalog(catalog, observations)
+    except InputError as exc:  # still read the topologies: their problems are worth knowing too
+        problems.extend(exc.problems)
+    loaded: list[Topology] = []
+    for path in paths:
+        try:
+            topo = load_topology(path)
+        except TopologyError as exc:
+            found = list(exc.problems)
+            if exc.partial is not None and cat is not None and limits:
+                found += [p for p in limit_problems(exc.partial, cat) if p not in found]
+            problems.extend(sorted(found, key=lambda p: (p.line or 0) if isinstance(p, Problem) else 0))
+            continue
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        if cat is not None and limits:
+            problems.extend(limit_problems(topo, cat))
+        loaded.append(topo)
+    if problems:
+        raise InputError(problems)
+    assert cat is not None
+    return loaded, cat
 
 
 def _scenarios(values: Optional[list[str]]) -> tuple[str, ...]:

@@ -184,3 +184,18 @@ def test_fail_on_help_says_what_warn_means() -> None:
     assert code == 0
     assert "never fails the check" in text and "alarm line (alarm_at" in text
     assert "planner check infra/*.yaml" in text
+
+
+@pytest.mark.parametrize("command", ["explain", "report", "recommend", "emit pools"])  # plan needs no class
+def test_every_topology_command_reports_every_problem_at_once(tmp_path: Path, command: str) -> None:
+    path = tmp_path / "three.yaml"
+    path.write_text("version: 1\ndatabases:\n  main: {instance_class: db.m6g.larg}\nservices:\n  web: {replicas: -1}\n"
+                    "poolers:\n  b: {kind: pgbouncer, database: main, clients: [wbe]}\n")
+    code, out, err = run_cli([*command.split(), str(path), "-o", str(tmp_path / "out")])
+    assert (code, out) == (2, "")
+    lines = err.splitlines()
+    assert len(lines) == 3, err
+    for line, where in zip(lines, ("three.yaml:3: databases.main.instance_class", "three.yaml:5: services.web.replicas",
+                                   "three.yaml:7: poolers.b.clients[0]")):
+        assert where in line and "Traceback" not in line
+    assert not (tmp_path / "out").exists()
