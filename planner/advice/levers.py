@@ -134,6 +134,26 @@ def pool_caps_option(topology: Topology, catalog: "Catalog | None", database: st
     )
 
 
+def _knob(topology: Topology, catalog: "Catalog | None", database: str, before: Outcome, service: Service,
+          field: str, low: int, high: int, kind: str, effort: int, title: str, trade_off: str) -> Iterator[Option]:  # fmt: skip
+    """Yield the largest value in ``[low, high]`` of one service's ``field`` that fits, the rest unchanged.
+
+    ``title`` and ``trade_off`` are templates: ``{best}`` is replaced by the value found.
+    """
+
+    def changed(value: int) -> Topology:
+        return replace(topology, services={**topology.services, service.name: replace(service, **{field: value})})
+
+    best = _largest(low, high, lambda value: _fits(changed(value), catalog, database))
+    if best is None:
+        return
+    yield evaluate(
+        kind, database, title.format(best=best), before, changed(best), catalog, monthly_cost_delta=0.0,
+        cost_note=NO_PRICE_CHANGE, effort=effort, limits_applications=True, requires=(trade_off.format(best=best),),
+        details={"service": service.name, field: best},
+    )
+
+
 def lambda_concurrency_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
                               before: Outcome) -> Iterator[Option]:  # fmt: skip
     """Yield, for each Lambda function, the largest reserved concurrency that fits (the others unchanged)."""
@@ -141,22 +161,12 @@ def lambda_concurrency_option(topology: Topology, catalog: "Catalog | None", dat
         if service.shape != "lambda":
             continue
         today = service.lambda_concurrency or LAMBDA_ACCOUNT_CONCURRENCY
-
-        def fits(c: int, service: Service = service) -> bool:
-            changed = replace(topology, services={**topology.services, service.name: replace(service, lambda_concurrency=c)})
-            return _fits(changed, catalog, database)
-
-        best = _largest(1, today - 1 if service.lambda_concurrency else today, fits)
-        if best is None:
-            continue
-        changed = replace(topology, services={**topology.services, service.name: replace(service, lambda_concurrency=best)})
         was = f"{today}" if service.lambda_concurrency else f"unreserved (the account's {today})"
-        yield evaluate(
-            "lambda-concurrency", database, f"reserve {best} concurrent executions for {service.name} (now {was})",
-            before, changed, catalog, monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, effort=1, limits_applications=True,
-            requires=(f"invocations beyond {best} at once are throttled (TooManyRequestsException, HTTP 429): "
-                      "callers retry or queue",),  # fmt: skip
-            details={"service": service.name, "concurrency": best},
+        yield from _knob(
+            topology, catalog, database, before, service, "lambda_concurrency", 1,
+            today - 1 if service.lambda_concurrency else today, "lambda-concurrency", 1,
+            f"reserve {{best}} concurrent executions for {service.name} (now {was})",
+            "invocations beyond {best} at once are throttled (TooManyRequestsException, HTTP 429): callers retry or queue",
         )
 
 
@@ -164,47 +174,26 @@ def autoscaling_max_option(topology: Topology, catalog: "Catalog | None", databa
                            before: Outcome) -> Iterator[Option]:  # fmt: skip
     """Yield, for each autoscaled service, the largest replica maximum that fits (never below its minimum)."""
     for service in _pooled(topology, database):
-        if service.shape != "long-running" or service.replicas_max <= service.replicas_min:
-            continue
-
-        def fits(m: int, service: Service = service) -> bool:
-            changed = replace(topology, services={**topology.services, service.name: replace(service, replicas_max=m)})
-            return _fits(changed, catalog, database)
-
-        best = _largest(service.replicas_min, service.replicas_max - 1, fits)
-        if best is None:
-            continue
-        changed = replace(topology, services={**topology.services, service.name: replace(service, replicas_max=best)})
-        yield evaluate(
-            "autoscaling-max", database, f"lower {service.name}'s autoscaling maximum from {service.replicas_max} to {best} replicas",
-            before, changed, catalog, monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, effort=1, limits_applications=True,
-            requires=(f"scaling stops at {best} replicas: beyond that load, latency grows instead of capacity",),
-            details={"service": service.name, "replicas_max": best},
-        )
+        if service.shape == "long-running" and service.replicas_max > service.replicas_min:
+            yield from _knob(
+                topology, catalog, database, before, service, "replicas_max", service.replicas_min, service.replicas_max - 1,
+                "autoscaling-max", 1,
+                f"lower {service.name}'s autoscaling maximum from {service.replicas_max} to {{best}} replicas",
+                "scaling stops at {best} replicas: beyond that load, latency grows instead of capacity",
+            )
 
 
 def processes_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
                      before: Outcome) -> Iterator[Option]:  # fmt: skip
     """Yield, for each service with several processes per replica, the most processes that fit."""
     for service in _pooled(topology, database):
-        if service.shape != "long-running" or service.processes <= 1:
-            continue
-
-        def fits(p: int, service: Service = service) -> bool:
-            changed = replace(topology, services={**topology.services, service.name: replace(service, processes=p)})
-            return _fits(changed, catalog, database)
-
-        best = _largest(1, service.processes - 1, fits)
-        if best is None:
-            continue
-        changed = replace(topology, services={**topology.services, service.name: replace(service, processes=best)})
-        yield evaluate(
-            "processes", database, f"run {best} processes per replica of {service.name} instead of {service.processes}",
-            before, changed, catalog, monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, effort=2, limits_applications=True,
-            requires=(f"each replica serves with {best} workers instead of {service.processes}: less throughput per replica "
-                      "(more replicas would bring the connections back)",),  # fmt: skip
-            details={"service": service.name, "processes": best},
-        )
+        if service.shape == "long-running" and service.processes > 1:
+            yield from _knob(
+                topology, catalog, database, before, service, "processes", 1, service.processes - 1, "processes", 2,
+                f"run {{best}} processes per replica of {service.name} instead of {service.processes}",
+                f"each replica serves with {{best}} workers instead of {service.processes}: less throughput per replica "
+                "(more replicas would bring the connections back)",
+            )
 
 
 def serverless_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,

@@ -112,7 +112,7 @@ services:
 """
     topology = parse_topology(text, "levers.yaml")  # alarm_at 160; peak: web 6 × 4 × 5 = 120, fn 100
     by_kind = {o.kind: o for rec in recommend(topology, CATALOG) for o in rec.options}
-    assert by_kind["lambda-concurrency"].details["concurrency"] == 40  # 120 + 40 = 160
+    assert by_kind["lambda-concurrency"].details["lambda_concurrency"] == 40  # 120 + 40 = 160
     assert by_kind["autoscaling-max"].details["replicas_max"] == 3  # 3 × 20 + 100 = 160
     assert by_kind["processes"].details["processes"] == 2  # 6 × 2 × 5 + 100 = 160
     for kind in ("lambda-concurrency", "autoscaling-max", "processes", "shrink-pools"):
