@@ -311,9 +311,9 @@ def test_an_anchored_file_is_edited_correctly_or_refused_in_one_line(tmp_path: P
 # --------------------------------------------------------------------------- nothing half-done
 
 def test_no_file_is_written_when_the_edit_does_not_read_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from planner.topology import edit
+    from planner.topology.edit import yaml_document
 
-    monkeypatch.setattr(edit._YamlDocument, "render", lambda self: [self.text])
+    monkeypatch.setattr(yaml_document.YamlDocument, "render", lambda self: [self.text])
     target = tmp_path / "applied.yaml"
     with pytest.raises(EditBug):
         run_cli(["recommend", str(EXAMPLES / "beanstalk-flask.yaml"), "--option", "main:1", "--apply-to-topology", str(target)])

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from planner.errors import InputError
 from planner.model import Database, Environment, Pool, Pooler, Service, Topology
 from planner.topology import parse_topology
-from planner.topology import edit as edit_module
+from planner.topology.edit import yaml_document as edit_module
 from planner.topology.edit import EditBug, edit_topology, same_topology
 from planner.topology.writer import topology_document
 
@@ -315,7 +315,7 @@ def test_removing_a_merged_key_is_refused_in_one_line() -> None:
 
 def test_an_edit_anchors_make_impossible_is_refused_not_written(monkeypatch: pytest.MonkeyPatch) -> None:
     # whatever goes wrong after an anchored node was copied is the anchors' doing: exit 2, one line
-    monkeypatch.setattr(edit_module._YamlDocument, "render", lambda self: ["version: 1\n"])
+    monkeypatch.setattr(edit_module.YamlDocument, "render", lambda self: ["version: 1\n"])
     before = parse_topology(ANCHORS, "a.yaml")
     after = changed(before, services={"api2": with_pool(Pool("custom", 2, 0))})
     with pytest.raises(InputError) as info:
@@ -411,7 +411,7 @@ def test_a_text_that_does_not_hold_before_is_refused() -> None:
 
 
 def test_an_edit_that_does_not_read_back_is_a_bug_not_a_file(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(edit_module._YamlDocument, "render", lambda self: [self.text])
+    monkeypatch.setattr(edit_module.YamlDocument, "render", lambda self: [self.text])
     before = parse_topology(SHOP, "shop.yaml")
     after = changed(before, services={"worker": with_pool(Pool("custom", 4, 0))})
     with pytest.raises(EditBug, match="parses to another topology"):
