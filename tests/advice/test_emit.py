@@ -257,7 +257,7 @@ def test_pool_artefact_uses_its_drivers_names_and_the_recommended_cap(driver: st
 @pytest.mark.parametrize("driver", sorted(EXPECTED))
 def test_every_artefact_in_the_table(driver: str) -> None:
     """Every driver of the table, presets or not yet: its names, its numbers, nobody else's, no environment."""
-    from planner.advice.emit import PoolTarget, pool_artefact
+    from planner.advice.pool_artefacts import PoolTarget, pool_artefact
 
     target = PoolTarget("web", driver, cap=7, steady=3, threads=16, unit="process", written_by="Written by planner for t: x")
     artefact = pool_artefact(target)
@@ -274,7 +274,7 @@ def test_every_artefact_in_the_table(driver: str) -> None:
 
 @pytest.mark.parametrize("driver", ["custom", "some-future-preset"])
 def test_a_driver_without_an_artefact_gets_a_generic_note(driver: str) -> None:
-    from planner.advice.emit import PoolTarget, pool_artefact
+    from planner.advice.pool_artefacts import PoolTarget, pool_artefact
 
     artefact = pool_artefact(PoolTarget("web", driver, cap=4, steady=4, threads=1, unit="process", written_by="w"))
     assert artefact.suffix == "pool.txt" and artefact.settings == {}
@@ -327,7 +327,7 @@ def test_python_artefacts_run_and_pass_their_numbers() -> None:
     import sys
     import types
 
-    from planner.advice.emit import PoolTarget, pool_artefact
+    from planner.advice.pool_artefacts import PoolTarget, pool_artefact
 
     calls: list[tuple[str, tuple[object, ...], dict[str, object]]] = []
 
@@ -380,7 +380,7 @@ def test_rails_hikari_and_json_artefacts_parse() -> None:
 
     import yaml
 
-    from planner.advice.emit import PoolTarget, pool_artefact
+    from planner.advice.pool_artefacts import PoolTarget, pool_artefact
 
     target = PoolTarget("web", "rails", cap=6, steady=2, threads=4, unit="process", written_by="w")
     assert yaml.safe_load(pool_artefact(target).content) == {"pool": 6}
@@ -400,7 +400,7 @@ def test_node_artefact_runs_under_node(tmp_path: Path) -> None:
     import shutil
     import subprocess
 
-    from planner.advice.emit import PoolTarget, pool_artefact
+    from planner.advice.pool_artefacts import PoolTarget, pool_artefact
 
     node = shutil.which("node")
     if node is None:
