@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import io
+import os
+import shutil
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+
+import pytest
 
 from planner.cli import main
 
@@ -21,3 +25,15 @@ def run_cli(args: list[str]) -> tuple[int, str, str]:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     return code, out.getvalue(), err.getvalue()
+
+
+def require_program(name: str, package: str) -> str:
+    """Return the path of a program on PATH, or skip (outside CI) / fail (in CI) naming the Debian
+    package ``make test`` installs for it."""
+    found = shutil.which(name)
+    if found is None:
+        reason = f"{name} is not on PATH (make test installs Debian's {package} package)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return found

@@ -14,6 +14,7 @@ from planner.advice.emit import Connection, emit_parameters, emit_pgbouncer, emi
 from planner.advice.recommend import Option, recommend
 from planner.topology import parse_topology
 
+from ..conftest import require_program
 from ..pgserver import PostgresServer, free_port, start_pgbouncer, start_postgres, wait_for_port
 
 MAX_CONNECTIONS = 20
@@ -397,14 +398,11 @@ def test_node_artefact_runs_under_node(tmp_path: Path) -> None:
     node-postgres itself is not installed; a stand-in `pg` module records the config it is given.
     """
     import json
-    import shutil
     import subprocess
 
     from planner.advice.pool_artefacts import PoolTarget, pool_artefact
 
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("Node.js is not installed")
+    node = require_program("node", "nodejs")
     stand_in = tmp_path / "node_modules" / "pg"
     stand_in.mkdir(parents=True)
     (stand_in / "index.js").write_text("class Pool { constructor (config) { this.config = config } }\nmodule.exports = { Pool }\n")
