@@ -305,6 +305,10 @@ class Topology:
     # key path ("services.web.replicas") -> line, where the file format gives one
     lines: Mapping[str, int] = field(default_factory=dict)
     version: int = 1
+    # key path -> where its value came from, for values read from the deployment (`sources`/`from`)
+    provenance: Mapping[str, str] = field(default_factory=dict)
+    # entry path ("services.importer") -> what its source object says that is not a value
+    source_notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def line_of(self, key_path: str) -> int | None:
         """Return the line of ``key_path`` in the file, or of its nearest parent that has one."""

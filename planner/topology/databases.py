@@ -19,7 +19,7 @@ from planner.topology.values import DIGITS, Checker, is_int, is_number, leaf, pa
 
 DEFAULT_HEADROOM = Fraction(1, 5)
 DATABASE_KEYS = ("engine", "engine_version", "instance_class", "parameters", "readers",
-                 "reader_instance_class", "headroom", "serverless", "deployment")
+                 "reader_instance_class", "headroom", "serverless", "deployment", "from")
 SERVERLESS_KEYS = ("min_acu", "max_acu")
 MAX_ACU = 256
 PARAMETER_KEYS = ("max_connections", *RESERVE_PARAMETERS)

@@ -25,11 +25,14 @@ from planner.model import DEFAULT_ENVIRONMENT, Database, Environment, Topology
 from planner.topology.parse import describe, detect_format, gc_paused, parse_text, read_text
 from planner.topology.poolers import PoolerRules
 from planner.topology.services import POOL_DRIVERS
+from planner.topology.sources.base import SourceFiles
+from planner.topology.sources.files import DiskFiles
+from planner.topology.sources.resolve import needs_resolving, resolve_sources
 from planner.topology.values import is_int, is_number, to_fraction
 
 __all__ = ["POOL_DRIVERS", "TopologyError", "load_topology", "parse_topology"]
 
-TOP_KEYS = ("version", "name", "databases", "environments", "services", "poolers")
+TOP_KEYS = ("version", "name", "databases", "environments", "services", "poolers", "sources")
 ENVIRONMENT_KEYS = ("scale", "database")
 EXTENSION_PREFIX = "x-"  # top-level keys the planner ignores: a place for YAML anchors
 
@@ -59,14 +62,18 @@ def load_topology(path: str | Path) -> Topology:
     return parse_topology(text, str(path), None)
 
 
-def parse_topology(text: str, filename: str, fmt: str | None = None) -> Topology:
+def parse_topology(text: str, filename: str, fmt: str | None = None, files: SourceFiles | None = None) -> Topology:
     """Parse and validate topology ``text``; ``fmt`` is "yaml", "toml", "json" or None (by suffix).
 
     ``filename`` names the file in problems and gives the default topology name (its stem).
+    ``files`` reads the deployment files its ``sources`` name (default: from disk, relative to
+    ``filename``'s folder).
     """
     fmt = detect_format(filename, fmt, text)
     with gc_paused():
         parsed = parse_text(text, filename, fmt)
+        if needs_resolving(parsed.data):
+            parsed = resolve_sources(parsed, filename, files or DiskFiles(Path(filename).parent, filename))
         return _Validator(filename, parsed).topology()
 
 
@@ -103,6 +110,8 @@ class _Validator(PoolerRules):
             poolers={k: v for k, v in (poolers or {}).items() if v is not None},
             lines=self.lines,
             version=1,
+            provenance=self.provenance,
+            source_notes={k: tuple(v) for k, v in self.source_notes.items()},
         )
 
     def partial(self, name: str, databases: dict[str, Database | None] | None,

@@ -32,11 +32,18 @@ ParseResult = tuple[Any, dict[str, int], list[Problem]]
 
 @dataclass
 class ParsedFile:
-    """A file's values, the line of every key path, and non-fatal problems (duplicates, tags)."""
+    """A file's values, the line of every key path, and non-fatal problems (duplicates, tags).
+
+    ``provenance`` and ``source_notes`` are filled when the topology reads its deployment
+    (:mod:`planner.topology.sources`): key path -> where its value came from, and entry path ->
+    what its source object adds that is not a value.
+    """
 
     data: dict[str, Any]
     lines: dict[str, int]
     problems: list[Problem] = field(default_factory=list)
+    provenance: dict[str, str] = field(default_factory=dict)
+    source_notes: dict[str, list[str]] = field(default_factory=dict)
 
 
 class StopParsing(Exception):

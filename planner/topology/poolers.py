@@ -16,7 +16,7 @@ from planner.topology.services import ENDPOINTS, ServiceRules, resolve_database
 PGBOUNCER_KEYS = ("replicas", "pool_mode", "default_pool_size", "reserve_pool_size",
                   "max_db_connections", "pairs", "max_client_conn")
 RDS_PROXY_KEYS = ("max_connections_percent",)
-POOLER_KEYS = ("kind", "database", "clients", "endpoint", "environments", *PGBOUNCER_KEYS, *RDS_PROXY_KEYS)
+POOLER_KEYS = ("kind", "database", "clients", "endpoint", "environments", *PGBOUNCER_KEYS, *RDS_PROXY_KEYS, "from")
 POOLER_KINDS = ("pgbouncer", "rds-proxy")
 POOL_MODES = ("session", "transaction", "statement")
 

@@ -85,6 +85,8 @@ class Checker:
         self.data = parsed.data
         self.lines = parsed.lines
         self.problems: list[Problem] = list(parsed.problems)
+        self.provenance = parsed.provenance
+        self.source_notes = parsed.source_notes
 
     # ------------------------------------------------------------------ reporting
 
@@ -98,8 +100,23 @@ class Checker:
         return None
 
     def add(self, path: str, message: str, hint: str | None = None) -> None:
-        """Record a problem at ``path`` (its line looked up) with a hint on how to fix it."""
+        """Record a problem at ``path`` (its line looked up) with a hint on how to fix it.
+
+        A value read from the deployment names where it came from, since the fix is there.
+        """
+        if self.provenance:
+            origin = self.origin_of(path)
+            if origin:
+                message = f"{message} (from {origin})"
         self.problems.append(Problem(self.file, path, message, self.line_of(path), hint))
+
+    def origin_of(self, path: str) -> str | None:
+        """Return where the value at ``path`` (or the first value under it) came from, if a source gave it."""
+        origin = self.provenance.get(path)
+        if origin is None:
+            prefix = path + "."
+            origin = next((o for p, o in self.provenance.items() if p.startswith(prefix)), None)
+        return origin
 
     def missing(self, path: str, hint: str) -> None:
         """Record that the required key ``path`` is missing."""

@@ -1,0 +1,382 @@
+"""Merge what the deployment says into a parsed topology, before it is validated.
+
+A topology's ``sources:`` names manifests, plans and Compose files; an entry's ``from:`` names the
+object that describes it; a value written ``{env: NAME, default: X}`` is read from that object's
+environment. :func:`resolve_sources` replaces all of it with plain values, as if the user had typed
+them, so the validator and the budget see an ordinary topology, and records where every value came
+from (:attr:`ParsedFile.provenance`), which problems, ``explain`` and the report cite.
+
+The rules, in the order a reader of the topology would expect them:
+
+- a value the topology writes and the source also gives must agree; a different value is an input
+  error naming both places (the topology would silently disagree with what is deployed);
+- a value the source cannot give (known only after apply, kept in a Secret) is an input error
+  unless the topology writes it;
+- a reference that does not resolve is an input error with the names that do exist.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from typing import Any, Callable
+
+from planner.errors import InputError, Problem
+from planner.topology.parsed import ParsedFile, describe, join_path
+from planner.topology.sources.base import (
+    KINDS,
+    Fact,
+    Found,
+    Link,
+    RefError,
+    Role,
+    Source,
+    SourceFileError,
+    SourceFiles,
+    Unknown,
+)
+from planner.topology.values import parse_percent, suggest
+
+SECTIONS: dict[str, Role] = {"databases": "database", "services": "service", "poolers": "pooler"}
+FROM = "from"
+CONTAINER = "container"
+ENV = "env"
+DEFAULT = "default"
+# Each kind's files, when `sources` names a folder.
+SUFFIXES: dict[str, tuple[str, ...]] = {
+    "kubernetes": (".yaml", ".yml", ".json"),
+    "terraform": (".json",),
+    "compose": (".yaml", ".yml"),
+}
+# How a reference says which kind of source it names (docs/topology.md, "Reading the deployment").
+_KUBERNETES_REF = re.compile(r"(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[A-Z][A-Za-z0-9]*/[^/\s]+")
+_TERRAFORM_REF = re.compile(r"(?:module\.[A-Za-z0-9_-]+(?:\[[^\]]+\])?\.)*(?:data\.)?[a-z][a-z0-9_]*\.[A-Za-z0-9_-]+(?:\[[^\]]+\])?")
+_COMPOSE_REF = re.compile(r"compose/[^/\s]+")
+EXAMPLES = {"kubernetes": "Deployment/web", "terraform": "aws_db_instance.main", "compose": "compose/web"}
+
+
+def ref_kind(ref: str) -> str | None:
+    """Return the kind of source a reference is written for, or None if it is none of them."""
+    if _COMPOSE_REF.fullmatch(ref):
+        return "compose"
+    if _KUBERNETES_REF.fullmatch(ref):
+        return "kubernetes"
+    if _TERRAFORM_REF.fullmatch(ref):
+        return "terraform"
+    return None
+
+
+def needs_resolving(data: dict[str, Any]) -> bool:
+    """Return whether a parsed topology uses sources at all (the common hand-written file does not)."""
+    if "sources" in data:
+        return True
+    for section in SECTIONS:
+        entries = data.get(section)
+        if isinstance(entries, dict) and any(isinstance(spec, dict) and FROM in spec for spec in entries.values()):
+            return True
+    return False
+
+
+def load_source(kind: str, files: SourceFiles, paths: list[str]) -> Source:
+    """Index the ``kind`` source files ``paths`` (files or folders); raises SourceFileError."""
+    module = importlib.import_module(f"planner.topology.sources.{kind}")
+    loader: Callable[[SourceFiles, list[str]], Source] = module.load
+    listed = [f for path in paths for f in files.files(path, SUFFIXES[kind])]
+    return loader(files, listed)
+
+
+def resolve_sources(parsed: ParsedFile, filename: str, files: SourceFiles) -> ParsedFile:
+    """Return ``parsed`` with every ``from:`` and ``{env: ...}`` replaced by the value it names.
+
+    Problems (bad sources, unresolved references, conflicts, unknown values) are added to the
+    result's problems, so the validator reports them with its own in one run. Raises InputError only
+    when ``sources`` itself cannot be read at all.
+    """
+    if not needs_resolving(parsed.data):
+        return parsed
+    resolver = _Resolver(parsed, filename, files)
+    resolver.run()
+    return parsed
+
+
+class _Resolver:
+    """One topology's resolution: its sources, indexed once, and the problems found."""
+
+    def __init__(self, parsed: ParsedFile, filename: str, files: SourceFiles) -> None:
+        self.parsed = parsed
+        self.data = parsed.data
+        self.file = filename
+        self.files = files
+        self.sources: dict[str, Source] = {}
+        self.broken: set[str] = set()  # kinds whose files had problems: their references are not re-reported
+        self.froms: dict[str, str] = {}  # entry path -> the reference its values came from
+        self.specs: dict[str, dict[str, Any]] = {}  # entry path -> its (changing) mapping
+
+    # ------------------------------------------------------------------ reporting
+
+    def add(self, path: str, message: str, hint: str | None = None) -> None:
+        """Record a problem at ``path`` of the topology."""
+        self.parsed.problems.append(Problem(self.file, path, message, self._line(path), hint))
+
+    def _line(self, path: str) -> int | None:
+        while path:
+            line = self.parsed.lines.get(path)
+            if line is not None:
+                return line
+            path = path.rsplit(".", 1)[0] if "." in path else ""
+        return None
+
+    # ------------------------------------------------------------------ the steps
+
+    def run(self) -> None:
+        """Read ``sources``, then resolve every entry of every section."""
+        self.read_sources(self.data.pop("sources", None))
+        links: list[tuple[str, str, Link]] = []
+        for section, role in SECTIONS.items():
+            entries = self.data.get(section)
+            if not isinstance(entries, dict):
+                continue
+            for name, spec in entries.items():
+                if isinstance(spec, dict):
+                    links += self.entry(join_path(section, name), spec, role)
+        for path, key, link in links:
+            self.link(path, key, link)
+
+    def read_sources(self, spec: Any) -> None:
+        """Check the ``sources`` mapping and index each kind's files."""
+        if spec is None:
+            return
+        if not isinstance(spec, dict):
+            self.add("sources", f"sources must be a mapping, not {describe(spec)}",
+                     "write e.g. sources: {kubernetes: [deploy/rendered/], terraform: plan.json}")
+            return
+        for kind, value in spec.items():
+            path = join_path("sources", kind)
+            if kind not in KINDS:
+                self.add(path, f"unknown source kind {kind!r}", suggest(kind, KINDS, "source kinds"))
+                continue
+            paths = [value] if isinstance(value, str) else value
+            if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.strip() for p in paths):
+                self.add(path, f"{kind} must be a path or a list of paths, not {describe(value)}",
+                         f"write e.g. {kind}: [{'deploy/rendered/' if kind == 'kubernetes' else 'plan.json'}]")
+                continue
+            try:
+                self.sources[kind] = load_source(kind, self.files, paths)
+            except SourceFileError as e:
+                self.broken.add(kind)
+                for problem in e.problems:
+                    if problem.file == self.file and problem.line is None:  # a path of `sources` itself
+                        problem = Problem(problem.file, path, problem.message, self._line(path), problem.hint)
+                    self.parsed.problems.append(problem)
+
+    def entry(self, path: str, spec: dict[str, Any], role: Role) -> list[tuple[str, str, Link]]:
+        """Resolve one database, service or pooler; return the links to resolve once all are known."""
+        ref = spec.pop(FROM, None)
+        container = spec.pop(CONTAINER, None) if role != "database" else None
+        if ref is None:
+            if container is not None:
+                self.add(join_path(path, CONTAINER), "container names whose environment to read, but there is no `from:`",
+                         "add from: Deployment/NAME, or remove container")
+            self.placeholders(path, spec, None, None)
+            return []
+        found = self.find(join_path(path, FROM), ref, role)
+        if found is None:
+            self.placeholders(path, spec, None, None, reported=True)
+            return []
+        self.froms[path] = ref
+        self.specs[path] = spec
+        if found.notes:
+            self.parsed.source_notes[path] = list(found.notes)
+        self.parsed.provenance[path] = str(found.origin)
+        links: list[tuple[str, str, Link]] = []
+        for key, value in found.facts.items():
+            if isinstance(value, Link):
+                links.append((path, key, value))
+            else:
+                self.merge(path, spec, key, value)
+        self.placeholders(path, spec, found, container)
+        return links
+
+    def find(self, path: str, ref: Any, role: Role) -> Found | None:
+        """Return what ``ref`` says, or report why it cannot be read."""
+        if not isinstance(ref, str) or not ref.strip():
+            self.add(path, f"from must name an object, not {describe(ref)}",
+                     "write e.g. from: Deployment/web, from: aws_db_instance.main or from: compose/web")
+            return None
+        kind = ref_kind(ref)
+        if kind is None:
+            self.add(path, f"{ref!r} names no Kubernetes, Terraform or Compose object",
+                     "write Kind/name or namespace/Kind/name (Deployment/web), a resource address "
+                     "(aws_db_instance.main, module.db.aws_rds_cluster.this) or compose/SERVICE")
+            return None
+        source = self.sources.get(kind)
+        if source is None:
+            if kind not in self.broken:
+                self.add(path, f"{ref!r} is a {kind.capitalize()} name, but sources lists no {kind} files",
+                         f"add sources: {{{kind}: [PATH]}} at the top of the topology")
+            return None
+        try:
+            return source.find(ref, role)
+        except RefError as e:
+            self.add(path, e.message, e.hint)
+            return None
+
+    # ------------------------------------------------------------------ values
+
+    def merge(self, entry: str, spec: dict[str, Any], key: str, value: Fact | Unknown) -> None:
+        """Put one source value at ``key`` of the entry, unless the topology already says it."""
+        parts = key.split(".")
+        node = spec
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):  # the topology wrote a scalar where the source has a mapping
+                written = join_path(entry, ".".join(parts[: depth + 1]))
+                self.conflict(written, child, key, value)
+                return
+            node = child
+        full = join_path(entry, key)
+        leaf = parts[-1]
+        if leaf in node:
+            written = node[leaf]
+            if isinstance(value, Unknown):
+                self.parsed.provenance[full] = "the topology (the source's value is not known)"
+                return
+            if isinstance(written, dict) and not _is_placeholder(written) or not _same(written, value.value):
+                self.conflict(full, written, key, value)
+            else:
+                self.parsed.provenance[full] = str(value.origin)
+            return
+        if isinstance(value, Unknown):
+            self.add(full, f"{value.origin} {value.reason}", f"write {leaf} in the topology, or set it in the source")
+            return
+        node[leaf] = value.value
+        self.parsed.lines.setdefault(full, self._line(join_path(entry, FROM)) or 0)
+        self.parsed.provenance[full] = str(value.origin)
+
+    def conflict(self, path: str, written: Any, key: str, value: Fact | Unknown) -> None:
+        """Report a key the topology writes differently from its source."""
+        said = "an unknown value" if isinstance(value, Unknown) else _show(value.value)
+        self.add(path, f"the topology says {_show(written)}, but {value.origin} says {said} for {key}",
+                 "remove the key from the topology to take the deployed value, or change the source")
+
+    def link(self, entry: str, key: str, link: Link) -> None:
+        """Resolve a source value naming another object to the database that comes from it."""
+        matches = [path.split(".", 1)[1] for path, ref in self.froms.items() if path.startswith("databases.") and ref == link.ref]
+        if not matches:
+            self.add(join_path(entry, key), f"{link.origin} points at {link.ref}, which no database comes from",
+                     f"add from: {link.ref} to the database it is, or write {key} in the topology")
+            return
+        self.merge(entry, self.specs[entry], key, Fact(matches[0], link.origin))
+
+    # ------------------------------------------------------------------ {env: NAME}
+
+    def placeholders(self, entry: str, spec: dict[str, Any], found: Found | None, container: Any,
+                     reported: bool = False) -> None:
+        """Replace every ``{env: NAME, default: X}`` in the entry with the object's environment value."""
+        env: dict[str, Fact | Unknown] | None = None
+        chosen = False
+        for path, holder, key, placeholder in list(_find_placeholders(entry, spec)):
+            if not chosen:
+                chosen = True
+                env = self.environment(entry, found, container, reported)
+            if env is None:
+                if found is None and not reported:
+                    self.add(path, f"{{env: {placeholder.get(ENV)}}} reads an environment, but the entry has no `from:`",
+                             "add from: Deployment/NAME (or compose/NAME), or write the number")
+                holder.pop(key)
+                continue
+            self.substitute(path, holder, key, placeholder, env, found)
+
+    def environment(self, entry: str, found: Found | None, container: Any, reported: bool) -> dict[str, Fact | Unknown] | None:
+        """Return the environment of the entry's container, or None after reporting why there is none."""
+        if found is None:
+            return None
+        if found.env is None:
+            self.add(entry, f"{found.origin.what} has no environment to read {{env: ...}} values from",
+                     "write the numbers in the topology")
+            return None
+        names = list(found.env)
+        if container is None:
+            if len(names) == 1:
+                return found.env[names[0]]
+            self.add(join_path(entry, FROM), f"{found.origin.what} has {len(names)} containers: " + ", ".join(names),
+                     f"add container: {names[0] if names else 'NAME'} to say whose environment to read")
+            return None
+        if container not in found.env:
+            self.add(join_path(entry, CONTAINER), f"{found.origin.what} has no container {container!r}",
+                     suggest(str(container), names, "containers"))
+            return None
+        return found.env[container]
+
+    def substitute(self, path: str, holder: dict[str, Any], key: str, placeholder: dict[str, Any],
+                   env: dict[str, Fact | Unknown], found: Found | None) -> None:
+        """Put the value of one ``{env: NAME}`` at ``path``."""
+        name = placeholder.get(ENV)
+        extra = [k for k in placeholder if k not in (ENV, DEFAULT)]
+        if not isinstance(name, str) or not name or extra:
+            self.add(path, "an environment value is written {env: NAME} or {env: NAME, default: VALUE}",
+                     "e.g. size: {env: DB_POOL_SIZE, default: 5}")
+            holder.pop(key)
+            return
+        value = env.get(name)
+        what = found.origin.what if found else "the source"
+        if value is None:
+            if DEFAULT in placeholder:
+                holder[key] = placeholder[DEFAULT]
+                self.parsed.provenance[path] = f"default of {{env: {name}}} (not set in {what})"
+                return
+            self.add(path, f"{name} is not set in {what}",
+                     f"set it in the source, or write {{env: {name}, default: VALUE}} with the application's default")
+            holder.pop(key)
+            return
+        if isinstance(value, Unknown):
+            self.add(path, f"{name}: {value.origin} {value.reason}", f"write the value in the topology instead of {{env: {name}}}")
+            holder.pop(key)
+            return
+        holder[key] = _typed(value.value)
+        self.parsed.provenance[path] = f"{name} = {value.value!r} ← {value.origin}"
+
+
+def _find_placeholders(path: str, node: Any) -> list[tuple[str, dict[str, Any], str, dict[str, Any]]]:
+    """Return (key path, holder, key, placeholder) for every ``{env: ...}`` mapping under ``node``."""
+    found: list[tuple[str, dict[str, Any], str, dict[str, Any]]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            child = join_path(path, str(key))
+            if _is_placeholder(value):
+                found.append((child, node, key, value))
+            elif isinstance(value, dict):
+                found += _find_placeholders(child, value)
+    return found
+
+
+def _is_placeholder(value: Any) -> bool:
+    return isinstance(value, dict) and ENV in value
+
+
+def _typed(text: Any) -> Any:
+    """Return an environment string as the number it spells ("10" → 10), else unchanged."""
+    if isinstance(text, str) and text.strip().isdigit():
+        return int(text.strip())
+    return text
+
+
+def _same(written: Any, given: Any) -> bool:
+    """Return whether a topology value and a source value mean the same ("25%" and "25 %")."""
+    if written == given:
+        return True
+    if isinstance(written, str) and isinstance(given, str):
+        a, b = parse_percent(written), parse_percent(given)
+        return a is not None and a == b
+    return False
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+__all__ = ["InputError", "needs_resolving", "ref_kind", "resolve_sources"]

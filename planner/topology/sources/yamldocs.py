@@ -1,0 +1,113 @@
+"""Read multi-document YAML (rendered manifests, Compose files) into plain values with their lines.
+
+Kubernetes manifests (``helm template`` and ``kustomize build`` output) and Compose files are YAML;
+a source value must say which line it came from. :func:`read_documents` composes each document
+with libyaml (PyYAML's C loader when present) and turns the node tree into dicts, lists and
+scalars, recording the 1-based line of every key path (``spec.template.spec.containers[0].env[1].value``).
+
+Scalars are typed as YAML 1.1 does (PyYAML's safe resolver), which is what ``kubectl`` and Compose
+accept in practice; anything else the safe loader refuses (a Python tag) is a problem, never code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from planner.errors import Problem
+from planner.topology.parsed import MAX_DEPTH, MAX_NODES
+from planner.topology.sources.base import SourceFileError
+
+try:  # libyaml: several times faster on large renders
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML without libyaml
+    _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document of a file: its value, its index in the file, and the line of every key path."""
+
+    file: str
+    index: int
+    data: Any
+    lines: dict[str, int]
+
+    def line(self, path: str) -> int | None:
+        """Return the line of ``path``, or of the nearest key above it."""
+        while True:
+            if path in self.lines:
+                return self.lines[path]
+            if not path:
+                return None
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+
+
+def read_documents(text: str, file: str) -> list[Document]:
+    """Return every non-empty document of ``text``; malformed YAML raises :class:`SourceFileError` with its line."""
+    loader = _Loader(text)
+    documents: list[Document] = []
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                builder = _Builder(file)
+                data = builder.build(node, "", 0)
+                if data is not None:
+                    documents.append(Document(file, index, data, builder.lines))
+            index += 1
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise SourceFileError([Problem(file, "", f"invalid YAML: {e.problem or e}", line=line,
+                                       hint="render the manifests again, or fix the file")]) from None
+    except yaml.YAMLError as e:
+        raise SourceFileError([Problem(file, "", f"invalid YAML: {e}", hint="fix the file")]) from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+class _Builder:
+    """Turn one composed node tree into values, recording lines and enforcing the limits."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.lines: dict[str, int] = {}
+        self.nodes = 0
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def fail(self, node: yaml.Node, message: str, hint: str) -> SourceFileError:
+        return SourceFileError([Problem(self.file, "", message, line=node.start_mark.line + 1, hint=hint)])
+
+    def build(self, node: yaml.Node, path: str, depth: int) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self.fail(node, f"more than {MAX_NODES:,} nodes", "point sources at the rendered manifests")
+        if depth > MAX_DEPTH:
+            raise self.fail(node, f"nested more than {MAX_DEPTH} levels deep", "check the file")
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            result: dict[Any, Any] = {}
+            self.constructor.flatten_mapping(node)  # `<<: *defaults` merges, as Compose files use them
+            for key_node, value_node in node.value:
+                key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                if not isinstance(key, (str, int, float, bool)) or key is None:
+                    raise self.fail(key_node, "a mapping key that is not a plain value", "use plain keys")
+                child = f"{path}.{key}" if path else str(key)
+                self.lines[child] = key_node.start_mark.line + 1
+                result[key] = self.build(value_node, child, depth + 1)
+            return result
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node.value)]
+        return self.scalar(node)
+
+    def scalar(self, node: yaml.Node) -> Any:
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except yaml.constructor.ConstructorError as e:
+            raise self.fail(node, f"cannot read a value: {e.problem}", "use plain YAML values") from None
