@@ -120,6 +120,8 @@ class _Validator(PoolerRules):
         readable = {k: v for k, v in (databases or {}).items() if v is not None}
         for key, database in self.readable.items():
             readable.setdefault(key, database)
+        for key in [k for k in readable if f"databases.{k}" in self.unresolved]:
+            del readable[key]  # its `from:` failed: its class is unknown, not missing
         return Topology(name=name, path=self.file, databases=readable,
                         environments=environments or {DEFAULT_ENVIRONMENT: Environment(DEFAULT_ENVIRONMENT)},
                         services={}, poolers={}, lines=self.lines, version=1)

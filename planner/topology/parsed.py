@@ -34,7 +34,7 @@ ParseResult = tuple[Any, dict[str, int], list[Problem]]
 class ParsedFile:
     """A file's values, the line of every key path, and non-fatal problems (duplicates, tags).
 
-    ``provenance`` and ``source_notes`` are filled when the topology reads its deployment
+    ``provenance``, ``source_notes`` and ``unresolved`` are filled when the topology reads its deployment
     (:mod:`planner.topology.sources`): key path -> where its value came from, and entry path ->
     what its source object adds that is not a value.
     """
@@ -44,6 +44,9 @@ class ParsedFile:
     problems: list[Problem] = field(default_factory=list)
     provenance: dict[str, str] = field(default_factory=dict)
     source_notes: dict[str, list[str]] = field(default_factory=dict)
+    # entries ("services.web") whose `from:` could not be read: their own problem is reported, and
+    # what they then lack (a missing instance_class) is not, since fixing the reference fixes it
+    unresolved: set[str] = field(default_factory=set)
 
 
 class StopParsing(Exception):

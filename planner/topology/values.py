@@ -87,6 +87,7 @@ class Checker:
         self.problems: list[Problem] = list(parsed.problems)
         self.provenance = parsed.provenance
         self.source_notes = parsed.source_notes
+        self.unresolved = parsed.unresolved
 
     # ------------------------------------------------------------------ reporting
 
@@ -102,8 +103,12 @@ class Checker:
     def add(self, path: str, message: str, hint: str | None = None) -> None:
         """Record a problem at ``path`` (its line looked up) with a hint on how to fix it.
 
-        A value read from the deployment names where it came from, since the fix is there.
+        A value read from the deployment names where it came from, since the fix is there. An
+        entry whose ``from:`` could not be read has that problem already; what it then lacks is not
+        reported again.
         """
+        if self.unresolved and any(path == e or path.startswith(e + ".") for e in self.unresolved):
+            return
         if self.provenance:
             origin = self.origin_of(path)
             if origin:

@@ -94,8 +94,8 @@ def load(files: SourceFiles, paths: list[str]) -> ComposeSource:
         for doc in read_documents(files.read(path), path):
             services = doc.data.get("services") if isinstance(doc.data, dict) else None
             if not isinstance(services, dict):
-                problems.append(Problem(path, "services", "not a Compose file: no `services` mapping",
-                                        line=doc.line("services"), hint="list the Compose file itself in sources.compose"))
+                problems.append(Problem(path, "", "not a Compose file: no `services` mapping",
+                                        hint="list the Compose file itself in sources.compose"))
                 continue
             for name, spec in services.items():
                 if not isinstance(spec, dict):

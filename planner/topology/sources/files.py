@@ -1,7 +1,9 @@
 """Read a topology's source files from disk, relative to the topology file.
 
 :class:`DiskFiles` is the :class:`~planner.topology.sources.base.SourceFiles` of a topology on
-disk; ``diff git:REF:PATH`` hands the resolver one that reads the same paths in a git revision
+disk. It names each file as the topology's own path does (``infra/deploy/web.yaml`` for
+``deploy/web.yaml`` in ``infra/topology.yaml``), so a problem or a provenance line can be opened
+from where planner ran; ``diff git:REF:PATH`` hands the resolver one that reads the same paths in a git revision
 instead (:mod:`planner.adapters.git`). A folder means every file in it, recursively, with one of
 the kind's suffixes, in sorted order, so two runs read the same documents in the same order.
 """
@@ -29,14 +31,17 @@ class DiskFiles:
         return Path(path) if Path(path).is_absolute() else self.base / path
 
     def files(self, path: str, suffixes: tuple[str, ...] = ()) -> list[str]:
-        """Return ``path`` if it is a file, or the files under the folder ``path`` with one of ``suffixes``."""
+        """Return ``path`` if it is a file, or the files under the folder ``path`` with one of ``suffixes``.
+
+        The names returned are ``path`` joined to the topology's folder, which :meth:`read` takes.
+        """
         full = self._path(path)
         if full.is_file():
-            return [path]
+            return [str(full)]
         if not full.is_dir():
             raise SourceFileError([Problem(self.topology, "sources", f"{path}: no such file or folder",
-                                           hint=f"paths in sources are relative to {self.base or '.'}; check the path")])
-        found = sorted(str(Path(path) / p.relative_to(full)) for p in full.rglob("*")
+                                           hint=f"paths in sources are relative to the topology's folder ({self.base}); check the path")])
+        found = sorted(str(p) for p in full.rglob("*")
                        if p.is_file() and (not suffixes or p.suffix.lower() in suffixes))
         if len(found) > MAX_SOURCE_FILES:
             raise SourceFileError([Problem(self.topology, "sources", f"{path}: more than {MAX_SOURCE_FILES:,} files",
@@ -44,8 +49,9 @@ class DiskFiles:
         return found
 
     def read(self, path: str) -> str:
-        """Return the text of ``path``; a file too large, binary or not UTF-8 is a :class:`SourceFileError`."""
-        full = self._path(path)
+        """Return the text of ``path`` (a name :meth:`files` returned, or one relative to where planner runs);
+        a file too large, binary or not UTF-8 is a :class:`SourceFileError`."""
+        full = Path(path)
         try:
             size = full.stat().st_size
             if size > MAX_FILE_BYTES:

@@ -181,6 +181,7 @@ class _Resolver:
             return []
         found = self.find(join_path(path, FROM), ref, role)
         if found is None:
+            self.parsed.unresolved.add(path)
             self.placeholders(path, spec, None, None, reported=True)
             return []
         self.froms[path] = ref

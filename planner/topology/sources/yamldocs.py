@@ -64,7 +64,7 @@ def read_documents(text: str, file: str) -> list[Document]:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None
         raise SourceFileError([Problem(file, "", f"invalid YAML: {e.problem or e}", line=line,
-                                       hint="render the manifests again, or fix the file")]) from None
+                                       hint="fix the file, or render it again")]) from None
     except yaml.YAMLError as e:
         raise SourceFileError([Problem(file, "", f"invalid YAML: {e}", hint="fix the file")]) from None
     finally:
