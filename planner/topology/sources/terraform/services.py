@@ -1,0 +1,160 @@
+"""What an ``aws_lambda_function`` or an ``aws_ecs_service`` says about a topology service.
+
+- ``aws_lambda_function``: ``reserved_concurrent_executions`` is the service's concurrency. ``-1``
+  (the provider's "unreserved") gives a Lambda service without one, so planner assumes the account
+  default and warns. ``0`` throttles the function off: it runs nothing now, but it is a switch that
+  will be turned back on, and counting it as 0 would let other services take its slots, so the
+  concurrency is asked of the topology instead. Its environment is ``environment[0].variables``.
+- ``aws_ecs_service``: ``desired_count``, or the ``aws_appautoscaling_target`` (dimension
+  ``ecs:service:DesiredCount``, ``resource_id`` ``service/CLUSTER/SERVICE``) as ``replicas.min``
+  and ``replicas.max``; the surge is ``deployment_maximum_percent`` − 100 (ECS's default 200 gives
+  ``100%``; a CodeDeploy blue/green deployment starts a whole second task set, ``100%`` too); the
+  environment of each container of its ``aws_ecs_task_definition``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from planner.topology.sources.base import Fact, Origin, Unknown, Value
+from planner.topology.sources.terraform.index import AFTER_APPLY, Index, number, read
+from planner.topology.sources.terraform.plan import UNKNOWN, Resource
+
+LAMBDA = "aws_lambda_function"
+ECS_SERVICE = "aws_ecs_service"
+TYPES = (LAMBDA, ECS_SERVICE)
+TASK_DEFINITION = "aws_ecs_task_definition"
+AUTOSCALING_TARGET = "aws_appautoscaling_target"
+ECS_DIMENSION = "ecs:service:DesiredCount"
+UNRESERVED = -1  # the provider's value for a function without reserved concurrency
+ECS_DEFAULT_MAXIMUM_PERCENT = {"REPLICA": 200, "DAEMON": 100}  # the ECS API's defaults per scheduling strategy
+FUNCTION = "function"  # the one "container" of a Lambda function, for {env: NAME}
+
+Facts = dict[str, Value]
+Environment = dict[str, dict[str, Fact | Unknown]] | None
+
+
+def function(resource: Resource, notes: list[str]) -> tuple[Facts, Environment]:
+    """Return the facts and environment of a Lambda function."""
+    facts: Facts = {}
+    field = "reserved_concurrent_executions"
+    reserved = read(resource, field)
+    if reserved is None or isinstance(reserved, Fact) and reserved.value == UNRESERVED:
+        # the resource is a Lambda service all the same; planner assumes the account default and warns
+        facts["lambda"] = Fact({}, resource.origin(field if reserved is not None else f"(no {field})"))
+        notes.append(f"{resource.address} {field} is -1 (unreserved): it scales to the account's unreserved "
+                     "concurrency, which planner takes as 1000; reserve concurrency to bound it")
+    elif isinstance(reserved, Fact) and reserved.value == 0:
+        facts["lambda.concurrency"] = Unknown(resource.origin(field), "is 0: the function is throttled off; planner "
+                                              "counts the concurrency it will run with when it is turned back on")
+        notes.append(f"{resource.address} {field} is 0: the function is throttled and runs nothing until it is raised")
+    else:
+        facts["lambda.concurrency"] = reserved
+    return facts, _lambda_environment(resource, notes)
+
+
+def _lambda_environment(resource: Resource, notes: list[str]) -> Environment:
+    variables = resource.value("environment", 0, "variables")
+    if variables is UNKNOWN:
+        notes.append(f"{resource.address} environment is known only after apply: {{env: NAME}} values cannot be read from it")
+        return None
+    env: dict[str, Fact | Unknown] = {}
+    names = [*(variables if isinstance(variables, dict) else {}), *resource.unknown_keys("environment", 0, "variables")]
+    for name in names:
+        value = read(resource, "environment", 0, "variables", name)
+        if value is not None:
+            env[str(name)] = value if isinstance(value, Unknown) else Fact(str(value.value), value.origin)
+    return {FUNCTION: env}
+
+
+def ecs_service(index: Index, service: Resource, notes: list[str]) -> tuple[Facts, Environment]:
+    """Return the facts and environment of an ECS service."""
+    facts: Facts = {}
+    strategy = service.value("scheduling_strategy")
+    targets = [t for t in index.of_type(AUTOSCALING_TARGET)
+               if t.value("scalable_dimension") == ECS_DIMENSION and _scales(index, t, service)]
+    if targets:
+        target = targets[0]
+        if len(targets) > 1:
+            notes.append(f"several {AUTOSCALING_TARGET}s scale {service.address}: planner reads {target.address}")
+        for key, attribute in (("replicas.min", "min_capacity"), ("replicas.max", "max_capacity")):
+            found = read(target, attribute)
+            facts[key] = Fact(number(found.value), found.origin) if isinstance(found, Fact) else found or Unknown(
+                target.origin(attribute), "is not set")
+    elif strategy == "DAEMON":
+        facts["replicas"] = Unknown(service.origin("scheduling_strategy"), "is DAEMON: one task per container instance, "
+                                    "a number the plan does not hold")
+    else:
+        desired = read(service, "desired_count")
+        facts["replicas"] = desired if desired is not None else Fact(0, service.origin("(no desired_count: ECS starts 0)"))
+    facts["max_surge"] = _surge(service, strategy if isinstance(strategy, str) else "REPLICA")
+    return facts, _task_environment(index, service, notes)
+
+
+def _scales(index: Index, target: Resource, service: Resource) -> bool:
+    """Return whether an autoscaling target's ``service/CLUSTER/SERVICE`` resource_id names ``service``."""
+    resource_id = target.value("resource_id")
+    if not isinstance(resource_id, str):
+        return index.points_at(target, "resource_id", service)
+    parts = resource_id.split("/")
+    if len(parts) != 3 or parts[0] != "service" or parts[2] != service.value("name"):
+        return False
+    cluster = service.value("cluster")  # the cluster's ARN (its id) or name; unknown for a new cluster
+    return not isinstance(cluster, str) or cluster.rsplit("/", 1)[-1] == parts[1]
+
+
+def _surge(service: Resource, strategy: str) -> Value:
+    """Return the surge of a rollout: the tasks ECS may run above the desired count, as a percentage."""
+    controller = service.value("deployment_controller", 0, "type")
+    if controller == "CODE_DEPLOY":
+        return Fact("100%", service.origin("deployment_controller[0].type"))
+    maximum = read(service, "deployment_maximum_percent")
+    if maximum is None:
+        default = ECS_DEFAULT_MAXIMUM_PERCENT.get(strategy, 200)
+        maximum = Fact(default, service.origin(f"(no deployment_maximum_percent: ECS's default {default})"))
+    if isinstance(maximum, Unknown):
+        return maximum
+    # ECS rounds the maximum down and planner rounds the surge up: planner may count one task more
+    return Fact(f"{max(int(maximum.value) - 100, 0)}%", maximum.origin)
+
+
+def _task_environment(index: Index, service: Resource, notes: list[str]) -> Environment:
+    """Return the environment of each container of the service's task definition, by container name."""
+    definitions = index.related(service, "task_definition", TASK_DEFINITION)
+    if not definitions:
+        notes.append(f"{service.address} task_definition names no {TASK_DEFINITION} in the plan: its environment is not read")
+        return None
+    definition = definitions[0]
+    text = definition.value("container_definitions")
+    if text is UNKNOWN:
+        notes.append(f"{definition.address} container_definitions {AFTER_APPLY}: the containers' environment cannot be read")
+        return None
+    try:
+        containers = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        notes.append(f"{definition.address} container_definitions is not JSON: the containers' environment is not read")
+        return None
+    env: dict[str, dict[str, Fact | Unknown]] = {}
+    for container in containers if isinstance(containers, list) else []:
+        if isinstance(container, dict) and isinstance(container.get("name"), str):
+            env[container["name"]] = _container_environment(definition, container, notes)
+    return env
+
+
+def _container_environment(definition: Resource, container: dict[str, Any], notes: list[str]) -> dict[str, Fact | Unknown]:
+    name = container["name"]
+    line = definition.plan.line(definition.address)
+    env: dict[str, Fact | Unknown] = {}
+    for item in container.get("environment") or []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            origin = Origin(definition.address, definition.plan.file, line, f"container_definitions {name}.environment.{item['name']}")
+            env[item["name"]] = Fact(str(item.get("value", "")), origin)
+    for item in container.get("secrets") or []:
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            origin = Origin(definition.address, definition.plan.file, line, f"container_definitions {name}.secrets.{item['name']}")
+            env[item["name"]] = Unknown(origin, f"comes from {item.get('valueFrom', 'a secret')} (planner does not read "
+                                        "Secrets Manager or SSM)")
+    if container.get("environmentFiles"):
+        notes.append(f"container {name} of {definition.address} also reads environment files from S3, which planner does not read")
+    return env
