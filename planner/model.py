@@ -293,6 +293,18 @@ class Pooler:
 
 
 @dataclass(frozen=True)
+class Sourced:
+    """A topology value read from the deployment: the value as written, and where it came from.
+
+    ``origin`` reads "HorizontalPodAutoscaler/web spec.maxReplicas, deploy/web.yaml:12"; for an
+    entry's own ``from:`` (key path ``services.web``) ``value`` is the reference itself.
+    """
+
+    value: str
+    origin: str
+
+
+@dataclass(frozen=True)
 class Topology:
     """A whole topology file, validated and with defaults filled in."""
 
@@ -305,8 +317,8 @@ class Topology:
     # key path ("services.web.replicas") -> line, where the file format gives one
     lines: Mapping[str, int] = field(default_factory=dict)
     version: int = 1
-    # key path -> where its value came from, for values read from the deployment (`sources`/`from`)
-    provenance: Mapping[str, str] = field(default_factory=dict)
+    # key path -> its value and where it came from, for values read from the deployment (`sources`/`from`)
+    provenance: Mapping[str, "Sourced"] = field(default_factory=dict)
     # entry path ("services.importer") -> what its source object says that is not a value
     source_notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 

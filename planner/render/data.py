@@ -102,4 +102,12 @@ def report_dict(report: BudgetReport) -> dict[str, Any]:
             {"code": w.code, "key_path": w.key_path, "line": w.line, "message": w.message} for w in report.warnings
         ],
         "planner_version": __version__,
-    }
+    } | provenance_dict(report)
+
+
+def provenance_dict(report: BudgetReport) -> dict[str, Any]:
+    """Return ``{"provenance": {key path: {value, from}}}`` for a topology that reads its deployment, else {}."""
+    provenance = report.topology.provenance
+    if not provenance:
+        return {}
+    return {"provenance": {path: {"value": s.value, "from": s.origin} for path, s in provenance.items()}}

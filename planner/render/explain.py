@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from planner.budget import BudgetReport, InstanceBudget, MaxConnections, PoolerBudget
 from planner.formula import substitute
-from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, SOURCE_PARAMETER
+from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, SOURCE_PARAMETER, Topology
 from planner.reserves import SOURCE_SET, parse_engine_version, version_note
 
 
-def _max_connections_lines(instance: InstanceBudget) -> list[str]:
+def _max_connections_lines(instance: InstanceBudget, origin: str | None = None) -> list[str]:
     mc = instance.max_connections
     lines = []
     if mc.source == SOURCE_PARAMETER:
-        lines.append(f"  max_connections = {mc.value}  (set in the parameter group)")
+        lines.append(f"  max_connections = {mc.value}  ({'from ' + origin if origin else 'set in the parameter group'})")
         return lines
     if mc.memory is not None:
         tag = f" ({_range(mc) or 'ESTIMATE'})" if mc.source == SOURCE_ESTIMATED else ""
@@ -64,11 +64,15 @@ def reserve_lines(instance: InstanceBudget) -> list[str]:
     return lines
 
 
-def explain_instance(instance: InstanceBudget) -> list[str]:
-    """Return the lines that derive one instance's budget and each scenario's demand."""
+def explain_instance(instance: InstanceBudget, topology: Topology | None = None) -> list[str]:
+    """Return the lines that derive one instance's budget and each scenario's demand.
+
+    With ``topology``, a max_connections read from the deployment says where it came from.
+    """
     header = f"{instance.database} / {instance.role} ({instance.engine}, {instance.instance_class or 'no class'})"
     lines = [header, "-" * len(header)]
-    lines += _max_connections_lines(instance)
+    sourced = topology.provenance.get(f"databases.{instance.database}.parameters.max_connections") if topology else None
+    lines += _max_connections_lines(instance, sourced.origin if sourced else None)
     lines += reserve_lines(instance)
     headroom = float(instance.headroom) * 100
     lines.append(
@@ -115,12 +119,43 @@ def explain_pooler(pooler: PoolerBudget) -> list[str]:
     return lines
 
 
+def provenance_lines(topology: Topology, entries: set[str] | None = None) -> list[str]:
+    """Return where each value read from the deployment came from, entry by entry (none: no lines).
+
+    ``entries`` limits the list to some entry paths ("databases.main", "services.web").
+    """
+    provenance = topology.provenance
+    if not provenance:
+        return []
+    lines = ["read from the deployment:"]
+    for entry, sourced in provenance.items():
+        if entry.count(".") != 1 or (entries is not None and entry not in entries):
+            continue
+        lines.append(f"  {entry} ← {sourced.origin}")
+        prefix = entry + "."
+        lines += [f"    {path[len(prefix):]} {value.value} ← {value.origin}"
+                  for path, value in provenance.items() if path.startswith(prefix)]
+        lines += [f"    note: {note}" for note in topology.source_notes.get(entry, ())]
+    return lines + [""] if len(lines) > 1 else []
+
+
+def _entries_of(report: BudgetReport, database: str) -> set[str]:
+    """Return the entry paths whose values reach ``database``: itself, its clients, its poolers."""
+    entries = {f"databases.{database}"}
+    for instance in report.instances:
+        if instance.database == database:
+            entries |= {f"services.{s.service}" for s in instance.demand_by_source if s.service}
+            entries |= {f"poolers.{s.source}" for s in instance.demand_by_source if s.kind == "pooler"}
+    return entries
+
+
 def render_explain(report: BudgetReport, database: str | None = None) -> str:
     """Return the whole explanation, optionally for one database only."""
     lines: list[str] = [f"{report.topology.name} ({report.topology.path})", ""]
+    lines += provenance_lines(report.topology, None if database is None else _entries_of(report, database))
     for instance in report.instances:
         if database is None or instance.database == database:
-            lines += explain_instance(instance) + [""]
+            lines += explain_instance(instance, report.topology) + [""]
     for pooler in report.poolers:
         if database is None or pooler.database == database:
             lines += explain_pooler(pooler) + [""]

@@ -21,10 +21,10 @@ from planner import __version__
 from planner.budget.breaking import BreakingPoint, breaking_point, largest_services
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.candidates import class_fits
-from planner.model import SOURCE_ESTIMATED
+from planner.model import SOURCE_ESTIMATED, Topology
 from planner.advice.recommend import recommend
 from planner.render import charts, charts_plan
-from planner.render.html_context import BreakingView, Chart, ClassesView, InstanceView, ReportContext, Verdict
+from planner.render.html_context import BreakingView, Chart, ClassesView, InstanceView, ReportContext, SourcedValue, Verdict
 from planner.render.html_diff import build_diff
 
 if TYPE_CHECKING:
@@ -286,7 +286,17 @@ def build_context(
         estimate_help=ESTIMATE_HELP,
         diff=None if baseline is None else build_diff(baseline, report, ids()),
         recommendations=tuple(recommend(report.topology, catalog, report)) if catalog is not None else (),
+        sourced=sourced_values(report.topology),
     )
+
+
+def sourced_values(topology: Topology) -> tuple[SourcedValue, ...]:
+    """Return the values read from the deployment, grouped by entry: its `from:` first, then its keys."""
+    groups: dict[str, list[SourcedValue]] = {}
+    for path, sourced in topology.provenance.items():
+        entry = ".".join(path.split(".")[:2])
+        groups.setdefault(entry, []).append(SourcedValue(entry, path[len(entry) + 1:], sourced.value, sourced.origin))
+    return tuple(row for rows in groups.values() for row in sorted(rows, key=lambda r: r.key != ""))
 
 
 @functools.lru_cache(maxsize=1)

@@ -35,6 +35,16 @@ class Chart:
 
 
 @dataclass(frozen=True)
+class SourcedValue:
+    """One value the topology read from the deployment (``sources``/``from``), and where it came from."""
+
+    entry: str = doc("the topology entry: 'services.web'")
+    key: str = doc("the key inside the entry ('replicas.max'), or '' for the entry's own `from:`")
+    value: str = doc("the value as the topology would write it, or the reference for the entry's `from:`")
+    origin: str = doc("where it came from: 'HorizontalPodAutoscaler/web spec.maxReplicas, deploy/web.yaml:12'")
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The banner of one instance or one over-budget pooler: its status and the one number that matters."""
 
@@ -107,6 +117,7 @@ class ReportContext:
     estimate_help: str = doc("what 'estimate' means, for the badge's title and the note")
     diff: DiffView | None = doc("the change against --baseline, or None")
     recommendations: tuple[Recommendation, ...] = doc("planner recommend's ranked options per flagged database (planner.advice.recommend.Recommendation)")
+    sourced: tuple[SourcedValue, ...] = doc("the values read from the deployment, entry by entry (empty: none)")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from planner.errors import Problem
+from planner.model import Sourced
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 64
@@ -42,7 +43,7 @@ class ParsedFile:
     data: dict[str, Any]
     lines: dict[str, int]
     problems: list[Problem] = field(default_factory=list)
-    provenance: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, Sourced] = field(default_factory=dict)
     source_notes: dict[str, list[str]] = field(default_factory=dict)
     # entries ("services.web") whose `from:` could not be read: their own problem is reported, and
     # what they then lack (a missing instance_class) is not, since fixing the reference fixes it

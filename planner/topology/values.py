@@ -117,11 +117,13 @@ class Checker:
 
     def origin_of(self, path: str) -> str | None:
         """Return where the value at ``path`` (or the first value under it) came from, if a source gave it."""
-        origin = self.provenance.get(path)
-        if origin is None:
+        if path.count(".") < 2:  # a whole entry or section: its problem is not one value's
+            return None
+        sourced = self.provenance.get(path)
+        if sourced is None:
             prefix = path + "."
-            origin = next((o for p, o in self.provenance.items() if p.startswith(prefix)), None)
-        return origin
+            sourced = next((o for p, o in self.provenance.items() if p.startswith(prefix)), None)
+        return None if sourced is None else sourced.origin
 
     def missing(self, path: str, hint: str) -> None:
         """Record that the required key ``path`` is missing."""

@@ -81,13 +81,16 @@ class Found:
     ``parameters.max_connections``) to its value. ``env`` maps each container (or the one
     process, for sources without containers) to its environment, for ``{env: NAME}`` values;
     None when the object has no environment. ``notes`` are things a reviewer should know that
-    are not values ("reserved_concurrent_executions is -1: unreserved").
+    are not values ("reserved_concurrent_executions is -1: unreserved"). ``env_unread`` maps a
+    container to what sets variables planner cannot list ("Secret/db" in a Kubernetes ``envFrom``):
+    a variable missing from ``env`` may still be set by one of them.
     """
 
     origin: Origin
     facts: dict[str, Value] = field(default_factory=dict)
     env: dict[str, dict[str, Fact | Unknown]] | None = None
     notes: list[str] = field(default_factory=list)
+    env_unread: dict[str, list[str]] = field(default_factory=dict)
 
 
 class RefError(Exception):

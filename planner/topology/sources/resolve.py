@@ -22,6 +22,7 @@ import re
 from typing import Any, Callable
 
 from planner.errors import InputError, Problem
+from planner.model import Sourced
 from planner.topology.parsed import ParsedFile, describe, join_path
 from planner.topology.sources.base import (
     KINDS,
@@ -188,7 +189,7 @@ class _Resolver:
         self.specs[path] = spec
         if found.notes:
             self.parsed.source_notes[path] = list(found.notes)
-        self.parsed.provenance[path] = str(found.origin)
+        self.parsed.provenance[path] = Sourced(ref, str(found.origin))
         links: list[tuple[str, str, Link]] = []
         for key, value in found.facts.items():
             if isinstance(value, Link):
@@ -242,19 +243,20 @@ class _Resolver:
         if leaf in node:
             written = node[leaf]
             if isinstance(value, Unknown):
-                self.parsed.provenance[full] = "the topology (the source's value is not known)"
-                return
+                return  # the topology's own value stands where the source cannot give one
             if isinstance(written, dict) and not _is_placeholder(written) or not _same(written, value.value):
                 self.conflict(full, written, key, value)
             else:
-                self.parsed.provenance[full] = str(value.origin)
+                self.parsed.provenance[full] = Sourced(_show(value.value), str(value.origin))
             return
         if isinstance(value, Unknown):
             self.add(full, f"{value.origin} {value.reason}", f"write {leaf} in the topology, or set it in the source")
             return
         node[leaf] = value.value
-        self.parsed.lines.setdefault(full, self._line(join_path(entry, FROM)) or 0)
-        self.parsed.provenance[full] = str(value.origin)
+        line = self._line(join_path(entry, FROM))
+        if line is not None:  # a problem with the value points at the `from:` that brought it
+            self.parsed.lines.setdefault(full, line)
+        self.parsed.provenance[full] = Sourced(_show(value.value), str(value.origin))
 
     def conflict(self, path: str, written: Any, key: str, value: Fact | Unknown) -> None:
         """Report a key the topology writes differently from its source."""
@@ -277,21 +279,24 @@ class _Resolver:
                      reported: bool = False) -> None:
         """Replace every ``{env: NAME, default: X}`` in the entry with the object's environment value."""
         env: dict[str, Fact | Unknown] | None = None
+        unread: list[str] = []
         chosen = False
         for path, holder, key, placeholder in list(_find_placeholders(entry, spec)):
             if not chosen:
                 chosen = True
-                env = self.environment(entry, found, container, reported)
+                env, unread = self.environment(entry, found, container, reported) or (None, [])
             if env is None:
                 if found is None and not reported:
                     self.add(path, f"{{env: {placeholder.get(ENV)}}} reads an environment, but the entry has no `from:`",
                              "add from: Deployment/NAME (or compose/NAME), or write the number")
                 holder.pop(key)
                 continue
-            self.substitute(path, holder, key, placeholder, env, found)
+            self.substitute(path, holder, key, placeholder, env, found, unread)
 
-    def environment(self, entry: str, found: Found | None, container: Any, reported: bool) -> dict[str, Fact | Unknown] | None:
-        """Return the environment of the entry's container, or None after reporting why there is none."""
+    def environment(self, entry: str, found: Found | None, container: Any,
+                    reported: bool) -> tuple[dict[str, Fact | Unknown], list[str]] | None:
+        """Return the environment of the entry's container and what else may set its variables
+        (:attr:`Found.env_unread`), or None after reporting why there is none."""
         if found is None:
             return None
         if found.env is None:
@@ -300,20 +305,20 @@ class _Resolver:
             return None
         names = list(found.env)
         if container is None:
-            if len(names) == 1:
-                return found.env[names[0]]
-            self.add(join_path(entry, FROM), f"{found.origin.what} has {len(names)} containers: " + ", ".join(names),
-                     f"add container: {names[0] if names else 'NAME'} to say whose environment to read")
-            return None
-        if container not in found.env:
+            if len(names) != 1:
+                self.add(join_path(entry, FROM), f"{found.origin.what} has {len(names)} containers: " + ", ".join(names),
+                         f"add container: {names[0] if names else 'NAME'} to say whose environment to read")
+                return None
+            container = names[0]
+        elif container not in found.env:
             self.add(join_path(entry, CONTAINER), f"{found.origin.what} has no container {container!r}",
                      suggest(str(container), names, "containers"))
             return None
-        return found.env[container]
+        return found.env[container], found.env_unread.get(container, [])
 
     def substitute(self, path: str, holder: dict[str, Any], key: str, placeholder: dict[str, Any],
-                   env: dict[str, Fact | Unknown], found: Found | None) -> None:
-        """Put the value of one ``{env: NAME}`` at ``path``."""
+                   env: dict[str, Fact | Unknown], found: Found | None, unread: list[str]) -> None:
+        """Put the value of one ``{env: NAME}`` at ``path``; ``unread`` may set what ``env`` lacks."""
         name = placeholder.get(ENV)
         extra = [k for k in placeholder if k not in (ENV, DEFAULT)]
         if not isinstance(name, str) or not name or extra:
@@ -323,10 +328,13 @@ class _Resolver:
             return
         value = env.get(name)
         what = found.origin.what if found else "the source"
+        if value is None and unread and found and DEFAULT not in placeholder:  # planner cannot tell whether it is set
+            value = Unknown(found.origin, f"does not list {name}, but {' or '.join(unread)} in its envFrom may set it, "
+                                          "and planner cannot read that")
         if value is None:
             if DEFAULT in placeholder:
                 holder[key] = placeholder[DEFAULT]
-                self.parsed.provenance[path] = f"default of {{env: {name}}} (not set in {what})"
+                self.parsed.provenance[path] = Sourced(_show(placeholder[DEFAULT]), f"default of {{env: {name}}} (not set in {what})")
                 return
             self.add(path, f"{name} is not set in {what}",
                      f"set it in the source, or write {{env: {name}, default: VALUE}} with the application's default")
@@ -337,7 +345,7 @@ class _Resolver:
             holder.pop(key)
             return
         holder[key] = _typed(value.value)
-        self.parsed.provenance[path] = f"{name} = {value.value!r} ← {value.origin}"
+        self.parsed.provenance[path] = Sourced(_show(holder[key]), f"{name} = {value.value!r} ← {value.origin}")
 
 
 def _find_placeholders(path: str, node: Any) -> list[tuple[str, dict[str, Any], str, dict[str, Any]]]:

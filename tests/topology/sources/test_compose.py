@@ -62,7 +62,7 @@ def test_values_come_from_the_stack_with_their_origin(tmp_path: Path) -> None:
     result, worker = topology.services["result"], topology.services["worker"]
     assert (result.replicas_max, result.surge_count, result.pool.size) == (2, 0, 10)  # type: ignore[union-attr]
     assert (worker.threads, worker.pool.size, worker.pool.max_overflow) == (4, 8, 2)  # type: ignore[union-attr]
-    provenance = topology.provenance
+    provenance = {path: sourced.origin for path, sourced in topology.provenance.items()}
     assert provenance["databases.main.parameters.max_connections"] == "compose/db command, stack/docker-stack.yml:13"
     assert provenance["services.result.replicas"] == "compose/result deploy.replicas, stack/docker-stack.yml:44"
     assert provenance["services.result.pool.size"] == "PG_POOL_MAX = '10' ← compose/result environment.PG_POOL_MAX, stack/docker-stack.yml:41"
@@ -78,7 +78,7 @@ def test_start_first_surges_by_its_parallelism(tmp_path: Path) -> None:
     topology = load_topology(write(tmp_path, "services:\n  vote: {from: compose/vote}\n"))
     vote = topology.services["vote"]
     assert (vote.replicas_max, vote.surge_count) == (2, 2)
-    assert topology.provenance["services.vote.max_surge"] == "compose/vote deploy.update_config, stack/docker-stack.yml:30"
+    assert topology.provenance["services.vote.max_surge"].origin == "compose/vote deploy.update_config, stack/docker-stack.yml:30"
 
 
 def test_an_override_file_merges_as_compose_does(tmp_path: Path) -> None:
