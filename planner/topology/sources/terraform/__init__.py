@@ -16,6 +16,9 @@ resource may point at one in another file by value (a name or an ARN), not by re
 
 from __future__ import annotations
 
+import difflib
+import re
+
 from planner.errors import Problem
 from planner.topology.sources.base import Found, RefError, Role, SourceFileError, SourceFiles
 from planner.topology.sources.terraform import databases, poolers, services
@@ -23,6 +26,7 @@ from planner.topology.sources.terraform.index import Index
 from planner.topology.sources.terraform.plan import Plan, Resource, parse_address, read_plan
 from planner.topology.values import suggest
 
+_INDEXES = re.compile(r'\[(?:[0-9]+|"(?:[^"\\]|\\.)*")\]')
 # The resource types that fit each role, in the order hints list them.
 ROLE_TYPES: dict[Role, tuple[str, ...]] = {
     "database": databases.TYPES,
@@ -77,7 +81,7 @@ class TerraformSource:
                 raise RefError(f"{ref} is destroyed by the plan in {destroyed[0]}", "remove the entry, or point it at what replaces it")
             files = ", ".join(p.file for p in self.index.plans)
             options = self.names(role)
-            hint = suggest(ref, options, "addresses") if options else f"the plan has no {' or '.join(ROLE_TYPES[role])}"
+            hint = _suggest(ref, options) if options else f"the plan has no {' or '.join(ROLE_TYPES[role])}"
             raise RefError(f"no resource {ref} in {files}", hint)
         files = sorted({r.plan.file for r in matches})
         if len(files) > 1:
@@ -94,6 +98,15 @@ def _matches(wanted: list[tuple[str, int | str | None]], address: str) -> bool:
     if steps is None or len(steps) != len(wanted):
         return False
     return all(name == other and (index is None or index == theirs) for (name, index), (other, theirs) in zip(wanted, steps))
+
+
+def _suggest(ref: str, names: list[str]) -> str:
+    """Return "did you mean" for the closest address, comparing without indexes (``worker`` for ``worker["a"]``)."""
+    bare: dict[str, str] = {}
+    for name in names:
+        bare.setdefault(_INDEXES.sub("", name), name)
+    close = difflib.get_close_matches(_INDEXES.sub("", ref), list(bare), n=1, cutoff=0.6)
+    return f"did you mean {bare[close[0]]!r}?" if close else suggest(ref, names, "addresses")
 
 
 def _fits(resource: Resource, role: Role) -> bool:
