@@ -17,16 +17,14 @@ resource may point at one in another file by value (a name or an ARN), not by re
 from __future__ import annotations
 
 import difflib
-import re
 
 from planner.errors import Problem
 from planner.topology.sources.base import Found, RefError, Role, SourceFileError, SourceFiles
 from planner.topology.sources.terraform import databases, poolers, services
 from planner.topology.sources.terraform.index import Index
-from planner.topology.sources.terraform.plan import Plan, Resource, parse_address, read_plan
+from planner.topology.sources.terraform.plan import Plan, Resource, bare, parse_address, read_plan
 from planner.topology.values import suggest
 
-_INDEXES = re.compile(r'\[(?:[0-9]+|"(?:[^"\\]|\\.)*")\]')
 # The resource types that fit each role, in the order hints list them.
 ROLE_TYPES: dict[Role, tuple[str, ...]] = {
     "database": databases.TYPES,
@@ -72,9 +70,10 @@ class TerraformSource:
         """Return the one resource instance ``ref`` names, or raise RefError with the addresses that exist."""
         wanted = parse_address(ref)
         if wanted is None:
-            raise RefError(f"{ref!r} is not a resource address", "write e.g. aws_db_instance.main or module.db.aws_rds_cluster.this")
+            raise RefError(f"{ref!r} is not a resource address",
+                           'write it as Terraform does: aws_db_instance.main, module.db.aws_rds_cluster.this, aws_lambda_function.worker["a"]')
         exact = self.index.by_address.get(ref)
-        matches = exact if exact else [r for rs in self.index.by_address.values() for r in rs if _matches(wanted, r.address)]
+        matches = exact or [r for r in self.index.by_bare.get(bare(ref), []) if _matches(wanted, r.address)]
         if not matches:
             destroyed = [p.file for p in self.index.plans if ref in p.destroyed]
             if destroyed:
@@ -102,11 +101,11 @@ def _matches(wanted: list[tuple[str, int | str | None]], address: str) -> bool:
 
 def _suggest(ref: str, names: list[str]) -> str:
     """Return "did you mean" for the closest address, comparing without indexes (``worker`` for ``worker["a"]``)."""
-    bare: dict[str, str] = {}
+    unindexed: dict[str, str] = {}
     for name in names:
-        bare.setdefault(_INDEXES.sub("", name), name)
-    close = difflib.get_close_matches(_INDEXES.sub("", ref), list(bare), n=1, cutoff=0.6)
-    return f"did you mean {bare[close[0]]!r}?" if close else suggest(ref, names, "addresses")
+        unindexed.setdefault(bare(name), name)
+    close = difflib.get_close_matches(bare(ref), list(unindexed), n=1, cutoff=0.6)
+    return f"did you mean {unindexed[close[0]]!r}?" if close else suggest(ref, names, "addresses")
 
 
 def _fits(resource: Resource, role: Role) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from planner.topology.sources.base import Fact, Unknown
-from planner.topology.sources.terraform.plan import UNKNOWN, Plan, Resource
+from planner.topology.sources.terraform.plan import UNKNOWN, Plan, Resource, bare
 
 AFTER_APPLY = "is known only after apply"
 
@@ -24,10 +24,12 @@ class Index:
         self.plans = plans
         self.by_address: dict[str, list[Resource]] = {}
         self.by_type: dict[str, list[Resource]] = {}
+        self.by_bare: dict[str, list[Resource]] = {}  # address without indexes -> its instances
         for plan in plans:
             for resource in plan.resources.values():
                 self.by_address.setdefault(resource.address, []).append(resource)
                 self.by_type.setdefault(resource.type, []).append(resource)
+                self.by_bare.setdefault(bare(resource.address), []).append(resource)
 
     def of_type(self, *types: str) -> list[Resource]:
         """Return the resources of ``types``, in file order and then address order."""

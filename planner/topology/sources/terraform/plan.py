@@ -43,7 +43,9 @@ _STEP = re.compile(r'(module\.[A-Za-z0-9_-]+|(?:data\.)?[A-Za-z0-9_-]+\.[A-Za-z0
 _VAR_REF = re.compile(r"var\.([A-Za-z0-9_-]+)")
 _MODULE_REF = re.compile(r"module\.([A-Za-z0-9_-]+)(?:\[[^\]]*\])?\.([A-Za-z0-9_-]+)")
 _RESOURCE_REF = re.compile(r'((?:data\.)?[a-z][a-z0-9_]*\.[A-Za-z0-9_-]+)(?:\[([0-9]+|"(?:[^"\\]|\\.)*")\])?')
+_INDEXES = re.compile(r'\[(?:[0-9]+|"(?:[^"\\]|\\.)*")\]')
 _NOT_RESOURCES = ("var.", "local.", "each.", "count.", "path.", "self.", "terraform.", "module.")
+_ADDRESS_KEY = re.compile(r'"address"\s*:\s*("(?:[^"\\]|\\.)*")')
 _MAX_HOPS = 16  # module outputs and variables followed for one reference; a real configuration needs a few
 
 
@@ -77,6 +79,11 @@ def _index(text: str | None) -> Index:
     if text is None:
         return None
     return json.loads(text) if text.startswith('"') else int(text)
+
+
+def bare(address: str) -> str:
+    """Return an address without its indexes: ``module.svc.aws_ecs_service.this`` for ``module.svc["a"].aws_ecs_service.this``."""
+    return _INDEXES.sub("", address)
 
 
 def show_path(path: tuple[str | int, ...]) -> str:
@@ -166,20 +173,24 @@ class Plan:
     resources: dict[str, Resource] = field(default_factory=dict)
     destroyed: set[str] = field(default_factory=set)  # addresses this plan deletes
     modules: dict[tuple[str, ...], dict[str, Any]] = field(default_factory=dict)  # module call path -> its configuration
-    _lines: dict[str, int | None] = field(default_factory=dict)
+    _lines: dict[str, int] | None = None  # address -> the line that first names it, built on first use
+    # (module call path, "type.name") -> its instances, for following configuration references
+    _declared: dict[tuple[tuple[str, ...], str], list[Resource]] = field(default_factory=dict)
 
     # ------------------------------------------------------------------ lines
 
     def line(self, address: str) -> int | None:
         """Return the line of ``address`` in the file, where the file has lines (terraform writes one)."""
-        if address not in self._lines:
-            line = None
+        if self._lines is None:
+            self._lines = {}
             if self.text.count("\n", 0, 10_000) > 2:  # pretty-printed (jq): lines mean something
-                match = re.search(r'"address"\s*:\s*' + re.escape(json.dumps(address, ensure_ascii=False)), self.text)
-                if match:
-                    line = self.text.count("\n", 0, match.start()) + 1
-            self._lines[address] = line
-        return self._lines[address]
+                # one pass over the file: its first mention of each address is where planned_values lists it
+                line, last = 1, 0
+                for match in _ADDRESS_KEY.finditer(self.text):
+                    line += self.text.count("\n", last, match.start())
+                    last = match.start()
+                    self._lines.setdefault(json.loads(match.group(1)), line)
+        return self._lines.get(address)
 
     # ------------------------------------------------------------------ configuration references
 
@@ -206,10 +217,12 @@ class Plan:
         expression = config.get("expressions", {}).get(attribute)
         targets: set[tuple[tuple[str, ...], str, Index]] = set()
         self._targets(call_path(resource.module), _references(expression), targets, 0)
+        if not self._declared:
+            for r in self.resources.values():
+                self._declared.setdefault((call_path(r.module), f"{r.type}.{r.name}"), []).append(r)
         found: list[Resource] = []
         for path, base, index in sorted(targets, key=str):
-            candidates = [r for r in self.resources.values()
-                          if call_path(r.module) == path and f"{r.type}.{r.name}" == base and (index is None or r.index == index)]
+            candidates = [r for r in self._declared.get((path, base), []) if index is None or r.index == index]
             found += [c for c in _nearest(candidates, resource.module) if c not in found]
         return found
 

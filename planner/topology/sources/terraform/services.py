@@ -43,7 +43,8 @@ def function(resource: Resource, notes: list[str]) -> tuple[Facts, Environment]:
     if reserved is None or isinstance(reserved, Fact) and reserved.value == UNRESERVED:
         # the resource is a Lambda service all the same; planner assumes the account default and warns
         facts["lambda"] = Fact({}, resource.origin(field if reserved is not None else f"(no {field})"))
-        notes.append(f"{resource.address} {field} is -1 (unreserved): it scales to the account's unreserved "
+        said = f"{field} is -1" if reserved is not None else f"sets no {field}"
+        notes.append(f"{resource.address} {said} (unreserved): it scales to the account's unreserved "
                      "concurrency, which planner takes as 1000; reserve concurrency to bound it")
     elif isinstance(reserved, Fact) and reserved.value == 0:
         facts["lambda.concurrency"] = Unknown(resource.origin(field), "is 0: the function is throttled off; planner "
