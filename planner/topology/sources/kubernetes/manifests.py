@@ -127,14 +127,15 @@ def _object(doc: Document, data: dict[str, Any], path: str, problems: list[Probl
 
 def _scalers(objects: list[Manifest], problems: list[Problem]) -> dict[str, Manifest]:
     """Return workload ident -> its autoscaler; two on one workload are a problem naming both."""
-    workloads = [obj for obj in objects if obj.kind in WORKLOADS]
+    workloads: dict[tuple[str, str], list[Manifest]] = {}
+    for obj in objects:
+        if obj.kind in WORKLOADS:
+            workloads.setdefault((obj.kind, obj.name), []).append(obj)
     scalers: dict[str, Manifest] = {}
     for scaler in objects:
         target = _target(scaler)
-        if target is None:
-            continue
-        for workload in workloads:
-            if (workload.kind, workload.name) != target or not same_namespace(workload.namespace, scaler.namespace):
+        for workload in workloads.get(target, []) if target else []:
+            if not same_namespace(workload.namespace, scaler.namespace):
                 continue
             other = scalers.setdefault(workload.ident, scaler)
             if other is not scaler:

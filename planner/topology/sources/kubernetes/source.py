@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from planner.topology.sources.base import Fact, Found, Origin, RefError, Role, Unknown
+from planner.topology.sources.base import Fact, Found, Origin, RefError, Role, Unknown, Value
 from planner.topology.sources.kubernetes.env import container_environment
 from planner.topology.sources.kubernetes.manifests import (
     CONFIG_MAP,
@@ -57,7 +57,8 @@ class KubernetesSource:
         parts = ref.split("/")
         if len(parts) not in (2, 3) or not all(parts):
             raise RefError(f"{ref!r} is not a Kubernetes reference", "write Kind/name or namespace/Kind/name, e.g. Deployment/web")
-        namespace, kind, name = parts if len(parts) == 3 else (None, *parts)
+        namespace = parts[0] if len(parts) == 3 else None
+        kind, name = parts[-2], parts[-1]
         if kind not in WORKLOADS:
             raise self.not_a_workload(kind, name)
         candidates = self.by_name.get((kind, name), [])
@@ -73,11 +74,15 @@ class KubernetesSource:
         elif candidates:
             raise RefError(f"{kind}/{name} is in several namespaces", _alternatives(candidates))
         where = f" in namespace {namespace!r}" if namespace else ""
-        same_kind = [self.label(obj) for obj in self.objects if obj.kind == kind]
-        if same_kind:
-            hint = suggest(ref, same_kind, f"{kind}s")
+        same_name = [self.label(obj) for obj in self.objects if obj.kind in WORKLOADS and obj.name == name]
+        # names compared alone: refs that share their kind look alike whatever their names
+        same_kind = [obj.name for obj in self.objects if obj.kind == kind and same_namespace(obj.namespace, namespace)]
+        if same_name:  # the right name under another kind: a StatefulSet written as a Deployment
+            hint = f"did you mean {same_name[0]!r}?"
+        elif same_kind:
+            hint = suggest(name, same_kind, f"{kind}s")
         elif self.names("service"):
-            hint = suggest(ref, self.names("service"), "the workloads are")
+            hint = "the workloads are " + ", ".join(self.names("service"))
         else:
             hint = "the manifests have no Deployment, StatefulSet or ReplicaSet"
         raise RefError(f"no {kind} named {name!r}{where} in the Kubernetes manifests", hint)
@@ -103,7 +108,7 @@ class KubernetesSource:
                            "use a Terraform address (from: aws_db_instance.main) or write the database's keys")
         obj = self.lookup(ref)
         notes: list[str] = []
-        facts: dict[str, Fact | Unknown] = self.replicas(obj, notes)
+        facts: dict[str, Value] = dict(self.replicas(obj, notes))
         if role == "service":
             facts["max_surge"] = self.surge(obj)
         env: dict[str, dict[str, Fact | Unknown]] = {}
