@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 import subprocess
 from pathlib import Path, PurePosixPath
 
@@ -21,8 +22,9 @@ from planner.errors import InputError, Problem
 from planner.model import Topology
 from planner.topology import load_topology, parse_topology
 from planner.topology.parse import FORMATS, MAX_FILE_BYTES, decode_bytes
+from planner.topology.sources.base import SourceFileError, SourceOverrides
 
-__all__ = ["GIT_PREFIX", "GitSpec", "is_git_spec", "load_topology_spec", "parse_git_spec", "read_topology_ref"]
+__all__ = ["GIT_PREFIX", "GitFiles", "GitSpec", "is_git_spec", "load_topology_spec", "parse_git_spec", "read_topology_ref"]
 
 GIT_PREFIX = "git:"
 EXAMPLE = "git:origin/main:infra/topology.yaml"
@@ -154,17 +156,19 @@ def read_git_file(spec: str, cwd: str | Path | None = None) -> tuple[GitSpec, by
     return parsed, shown.stdout
 
 
-def read_topology_ref(spec: str, cwd: str | Path | None = None) -> Topology:
+def read_topology_ref(spec: str, cwd: str | Path | None = None, overrides: SourceOverrides | None = None) -> Topology:
     """Read, parse and validate the topology ``git:REF:PATH`` in the repository at ``cwd``.
 
-    Problems in the file name ``git:REF:PATH`` with the line, as for a file on disk.
+    Problems in the file name ``git:REF:PATH`` with the line, as for a file on disk. The files its
+    ``sources`` name are read in the same revision (``overrides`` replace them with files on disk).
     """
     parsed = parse_git_spec(spec)
     fmt = FORMATS.get(PurePosixPath(parsed.path).suffix.lower())
     if fmt is None:  # decided before running git: the spec alone is wrong
         raise InputError(Problem(spec, "", "cannot tell the file format from the path's suffix", hint="name a .yaml, .yml, .toml or .json file"))
     parsed, data = read_git_file(spec, cwd)
-    topology = parse_topology(decode_bytes(data, spec), spec, fmt)
+    files = GitFiles(parsed, Path(cwd) if cwd is not None else Path.cwd())
+    topology = parse_topology(decode_bytes(data, spec), spec, fmt, files, overrides)
     # Without `name:`, the validator takes the stem of what it was given ("git:HEAD:topo");
     # the stem of PATH is what the same file on disk would be called.
     if topology.name == Path(spec).stem:
@@ -172,8 +176,87 @@ def read_topology_ref(spec: str, cwd: str | Path | None = None) -> Topology:
     return topology
 
 
-def load_topology_spec(spec: str, cwd: str | Path | None = None) -> Topology:
-    """Load a topology from a file path, or from ``git:REF:PATH``."""
+def load_topology_spec(spec: str, cwd: str | Path | None = None, overrides: SourceOverrides | None = None) -> Topology:
+    """Load a topology from a file path, or from ``git:REF:PATH``; ``overrides`` replace its sources' paths."""
     if is_git_spec(spec):
-        return read_topology_ref(spec, cwd)
-    return load_topology(Path(spec))
+        return read_topology_ref(spec, cwd, overrides)
+    return load_topology(Path(spec), overrides)
+
+
+class GitFiles:
+    """The files a topology's ``sources`` name, read in the revision the topology was read from.
+
+    Paths are relative to the topology's folder in that revision; files are named
+    ``git:REF:PATH`` in problems and provenance, as the topology is. One ``git cat-file --batch``
+    reads all the files a source lists.
+    """
+
+    def __init__(self, topology: GitSpec, cwd: Path) -> None:
+        self.topology = topology
+        self.cwd = cwd
+        self.cache: dict[str, bytes] = {}
+
+    def _object(self, path: str) -> str:
+        """Return the path inside the revision of ``path`` given relative to the topology's folder."""
+        folder = posixpath.dirname(self.topology.path)
+        joined = posixpath.normpath(posixpath.join(folder, path)) if not posixpath.isabs(path) else path
+        # git reads REF:./PATH from the current directory: keep the topology's ./ if it had one
+        return "./" + joined if self.topology.path.startswith("./") and not joined.startswith("../") else joined
+
+    def _name(self, inside: str) -> str:
+        return f"{GIT_PREFIX}{self.topology.ref}:{inside}"
+
+    def files(self, path: str, suffixes: tuple[str, ...] = ()) -> list[str]:
+        """Return ``git:REF:PATH`` for the file ``path``, or for each file under the folder ``path``."""
+        inside = self._object(path)
+        check = _run(["cat-file", "--batch-check=%(objecttype)"], self.topology.spec, self.cwd,
+                     f"{self.topology.ref}:{inside}\n".encode())
+        kind = check.stdout.decode("utf-8", "replace").strip()
+        if kind == "blob":
+            self._fetch([inside])
+            return [self._name(inside)]
+        if kind != "tree":
+            raise SourceFileError([Problem(self.topology.spec, "sources", f"{path}: not in {self.topology.ref} ({inside})",
+                                           hint=f"list the revision's files with `git ls-tree -r --name-only {self.topology.ref}`")])
+        listed = _run(["ls-tree", "-r", "-z", "--name-only", f"{self.topology.ref}:{inside}"], self.topology.spec, self.cwd)
+        names = sorted(posixpath.join(inside, n) for n in listed.stdout.decode("utf-8", "replace").split("\0")
+                       if n and (not suffixes or posixpath.splitext(n)[1].lower() in suffixes))
+        self._fetch(names)
+        return [self._name(n) for n in names]
+
+    def _fetch(self, names: list[str]) -> None:
+        """Read the blobs ``names`` (paths inside the revision) in one git call, into the cache."""
+        wanted = [n for n in names if self._name(n) not in self.cache]
+        if not wanted:
+            return
+        request = "".join(f"{self.topology.ref}:{n}\n" for n in wanted).encode()
+        out = _run(["cat-file", "--batch"], self.topology.spec, self.cwd, request).stdout
+        at = 0
+        for name in wanted:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            at = end + 1
+            if len(header) != 3 or header[1] != b"blob":
+                continue  # missing: read() reports it
+            size = int(header[2])
+            self.cache[self._name(name)] = out[at:at + size]
+            at += size + 1
+
+    def beside(self, file: str, path: str) -> str:
+        """Return ``git:REF:PATH`` for ``path`` relative to the folder of ``file`` (``git:REF:...``), read ahead."""
+        inside = file[len(self._name("")):]
+        joined = posixpath.normpath(posixpath.join(posixpath.dirname(inside), path))
+        self._fetch([joined])
+        return self._name(joined)
+
+    def read(self, path: str) -> str:
+        """Return the text of a file :meth:`files` or :meth:`beside` named (``git:REF:PATH``)."""
+        data = self.cache.get(path)
+        if data is None:
+            raise SourceFileError([Problem(path, "", "not in the revision", hint="check the path in sources")])
+        if len(data) > MAX_FILE_BYTES:
+            raise SourceFileError([Problem(path, "", f"file too large ({len(data):,} bytes)", hint="point sources at the files that describe the deployment")])
+        try:
+            return decode_bytes(data, path)
+        except InputError as e:
+            raise SourceFileError([p for p in e.problems if isinstance(p, Problem)]) from None

@@ -16,11 +16,13 @@ from planner.cli.common import (
     FailOn,
     ObservationsOption,
     OutputOption,
+    SourceOption,
     TableFormat,
     TopologyArgument,
     _emit,
     _load,
     _load_all,
+    source_overrides,
     _scenarios,
 )
 from planner.errors import EXIT_OVER, InputError
@@ -58,6 +60,7 @@ def check(
     ] = None,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
+    source: SourceOption = None,
     output: OutputOption = None,
     observed: Annotated[
         Optional[Path], typer.Option("--observed", help="Observations file from planner observe: show each instance's observed peak, warn where the plan is below it (one topology only).")
@@ -84,7 +87,7 @@ def check(
         raise InputError("--observed: observed peaks belong to one topology's instances; "
                          "run check once per topology with its own --observed file")
     chosen = _scenarios(scenario)
-    loaded, cat = _load_all(paths, catalog, observations)
+    loaded, cat = _load_all(paths, catalog, observations, sources=source)
     reports = [compute_budget(topo, cat, chosen) for topo in loaded]
     extra = {}
     if observed is not None:  # observed peaks: warnings for every format, a column where there are columns
@@ -130,6 +133,7 @@ def plan(
     format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
+    source: SourceOption = None,
     output: OutputOption = None,
 ) -> None:
     """List the instance classes that hold each database's worst scenario under the alarm line.
@@ -151,7 +155,7 @@ def plan(
     if engine is not None and engine not in ENGINES[:2]:
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
     families = [f.strip() for value in family or [] for f in value.split(",") if f.strip()]
-    topo, cat = _load(topology, catalog, observations, limits=False)
+    topo, cat = _load(topology, catalog, observations, limits=False, sources=source)
     topo = _what_if(topo, engine or None, engine_version, deployment)
     plans = plan_topology(topo, cat, engine, families, include_retired, database)
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
@@ -191,6 +195,7 @@ def explain(
     ] = None,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
+    source: SourceOption = None,
     output: OutputOption = None,
 ) -> None:
     """Write out the arithmetic: the formula with DBInstanceClassMemory substituted, each
@@ -204,7 +209,7 @@ def explain(
     from planner.budget import compute_budget
     from planner.render.explain import render_explain
 
-    topo, cat = _load(topology, catalog, observations)
+    topo, cat = _load(topology, catalog, observations, sources=source)
     if database is not None and database not in topo.databases:
         raise InputError(f"--database: no database named {database!r} in {topo.path} (choose from {', '.join(topo.databases)})")
     report = compute_budget(topo, cat, _scenarios(scenario))
@@ -235,6 +240,15 @@ def diff(
     scenario: Annotated[
         Optional[list[str]], typer.Option("--scenario", "-s", help="Scenarios to compare: steady, peak, rollout (repeat or comma-separate).")
     ] = None,
+    base_source: Annotated[
+        Optional[list[str]],
+        typer.Option("--base-source", metavar="KIND=PATH", help="BASE reads this kind's deployment files from PATH "
+                     "(e.g. manifests rendered from the base branch) instead of its `sources` (repeatable)."),
+    ] = None,
+    head_source: Annotated[
+        Optional[list[str]],
+        typer.Option("--head-source", metavar="KIND=PATH", help="HEAD reads this kind's deployment files from PATH instead of its `sources` (repeatable)."),
+    ] = None,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     output: OutputOption = None,
@@ -242,14 +256,17 @@ def diff(
     """Compare two versions of a topology: what a change does to every instance's connections.
 
     BASE and HEAD are files, or git:REF:PATH read from the git repository of the current
-    directory without a checkout (PATH from the repository's root). Exit 1 when HEAD is over
-    budget (or as --fail-on says), 0 otherwise, 2 for invalid input.
+    directory without a checkout (PATH from the repository's root). A topology with `sources`
+    reads them on its side: at REF for git:REF:PATH, or from --base-source/--head-source (files
+    rendered from each branch), and the diff lists every deployed value that changed. Exit 1 when
+    HEAD is over budget (or as --fail-on says), 0 otherwise, 2 for invalid input.
 
     \b
     Examples:
       planner diff before.yaml after.yaml
       planner diff git:origin/main:infra/topology.yaml infra/topology.yaml --format markdown -o comment.md
       planner diff git:HEAD~1:topology.yaml git:HEAD:topology.yaml --fail-on increase --format json
+      planner diff infra/topology.yaml infra/topology.yaml --base-source kubernetes=rendered/base/ --head-source kubernetes=rendered/head/
     """
     from planner.adapters.git import load_topology_spec
     from planner.budget import BudgetReport, compute_budget
@@ -259,13 +276,15 @@ def diff(
     from planner.review.diff import diff_reports
 
     chosen = _scenarios(scenario)
-    specs = [base] if base == head else [base, head]
+    sides = [(base, source_overrides(base_source, "--base-source")), (head, source_overrides(head_source, "--head-source"))]
+    if sides[0] == sides[1]:
+        sides = sides[:1]
     # Report the problems of both sides at once: a CI log then shows everything to fix.
     topologies: list[Topology] = []
     problems: list[Problem | str] = []
-    for spec in specs:
+    for spec, overrides in sides:
         try:
-            topologies.append(load_topology_spec(spec))
+            topologies.append(load_topology_spec(spec, overrides=overrides))
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -304,6 +323,7 @@ def report(
     ] = None,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
+    source: SourceOption = None,
 ) -> None:
     """Write a self-contained HTML report for review: verdicts, charts, every candidate class,
     breaking points, tables, and the change against a baseline.
@@ -321,7 +341,7 @@ def report(
     from planner.budget import compute_budget
     from planner.render.html import render_report
 
-    topo, cat = _load(topology, catalog, observations)
+    topo, cat = _load(topology, catalog, observations, sources=source)
     before = None
     if baseline is not None:
         from planner.topology import load_topology

@@ -17,6 +17,7 @@ from planner.model import SCENARIOS
 if TYPE_CHECKING:
     from planner.catalog import Catalog
     from planner.model import Topology
+    from planner.topology.sources.base import SourceOverrides
 
 
 class CheckFormat(str, Enum):
@@ -52,20 +53,46 @@ ObservationsOption = Annotated[
 OutputOption = Annotated[
     Optional[Path], typer.Option("--output", "-o", help="Write to this file instead of stdout (only once it succeeded).")
 ]
+SourceOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--source", metavar="KIND=PATH",
+        help="Read this kind's deployment files (kubernetes, terraform or compose) from PATH instead of the paths the "
+        "topology's `sources` lists; PATH is from the current directory (repeatable: a file or folder each).",
+    ),
+]
 TopologyArgument = Annotated[Path, typer.Argument(help="Topology file (.yaml, .yml, .toml or .json).", show_default=False)]
 
 
-def _load(topology: Path, catalog: Optional[Path], observations: Optional[Path], limits: bool = True) -> "tuple[Topology, Catalog]":
+def source_overrides(values: Optional[list[str]], option: str = "--source") -> "SourceOverrides | None":
+    """Parse ``--source KIND=PATH`` options (repeatable) into the paths that replace a topology's sources."""
+    from planner.topology.sources.base import KINDS, SourceOverrides
+
+    if not values:
+        return None
+    paths: dict[str, tuple[str, ...]] = {}
+    for value in values:
+        kind, sep, path = value.partition("=")
+        if not sep or not path or kind not in KINDS:
+            raise InputError(f"{option} {value}: write {option} KIND=PATH with KIND one of {', '.join(KINDS)} "
+                             f"(e.g. {option} kubernetes=rendered/head/)")
+        paths[kind] = paths.get(kind, ()) + (path,)
+    return SourceOverrides(paths)
+
+
+def _load(topology: Path, catalog: Optional[Path], observations: Optional[Path], limits: bool = True,
+          sources: Optional[list[str]] = None) -> "tuple[Topology, Catalog]":
     """Load the topology and the catalogue, the two inputs of every topology command (every problem at once).
 
-    ``limits=False`` for commands that need no instance class (``plan`` chooses one).
+    ``limits=False`` for commands that need no instance class (``plan`` chooses one); ``sources``
+    holds the ``--source KIND=PATH`` options.
     """
-    (loaded,), cat = _load_all([topology], catalog, observations, limits)
+    (loaded,), cat = _load_all([topology], catalog, observations, limits, sources)
     return loaded, cat
 
 
 def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional[Path],
-              limits: bool = True) -> "tuple[list[Topology], Catalog]":  # fmt: skip
+              limits: bool = True, sources: Optional[list[str]] = None) -> "tuple[list[Topology], Catalog]":  # fmt: skip
     """Load the catalogue and every topology, raising one InputError with every problem of every file.
 
     A topology's own problems come with those the budget would meet next (an unknown instance
@@ -77,6 +104,7 @@ def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional
     from planner.errors import Problem
     from planner.topology.load import TopologyError, load_topology
 
+    overrides = source_overrides(sources)
     problems: list[Problem | str] = []
     cat = None
     try:
@@ -86,7 +114,7 @@ def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional
     loaded: list[Topology] = []
     for path in paths:
         try:
-            topo = load_topology(path)
+            topo = load_topology(path, overrides)
         except TopologyError as exc:
             found = list(exc.problems)
             if exc.partial is not None and cat is not None and limits:

@@ -19,6 +19,7 @@ from planner.cli.common import (
     CatalogOption,
     ObservationsOption,
     OutputOption,
+    SourceOption,
     TableFormat,
     TopologyArgument,
     _emit,
@@ -112,6 +113,7 @@ def recommend(
     apply_to: ApplyOption = None,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
+    source: SourceOption = None,
     output: OutputOption = None,
 ) -> None:
     """List the options that bring each warn/over instance or pooler back under its alarm line.
@@ -130,7 +132,7 @@ def recommend(
     from planner.budget import compute_budget
     from planner.render import recommend as render
 
-    topo, cat = _load(topology, catalog, observations)
+    topo, cat = _load(topology, catalog, observations, sources=source)
     report = compute_budget(topo, cat)
     recs = compute(topo, cat, report)
     if database is not None:
@@ -185,6 +187,7 @@ def emit(
     listen_port: Annotated[int, typer.Option("--listen-port", help="pgbouncer: the port PgBouncer listens on.")] = 6432,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
+    source: SourceOption = None,
 ) -> None:
     """Write the artefacts that implement an option: pgbouncer.ini (with a userlist placeholder),
     AWS CLI and Terraform for RDS Proxy or a parameter group, or per-service pool settings.
@@ -203,7 +206,7 @@ def emit(
     """
     from planner.advice.emit import EMITTERS, Connection, emit_pgbouncer
 
-    topo, cat = _load(topology, catalog, observations)
+    topo, cat = _load(topology, catalog, observations, sources=source)
     option = _option_for(kind, topo, cat, database)
     if kind is EmitKind.pgbouncer:
         files = emit_pgbouncer(option, Connection(host=db_host, port=db_port, dbname=db_name, listen_port=listen_port))

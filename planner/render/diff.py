@@ -178,9 +178,10 @@ def _pooler_headlines(change: PoolerChange, status: StatusFormat, esc: Escape) -
 
 
 def what_changed(diff: BudgetDiff, status: StatusFormat = _text_status, esc: Escape = _plain) -> list[str]:
-    """Return one line per instance or pooler that changed, its largest change first, then a count
-    of the sources that changed; empty when the connection demand and budgets are the same."""
-    lines: list[str] = []
+    """Return one line per deployed value that changed (read from ``sources``), per instance or
+    pooler that changed (its largest change first), then a count of the sources that changed;
+    empty when nothing did."""
+    lines = [f"deployed: {esc(str(change))}" for change in diff.deployed]
     for instance in diff.instances:
         if instance.change != UNCHANGED:
             lines += _instance_headlines(instance, status, esc)
@@ -466,6 +467,7 @@ def diff_dict(diff: BudgetDiff) -> dict[str, Any]:
         "scenarios": list(diff.scenarios),
         "summary": what_changed(diff, _json_status),
         "instances": [_instance_dict(c) for c in diff.instances],
+        "deployed": [{"key_path": c.key_path, "before": c.before, "after": c.after, "from": c.origin} for c in diff.deployed],
         "sources": [_source_dict(c) for c in diff.changed_sources],
         "unchanged_sources": len(diff.sources) - len(diff.changed_sources),
         "poolers": [_pooler_dict(c) for c in diff.poolers],

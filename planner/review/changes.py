@@ -301,6 +301,23 @@ class PoolerChange(_BeforeAfter):
 
 
 @dataclass(frozen=True)
+class DeployedChange:
+    """A value the topology reads from the deployment that differs between BASE and HEAD.
+
+    ``before``/``after`` are the values as a topology writes them (None: not read on that side);
+    ``origin`` is where HEAD read it (BASE's, when HEAD no longer reads it).
+    """
+
+    key_path: str
+    before: str | None
+    after: str | None
+    origin: str
+
+    def __str__(self) -> str:
+        return f"{self.key_path} {self.before or 'not read'} → {self.after or 'not read'} ({self.origin})"
+
+
+@dataclass(frozen=True)
 class BudgetDiff:
     """Everything ``planner diff`` knows: both reports and what changed between them."""
 
@@ -312,6 +329,7 @@ class BudgetDiff:
     poolers: tuple[PoolerChange, ...]
     new_warnings: tuple[Finding, ...]
     resolved_warnings: tuple[Finding, ...]
+    deployed: tuple[DeployedChange, ...] = ()  # values read from the deployment that changed
 
     @property
     def status(self) -> str:
@@ -330,7 +348,7 @@ class BudgetDiff:
     @property
     def changed(self) -> bool:
         """Return whether the diff has anything to show, warnings included."""
-        return self.demand_changed or bool(self.new_warnings or self.resolved_warnings)
+        return self.demand_changed or bool(self.new_warnings or self.resolved_warnings or self.deployed)
 
     def increases(self) -> list[tuple[InstanceChange, Delta]]:
         """Return the instances whose worst-scenario demand rose, with that demand before and after.

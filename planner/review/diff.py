@@ -24,6 +24,7 @@ from planner.review.changes import (
     UNCHANGED,
     BudgetDiff,
     Delta,
+    DeployedChange,
     InstanceChange,
     InstanceScenario,
     K,
@@ -174,8 +175,25 @@ def diff_reports(base: BudgetReport, head: BudgetReport) -> BudgetDiff:
         poolers=tuple(poolers),
         new_warnings=_new(head.warnings, base.warnings),
         resolved_warnings=_new(base.warnings, head.warnings),
+        deployed=deployed_changes(base.topology, head.topology),
     )
 
 
-__all__ = ["ADDED", "CHANGED", "FAIL_ON", "REMOVED", "UNCHANGED", "BudgetDiff", "Delta", "InstanceChange", "PoolerChange",
-           "SourceChange", "diff_reports", "report_sources"]
+def deployed_changes(base: Topology, head: Topology) -> tuple[DeployedChange, ...]:
+    """Return the values read from the deployment whose value differs between ``base`` and ``head``.
+
+    Only values (``services.web.replicas.max``) are compared, not an entry's own ``from:``: a
+    reference that changed shows in the values it brings.
+    """
+    changes = []
+    for path, before, after in _pair_up(base.provenance, head.provenance):
+        if path.count(".") < 2:
+            continue
+        old, new = (before.value if before else None), (after.value if after else None)
+        if old != new:
+            changes.append(DeployedChange(path, old, new, (after or before).origin))  # type: ignore[union-attr]
+    return tuple(changes)
+
+
+__all__ = ["ADDED", "CHANGED", "FAIL_ON", "REMOVED", "UNCHANGED", "BudgetDiff", "Delta", "DeployedChange", "InstanceChange",
+           "PoolerChange", "SourceChange", "deployed_changes", "diff_reports", "report_sources"]

@@ -25,7 +25,7 @@ from planner.model import DEFAULT_ENVIRONMENT, Database, Environment, Topology
 from planner.topology.parse import describe, detect_format, gc_paused, parse_text, read_text
 from planner.topology.poolers import PoolerRules
 from planner.topology.services import POOL_DRIVERS
-from planner.topology.sources.base import SourceFiles
+from planner.topology.sources.base import SourceFiles, SourceOverrides
 from planner.topology.sources.files import DiskFiles
 from planner.topology.sources.resolve import needs_resolving, resolve_sources
 from planner.topology.values import is_int, is_number, to_fraction
@@ -51,29 +51,31 @@ class TopologyError(InputError):
         self.partial = partial
 
 
-def load_topology(path: str | Path) -> Topology:
+def load_topology(path: str | Path, overrides: SourceOverrides | None = None) -> Topology:
     """Read, parse and validate the topology file at ``path``.
 
     Raises :class:`InputError` naming the file, key path, line and fix of every problem found
-    (a missing, binary, oversized or malformed file is one problem).
+    (a missing, binary, oversized or malformed file is one problem). ``overrides`` replace the
+    paths its ``sources`` lists (``--source KIND=PATH``).
     """
     path = Path(path)
     text = read_text(path)
-    return parse_topology(text, str(path), None)
+    return parse_topology(text, str(path), None, overrides=overrides)
 
 
-def parse_topology(text: str, filename: str, fmt: str | None = None, files: SourceFiles | None = None) -> Topology:
+def parse_topology(text: str, filename: str, fmt: str | None = None, files: SourceFiles | None = None,
+                   overrides: SourceOverrides | None = None) -> Topology:
     """Parse and validate topology ``text``; ``fmt`` is "yaml", "toml", "json" or None (by suffix).
 
     ``filename`` names the file in problems and gives the default topology name (its stem).
     ``files`` reads the deployment files its ``sources`` name (default: from disk, relative to
-    ``filename``'s folder).
+    ``filename``'s folder); ``overrides`` replace some kinds' paths with files on disk.
     """
     fmt = detect_format(filename, fmt, text)
     with gc_paused():
         parsed = parse_text(text, filename, fmt)
-        if needs_resolving(parsed.data):
-            parsed = resolve_sources(parsed, filename, files or DiskFiles(Path(filename).parent, filename))
+        if needs_resolving(parsed.data, overrides):
+            parsed = resolve_sources(parsed, filename, files or DiskFiles(Path(filename).parent, filename), overrides)
         return _Validator(filename, parsed).topology()
 
 

@@ -121,7 +121,24 @@ class SourceFiles(Protocol):
         """
 
     def read(self, path: str) -> str:
-        """Return the text of the file ``path`` (as :meth:`files` returned it)."""
+        """Return the text of the file ``path`` (as :meth:`files` or :meth:`beside` returned it)."""
+
+    def beside(self, file: str, path: str) -> str:
+        """Return the name :meth:`read` takes for ``path`` relative to the folder of ``file`` (a Compose env_file)."""
+
+
+@dataclass(frozen=True)
+class SourceOverrides:
+    """``--source KIND=PATH``: files on disk that replace what a topology's ``sources`` lists for a kind.
+
+    A CI job renders the manifests of two branches into two folders and compares them with the
+    same topology. Paths are relative to where planner runs, not to the topology.
+    """
+
+    paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.paths)
 
 
 class Source(Protocol):

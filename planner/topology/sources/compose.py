@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 import shlex
-from pathlib import PurePosixPath
 from typing import Any
 
 from planner.errors import Problem
@@ -129,8 +128,8 @@ def _environment(files: SourceFiles, path: str, doc: Document, name: str, spec: 
         env_path = item.get("path") if isinstance(item, dict) else item
         if not isinstance(env_path, str):
             continue
-        full = str(PurePosixPath(path).parent / env_path)
         try:
+            full = files.beside(path, env_path)
             text = files.read(full)
         except SourceFileError:
             if isinstance(item, dict) and item.get("required") is False:

@@ -48,6 +48,10 @@ class DiskFiles:
                                            hint="point sources at the rendered manifests or the plan, not a whole tree")])
         return found
 
+    def beside(self, file: str, path: str) -> str:
+        """Return ``path`` relative to the folder of ``file`` (a name :meth:`files` returned)."""
+        return str(Path(file).parent / path)
+
     def read(self, path: str) -> str:
         """Return the text of ``path`` (a name :meth:`files` returned, or one relative to where planner runs);
         a file too large, binary or not UTF-8 is a :class:`SourceFileError`."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from pathlib import Path
 from typing import Any, Callable
 
 from planner.errors import InputError, Problem
@@ -34,8 +35,10 @@ from planner.topology.sources.base import (
     Source,
     SourceFileError,
     SourceFiles,
+    SourceOverrides,
     Unknown,
 )
+from planner.topology.sources.files import DiskFiles
 from planner.topology.values import parse_percent, suggest
 
 SECTIONS: dict[str, Role] = {"databases": "database", "services": "service", "poolers": "pooler"}
@@ -67,9 +70,9 @@ def ref_kind(ref: str) -> str | None:
     return None
 
 
-def needs_resolving(data: dict[str, Any]) -> bool:
+def needs_resolving(data: dict[str, Any], overrides: SourceOverrides | None = None) -> bool:
     """Return whether a parsed topology uses sources at all (the common hand-written file does not)."""
-    if "sources" in data:
+    if "sources" in data or overrides:
         return True
     for section in SECTIONS:
         entries = data.get(section)
@@ -86,16 +89,17 @@ def load_source(kind: str, files: SourceFiles, paths: list[str]) -> Source:
     return loader(files, listed)
 
 
-def resolve_sources(parsed: ParsedFile, filename: str, files: SourceFiles) -> ParsedFile:
+def resolve_sources(parsed: ParsedFile, filename: str, files: SourceFiles,
+                    overrides: SourceOverrides | None = None) -> ParsedFile:
     """Return ``parsed`` with every ``from:`` and ``{env: ...}`` replaced by the value it names.
 
     Problems (bad sources, unresolved references, conflicts, unknown values) are added to the
-    result's problems, so the validator reports them with its own in one run. Raises InputError only
-    when ``sources`` itself cannot be read at all.
+    result's problems, so the validator reports them with its own in one run. ``overrides``
+    replace the paths ``sources`` lists for some kinds with files on disk.
     """
-    if not needs_resolving(parsed.data):
+    if not needs_resolving(parsed.data, overrides):
         return parsed
-    resolver = _Resolver(parsed, filename, files)
+    resolver = _Resolver(parsed, filename, files, overrides or SourceOverrides())
     resolver.run()
     return parsed
 
@@ -103,7 +107,8 @@ def resolve_sources(parsed: ParsedFile, filename: str, files: SourceFiles) -> Pa
 class _Resolver:
     """One topology's resolution: its sources, indexed once, and the problems found."""
 
-    def __init__(self, parsed: ParsedFile, filename: str, files: SourceFiles) -> None:
+    def __init__(self, parsed: ParsedFile, filename: str, files: SourceFiles, overrides: SourceOverrides) -> None:
+        self.overrides = overrides
         self.parsed = parsed
         self.data = parsed.data
         self.file = filename
@@ -144,7 +149,9 @@ class _Resolver:
             self.link(path, key, link)
 
     def read_sources(self, spec: Any) -> None:
-        """Check the ``sources`` mapping and index each kind's files."""
+        """Check the ``sources`` mapping and index each kind's files (or its ``--source`` override's)."""
+        for kind, paths in self.overrides.paths.items():
+            self.load(kind, DiskFiles(Path("."), f"--source {kind}="), list(paths), "")
         if spec is None:
             return
         if not isinstance(spec, dict):
@@ -161,14 +168,19 @@ class _Resolver:
                 self.add(path, f"{kind} must be a path or a list of paths, not {describe(value)}",
                          f"write e.g. {kind}: [{'deploy/rendered/' if kind == 'kubernetes' else 'plan.json'}]")
                 continue
-            try:
-                self.sources[kind] = load_source(kind, self.files, paths)
-            except SourceFileError as e:
-                self.broken.add(kind)
-                for problem in e.problems:
-                    if problem.file == self.file and problem.line is None:  # a path of `sources` itself
-                        problem = Problem(problem.file, path, problem.message, self._line(path), problem.hint)
-                    self.parsed.problems.append(problem)
+            if kind not in self.overrides.paths:
+                self.load(kind, self.files, paths, path)
+
+    def load(self, kind: str, files: SourceFiles, paths: list[str], key: str) -> None:
+        """Index one kind's files; their problems join the topology's (``key``: the `sources` key that lists them)."""
+        try:
+            self.sources[kind] = load_source(kind, files, paths)
+        except SourceFileError as e:
+            self.broken.add(kind)
+            for problem in e.problems:
+                if key and problem.file == self.file and problem.line is None:  # a path of `sources` itself
+                    problem = Problem(problem.file, key, problem.message, self._line(key), problem.hint)
+                self.parsed.problems.append(problem)
 
     def entry(self, path: str, spec: dict[str, Any], role: Role) -> list[tuple[str, str, Link]]:
         """Resolve one database, service or pooler; return the links to resolve once all are known."""
@@ -249,13 +261,14 @@ class _Resolver:
             else:
                 self.parsed.provenance[full] = Sourced(_show(value.value), str(value.origin))
             return
-        if isinstance(value, Unknown):
-            self.add(full, f"{value.origin} {value.reason}", f"write {leaf} in the topology, or set it in the source")
-            return
-        node[leaf] = value.value
         line = self._line(join_path(entry, FROM))
         if line is not None:  # a problem with the value points at the `from:` that brought it
             self.parsed.lines.setdefault(full, line)
+        if isinstance(value, Unknown):
+            self.add(full, f"{value.origin} {value.reason}", f"write {leaf} in the topology, or set it in the source")
+            self.parsed.unresolved.add(full)  # its absence is this problem, not another one
+            return
+        node[leaf] = value.value
         self.parsed.provenance[full] = Sourced(_show(value.value), str(value.origin))
 
     def conflict(self, path: str, written: Any, key: str, value: Fact | Unknown) -> None:

@@ -186,6 +186,15 @@ def test_rolling_update_without_its_parameters_surges_by_the_default() -> None:
     assert origins(found)["max_surge"].endswith("argocd-redis-ha/rendered.yaml:148")  # its `strategy:` line
 
 
+def test_a_replica_set_has_no_rollout_and_may_be_autoscaled() -> None:
+    alone = source("replicaset/frontend.yaml").find("ReplicaSet/frontend", "service")
+    assert facts(alone) == {"replicas": 3, "max_surge": 0}
+    assert origins(alone)["max_surge"] == "ReplicaSet/frontend (a ReplicaSet has no rollout: no surge), replicaset/frontend.yaml:1"
+    scaled = source("replicaset").find("ReplicaSet/frontend", "service")
+    assert facts(scaled) == {"replicas.min": 3, "replicas.max": 10, "max_surge": 0}
+    assert origins(scaled)["replicas.max"] == "HorizontalPodAutoscaler/frontend-scaler spec.maxReplicas, replicaset/hpa-rs.yaml:15"
+
+
 def test_a_pooler_gets_replicas_and_environment_but_no_surge() -> None:
     found = source("argocd-redis-ha").find("Deployment/argocd-redis-ha-haproxy", "pooler")
     assert facts(found) == {"replicas": 3}
@@ -546,6 +555,21 @@ def test_bad_manifests_exit_2_with_one_line_each(shop: Path) -> None:
     assert invalid.startswith("rendered/broken.yaml:5: invalid YAML: ")  # the rest is the YAML library's wording
     assert second == ("rendered/worker.yaml:58: ScaledObject/order-processor-scaler is defined twice: here and at "
                       "rendered/worker-copy.yaml:58 (remove one, or render each environment with its own namespace)")
+
+
+def test_autoscaler_problems_exit_2_with_one_line(shop: Path) -> None:
+    web = shop / "rendered" / "web.yaml"
+    edit(web, "  minReplicas: 2\n  maxReplicas: 10\n", "  minReplicas: 2\n")
+    assert errors() == [
+        "shop.yaml:8: services.web.replicas.max: HorizontalPodAutoscaler/shop-web, rendered/web.yaml:125 has no "
+        "spec.maxReplicas, which Kubernetes requires (write max in the topology, or set it in the source)"]
+    edit(web, "  minReplicas: 2\n", "  minReplicas: 2\n  maxReplicas: 10\n")
+    (shop / "rendered" / "keda.yaml").write_text(
+        "apiVersion: keda.sh/v1alpha1\nkind: ScaledObject\nmetadata: {name: shop-web-queue}\n"
+        "spec:\n  scaleTargetRef: {name: shop-web}\n  maxReplicaCount: 50\n")
+    assert errors() == [
+        "rendered/web.yaml:115: Deployment/shop-web is scaled by both ScaledObject/shop-web-queue (rendered/keda.yaml:1) "
+        "and HorizontalPodAutoscaler/shop-web (here) (Kubernetes lets one autoscaler scale a workload: remove one)"]
 
 
 def test_a_kubernetes_object_is_not_a_database(shop: Path) -> None:

@@ -125,11 +125,8 @@ def test_a_state_links_by_value_a_replica_naming_its_source_by_arn_and_a_formula
 
 
 def test_a_parameter_group_outside_the_plan_is_said_not_guessed() -> None:
-    plan = json.loads((FIXTURES / SHOP).read_text())
-    for resource in plan["planned_values"]["root_module"]["resources"]:
-        if resource["address"] == "aws_db_instance.main":
-            resource["values"]["parameter_group_name"] = "shared-pg16"
-    found = load(Texts({"p.json": json.dumps(plan)}), ["p.json"]).find("aws_db_instance.main", "database")
+    terraform = edited(SHOP, "aws_db_instance.main", lambda v: v.update(parameter_group_name="shared-pg16"))
+    found = terraform.find("aws_db_instance.main", "database")
     assert "parameters.max_connections" not in found.facts
     assert found.notes == ["parameter group 'shared-pg16' (aws_db_instance.main parameter_group_name) is not in the "
                            "plan: its connection parameters are not read"]
@@ -193,6 +190,33 @@ def test_ecs_in_a_for_each_module_links_within_its_own_module_instance() -> None
         assert found.env is not None and found.env[key]["DB_POOL_SIZE"] == Fact(pool, found.env[key]["DB_POOL_SIZE"].origin)
 
 
+def edited(name: str, address: str, change: Callable[[dict[str, Any]], None]) -> TerraformSource:
+    """Load a fixture with one resource's planned values changed."""
+    plan = json.loads((FIXTURES / name).read_text())
+    for resource in plan["planned_values"]["root_module"]["resources"]:
+        if resource["address"] == address:
+            change(resource["values"])
+    return load(Texts({name: json.dumps(plan, indent=2)}), [name])
+
+
+def test_an_ecs_daemon_has_no_count_and_replaces_in_place() -> None:
+    def daemon(values: dict[str, Any]) -> None:
+        values.update(scheduling_strategy="DAEMON", desired_count=0, deployment_maximum_percent=None)
+
+    found = edited(SHOP, "aws_ecs_service.worker", daemon).find("aws_ecs_service.worker", "service")
+    assert facts(found) == {"replicas": ("unknown", "is DAEMON: one task per container instance, a number the plan "
+                                         "does not hold"), "max_surge": "0%"}  # ECS's DAEMON default maximum is 100 %
+    assert origin(found, "max_surge") == ("aws_ecs_service.worker (no deployment_maximum_percent: ECS's default 100), "
+                                          "shop.plan.json:650")
+
+
+def test_a_codedeploy_blue_green_service_surges_by_a_whole_task_set() -> None:
+    found = edited(SHOP, "aws_ecs_service.worker", lambda v: v.update(deployment_controller=[{"type": "CODE_DEPLOY"}])).find(
+        "aws_ecs_service.worker", "service")
+    assert facts(found)["max_surge"] == "100%"
+    assert origin(found, "max_surge") == "aws_ecs_service.worker deployment_controller[0].type, shop.plan.json:650"
+
+
 # ---------------------------------------------------------------------------- poolers
 
 
@@ -245,6 +269,11 @@ def test_names_are_the_addresses_that_fit_each_role() -> None:
      "name the source instance in from:; its replicas become its readers"),
     ("aws_lambda_function.old_cron", "service", "aws_lambda_function.old_cron is destroyed by the plan in shop.plan.json",
      "remove the entry, or point it at what replaces it"),
+    ("data.aws_caller_identity.current", "service", "no resource data.aws_caller_identity.current in shop.plan.json",
+     "services in the plan: aws_lambda_function.backfill, aws_lambda_function.importer, "
+     'aws_lambda_function.worker["emails"], aws_lambda_function.worker["orders"], aws_ecs_service.api, …'),
+    ("aws_lambda_function.worker['orders']", "service", "\"aws_lambda_function.worker['orders']\" is not a resource address",
+     'write it as Terraform does: aws_db_instance.main, module.db.aws_rds_cluster.this, aws_lambda_function.worker["a"]'),
     ("aws_ecs_cluster.main", "service", "aws_ecs_cluster.main is an aws_ecs_cluster, which is not a service",
      "a service comes from aws_lambda_function or aws_ecs_service; in the plan: aws_lambda_function.backfill, "
      'aws_lambda_function.importer, aws_lambda_function.worker["emails"], aws_lambda_function.worker["orders"], '
@@ -427,7 +456,7 @@ def test_a_throttled_lambda_asks_for_the_concurrency_it_runs_with(tmp_path: Path
     body = SHOP_TOPOLOGY.replace("aws_lambda_function.importer", "aws_lambda_function.backfill").replace(
         "    pool: {driver: sqlalchemy, size: {env: DB_POOL_SIZE}, max_overflow: {env: DB_MAX_OVERFLOW}}\n", "    pool: 1\n")
     (line,) = errors(write(tmp_path, body))
-    assert line.startswith("topology.yaml:7: services.importer.lambda.concurrency: aws_lambda_function.backfill "
+    assert line.startswith("topology.yaml:8: services.importer.lambda.concurrency: aws_lambda_function.backfill "
                            "reserved_concurrent_executions, infra/shop.plan.json:850 is 0: the function is throttled off")
     path = write(tmp_path, body.replace("    pool: 1\n", "    pool: 1\n    lambda: {concurrency: 20}\n"))
     assert load_topology(path).services["importer"].lambda_concurrency == 20

@@ -135,7 +135,8 @@ class KubernetesSource:
             return {"replicas.min": self.count(scaler, "spec.minReplicaCount", spec.get("minReplicaCount"), 0, "KEDA's", notes),
                     "replicas.max": self.count(scaler, "spec.maxReplicaCount", spec.get("maxReplicaCount"), 100, "KEDA's", notes)}
         if spec.get("maxReplicas") is None:
-            high: Fact | Unknown = Unknown(self.at(scaler, "spec"), "has no spec.maxReplicas, which Kubernetes requires")
+            where = Origin(self.label(scaler), scaler.doc.file, scaler.line("spec"))
+            high: Fact | Unknown = Unknown(where, "has no spec.maxReplicas, which Kubernetes requires")
         else:
             high = self.count(scaler, "spec.maxReplicas", spec["maxReplicas"], None, "", notes)
         return {"replicas.min": self.count(scaler, "spec.minReplicas", spec.get("minReplicas"), 1, "Kubernetes'", notes),

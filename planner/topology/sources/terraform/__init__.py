@@ -25,6 +25,7 @@ from planner.topology.sources.terraform.index import Index
 from planner.topology.sources.terraform.plan import Plan, Resource, bare, parse_address, read_plan
 from planner.topology.values import suggest
 
+MAX_LISTED = 5  # addresses a hint lists; a plan may hold thousands
 # The resource types that fit each role, in the order hints list them.
 ROLE_TYPES: dict[Role, tuple[str, ...]] = {
     "database": databases.TYPES,
@@ -80,7 +81,7 @@ class TerraformSource:
                 raise RefError(f"{ref} is destroyed by the plan in {destroyed[0]}", "remove the entry, or point it at what replaces it")
             files = ", ".join(p.file for p in self.index.plans)
             options = self.names(role)
-            hint = _suggest(ref, options) if options else f"the plan has no {' or '.join(ROLE_TYPES[role])}"
+            hint = _suggest(ref, options, role) if options else f"the plan has no {' or '.join(ROLE_TYPES[role])}"
             raise RefError(f"no resource {ref} in {files}", hint)
         files = sorted({r.plan.file for r in matches})
         if len(files) > 1:
@@ -99,13 +100,15 @@ def _matches(wanted: list[tuple[str, int | str | None]], address: str) -> bool:
     return all(name == other and (index is None or index == theirs) for (name, index), (other, theirs) in zip(wanted, steps))
 
 
-def _suggest(ref: str, names: list[str]) -> str:
+def _suggest(ref: str, names: list[str], role: Role) -> str:
     """Return "did you mean" for the closest address, comparing without indexes (``worker`` for ``worker["a"]``)."""
     unindexed: dict[str, str] = {}
     for name in names:
         unindexed.setdefault(bare(name), name)
     close = difflib.get_close_matches(bare(ref), list(unindexed), n=1, cutoff=0.6)
-    return f"did you mean {unindexed[close[0]]!r}?" if close else suggest(ref, names, "addresses")
+    if close:
+        return f"did you mean {unindexed[close[0]]!r}?"
+    return suggest(ref, names[:MAX_LISTED], f"{role}s in the plan") + (", …" if len(names) > MAX_LISTED else "")
 
 
 def _fits(resource: Resource, role: Role) -> bool:
@@ -119,7 +122,7 @@ def _fits(resource: Resource, role: Role) -> bool:
 def _listed(names: list[str]) -> str:
     if not names:
         return ""
-    shown = ", ".join(names[:5]) + (", …" if len(names) > 5 else "")
+    shown = ", ".join(names[:MAX_LISTED]) + (", …" if len(names) > MAX_LISTED else "")
     return f"; in the plan: {shown}"
 
 

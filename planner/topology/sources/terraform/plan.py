@@ -130,7 +130,7 @@ class Resource:
     def configured(self, attribute: str) -> bool:
         """Return whether the configuration sets ``attribute`` (True when there is no configuration to ask)."""
         config = self.plan.resource_config(self)
-        return config is None or attribute in config.get("expressions", {})
+        return config is None or attribute in _mapping(config.get("expressions"))
 
     def origin(self, field: str | tuple[str | int, ...] | None = None) -> Origin:
         """Return where ``field`` of this resource is written: its address, file and line."""
@@ -199,7 +199,7 @@ class Plan:
         module = self.modules.get(call_path(resource.module))
         if module is None:
             return None
-        for config in module.get("resources", []):
+        for config in module.get("resources") if isinstance(module.get("resources"), list) else []:
             if isinstance(config, dict) and config.get("address") == f"{resource.type}.{resource.name}":
                 return config
         return None
@@ -214,7 +214,7 @@ class Plan:
         config = self.resource_config(resource)
         if config is None:
             return []
-        expression = config.get("expressions", {}).get(attribute)
+        expression = _mapping(config.get("expressions")).get(attribute)
         targets: set[tuple[tuple[str, ...], str, Index]] = set()
         self._targets(call_path(resource.module), _references(expression), targets, 0)
         if not self._declared:
@@ -233,15 +233,15 @@ class Plan:
         for reference in references:
             var = _VAR_REF.fullmatch(reference)
             if var and path:
-                call = self.modules.get(path[:-1], {}).get("module_calls", {}).get(path[-1], {})
-                expression = call.get("expressions", {}).get(var.group(1)) if isinstance(call, dict) else None
+                call = _mapping(_mapping(self.modules.get(path[:-1], {}).get("module_calls")).get(path[-1]))
+                expression = _mapping(call.get("expressions")).get(var.group(1))
                 self._targets(path[:-1], _references(expression), out, hops + 1)
                 continue
             output = _MODULE_REF.fullmatch(reference)
             if output:
                 child = path + (output.group(1),)
-                declared = self.modules.get(child, {}).get("outputs", {}).get(output.group(2), {})
-                expression = declared.get("expression") if isinstance(declared, dict) else None
+                declared = _mapping(_mapping(self.modules.get(child, {}).get("outputs")).get(output.group(2)))
+                expression = declared.get("expression")
                 self._targets(child, _references(expression), out, hops + 1)
                 continue
             resource = _RESOURCE_REF.match(reference)

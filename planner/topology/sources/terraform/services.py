@@ -114,8 +114,8 @@ def _surge(service: Resource, strategy: str) -> Value:
     if maximum is None:
         default = ECS_DEFAULT_MAXIMUM_PERCENT.get(strategy, 200)
         maximum = Fact(default, service.origin(f"(no deployment_maximum_percent: ECS's default {default})"))
-    if isinstance(maximum, Unknown):
-        return maximum
+    if isinstance(maximum, Unknown) or not isinstance(maximum.value, int) or isinstance(maximum.value, bool):
+        return maximum  # not a percentage: the validator says so, citing this origin
     # ECS rounds the maximum down and planner rounds the surge up: planner may count one task more
     return Fact(f"{max(int(maximum.value) - 100, 0)}%", maximum.origin)
 
