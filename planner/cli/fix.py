@@ -6,6 +6,7 @@ and :mod:`planner.advice.emit`; this module parses options, picks the option, wr
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import replace
 from enum import Enum
@@ -25,6 +26,7 @@ from planner.cli.common import (
     _emit,
     _emit_files,
     _load,
+    source_overrides,
 )
 from planner.errors import InputError
 
@@ -32,6 +34,10 @@ if TYPE_CHECKING:
     from planner.advice.recommend import Option, Recommendation
     from planner.catalog import Catalog
     from planner.model import Topology
+
+
+# a top-level `sources` in YAML, JSON or TOML: the file names paths relative to its folder
+_SOURCES_KEY = re.compile(r'^(?:sources\s*:|\s*"sources"\s*:|sources\s*=|\[sources\])', re.MULTILINE)
 
 
 class EmitKind(str, Enum):
@@ -78,11 +84,14 @@ def _select(recs: Sequence["Recommendation"], ids: Sequence[str]) -> list["Optio
     return chosen
 
 
-def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"], target: Path) -> None:
+def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"], target: Path,
+           sources: Optional[list[str]] = None) -> None:
     """Write the user's topology file with ``options`` applied and say what check makes of it.
 
     The file is edited, not rewritten: only the keys the options change are written, and comments,
-    key order, quoting and layout stay as the user wrote them (:mod:`planner.topology.edit`).
+    key order, quoting and layout stay as the user wrote them (:mod:`planner.topology.edit`). A
+    value read from the deployment is not written (exit 2, naming where to change it), and a
+    topology that reads sources is written beside the original, where its paths still lead.
     """
     from planner.budget import compute_budget
     from planner.topology.edit import edit_topology
@@ -95,8 +104,12 @@ def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"]
     if FORMATS.get(target.suffix.lower()) != source_format:
         raise InputError(f"--apply-to-topology {target}: {source} is {source_format.upper()} and is edited in place, "
                          f"so the new file keeps its format: name it {target.with_suffix(source.suffix)}")
+    text = read_text(source)
+    if (topology.provenance or _SOURCES_KEY.search(text)) and target.resolve().parent != source.resolve().parent:
+        raise InputError(f"--apply-to-topology {target}: {source} reads its sources relative to its own folder, so the "
+                         f"new file goes beside it (e.g. {source.with_name(target.name)})")
     applied = merge_options(topology, options)
-    _emit(edit_topology(read_text(source), topology.path, topology, applied), target)
+    _emit(edit_topology(text, topology.path, topology, applied, source_overrides(sources)), target)
     status = compute_budget(applied, catalog).status
     print(f"topology written: {target} ({source} with {'; '.join(o.title for o in options)}; planner check: {status})",
           file=sys.stderr)
@@ -142,7 +155,7 @@ def recommend(
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
     text = renderer(topo, recs, report.warnings)
     if apply_to is not None:
-        _apply(topo, cat, _select(recs, option or []), apply_to)
+        _apply(topo, cat, _select(recs, option or []), apply_to, source)
     _emit(text, output)
 
 
@@ -219,4 +232,4 @@ def emit(
         _emit_files({output_dir / name: content for name, content in files.items()})
         print(f"written: {', '.join(str(output_dir / n) for n in files)} ({option.title})", file=sys.stderr)
     if apply_to is not None:
-        _apply(topo, cat, [option], apply_to)
+        _apply(topo, cat, [option], apply_to, source)

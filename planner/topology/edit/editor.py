@@ -38,6 +38,7 @@ from planner.topology.parse import detect_format
 from planner.topology.parsed import ParsedFile, join_path
 from planner.topology.poolers import POOLER_KEYS
 from planner.topology.services import CUSTOM_DRIVER, POOL_DRIVERS, POOL_KEYS, SERVICE_KEYS, THREADS, ServiceRules
+from planner.topology.sources.base import SourceOverrides
 from planner.topology.values import is_number
 from planner.topology.writer import _number, _percent, topology_document
 
@@ -69,21 +70,78 @@ def _comparable(topology: Topology) -> Topology:
     )
 
 
-def edit_topology(original_text: str, filename: str, before: Topology, after: Topology) -> str:
+def sourced_changes(before: Topology, after: Topology) -> list[Problem]:
+    """Return a problem for every value ``after`` changes that ``before`` read from the deployment.
+
+    planner edits the topology, never a manifest or a plan: a change to the HPA's maximum or to a
+    ``{env: DB_POOL_SIZE}`` belongs in the file it came from, and writing it into the topology
+    would be a conflict with that source the next time the topology is read.
+    """
+    problems = []
+    for path, sourced in before.provenance.items():
+        if path.count(".") < 2:  # an entry's own `from:`, not a value
+            continue
+        was, now = _model_value(before, path), _model_value(after, path)
+        if was != now:
+            problems.append(Problem(before.path, path, f"{_shown(was)} → {_shown(now)}: the value comes from "
+                                    f"{sourced.origin}, and planner does not edit deployment files", before.line_of(path),
+                                    hint="change it there and run planner check again, or choose an option that "
+                                         "changes what the topology itself writes"))
+    return problems
+
+
+# key paths whose model field is not named as the key is
+_FIELD_NAMES = {"replicas.min": "replicas_min", "replicas.max": "replicas_max", "lambda.concurrency": "lambda_concurrency",
+                   "serverless.min": "min_acu", "serverless.max": "max_acu"}
+
+
+def _model_value(topology: Topology, path: str) -> Any:
+    """Return the value a topology key path (``services.web.pool.size``) has in the model, or None."""
+    section, name, key = path.split(".", 2)
+    entry = getattr(topology, section, {}).get(name)
+    if entry is None:
+        return None
+    if key == "replicas" and isinstance(entry, Service):
+        return entry.replicas_min if entry.replicas_min == entry.replicas_max else (entry.replicas_min, entry.replicas_max)
+    if key == "max_surge" and isinstance(entry, Service):
+        return entry.surge_count if entry.surge_count is not None else _percent(entry.surge_percent or Fraction(0))
+    head, _, rest = key.partition(".")
+    if head == "parameters" and isinstance(entry, Database):
+        return entry.parameters.get(rest)
+    if head == "pool" and rest and isinstance(entry, Service):
+        return getattr(entry.pool, rest, None)
+    return getattr(entry, _FIELD_NAMES.get(key, key.replace(".", "_")), None)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, tuple):
+        return "{min: %s, max: %s}" % value
+    return str(value)
+
+
+def edit_topology(original_text: str, filename: str, before: Topology, after: Topology,
+                  overrides: SourceOverrides | None = None) -> str:
     """Return ``original_text`` (the file ``before`` was read from) changed so that it reads as ``after``.
 
     Only the keys whose values differ are written; comments, key order, quoting and layout are kept.
     ``filename`` gives the format (by its suffix) and names the file in problems. Raises
     :class:`InputError` when the text does not hold ``before`` or when the file cannot be edited
     safely (one line: file, key path, what to do), and :class:`EditBug` when the edit does not read
-    back as ``after`` (a bug: nothing should be written then).
+    back as ``after`` (a bug: nothing should be written then). A topology that reads ``sources`` is
+    read with the same ``overrides`` (``--source``), and a change to a value it read from them is
+    refused (:func:`sourced_changes`).
     """
     fmt = detect_format(filename, None)
-    if not same_topology(parse_topology(original_text, filename, fmt), before):
+    if not same_topology(parse_topology(original_text, filename, fmt, overrides=overrides), before):
         raise InputError(Problem(filename, "", "the file no longer holds the topology planner read",
                                  hint="did it change while planner ran? run the command again"))
     if same_topology(before, after):
         return original_text
+    refused = sourced_changes(before, after)
+    if refused:
+        raise InputError(list(refused))
     kind = {"yaml": YamlDocument, "toml": TomlDocument, "json": JsonDocument}[fmt]
     tried: list[str] = []
     refusal: Problem | None = None
@@ -95,7 +153,7 @@ def edit_topology(original_text: str, filename: str, before: Topology, after: To
         _Editor(document, before, after).run()
         for text in document.render():
             try:
-                again = parse_topology(text, filename, fmt)
+                again = parse_topology(text, filename, fmt, overrides=overrides)
             except InputError as e:
                 tried.append(f"does not parse: {e.lines()[0]}")
                 continue
