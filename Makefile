@@ -60,6 +60,7 @@ catalog: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_check.py
 	$(BIN)/python benchmarks/bench_report.py
+	$(BIN)/python benchmarks/bench_sources.py
 
 clean:
 	rm -rf $(VENV) .lock-venv build dist *.egg-info .pytest_cache

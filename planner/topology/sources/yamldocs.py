@@ -46,6 +46,9 @@ class Document:
             path = path[:cut] if cut > 0 else ""
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def read_documents(text: str, file: str) -> list[Document]:
     """Return every non-empty document of ``text``; malformed YAML raises :class:`SourceFileError` with its line."""
     loader = _Loader(text)
@@ -107,6 +110,8 @@ class _Builder:
         return self.scalar(node)
 
     def scalar(self, node: yaml.Node) -> Any:
+        if node.tag == _STR and isinstance(node, yaml.ScalarNode):
+            return node.value  # most of a manifest: the constructor would return it unchanged, slower
         try:
             return self.constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError as e:
