@@ -12,7 +12,7 @@ import importlib
 
 from planner.cli.app import app, main
 
-for _group in ("budget", "catalog", "fix", "live", "aws"):  # each registers its commands on import: --help's order
+for _group in ("budget", "catalog", "fix", "live", "aws", "deployed"):  # each registers its commands on import: --help's order
     importlib.import_module(f"planner.cli.{_group}")
 
 __all__ = ["app", "main"]

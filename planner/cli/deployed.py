@@ -1,0 +1,173 @@
+"""``planner import kubernetes|terraform|compose``: bootstrap a topology from deployment files.
+
+Registered on the ``import`` group of :mod:`planner.cli.aws` (beside ``import rds``). The work is
+done by :mod:`planner.topology.sources.importer`; these commands parse the options, check the
+output's format, write the file only once it reads as a valid topology, and summarize on stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from planner.cli.aws import import_app
+from planner.cli.common import _emit
+from planner.errors import InputError
+
+PathsArgument = Annotated[list[Path], typer.Argument(metavar="PATH...", show_default=False,
+                                                     help="Files or folders to read, from the current directory.")]
+OutputFile = Annotated[
+    Optional[Path],
+    typer.Option("--output", "-o", help="YAML topology to write, or to merge into if it exists (default: print a new one)."),
+]
+DatabaseOption = Annotated[
+    Optional[str],
+    typer.Option("--database", help="The database the imported services use, when the topology has several; "
+                 "or the name of the one --instance-class creates (default: main)."),
+]
+InstanceClassOption = Annotated[
+    Optional[str],
+    typer.Option("--instance-class", help="Create the database with this class (e.g. db.m6g.large) when the topology "
+                 "has none and the files describe none (Kubernetes and Compose files without postgres)."),
+]
+EngineVersionOption = Annotated[
+    Optional[str], typer.Option("--engine-version", help="The engine version of the database --instance-class creates (e.g. 16.4).")
+]
+
+
+def _note(text: str) -> None:
+    print(f"planner: {text}", file=sys.stderr)
+
+
+@import_app.command("kubernetes")
+def import_kubernetes(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
+                      instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None) -> None:
+    """Write a topology's services from Kubernetes manifests: one per Deployment, StatefulSet and
+    ReplicaSet, each reading its replicas, autoscaler range, surge and environment with from:.
+
+    Manifests describe no database: merge into a topology that has one (from planner import
+    terraform or import rds), or give --instance-class. Pool settings the containers' environment
+    spells (WEB_CONCURRENCY, RAILS_MAX_THREADS, DB_POOL_SIZE, DB_MAX_OVERFLOW, ...) are written as
+    {env: NAME}; a pool no variable spells is left for you, with a comment on the entry. With -o FILE
+    that exists, what is there stays as written; only missing entries are added.
+
+    \b
+    Examples:
+      helm template shop ./chart > rendered/shop.yaml
+      planner import kubernetes rendered/ -o shop.yaml --instance-class db.m6g.large
+      planner import terraform plan.json -o shop.yaml
+      planner check shop.yaml
+    """
+    _import("kubernetes", paths, output, database, instance_class, engine_version)
+
+
+@import_app.command("terraform")
+def import_terraform(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
+                     instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None) -> None:
+    """Write a topology from `terraform show -json` output (a plan or a state): databases from
+    aws_db_instance and aws_rds_cluster, services from aws_lambda_function and aws_ecs_service, each
+    reading its values with from:.
+
+    RDS Proxies (aws_db_proxy) and resources with a value known only after apply are written
+    commented out, with what to fill in (a proxy's clients, the value). Pool settings the
+    environment spells are written as {env: NAME}; the rest of each pool is yours to write. With -o
+    FILE that exists, what is there stays as written; only missing entries are added.
+
+    \b
+    Examples:
+      terraform plan -out plan.tfplan && terraform show -json plan.tfplan > plan.json
+      planner import terraform plan.json -o shop.yaml
+      planner import terraform state.json --database main -o shop.yaml
+      planner check shop.yaml
+    """
+    _import("terraform", paths, output, database, instance_class, engine_version)
+
+
+@import_app.command("compose")
+def import_compose(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
+                   instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None) -> None:
+    """Write a topology from Compose files (merged in order, as docker compose -f a -f b does):
+    a postgres container is a self-managed database, every other service a service reading its
+    replicas, surge and environment with from:.
+
+    Services whose image is not a PostgreSQL client (redis, nginx, ...) are left out, with a note.
+    Without a postgres container, merge into a topology that has a database or give
+    --instance-class. With -o FILE that exists, only missing entries are added.
+
+    \b
+    Examples:
+      planner import compose docker-compose.yml -o shop.yaml
+      planner import compose docker-stack.yml docker-stack.prod.yml -o shop.yaml
+      planner check shop.yaml
+    """
+    _import("compose", paths, output, database, instance_class, engine_version)
+
+
+def _import(kind: str, paths: list[Path], output: Optional[Path], database: Optional[str],
+            instance_class: Optional[str], engine_version: Optional[str]) -> None:
+    """Import ``kind`` files into ``output`` (or stdout), then say what was written and what is left."""
+    from planner.topology.sources.files import DiskFiles
+    from planner.topology.sources.importer import Options, import_sources, write_topology
+
+    if output is not None and output.suffix.lower() not in (".yaml", ".yml"):
+        raise InputError(f"{output}: planner import {kind} writes YAML topologies (its hints are comments), "
+                         "not TOML or JSON: use a .yaml file")
+    existing = _existing(output)
+    target = output if output is not None else Path("topology.yaml")  # stdout: paths from here
+    listed = [str(p) for p in paths]
+    imported = import_sources(kind, listed, DiskFiles(Path("."), f"planner import {kind}"), target.parent)
+    header = (f"Imported by planner import {kind} from {', '.join(imported.paths)} on {_today()}.\n"
+              "Write each service's pool, then run planner check.")
+    written = write_topology(existing, str(target), imported, Options(database, instance_class, engine_version), header)
+    _check_classes(written.text, str(target))
+    _emit(written.text, output)
+    for note in written.notes:
+        _note(note)
+    _note(_summary(written, ", ".join(listed), output))
+
+
+def _existing(output: Optional[Path]) -> Optional[str]:
+    """Return the text of the topology to merge into, or None for a new one."""
+    if output is None or not output.exists():
+        return None
+    try:
+        return output.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{output}: cannot read the topology to merge into ({exc})") from exc
+
+
+def _check_classes(text: str, filename: str) -> None:
+    """Refuse a topology check would refuse for its databases' limits (an unknown --instance-class)."""
+    from planner.budget.limits import limit_problems
+    from planner.catalog import load_catalog
+    from planner.topology.sources.importer import read_written
+
+    problems = limit_problems(read_written(text, filename), load_catalog(None))
+    if problems:
+        raise InputError(problems)
+
+
+def _summary(written: object, paths: str, output: Optional[Path]) -> str:
+    """Return the last stderr line: what was imported from where, and what is left to write."""
+    from planner.topology.sources.importer import Written
+
+    assert isinstance(written, Written)
+    parts = []
+    for section, word in (("databases", "database"), ("services", "service"), ("poolers", "pooler")):
+        names = written.added.get(section, [])
+        plural = word if len(names) == 1 else word + "s"
+        parts.append(f"{len(names)} {plural}" + (f" ({', '.join(names)})" if names else ""))
+    text = f"imported {', '.join(parts[:-1])} and {parts[-1]} from {paths}" + (f" into {output}" if output else "")
+    if written.commented:
+        text += f"; complete and uncomment {', '.join(written.commented)}"
+    if written.unpooled:
+        text += f"; write the pools of: {', '.join(written.unpooled)}"
+    return text
+
+
+def _today() -> str:
+    return datetime.now(timezone.utc).date().isoformat()
