@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import sys
 from enum import Enum
@@ -284,9 +286,14 @@ def diff(
     problems: list[Problem | str] = []
     for spec, overrides in sides:
         try:
-            topologies.append(load_topology_spec(spec, overrides=overrides))
+            loaded = load_topology_spec(spec, overrides=overrides)
         except InputError as exc:
             problems.extend(exc.problems)
+            continue
+        if overrides:  # one file, two renderings: the header says which side read which
+            shown = " ".join(f"{kind}={path}" for kind, paths in overrides.paths.items() for path in paths)
+            loaded = dataclasses.replace(loaded, path=f"{loaded.path} with {shown}")
+        topologies.append(loaded)
     if problems:
         raise InputError(problems)
     cat = load_catalog(catalog, observations)

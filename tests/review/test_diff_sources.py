@@ -91,6 +91,8 @@ def test_manifests_rendered_per_branch_compare_with_one_topology(tmp_path: Path,
                               "--base-source", "compose=rendered/base/docker-stack.yml",
                               "--head-source", "compose=rendered/head/docker-stack.yml"])
     assert code == 1, err
+    assert ("base **infra/topology.yaml with compose=rendered/base/docker-stack.yml** → head **infra/topology.yaml "
+            "with compose=rendered/head/docker-stack.yml**") in out.splitlines()
     assert ("- deployed: services.result.replicas 2 → 3 (compose/result deploy.replicas, "
             "rendered/head/docker-stack.yml:44)") in out.splitlines()
     # the same paths on both sides: nothing changed
