@@ -290,9 +290,6 @@ def diff(
         except InputError as exc:
             problems.extend(exc.problems)
             continue
-        if overrides:  # one file, two renderings: the header says which side read which
-            shown = " ".join(f"{kind}={path}" for kind, paths in overrides.paths.items() for path in paths)
-            loaded = dataclasses.replace(loaded, path=f"{loaded.path} with {shown}")
         topologies.append(loaded)
     if problems:
         raise InputError(problems)
@@ -305,7 +302,10 @@ def diff(
             problems.extend(exc.problems)
     if problems:
         raise InputError(problems)
-    result = diff_reports(reports[0], reports[-1])
+    # one file, two renderings: the output says which side read which files
+    shown = tuple(" ".join(f"{kind}={path}" for kind, paths in (o.paths if o else {}).items() for path in paths)
+                  for _, o in (sides[0], sides[-1]))
+    result = dataclasses.replace(diff_reports(reports[0], reports[-1]), overrides=shown)
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
     _emit(renderer(result), output)
     reasons = result.failures(c.value for c in (fail_on or [DiffFailOn.over]))

@@ -251,7 +251,10 @@ def _source_rows(diff: BudgetDiff) -> list[list[object]]:
 
 
 def _files(diff: BudgetDiff) -> tuple[str, str]:
-    return diff.base.topology.path, diff.head.topology.path
+    """Return how the header names each side: its file, and the deployment files it read instead of its sources."""
+    base, head = (f"{r.topology.path} with {o}" if o else r.topology.path
+                  for r, o in zip((diff.base, diff.head), diff.overrides))
+    return base, head
 
 
 def render_text(diff: BudgetDiff) -> str:
@@ -375,8 +378,11 @@ def _delta_dict(d: Delta) -> dict[str, Any]:
     }
 
 
-def _side_dict(report: BudgetReport) -> dict[str, Any]:
-    return {"file": report.topology.path, "topology": report.topology.name, "status": report.status}
+def _side_dict(report: BudgetReport, overrides: str) -> dict[str, Any]:
+    side = {"file": report.topology.path, "topology": report.topology.name, "status": report.status}
+    if overrides:
+        side["sources"] = overrides
+    return side
 
 
 def _instance_dict(change: InstanceChange) -> dict[str, Any]:
@@ -460,8 +466,8 @@ def diff_dict(diff: BudgetDiff) -> dict[str, Any]:
     Warnings are strings as in ``check``'s ``warnings``, with ``*_warning_details`` beside them.
     """
     return {
-        "base": _side_dict(diff.base),
-        "head": _side_dict(diff.head),
+        "base": _side_dict(diff.base, diff.overrides[0]),
+        "head": _side_dict(diff.head, diff.overrides[1]),
         "status": diff.status,
         "changed": diff.changed,
         "scenarios": list(diff.scenarios),

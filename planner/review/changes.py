@@ -330,6 +330,8 @@ class BudgetDiff:
     new_warnings: tuple[Finding, ...]
     resolved_warnings: tuple[Finding, ...]
     deployed: tuple[DeployedChange, ...] = ()  # values read from the deployment that changed
+    # what each side read instead of its `sources` ("kubernetes=rendered/base/"), "" for none
+    overrides: tuple[str, str] = ("", "")
 
     @property
     def status(self) -> str:

@@ -95,6 +95,12 @@ def test_manifests_rendered_per_branch_compare_with_one_topology(tmp_path: Path,
             "with compose=rendered/head/docker-stack.yml**") in out.splitlines()
     assert ("- deployed: services.result.replicas 2 → 3 (compose/result deploy.replicas, "
             "rendered/head/docker-stack.yml:44)") in out.splitlines()
+    code, out, _ = run_cli(["diff", "infra/topology.yaml", "infra/topology.yaml", "--format", "json",
+                            "--base-source", "compose=rendered/base/docker-stack.yml",
+                            "--head-source", "compose=rendered/head/docker-stack.yml"])
+    sides = json.loads(out)
+    assert (sides["base"]["file"], sides["base"]["sources"]) == ("infra/topology.yaml", "compose=rendered/base/docker-stack.yml")
+    assert sides["head"]["sources"] == "compose=rendered/head/docker-stack.yml"
     # the same paths on both sides: nothing changed
     code, out, err = run_cli(["diff", "infra/topology.yaml", "infra/topology.yaml",
                               "--base-source", "compose=rendered/base/docker-stack.yml",
