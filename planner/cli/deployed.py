@@ -10,13 +10,16 @@ from __future__ import annotations
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from planner.cli.aws import import_app
 from planner.cli.common import _emit
 from planner.errors import InputError
+
+if TYPE_CHECKING:
+    from planner.topology.sources.importer import Written
 
 PathsArgument = Annotated[list[Path], typer.Argument(metavar="PATH...", show_default=False,
                                                      help="Files or folders to read, from the current directory.")]
@@ -151,11 +154,8 @@ def _check_classes(text: str, filename: str) -> None:
         raise InputError(problems)
 
 
-def _summary(written: object, paths: str, output: Optional[Path]) -> str:
+def _summary(written: "Written", paths: str, output: Optional[Path]) -> str:
     """Return the last stderr line: what was imported from where, and what is left to write."""
-    from planner.topology.sources.importer import Written
-
-    assert isinstance(written, Written)
     parts = []
     for section, word in (("databases", "database"), ("services", "service"), ("poolers", "pooler")):
         names = written.added.get(section, [])

@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, Problem
-from planner.topology.sources.files import DiskFiles
 from planner.topology.sources.base import Fact, Found, RefError, Role, Source, SourceFileError, SourceFiles, Unknown
-from planner.topology.sources.resolve import SECTIONS, load_source
+from planner.topology.sources.files import DiskFiles
+from planner.topology.sources.resolve import SECTIONS, load_source, ref_kind
 
 if TYPE_CHECKING:
     from planner.model import Topology
@@ -107,13 +107,12 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
     except SourceFileError as e:
         raise InputError(list(e.problems)) from None
     imported = Imported(kind, [_relative(path, topology_folder) for path in paths], [])
-    databases = _databases(source, imported.notes)
-    taken = set(databases)
+    databases = _databases(source)
     for section, role in SECTIONS.items():
         for ref in source.names(role):
             if section == "databases" and ref not in databases:
                 continue
-            if section == "services" and ref in taken:
+            if section == "services" and ref in databases:
                 continue  # a Compose postgres container is the database, not a client of it
             if section == "poolers" and kind != "terraform":
                 continue  # every workload could be a PgBouncer: which one is, no manifest says
@@ -139,13 +138,13 @@ def _relative(path: str, folder: Path) -> str:
     return relative + "/" if Path(path).is_dir() and not relative.endswith("/") else relative
 
 
-def _databases(source: Source, notes: list[str]) -> list[str]:
-    """Return the references that are databases: Terraform's RDS resources, Compose's postgres containers."""
+def _databases(source: Source) -> list[str]:
+    """Return the references that are databases: Terraform's RDS resources, Compose's postgres containers
+    (the Compose reader reads any service as a database; its image says which one is)."""
     refs = source.names("database")
     if source.kind != "compose":
         return refs
-    chosen = [ref for ref in refs if any(POSTGRES_IMAGES.fullmatch(_repository(image)) for image in _images(source, ref))]
-    return chosen
+    return [ref for ref in refs if any(POSTGRES_IMAGES.fullmatch(_repository(image)) for image in _images(source, ref))]
 
 
 def _images(source: Source, ref: str) -> list[str]:
@@ -276,7 +275,7 @@ def _names(ref: str) -> list[str]:
     """Return the names an entry for ``ref`` may take, best first (see :func:`entry_name`)."""
     best = entry_name(ref)
     parts = ref.split("/")
-    if len(parts) == 3:  # namespace/Kind/name: the namespace tells two of the same name apart
+    if ref_kind(ref) == "kubernetes" and len(parts) == 3:  # namespace/Kind/name: the namespace tells two of the same name apart
         longer = _sanitize(f"{parts[0]}-{best}")
     else:  # a Terraform address: its modules do
         modules = re.findall(r"module\.([A-Za-z0-9_-]+)", ref)
@@ -288,7 +287,7 @@ def entry_name(ref: str) -> str:
     """Return the topology name for a reference: ``Deployment/shop-web`` → ``shop-web``,
     ``aws_db_instance.main`` → ``main``, ``module.orders.aws_ecs_service.this`` → ``orders``,
     ``aws_lambda_function.worker["emails"]`` → ``worker-emails``, ``compose/worker`` → ``worker``."""
-    if "/" in ref:  # Kubernetes Kind/name, namespace/Kind/name, or compose/NAME
+    if ref_kind(ref) in ("kubernetes", "compose"):  # Kind/name, namespace/Kind/name, compose/NAME
         return _sanitize(ref.rsplit("/", 1)[1])
     steps = re.findall(r"([A-Za-z0-9_-]+)(?:\[([^\]]+)\])?", ref)
     name, index = steps[-1]
