@@ -7,6 +7,7 @@ output's format, write the file only once it reads as a valid topology, and summ
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -149,7 +150,9 @@ def _check_classes(text: str, filename: str) -> None:
     from planner.catalog import load_catalog
     from planner.topology.sources.importer import read_written
 
-    problems = limit_problems(read_written(text, filename), load_catalog(None))
+    # the catalogue check will read: PLANNER_CATALOG's, as `check` without --catalog does
+    catalog = load_catalog(os.environ.get("PLANNER_CATALOG") or None, os.environ.get("PLANNER_OBSERVATIONS") or None)
+    problems = limit_problems(read_written(text, filename), catalog)
     if problems:
         raise InputError(problems)
 
