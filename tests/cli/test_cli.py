@@ -206,7 +206,8 @@ def test_every_command_is_in_the_readme() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     for command in ("planner check", "planner plan", "planner explain", "planner report", "planner diff", "planner recommend",
                     "planner emit", "planner inspect", "planner verify", "planner catalog list", "planner catalog show",
-                    "planner catalog refresh", "planner import rds", "planner observe"):
+                    "planner catalog refresh", "planner import rds", "planner import kubernetes", "planner import terraform",
+                    "planner import compose", "planner observe"):
         assert command in readme
 
 
