@@ -31,20 +31,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "topology" / "sources" / "fixtures"
 
-KUBERNETES_SHOP = """version: 1
-sources:
-  kubernetes: [rendered/]
-databases:
-  main: {instance_class: db.m6g.large, engine_version: "16.4", parameters: {max_connections: 600}}
-services:
-  web:
-    from: Deployment/shop-web
-    processes: {env: WEB_CONCURRENCY}
-    pool: {driver: sqlalchemy, size: {env: DB_POOL_SIZE}, max_overflow: {env: DB_MAX_OVERFLOW, default: 10}}
-  worker:
-    from: Deployment/order-processor
-    pool: {driver: sqlalchemy, size: 2, max_overflow: 0}
-"""
+KUBERNETES_SHOP = (FIXTURES / "kubernetes" / "e2e" / "shop.yaml").read_text()
 
 TERRAFORM_SHOP = """version: 1
 sources:

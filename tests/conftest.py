@@ -27,6 +27,15 @@ def run_cli(args: list[str]) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def refusal(args: list[str]) -> list[str]:
+    """Run ``planner ARGS``, which must refuse its input (exit 2, nothing on stdout, no traceback);
+    return its stderr lines without the "planner: " prefix."""
+    code, out, err = run_cli(args)
+    assert (code, out) == (2, ""), err
+    assert "Traceback" not in err
+    return [line.removeprefix("planner: ") for line in err.splitlines()]
+
+
 def require_program(name: str, package: str) -> str:
     """Return the path of a program on PATH, or skip (outside CI) / fail (in CI) naming the Debian
     package ``make test`` installs for it."""

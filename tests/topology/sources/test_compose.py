@@ -12,7 +12,7 @@ from planner.catalog import load_catalog
 from planner.errors import InputError
 from planner.topology import load_topology
 
-from ...conftest import run_cli
+from ...conftest import refusal, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "compose"
 HEAD = """version: 1
@@ -39,10 +39,7 @@ def write(tmp_path: Path, body: str, head: str = HEAD) -> Path:
 
 def errors(path: Path, command: str = "check") -> list[str]:
     """Run a command that must refuse the topology; return its stderr lines without the "planner: " prefix."""
-    code, out, err = run_cli([command, str(path)])
-    assert (code, out) == (2, ""), err
-    assert "Traceback" not in err
-    return [line.removeprefix("planner: ") for line in err.splitlines()]
+    return refusal([command, str(path)])
 
 
 def test_values_come_from_the_stack_with_their_origin(tmp_path: Path) -> None:

@@ -7,26 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
-from tests.review.test_diff import _commit, _git, isolated_git, needs_git  # noqa: F401 - the fixture is used by name
+from ...conftest import run_cli
+from ...review.test_diff import _commit, _git, isolated_git, needs_git  # noqa: F401 - the fixture is used by name
 
 ROOT = Path(__file__).parents[3]
 RENDERED = Path(__file__).parent / "fixtures" / "kubernetes" / "e2e" / "rendered"
 
-TOPOLOGY = """version: 1
-sources:
-  kubernetes: [deploy/rendered/]
-databases:
-  main: {instance_class: db.m6g.large, engine_version: "16.4"}
-services:
-  web:
-    from: Deployment/shop-web
-    processes: {env: WEB_CONCURRENCY}
-    pool: {driver: sqlalchemy, size: {env: DB_POOL_SIZE}, max_overflow: {env: DB_MAX_OVERFLOW, default: 10}}
-  worker:
-    from: Deployment/order-processor
-    pool: {driver: sqlalchemy, size: 2, max_overflow: 0}
-"""
+# the e2e shop as the documents show it: manifests rendered into deploy/rendered/, the default parameter group
+TOPOLOGY = (RENDERED.parent / "shop.yaml").read_text().replace("[rendered/]", "[deploy/rendered/]").replace(
+    ', parameters: {max_connections: 600}}', '}')
 
 
 def session(doc: str, command: str) -> list[str]:
@@ -45,7 +34,7 @@ def rendered_twice(folder: Path) -> None:
 
 
 @needs_git
-def test_the_readme_diff_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_git: None) -> None:
+def test_the_readme_diff_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_git: None) -> None:  # noqa: F811 - the fixture
     command = ("planner diff git:origin/main:shop.yaml shop.yaml --base-source kubernetes=rendered/base/ "
                "--head-source kubernetes=rendered/head/")
     shown = session("README.md", command)

@@ -16,7 +16,7 @@ import pytest
 from planner.topology import load_topology
 from planner.topology.sources.importer import entry_name
 
-from ...conftest import run_cli
+from ...conftest import refusal, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DATE = re.compile(r" on \d{4}-\d{2}-\d{2}\.")
@@ -43,11 +43,9 @@ def imported(*args: str) -> tuple[str, list[str]]:
 
 def refused(*args: str) -> str:
     """Run ``planner import ARGS`` that must fail; return its one stderr line."""
-    code, out, err = run_cli(["import", *args])
-    assert (code, out) == (2, ""), err
-    lines = err.splitlines()
-    assert len(lines) == 1, err
-    return lines[0].removeprefix("planner: ")
+    lines = refusal(["import", *args])
+    assert len(lines) == 1, lines
+    return lines[0]
 
 
 def checked(path: str) -> int:

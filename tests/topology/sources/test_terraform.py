@@ -13,7 +13,7 @@ from planner.topology import load_topology
 from planner.topology.sources.base import Fact, Found, Link, RefError, Role, SourceFileError, Unknown
 from planner.topology.sources.terraform import TerraformSource, load
 
-from ...conftest import run_cli
+from ...conftest import refusal, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "terraform"
 SHOP, AURORA, STATE = "shop.plan.json", "aurora.plan.json", "state.json"
@@ -377,10 +377,7 @@ def edit_plan(tmp_path: Path, address: str, change: Callable[[dict[str, Any]], N
 
 def errors(path: Path) -> list[str]:
     """Run check on a topology it must refuse; return its stderr lines without the "planner: " prefix."""
-    code, out, err = run_cli(["check", str(path)])
-    assert (code, out) == (2, ""), err
-    assert "Traceback" not in err
-    return [line.removeprefix("planner: ") for line in err.splitlines()]
+    return refusal(["check", str(path)])
 
 
 def test_check_reads_its_numbers_from_the_plan(tmp_path: Path) -> None:
