@@ -9,8 +9,6 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__version__ = "0.1.0"
-
 # name -> module that defines it, imported on first access (PEP 562)
 _API = {
     "load_catalog": "catalog",
@@ -30,7 +28,28 @@ _API = {
 __all__ = ["__version__", *_API]
 
 
+def _read_version() -> str:
+    """Return the installed distribution's version; in a source tree nobody installed, pyproject's."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("planner")
+    except metadata.PackageNotFoundError:
+        import tomllib
+        from pathlib import Path
+
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        try:
+            project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+        except (OSError, tomllib.TOMLDecodeError):
+            project = {}
+        return str(project["version"]) if project.get("name") == "planner" and "version" in project else "0+unknown"
+
+
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # read on first use: importlib.metadata costs tens of milliseconds at start-up
+        version = globals()["__version__"] = _read_version()
+        return version
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'planner' has no attribute {name!r}")
