@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from fractions import Fraction
 from typing import Literal, Mapping
 
@@ -305,6 +306,30 @@ class Sourced:
 
 
 @dataclass(frozen=True)
+class Waiver:
+    """A breach the team accepts until a date: it warns instead of failing ``check`` until it expires.
+
+    ``target`` is what it covers: an instance (``kind`` "instance", ``main/writer``), every instance
+    of a database ("database", ``main``) or a pooler ("pooler", ``bouncer``); ``scenario`` None
+    covers every scenario. It holds through ``expires``; from the next day it fails with ``reason``.
+    """
+
+    kind: Literal["instance", "database", "pooler"]
+    target: str
+    scenario: str | None
+    reason: str
+    expires: date
+    index: int  # its position in `waivers`, for key paths (waivers[2])
+    line: int | None = None
+
+    @property
+    def label(self) -> str:
+        """Return what it covers, as reports name it: "main/writer rollout", "pooler bouncer"."""
+        subject = f"pooler {self.target}" if self.kind == "pooler" else self.target
+        return f"{subject} {self.scenario}" if self.scenario else subject
+
+
+@dataclass(frozen=True)
 class Topology:
     """A whole topology file, validated and with defaults filled in."""
 
@@ -321,6 +346,8 @@ class Topology:
     provenance: Mapping[str, "Sourced"] = field(default_factory=dict)
     # entry path ("services.importer") -> what its source object says that is not a value
     source_notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # breaches accepted until a date (`waivers`): check warns instead of failing on them
+    waivers: tuple[Waiver, ...] = ()
 
     def line_of(self, key_path: str) -> int | None:
         """Return the line of ``key_path`` in the file, or of its nearest parent that has one."""

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-
 import os
 import sys
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -47,7 +47,11 @@ TopologiesArgument = Annotated[
 @app.command()
 def check(
     topologies: TopologiesArgument,
-    format: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.text,
+    format: Annotated[
+        CheckFormat,
+        typer.Option("--format", "-f", help="Output format: text, json, markdown, github (workflow annotations), csv, "
+                     "sarif (SARIF 2.1.0 for GitHub code scanning), junit (JUnit XML for GitLab and Jenkins test reports)."),
+    ] = CheckFormat.text,
     fail_on: Annotated[
         FailOn,
         typer.Option(
@@ -67,12 +71,22 @@ def check(
     observed: Annotated[
         Optional[Path], typer.Option("--observed", help="Observations file from planner observe: show each instance's observed peak, warn where the plan is below it (one topology only).")
     ] = None,
+    baseline: Annotated[
+        Optional[Path], typer.Option("--baseline", help="Fail only on breaches that are new or worse than this file "
+                                     "records (from --write-baseline): adopt the gate on an estate already over budget.")
+    ] = None,
+    write_baseline: Annotated[
+        Optional[Path], typer.Option("--write-baseline", help="Record today's breaches (over, and above the alarm line) "
+                                     "in this file, for --baseline; the run then passes on them.")
+    ] = None,
 ) -> None:
     """Check topologies against their connection budgets: the CI gate.
 
     Exit 0 when every instance and pooler of every topology is within budget, 1 when something
     is over (or above its alarm line, with --fail-on warn), 2 for invalid input: every problem
-    of every file at once, one line each. Warnings never change the exit code.
+    of every file at once, one line each. Warnings never change the exit code. A breach covered
+    by one of the topology's `waivers` (until its expiry date) or recorded in --baseline warns
+    instead of failing; an expired waiver fails with its reason.
 
     \b
     Examples:
@@ -80,15 +94,23 @@ def check(
       planner check shop.yaml --format github --fail-on warn
       planner check shop.yaml --format json --scenario rollout
       planner check infra/*.yaml --format markdown -o comment.md
+      planner check infra/*.yaml --write-baseline planner-baseline.json
+      planner check infra/*.yaml --baseline planner-baseline.json --format github
     """
     from planner.budget import compute_budget
+    from planner.budget.gate import baseline_document, judge, load_baseline
     from planner.render import check as render
+    from planner.render.junit import render_junit_many
+    from planner.render.sarif import render_sarif_many
 
+    if baseline is not None and write_baseline is not None:
+        raise InputError("--baseline and --write-baseline: give one (write the baseline once, then check against it)")
     paths = list(dict.fromkeys(topologies))  # a file named twice is checked once
     if observed is not None and len(paths) > 1:
         raise InputError("--observed: observed peaks belong to one topology's instances; "
                          "run check once per topology with its own --observed file")
     chosen = _scenarios(scenario)
+    recorded = load_baseline(baseline) if baseline is not None else None
     loaded, cat = _load_all(paths, catalog, observations, sources=source)
     reports = [compute_budget(topo, cat, chosen) for topo in loaded]
     extra = {}
@@ -98,20 +120,33 @@ def check(
         report, peaks = apply_observed(reports[0], observed)
         reports = [report]
         extra = {"observed": peaks} if format in (CheckFormat.text, CheckFormat.json, CheckFormat.markdown) else {}
+    if format is CheckFormat.junit:  # a case above the alarm line fails as the exit code does
+        extra = {**extra, "fail_on": fail_on.value}
     renderer = {
         CheckFormat.text: render.render_text_many,
         CheckFormat.json: render.render_json_many,
         CheckFormat.markdown: render.render_markdown_many,
         CheckFormat.github: render.render_github_many,
         CheckFormat.csv: render.render_csv_many,
+        CheckFormat.sarif: render_sarif_many,
+        CheckFormat.junit: render_junit_many,
     }[format]
-    _emit(renderer(reports, **extra), output)
+    # only the scenarios' statuses decide, as waivers and the baseline let them; the warnings list never
+    # does (docs/topology.md, Exit codes)
+    failing = {"over"} if fail_on is FailOn.over else {"over", "warn"}
+    today = datetime.now(timezone.utc).date()
+    if write_baseline is not None:
+        text = baseline_document(reports, today)
+        _emit(text, write_baseline)
+        recorded = load_baseline(write_baseline)
+        count = sum(len(r) for r in recorded.topologies.values())
+        print(f"planner: baseline written: {write_baseline} ({count} breach{'es' if count != 1 else ''} recorded)", file=sys.stderr)
+    gates = [judge(report, failing, today, recorded) for report in reports]
+    _emit(renderer(reports, **extra, gates=gates), output)
     if format is CheckFormat.github and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(render.render_markdown_many(reports) + "\n")
-    # only the scenarios' statuses decide; the warnings list never does (docs/topology.md, Exit codes)
-    failing = {"over"} if fail_on is FailOn.over else {"over", "warn"}
-    if render.overall_status(reports) in failing:
+            summary.write(render.render_markdown_many(reports, gates=gates) + "\n")
+    if any(gate.failed for gate in gates):
         raise typer.Exit(EXIT_OVER)
 
 

@@ -8,12 +8,16 @@ function is exactly the single-topology output, so ``check`` can always call the
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from planner import __version__
-from planner.budget import BudgetReport, InstanceBudget, PoolerBudget
-from planner.model import SOURCE_ESTIMATED, worst_status
+from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
+from planner.budget.gate import Gate
+from planner.model import SOURCE_ESTIMATED, Topology, worst_status
 from planner.render.data import report_dict
+from planner.render.gate import eased_note, gate_dict, gate_markdown, gate_text, outcome_of, unused_message
 from planner.render.table import markdown_table, md_escape, text_table
 
 if TYPE_CHECKING:
@@ -73,8 +77,10 @@ def _observed(observed: "Mapping[tuple[str, str], ObservedPeak] | None", instanc
     return f"{peak.peak} ({peak.date})" if peak.date else str(peak.peak)
 
 
-def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
-    """Return the readable table: per instance and scenario, usable, alarm line, demand, status."""
+def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
+                gate: Gate | None = None) -> str:
+    """Return the readable table: per instance and scenario, usable, alarm line, demand, status; then the
+    gate's decision when a waiver or a baseline took part."""
     rows: list[list[object]] = []
     for instance in report.instances:
         first = True
@@ -110,6 +116,7 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
             lines.append(f"largest sources on {_instance_name(instance)} ({worst}): {_top_sources(instance, worst)}")
     if report.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in report.warnings]
+    lines += gate_text(gate)
     return "\n".join(lines)
 
 
@@ -136,10 +143,12 @@ def _pooler_text(poolers: tuple[PoolerBudget, ...]) -> str:
 PRETTY_JSON_MAX_SOURCES = 2000
 
 
-def render_json(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
-    """Return the spec §5 JSON document (indented unless it is large); ``observed_peak`` per instance with --observed."""
+def render_json(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
+                gate: Gate | None = None) -> str:
+    """Return the spec §5 JSON document (indented unless it is large); ``observed_peak`` per instance with --observed,
+    ``gate`` when a waiver or a baseline took part."""
     sources = sum(len(i.demand_by_source) for i in report.instances)
-    doc = report_dict(report)
+    doc = _with_gate(report_dict(report), gate)
     if observed is not None:
         for entry, instance in zip(doc["instances"], report.instances):
             peak = observed.get((instance.database, instance.role))
@@ -148,8 +157,9 @@ def render_json(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
     return json.dumps(doc, indent=2 if sources <= PRETTY_JSON_MAX_SOURCES else None)
 
 
-def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
-    """Return a pull-request comment: verdict, a summary table, details folded."""
+def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
+                    gate: Gate | None = None) -> str:
+    """Return a pull-request comment: verdict, a summary table, the gate's decision, details folded."""
     scenarios = list(report.scenarios)
     rows: list[list[object]] = []
     for instance in report.instances:
@@ -175,6 +185,7 @@ def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], Ob
         out += ["", markdown_table(["pooler", "kind", "server connections", "client capacity"] + scenarios, prow)]
     if report.warnings:
         out += ["", "**Warnings**", ""] + [f"- {md_escape(str(w))}" for w in report.warnings]
+    out += gate_markdown(gate)
     for instance in report.instances:
         srows = [
             [s.source + (f" (via {s.via})" if s.via else "")]
@@ -193,7 +204,7 @@ def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], Ob
 
 
 CSV_COLUMNS = ("topology", "database", "role", "instance_class", "scenario", "source", "kind", "via", "demand",
-               "instance_demand", "usable", "alarm_at", "status", "estimated")
+               "instance_demand", "usable", "alarm_at", "status", "estimated", "gate")
 
 
 def csv_cell(value: object) -> str:
@@ -210,8 +221,9 @@ def csv_cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def render_csv(report: BudgetReport) -> str:
-    """Return one row per instance, scenario and source, for spreadsheets."""
+def render_csv(report: BudgetReport, gate: Gate | None = None) -> str:
+    """Return one row per instance, scenario and source, for spreadsheets; ``gate`` is the scenario's outcome
+    when it is a breach (fails, waived or known), else empty."""
     import csv
     import io
 
@@ -224,9 +236,70 @@ def render_csv(report: BudgetReport) -> str:
             for source in instance.demand_by_source:
                 row = (report.topology.name, instance.database, instance.role, instance.instance_class, scenario, source.source,
                        source.kind, source.via, None if source.unbounded else source.demand[scenario], result.demand,
-                       instance.usable, instance.alarm_at, result.status, "yes" if estimated else "no")
+                       instance.usable, instance.alarm_at, result.status, "yes" if estimated else "no",
+                       outcome_of(gate, "instance", f"{instance.database}/{instance.role}", scenario))
                 writer.writerow([csv_cell(v) for v in row])
     return out.getvalue()
+
+
+# --------------------------------------------------------------------------- where a finding points
+# shared by the formats that point at files: github, sarif, junit
+
+
+def breaking_sources(instance: InstanceBudget, scenario: str, count: int = 3) -> list[SourceDemand]:
+    """Return the sources that make the difference in ``scenario``: of the ``count`` largest, those
+    unbounded or carrying at least 10 % of the instance's demand."""
+    total = instance.scenarios[scenario].demand or 0
+    largest = sorted(instance.demand_by_source, key=lambda s: (not s.unbounded, -s.demand[scenario]))[:count]
+    return [s for s in largest if s.unbounded or s.demand[scenario] * 10 >= total]
+
+
+# An origin ends with the file and line it was read from: "HorizontalPodAutoscaler/web spec.maxReplicas,
+# deploy/web.yaml:131"; a default ("default of {env: X} (not set in ...)") names no line and points nowhere.
+_ORIGIN_PLACE = re.compile(r",\s*(?P<file>[^,]+?):(?P<line>[0-9]+)\s*$")
+
+# The values of a service that make its demand in each scenario, the most telling first: a rollout
+# is over because of the replica maximum and the surge, a steady state because of the minimum.
+_DEMAND_KEYS = {
+    "steady": ("replicas.min", "replicas", "lambda.concurrency", "connections", "processes", "threads", "pool.size"),
+    "peak": ("replicas.max", "replicas", "lambda.concurrency", "connections", "processes", "threads", "pool.size",
+             "pool.max_overflow"),
+    "rollout": ("replicas.max", "max_surge", "replicas", "lambda.concurrency", "connections", "processes", "threads",
+                "pool.size", "pool.max_overflow"),
+}
+
+
+@dataclass(frozen=True)
+class DeployedValue:
+    """A value read from a deployment file: its key path in the topology, the text, and where it was read."""
+
+    key_path: str
+    value: str
+    origin: str
+    file: str
+    line: int
+
+
+def deployed_value(topology: Topology, key_path: str) -> DeployedValue | None:
+    """Return where the value at ``key_path`` was read from in a deployment file, if it was (with a line)."""
+    sourced = topology.provenance.get(key_path)
+    found = _ORIGIN_PLACE.search(sourced.origin) if sourced is not None else None
+    if sourced is None or found is None:
+        return None
+    return DeployedValue(key_path, sourced.value, sourced.origin, found["file"].strip(), int(found["line"]))
+
+
+def source_deployed_value(topology: Topology, source: SourceDemand, scenario: str) -> DeployedValue | None:
+    """Return the deployed value that drives ``source``'s demand in ``scenario`` (its replica count
+    first), else the deployment object its entry reads (``from:``); None for a source the topology
+    spells itself."""
+    entry = f"services.{source.service}" if source.kind == "service" and source.service else f"poolers.{source.source}"
+    keys = _DEMAND_KEYS.get(scenario, ()) if source.kind == "service" else ("max_connections_percent",)
+    for key in keys:
+        found = deployed_value(topology, f"{entry}.{key}")
+        if found is not None:
+            return found
+    return deployed_value(topology, entry)
 
 
 def gh_escape_data(text: str) -> str:
@@ -247,8 +320,12 @@ def _annotation(level: str, file: str, line: int | None, title: str, message: st
     return f"::{level} {','.join(props)}::{gh_escape_data(message)}"
 
 
-def render_github(report: BudgetReport) -> str:
-    """Return GitHub workflow annotations pointing at the offending database, service or pooler."""
+def render_github(report: BudgetReport, gate: Gate | None = None) -> str:
+    """Return GitHub workflow annotations pointing at the offending database, service or pooler.
+
+    A breach the gate lets pass (waived, or known from the baseline) is a warning that says why;
+    an expired waiver is an error at its own line, a waiver that covers nothing a warning there.
+    """
     path = report.topology.path
     out: list[str] = []
     level = {"over": "error", "warn": "warning"}
@@ -257,39 +334,74 @@ def render_github(report: BudgetReport) -> str:
             continue
         worst = _worst_scenario(instance)
         result = instance.scenarios[worst]
+        passes, why = eased_note(gate, "instance", f"{instance.database}/{instance.role}")
         message = (
             f"{_instance_name(instance)} ({_class_label(instance)}) is {result.status} in {worst}: demand "
             f"{_demand(result.demand)} vs usable {instance.usable}, alarm at {instance.alarm_at}. "
-            f"Largest sources: {_top_sources(instance, worst)}"
+            f"Largest sources: {_top_sources(instance, worst)}" + (f" ({why})" if why else "")
         )
-        out.append(_annotation(level[instance.status], path, instance.line, f"{instance.database} {result.status} budget", message))
-        total = result.demand or 0
-        for source in sorted(instance.demand_by_source, key=lambda s: (not s.unbounded, -s.demand[worst]))[:3]:
-            # point only at the sources that make the difference: unbounded, or ≥ 10 % of the demand
-            if source.line is None or not (source.unbounded or source.demand[worst] * 10 >= total):
+        instance_level = "warning" if passes else level[instance.status]
+        out.append(_annotation(instance_level, path, instance.line, f"{instance.database} {result.status} budget", message))
+        for source in breaking_sources(instance, worst):
+            if source.line is None:
                 continue
             share = "unbounded" if source.unbounded else f"{source.demand[worst]} connections"
             kind = "pooler" if source.kind == "pooler" else "service"
             out.append(_annotation(
-                level[instance.status], path, source.line, f"{source.source} on {instance.database}",
+                instance_level, path, source.line, f"{source.source} on {instance.database}",
                 f"{kind} {source.source} opens {share} on {_instance_name(instance)} in {worst} ({source.working[worst]})",
             ))
     for pooler in report.poolers:
         if pooler.status == "over":
             worst = max(pooler.scenarios, key=lambda s: (pooler.scenarios[s].demand is None, pooler.scenarios[s].demand or 0))
+            passes, why = eased_note(gate, "pooler", pooler.pooler)
             out.append(_annotation(
-                "error", path, pooler.line, f"{pooler.pooler} refuses clients",
+                "warning" if passes else "error", path, pooler.line, f"{pooler.pooler} refuses clients",
                 f"{pooler.pooler}: client demand {_demand(pooler.scenarios[worst].demand)} in {worst} exceeds "
-                f"replicas × max_client_conn = {pooler.client_capacity}",
+                f"replicas × max_client_conn = {pooler.client_capacity}" + (f" ({why})" if why else ""),
             ))
     for warning in report.warnings:
         out.append(_annotation("warning", path, warning.line, f"planner: {warning.code}", str(warning)))
+    out += _gate_annotations(report, gate)
     # the topology's name is free text: escaped like a message, a newline in it cannot start a command
-    out.append(f"planner: {gh_escape_data(report.topology.name)} is {report.status}")
+    verdict = f" (gate {gate.summary()})" if gate is not None and gate.applies else ""
+    out.append(f"planner: {gh_escape_data(report.topology.name)} is {report.status}{gh_escape_data(verdict)}")
     return "\n".join(out)
 
 
+def _gate_annotations(report: BudgetReport, gate: Gate | None) -> list[str]:
+    """Return an error at each expired waiver that fails the gate, a warning at each that covers nothing."""
+    if gate is None:
+        return []
+    path = report.topology.path
+    out = []
+    for index in dict.fromkeys(j.waiver.index for j in gate.judged if j.outcome == "fails" and j.waiver is not None):
+        judged = [j for j in gate.judged if j.waiver is not None and j.waiver.index == index]
+        waiver = judged[0].waiver
+        assert waiver is not None
+        breaches = ", ".join(j.breach.label for j in judged)
+        again = "fails again; fix it" if len(judged) == 1 else "fail again; fix them"
+        out.append(_annotation("error", path, waiver.line, f"waiver expired {waiver.expires.isoformat()}",
+                               f"waivers[{index}] expired on {waiver.expires.isoformat()} ({waiver.reason}): "
+                               f"{breaches} {again} or renew the waiver with a new date"))
+    for waiver in gate.unused_waivers:
+        out.append(_annotation("warning", path, waiver.line, "planner: waiver-unused", unused_message(waiver, gate)))
+    return out
+
+
 # --------------------------------------------------------------------------- several topologies
+
+
+def _with_gate(doc: dict[str, object], gate: Gate | None) -> dict[str, object]:
+    """Return a report's JSON document with its ``gate`` object, when a waiver or a baseline took part."""
+    decided = gate_dict(gate)
+    if decided is not None:
+        doc["gate"] = decided
+    return doc
+
+
+def _gates(reports: Sequence[BudgetReport], gates: Sequence[Gate] | None) -> Sequence[Gate | None]:
+    return gates if gates is not None else [None] * len(reports)
 
 
 def overall_status(reports: Sequence[BudgetReport]) -> str:
@@ -304,38 +416,41 @@ def _tally(reports: Sequence[BudgetReport]) -> str:
 
 
 def render_text_many(reports: Sequence[BudgetReport],
-                     observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
+                     observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
+                     gates: Sequence[Gate] | None = None) -> str:
     """Return one text block per topology, then the verdict over all of them (one report: its block alone)."""
     if len(reports) == 1:
-        return render_text(reports[0], observed)
-    blocks = [render_text(report) for report in reports]
+        return render_text(reports[0], observed, _gates(reports, gates)[0])
+    blocks = [render_text(report, None, gate) for report, gate in zip(reports, _gates(reports, gates))]
     verdict = f"{len(reports)} topologies: {overall_status(reports).upper()} ({_tally(reports)})"
     return "\n\n".join(blocks + [verdict])
 
 
 def render_json_many(reports: Sequence[BudgetReport],
-                     observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
+                     observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
+                     gates: Sequence[Gate] | None = None) -> str:
     """Return the spec §5 document for one topology, or ``{"status", "topologies": [...]}`` for several.
 
     One topology keeps the single document exactly (the stable contract of docs/schema/check.schema.json);
     several are a list of those documents under ``topologies``, with the worst status beside it.
     """
     if len(reports) == 1:
-        return render_json(reports[0], observed)
+        return render_json(reports[0], observed, _gates(reports, gates)[0])
     sources = sum(len(i.demand_by_source) for r in reports for i in r.instances)
     doc = {
         "status": overall_status(reports),
-        "topologies": [report_dict(report) for report in reports],
+        "topologies": [_with_gate(report_dict(report), gate) for report, gate in zip(reports, _gates(reports, gates))],
         "planner_version": __version__,
     }
     return json.dumps(doc, indent=2 if sources <= PRETTY_JSON_MAX_SOURCES else None)
 
 
 def render_markdown_many(reports: Sequence[BudgetReport],
-                         observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None) -> str:
+                         observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
+                         gates: Sequence[Gate] | None = None) -> str:
     """Return one pull-request comment: the verdict over all topologies, a summary table, then each one's section."""
     if len(reports) == 1:
-        return render_markdown(reports[0], observed)
+        return render_markdown(reports[0], observed, _gates(reports, gates)[0])
     status = overall_status(reports)
     rows = [[r.topology.name, r.topology.path, STATUS_MARK[r.status]] for r in reports]  # the table escapes cells
     out = [
@@ -343,22 +458,22 @@ def render_markdown_many(reports: Sequence[BudgetReport],
         "",
         markdown_table(["topology", "file", "status"], rows),
     ]
-    for report in reports:
-        out += ["", render_markdown(report)]
+    for report, gate in zip(reports, _gates(reports, gates)):
+        out += ["", render_markdown(report, None, gate)]
     return "\n".join(out)
 
 
-def render_csv_many(reports: Sequence[BudgetReport]) -> str:
+def render_csv_many(reports: Sequence[BudgetReport], gates: Sequence[Gate] | None = None) -> str:
     """Return one CSV for all topologies: one header, and a last ``file`` column when there are several."""
     if len(reports) == 1:
-        return render_csv(reports[0])
+        return render_csv(reports[0], _gates(reports, gates)[0])
     import csv
     import io
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    for i, report in enumerate(reports):
-        rows = list(csv.reader(io.StringIO(render_csv(report))))
+    for i, (report, gate) in enumerate(zip(reports, _gates(reports, gates))):
+        rows = list(csv.reader(io.StringIO(render_csv(report, gate))))
         header, body = rows[0], rows[1:]
         if i == 0:
             writer.writerow(header + ["file"])
@@ -367,10 +482,10 @@ def render_csv_many(reports: Sequence[BudgetReport]) -> str:
     return out.getvalue()
 
 
-def render_github_many(reports: Sequence[BudgetReport]) -> str:
+def render_github_many(reports: Sequence[BudgetReport], gates: Sequence[Gate] | None = None) -> str:
     """Return every topology's annotations (each names its own file), then the verdict over all of them."""
     if len(reports) == 1:
-        return render_github(reports[0])
-    lines = [render_github(report) for report in reports]
+        return render_github(reports[0], _gates(reports, gates)[0])
+    lines = [render_github(report, gate) for report, gate in zip(reports, _gates(reports, gates))]
     lines.append(f"planner: {len(reports)} topologies are {overall_status(reports)} ({_tally(reports)})")
     return "\n".join(lines)

@@ -23,16 +23,16 @@ from typing import Any
 from planner.errors import InputError, Problem
 from planner.model import DEFAULT_ENVIRONMENT, Database, Environment, Topology
 from planner.topology.parse import describe, detect_format, gc_paused, parse_text, read_text
-from planner.topology.poolers import PoolerRules
 from planner.topology.services import POOL_DRIVERS
 from planner.topology.sources.base import SourceFiles, SourceOverrides
 from planner.topology.sources.files import DiskFiles
 from planner.topology.sources.resolve import needs_resolving, resolve_sources
 from planner.topology.values import is_int, is_number, to_fraction
+from planner.topology.waivers import WaiverRules
 
 __all__ = ["POOL_DRIVERS", "TopologyError", "load_topology", "parse_topology"]
 
-TOP_KEYS = ("version", "name", "databases", "environments", "services", "poolers", "sources")
+TOP_KEYS = ("version", "name", "databases", "environments", "services", "poolers", "waivers", "sources")
 ENVIRONMENT_KEYS = ("scale", "database")
 EXTENSION_PREFIX = "x-"  # top-level keys the planner ignores: a place for YAML anchors
 
@@ -79,7 +79,7 @@ def parse_topology(text: str, filename: str, fmt: str | None = None, files: Sour
         return _Validator(filename, parsed).topology()
 
 
-class _Validator(PoolerRules):
+class _Validator(WaiverRules):
     """Check parsed values against spec §1, collecting every problem, and build the model."""
 
     def topology(self) -> Topology:
@@ -96,6 +96,7 @@ class _Validator(PoolerRules):
         env_names = list(environments) if environments is not None else None
         services = self.services(data, db_names, env_names)
         poolers = self.poolers(data, db_names, env_names, list(services) if services is not None else None)
+        waivers = self.waivers(data, databases, list(poolers) if poolers is not None else None)
         if databases is not None and environments is not None and services is not None:
             self.check_service_databases(databases, environments, services)
             if poolers is not None:
@@ -114,6 +115,7 @@ class _Validator(PoolerRules):
             version=1,
             provenance=self.provenance,
             source_notes={k: tuple(v) for k, v in self.source_notes.items()},
+            waivers=waivers,
         )
 
     def partial(self, name: str, databases: dict[str, Database | None] | None,
