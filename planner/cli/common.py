@@ -26,6 +26,8 @@ class CheckFormat(str, Enum):
     markdown = "markdown"
     github = "github"
     csv = "csv"
+    sarif = "sarif"
+    junit = "junit"
 
 
 class TableFormat(str, Enum):
