@@ -1,7 +1,11 @@
-"""Reading a CSV file for the catalogue: pandas reads it as text, every problem gets its line.
+"""Reading a CSV file for the catalogue with the standard ``csv`` module: every problem gets its line.
 
-The one place where pandas reads a file. A bad file gives one line per problem (file, line, column,
-fix), at most :data:`MAX_PROBLEMS` of them, instead of a traceback.
+The one place where a catalogue or observations file is read. It keeps what the catalogue needs
+and nothing a spreadsheet library would add: every cell as text, blank lines as rows (so that row
+numbers stay with the file's lines), the line each record starts on (a quoted value may span
+lines). A bad file gives one line per problem (file, line, column, fix), at most
+:data:`MAX_PROBLEMS` of them, instead of a traceback. ``planner check`` reads the catalogue on
+every run: the standard library keeps it from paying for pandas and numpy at start-up (issue 14).
 """
 
 from __future__ import annotations
@@ -10,7 +14,6 @@ import csv
 import difflib
 import io
 import math
-import warnings
 from importlib import resources
 from pathlib import Path
 
@@ -21,36 +24,62 @@ PACKAGED_CATALOG = ("data", "instance_classes.csv")
 
 
 class CsvTable:
-    """A CSV file read with pandas as strings, with exact line numbers on demand."""
+    """A CSV file read as stripped strings, column by column, with the line each data row starts on."""
 
-    def __init__(self, label: str, text: str, data: dict[str, list[str]], nrows: int, blank: set[int]) -> None:
+    def __init__(self, label: str, data: dict[str, list[str]], starts: list[int], blank: set[int]) -> None:
         self.label = label
-        self.text = text
         self.data = data  # column -> stripped values, one per data row
-        self.nrows = nrows
-        self.blank = blank  # rows that are blank lines
-        self._starts: list[int] | None = None
+        self.nrows = len(starts)
+        self.blank = blank  # rows that are blank lines (or only commas and spaces)
+        self._starts = starts  # data row -> the line it starts on; the header is line 1
 
     def line(self, row: int) -> int:
         """Return the line where data row ``row`` (0-based) starts; the header is line 1."""
-        if self._starts is None:
-            self._starts = [start for start, _ in csv_records(self.text)]
-        index = row + 1
-        return self._starts[index] if index < len(self._starts) else index + 1
+        return self._starts[row]
 
 
-def csv_records(text: str) -> list[tuple[int, list[str]]]:
-    """Return (start line, fields) of each CSV record, as far as the csv module can parse."""
-    result: list[tuple[int, list[str]]] = []
+def csv_records(label: str, text: str) -> list[tuple[int, list[str]]]:
+    """Return (start line, fields) of each CSV record; a blank line is a record with no fields.
+
+    Lenient the way spreadsheets write CSV: a quote inside an unquoted value is kept, text after a
+    closing quote is joined to the value. Raises :class:`InputError` with the line for a value over
+    the ``csv`` module's size limit (:func:`unclosed_quote` tells of the other file it cannot read).
+    """
+    records: list[tuple[int, list[str]]] = []
     reader = csv.reader(io.StringIO(text, newline=""))
     start = 1
     try:
         for record in reader:
-            result.append((start, record))
+            records.append((start, record))
             start = reader.line_num + 1
-    except csv.Error:
-        pass  # a NUL byte or a huge field: line numbers stop here, pandas reports the rest
-    return result
+    except csv.Error as exc:  # the only one the lenient reader raises: a value over the size limit
+        raise InputError(Problem(label, "", f"not a valid CSV file: {exc}", line=start,
+                                 hint="check the quotes: a value that opens one must close it"))  # fmt: skip
+    return records
+
+
+def unclosed_quote(text: str, line: int) -> bool:
+    """Whether the record starting on ``line`` (the last one) opens a quote it never closes.
+
+    The lenient reader takes an unclosed quote to run to the end of the file, silently swallowing
+    every row after it. Only the last record can hold one, since an unclosed quote always reaches
+    the end of the file, so only it is read again, following the lenient reader's rules.
+    """
+    tail = "".join(io.StringIO(text, newline="").readlines()[line - 1:])
+    state = "start"  # of a value; "field": in an unquoted one; "quoted": in a quoted one; "quote": just after its quote
+    for char in tail:
+        if state == "quoted":
+            if char == '"':
+                state = "quote"  # closes the value, unless another quote follows (an escaped one)
+        elif state == "quote" and char == '"':
+            state = "quoted"
+        elif char in ",\r\n":
+            state = "start"
+        elif state == "start" and char == '"':
+            state = "quoted"
+        else:
+            state = "field"  # a quote in an unquoted value, or text after a closing one, is kept as text
+    return state == "quoted"
 
 
 def read_text(source: str | Path | None, kind: str) -> tuple[str, str]:
@@ -82,38 +111,26 @@ def read_text(source: str | Path | None, kind: str) -> tuple[str, str]:
 
 
 def read_table(source: str | Path | None, kind: str, required: tuple[str, ...], optional: dict[str, str]) -> CsvTable:
-    """Read a CSV file as strings and check its header; fill optional columns with their default."""
-    import pandas as pd  # imported here: only commands that read a catalogue pay for it
+    """Read a CSV file as strings and check its header; fill optional columns with their default.
 
+    A row with fewer fields than the header reads the missing ones as empty; a row with more is an
+    error (a comma that should have been quoted).
+    """
     label, text = read_text(source, kind)
     if not text.strip():
         raise InputError(Problem(label, "", f"the {kind} file is empty",
                                  hint="the first line must be the header: " + ",".join(required)))  # fmt: skip
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            frame = pd.read_csv(
-                io.StringIO(text),
-                dtype=str,
-                keep_default_na=False,
-                na_filter=False,
-                skip_blank_lines=False,
-                index_col=False,
-            )
-    except pd.errors.ParserError as exc:
-        found = csv_records(text)
-        width = len(found[0][1]) if found else 0
-        raise extra_fields(label, text, width, f"not a valid CSV file: {str(exc).strip()}") from None
-    except (pd.errors.EmptyDataError, ValueError) as exc:
-        raise InputError(Problem(label, "", f"not a valid CSV file: {exc}")) from None
-
-    if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
-        raise extra_fields(label, text, len(frame.columns))
-    # The header as written (pandas renames a repeated "vcpu" to "vcpu.1").
-    header = csv_records(text.split("\n", 1)[0])
-    names = [h.strip() for h in header[0][1]] if header else [str(c).strip() for c in frame.columns]
-    if len(names) != len(frame.columns):
-        names = [str(c).strip() for c in frame.columns]
+    records = csv_records(label, text)
+    names = [h.strip() for h in records[0][1]]
+    width = len(names)
+    # A file's first broken line is its problem: everything after it is read wrong.
+    for start, record in records[1:] if width else ():  # no header at all: the missing columns say it
+        if len(record) > width:
+            raise InputError(Problem(label, "", f"{len(record)} fields but the header has {width}", line=start,
+                                     hint="quote values that contain commas, or remove the extra commas"))  # fmt: skip
+    if unclosed_quote(text, records[-1][0]):
+        raise InputError(Problem(label, "", "not a valid CSV file: a quoted value is never closed", line=records[-1][0],
+                                 hint="check the quotes: a value that opens one must close it"))  # fmt: skip
     problems: list[Problem] = []
     seen: set[str] = set()
     for name in names:
@@ -129,27 +146,16 @@ def read_table(source: str | Path | None, kind: str, required: tuple[str, ...], 
     if problems:
         raise InputError(problems)
 
-    columns = dict(zip(names, frame.columns))  # header name -> pandas column
+    rows = [[value.strip() for value in record] for _, record in records[1:]]
     data: dict[str, list[str]] = {}
     for column in required + tuple(optional):
-        if column in columns:
-            data[column] = [v.strip() for v in frame[columns[column]].tolist()]
+        if column in seen:
+            index = names.index(column)
+            data[column] = [row[index] if index < len(row) else "" for row in rows]
         else:
-            data[column] = [optional[column]] * len(frame)
-    # skip_blank_lines=False keeps blank lines as rows, so that row numbers match CSV records.
-    values = [frame[c].tolist() for c in frame.columns]
-    blank = {i for i in range(len(frame)) if not any(col[i].strip() for col in values)}
-    return CsvTable(label, text, data, len(frame), blank)
-
-
-def extra_fields(label: str, text: str, width: int, fallback: str | None = None) -> InputError:
-    """The error for a line with more fields than the header (found with the csv module)."""
-    for start, record in csv_records(text):
-        if width and len(record) > width:
-            return InputError(Problem(label, "", f"{len(record)} fields but the header has {width}", line=start,
-                                      hint="quote values that contain commas, or remove the extra commas"))  # fmt: skip
-    return InputError(Problem(label, "", fallback or f"a line has more fields than the header ({width})",
-                              hint="check quotes and the number of commas on that line"))  # fmt: skip
+            data[column] = [optional[column]] * len(rows)
+    blank = {i for i, row in enumerate(rows) if not any(row)}
+    return CsvTable(label, data, [start for start, _ in records[1:]], blank)
 
 
 class Problems:
