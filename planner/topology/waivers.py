@@ -80,6 +80,9 @@ class WaiverRules(PoolerRules):
                pooler_names: list[str] | None) -> tuple[str, str] | None:
         """Return (kind, name) of what a waiver covers, if it exists."""
         if key == "pooler":
+            if pooler_names == [] and isinstance(value, str):
+                self.add(path, f"unknown pooler {value!r}", "the topology has no poolers: name an instance or a database")
+                return None
             name = self.reference(value, path, pooler_names, "pooler")
             return None if name is None else ("pooler", name)
         db_names = [n for n, db in databases.items() if db is not None] if databases is not None else None
