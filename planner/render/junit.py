@@ -62,7 +62,7 @@ def instance_arithmetic(instance: InstanceBudget, scenario: str) -> list[str]:
     mc = instance.max_connections
     estimate = f" (estimated: {mc.estimate_text()})" if mc.source == SOURCE_ESTIMATED else ""
     lines = [f"max_connections = {mc.value}{estimate} ({_class_label(instance)}, {mc.source})"]
-    lines += [line.strip() for line in reserve_lines(instance) if line.lstrip().startswith(("reserved", "usable"))]
+    lines += [line.strip() for line in reserve_lines(instance) if line.lstrip().startswith(("reserved =", "usable ="))]
     lines.append(f"alarm_at = floor({mc.value} × (1 − {float(instance.headroom) * 100:g}%)) = {instance.alarm_at}")
     result = instance.scenarios[scenario]
     sources = sorted(instance.demand_by_source, key=lambda s: (not s.unbounded, -s.demand[scenario]))
