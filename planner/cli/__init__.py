@@ -5,7 +5,7 @@ show), ``fix`` (recommend, emit), ``live`` (inspect, verify), ``aws`` (catalog r
 observe); ``common`` holds the options and helpers they share, ``app`` the application and
 :func:`main`. Importing this package registers every command, in the order ``--help`` lists them.
 Heavy libraries are imported inside the commands that need them, so ``planner check`` pays only
-for pandas (the catalogue) and PyYAML.
+for Typer and PyYAML (the catalogue is read with the standard ``csv`` module).
 """
 
 import importlib

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from planner import __version__
 from planner.errors import PlannerError
 
 if TYPE_CHECKING:
@@ -33,6 +32,8 @@ app.add_typer(catalog_app, name="catalog")
 
 def _version(value: bool) -> None:
     if value:
+        from planner import __version__  # read on use: importlib.metadata costs ~20 ms at every start-up
+
         typer.echo(f"planner {__version__}")
         raise typer.Exit()
 

@@ -14,7 +14,7 @@ from planner.cli import main
 
 from ..conftest import EXAMPLES, run_cli
 
-HEAVY = ("matplotlib", "boto3", "botocore", "psycopg", "jinja2")
+HEAVY = ("matplotlib", "boto3", "botocore", "psycopg", "jinja2", "pandas", "numpy")  # check reads the catalogue with csv (issue 14)
 
 
 def test_check_ok_exits_0() -> None:
@@ -212,7 +212,7 @@ def test_every_command_is_in_the_readme() -> None:
 
 
 def test_python_m_planner_and_no_heavy_imports_for_check() -> None:
-    """`python -m planner check` works and never imports matplotlib, boto3, psycopg or jinja2."""
+    """`python -m planner check` works and never imports matplotlib, boto3, psycopg, jinja2, pandas or numpy."""
     probe = (
         "import sys, runpy\n"
         f"sys.argv = ['planner', 'check', {str(EXAMPLES / 'pgbouncer-fleet.yaml')!r}]\n"
