@@ -19,7 +19,7 @@ from planner.errors import InputError, Problem
 from planner.model import SCENARIOS, Database, Pooler, Topology, worst_status
 from planner.reserves import Reserve
 
-if TYPE_CHECKING:  # the catalogue pulls in pandas; the arithmetic only needs its interface
+if TYPE_CHECKING:  # the arithmetic only needs the catalogue's interface, not its reader
     from planner.catalog import Catalog
 
 

@@ -29,7 +29,7 @@ from planner.model import (
 )
 from planner.reserves import Reserve, reserves_for
 
-if TYPE_CHECKING:  # the catalogue pulls in pandas; the arithmetic only needs its interface
+if TYPE_CHECKING:  # the arithmetic only needs the catalogue's interface, not its reader
     from planner.catalog import Catalog
 
 # Aurora Serverless v2: DBInstanceClassMemory follows the maximum capacity, 2 GiB per ACU, less a
