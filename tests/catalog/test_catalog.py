@@ -388,7 +388,7 @@ def test_classes_sorted_and_filtered(catalog):
 
 
 def test_load_is_fast():
-    load_catalog()  # warm: pandas imported, file cached
+    load_catalog()  # warm: modules imported, file cached
     best = min(_timed(load_catalog) for _ in range(5))
     assert best < 0.050
 
@@ -559,6 +559,16 @@ def test_extra_fields_on_a_line(tmp_path):
     lines[2] += ",surplus"
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match=rf"mine\.csv:3: {len(COLUMNS) + 1} fields but the header has {len(COLUMNS)}"):
+        load_catalog(path)
+
+
+def test_unclosed_quote_is_reported_not_swallowed(tmp_path):
+    """A quote that never closes would take every row after it into one value: it is an error, with its line."""
+    path = _user_csv(tmp_path)
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace("db.t2.micro", '"db.t2.micro', 1)
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InputError, match=r"mine\.csv:2: not a valid CSV file: a quoted value is never closed"):
         load_catalog(path)
 
 
