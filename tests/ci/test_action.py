@@ -275,3 +275,12 @@ def test_an_invalid_topology_fails_with_exit_2_and_no_diff(pull_request: Path, g
     run = run_action(pull_request, tmp_path / "runner", github, {"topologies": "infra/topology.yaml"}, PR_EVENT, base_ref="main")
     assert run.outputs["check"]["exit-code"] == "2" and run.failed == 2, run.log
     assert "no diff" in run.logs["diff"] and github.requests == []
+
+
+def test_a_refused_comment_warns_and_leaves_the_verdict_to_check(pull_request: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    _commit(pull_request, "infra/topology.yaml", _replicas(3))
+    github.refuse = (403, "Resource not accessible by integration")
+    run = run_action(pull_request, tmp_path / "runner", github, {"topologies": "infra/topology.yaml"}, PR_EVENT, base_ref="main")
+    assert run.codes == {"check": 0, "diff": 0, "comment": 0, "step5": 0}, run.log
+    assert "planner: GitHub API GET" in run.logs["comment"] and "403 Forbidden" in run.logs["comment"]
+    assert "::warning title=planner::the pull request comment was not written" in run.logs["comment"]
