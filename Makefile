@@ -12,7 +12,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # build environment.
 PIP_LOCKED := $(BIN)/python -m pip install --quiet --constraint $(LOCK)
 
-.PHONY: demo test install install-run system-deps catalog bench lock clean
+.PHONY: demo test install install-run system-deps catalog bench lock clean dist
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,11 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_check.py
 	$(BIN)/python benchmarks/bench_report.py
 	$(BIN)/python benchmarks/bench_sources.py
+	$(BIN)/python benchmarks/bench_check_small.py
+
+# The wheel and the sdist, built with the locked setuptools and wheel (no isolated, unpinned build environment).
+dist: $(TEST_STAMP)
+	$(BIN)/python -m build --no-isolation --outdir dist
 
 clean:
 	rm -rf $(VENV) .lock-venv build dist *.egg-info .pytest_cache
