@@ -20,14 +20,13 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.ci.fake_github import REPOSITORY, FakeGitHub, serve
+from tests.ci.fake_github import REPOSITORY, FakeGitHub
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
@@ -114,14 +113,6 @@ def run_action(workspace: Path, temp: Path, github: FakeGitHub, inputs: dict[str
 
 
 # --------------------------------------------------------------------------- fixtures
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    state, server = serve()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture

@@ -10,25 +10,16 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.ci.fake_github import REPOSITORY, FakeGitHub, serve
+from tests.ci.fake_github import REPOSITORY, FakeGitHub
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "action" / "github_comment.py"
 MARKER = "<!-- planner diff -->"
 PR = 7
-
-
-@pytest.fixture
-def github() -> Iterator[FakeGitHub]:
-    state, server = serve()
-    yield state
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture
