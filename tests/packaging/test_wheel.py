@@ -158,7 +158,7 @@ def test_the_installed_wheel_is_the_planner_that_runs(venv: Path, workdir: Path,
     assert probe.returncode == 0, probe.stderr
     module = Path(probe.stdout.splitlines()[0]).resolve()
     assert module.is_relative_to(venv.parent.resolve()), f"planner imported from {module}, not from the clean virtualenv"
-    no_site = _run([str(venv / "python"), "-c", "import pandas"], cwd=workdir, env=_clean_env())
+    no_site = _run([str(venv / "python"), "-c", "import yaml"], cwd=workdir, env=_clean_env())
     assert no_site.returncode == 0, "the dependencies are installed in the clean virtualenv"
     leak = _run([str(venv / "python"), "-c", "import pytest"], cwd=workdir, env=_clean_env())
     assert leak.returncode != 0, "the clean virtualenv sees the test environment's packages"
