@@ -1,7 +1,7 @@
 """planner: connection-budget capacity planning for PostgreSQL on AWS RDS and Aurora.
 
-The library API is importable from here; heavy modules (the pandas-backed catalogue) load on
-first use, so ``import planner`` stays cheap.
+The library API is importable from here; its modules load on first use, so ``import planner``
+stays cheap.
 """
 
 from __future__ import annotations

@@ -6,8 +6,6 @@ and stays a traceback (``--debug`` re-raises the others too). The commands regis
 on :data:`app` when :mod:`planner.cli` imports their modules.
 """
 
-from __future__ import annotations
-
 import sys
 from typing import TYPE_CHECKING, Annotated, Optional
 

@@ -6,8 +6,6 @@ Registered on the app in :mod:`planner.cli`. boto3 is imported only inside these
 use AWS exit 3 with one line saying what to do.
 """
 
-from __future__ import annotations
-
 import contextlib
 import json
 import sys

@@ -1,7 +1,5 @@
 """``check``, ``plan``, ``explain``, ``diff`` and ``report``: the commands over a topology's budget."""
 
-from __future__ import annotations
-
 import dataclasses
 import os
 import sys
@@ -100,8 +98,6 @@ def check(
     from planner.budget import compute_budget
     from planner.budget.gate import baseline_document, judge, load_baseline
     from planner.render import check as render
-    from planner.render.junit import render_junit_many
-    from planner.render.sarif import render_sarif_many
 
     if baseline is not None and write_baseline is not None:
         raise InputError("--baseline and --write-baseline: give one (write the baseline once, then check against it)")
@@ -122,15 +118,18 @@ def check(
         extra = {"observed": peaks} if format in (CheckFormat.text, CheckFormat.json, CheckFormat.markdown) else {}
     if format is CheckFormat.junit:  # a case above the alarm line fails as the exit code does
         extra = {**extra, "fail_on": fail_on.value}
-    renderer = {
-        CheckFormat.text: render.render_text_many,
-        CheckFormat.json: render.render_json_many,
-        CheckFormat.markdown: render.render_markdown_many,
-        CheckFormat.github: render.render_github_many,
-        CheckFormat.csv: render.render_csv_many,
-        CheckFormat.sarif: render_sarif_many,
-        CheckFormat.junit: render_junit_many,
-    }[format]
+    if format is CheckFormat.sarif:  # imported only when asked for: hashlib, urllib; xml.etree and its regexes
+        from planner.render.sarif import render_sarif_many as renderer
+    elif format is CheckFormat.junit:
+        from planner.render.junit import render_junit_many as renderer
+    else:
+        renderer = {
+            CheckFormat.text: render.render_text_many,
+            CheckFormat.json: render.render_json_many,
+            CheckFormat.markdown: render.render_markdown_many,
+            CheckFormat.github: render.render_github_many,
+            CheckFormat.csv: render.render_csv_many,
+        }[format]
     # only the scenarios' statuses decide, as waivers and the baseline let them; the warnings list never
     # does (docs/topology.md, Exit codes)
     failing = {"over"} if fail_on is FailOn.over else {"over", "warn"}

@@ -1,7 +1,5 @@
 """``catalog list`` and ``catalog show``: the instance-class catalogue (``catalog refresh`` is in ``cli.aws``)."""
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer

@@ -1,7 +1,5 @@
 """What every ``planner`` command shares: formats, options, loading inputs, writing output."""
 
-from __future__ import annotations
-
 import os
 import sys
 import tempfile

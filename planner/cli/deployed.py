@@ -5,8 +5,6 @@ done by :mod:`planner.topology.sources.importer`; these commands parse the optio
 output's format, write the file only once it reads as a valid topology, and summarize on stderr.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 from datetime import datetime, timezone

@@ -4,8 +4,6 @@ Registered on the app in :mod:`planner.cli`. Heavy work happens in :mod:`planner
 and :mod:`planner.advice.emit`; this module parses options, picks the option, writes files.
 """
 
-from __future__ import annotations
-
 import re
 import sys
 from dataclasses import replace

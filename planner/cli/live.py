@@ -6,8 +6,6 @@ The pure logic lives in :mod:`planner.live.inspect` and :mod:`planner.live.verif
 options, asks for confirmation, and renders ``inspect``.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from contextlib import contextmanager

@@ -226,6 +226,13 @@ def test_python_m_planner_and_no_heavy_imports_for_check() -> None:
     assert "main/writer" in result.stdout
 
 
+def test_cli_modules_keep_annotations_evaluated() -> None:
+    """Typer reads every command's signature at each start-up: string annotations (PEP 563) cost it twice."""
+    for module in sorted((Path(__file__).parents[2] / "planner" / "cli").glob("*.py")):
+        lines = module.read_text(encoding="utf-8").splitlines()
+        assert "from __future__ import annotations" not in lines, module.name
+
+
 def test_main_reraises_with_debug() -> None:
     from planner.errors import InputError
 
