@@ -14,13 +14,14 @@ import csv
 import difflib
 import io
 import math
-from importlib import resources
 from pathlib import Path
 
 from planner.errors import InputError, Problem
 
 MAX_PROBLEMS = 20  # report at most this many problems of one file
 PACKAGED_CATALOG = ("data", "instance_classes.csv")
+# planner/ itself: the wheel installs it as files, and a path costs no importlib.resources at every start-up
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 class CsvTable:
@@ -85,7 +86,7 @@ def unclosed_quote(text: str, line: int) -> bool:
 def read_text(source: str | Path | None, kind: str) -> tuple[str, str]:
     """Return (label for messages, text) of a CSV file or of the packaged catalogue."""
     if source is None:
-        resource = resources.files("planner").joinpath(*PACKAGED_CATALOG)
+        resource = PACKAGE_DIR.joinpath(*PACKAGED_CATALOG)
         label = str(resource)
         try:
             raw = resource.read_bytes()

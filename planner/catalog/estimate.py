@@ -27,7 +27,6 @@ import io
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from importlib import resources
 
 from planner.model import SOURCE_ESTIMATED, EngineMemory
 
@@ -153,7 +152,9 @@ def parse_rules(text: str) -> dict[tuple[str, str], EstimateRule]:
 @functools.cache
 def fitted_rules() -> dict[tuple[str, str], EstimateRule]:
     """Return the rules the bundled catalogue was built with (``planner/data/estimate_rules.csv``)."""
-    return parse_rules(resources.files("planner").joinpath(*RULES_FILE).read_text(encoding="utf-8"))
+    from planner.catalog.csvfile import PACKAGE_DIR
+
+    return parse_rules(PACKAGE_DIR.joinpath(*RULES_FILE).read_text(encoding="utf-8"))
 
 
 def nominal_bytes(memory_gib: str | Fraction | int | float) -> Fraction:

@@ -71,6 +71,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     args = [a for a in args if a != "--debug"]
+    from planner.cli import register  # the package imports this module first
+
+    register(args)
     command = typer.main.get_command(app)
     try:
         code = command.main(args=args, prog_name="planner", standalone_mode=False)

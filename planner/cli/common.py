@@ -66,10 +66,10 @@ TopologyArgument = Annotated[Path, typer.Argument(help="Topology file (.yaml, .y
 
 def source_overrides(values: Optional[list[str]], option: str = "--source") -> "SourceOverrides | None":
     """Parse ``--source KIND=PATH`` options (repeatable) into the paths that replace a topology's sources."""
-    from planner.topology.sources.base import KINDS, SourceOverrides
-
     if not values:
         return None
+    from planner.topology.sources.base import KINDS, SourceOverrides
+
     paths: dict[str, tuple[str, ...]] = {}
     for value in values:
         kind, sep, path = value.partition("=")

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from planner import __version__
+import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.gate import Gate
 from planner.model import SOURCE_ESTIMATED, Topology, worst_status
@@ -440,7 +440,7 @@ def render_json_many(reports: Sequence[BudgetReport],
     doc = {
         "status": overall_status(reports),
         "topologies": [_with_gate(report_dict(report), gate) for report, gate in zip(reports, _gates(reports, gates))],
-        "planner_version": __version__,
+        "planner_version": planner.__version__,
     }
     return json.dumps(doc, indent=2 if sources <= PRETTY_JSON_MAX_SOURCES else None)
 

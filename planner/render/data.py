@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from planner import __version__
+import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from planner.model import SOURCE_ESTIMATED
 from planner.reserves import Reserve
@@ -101,7 +101,7 @@ def report_dict(report: BudgetReport) -> dict[str, Any]:
         "warning_details": [
             {"code": w.code, "key_path": w.key_path, "line": w.line, "message": w.message} for w in report.warnings
         ],
-        "planner_version": __version__,
+        "planner_version": planner.__version__,
     } | provenance_dict(report)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable
 
-from planner import __version__
+import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, Finding, InstanceBudget
 from planner.review.diff import ADDED, CHANGED, REMOVED, UNCHANGED, BudgetDiff, Delta, InstanceChange, PoolerChange, SourceChange
 from planner.model import SOURCE_ESTIMATED
@@ -481,7 +481,7 @@ def diff_dict(diff: BudgetDiff) -> dict[str, Any]:
         "resolved_warnings": [str(w) for w in diff.resolved_warnings],
         "new_warning_details": [_finding_dict(w) for w in diff.new_warnings],
         "resolved_warning_details": [_finding_dict(w) for w in diff.resolved_warnings],
-        "planner_version": __version__,
+        "planner_version": planner.__version__,
     }
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from planner import __version__
+import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget.breaking import BreakingPoint, breaking_point, largest_services
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.candidates import class_fits
@@ -274,7 +274,7 @@ def build_context(
         topology=report.topology.name,
         path=report.topology.path,
         status=report.status,
-        planner_version=__version__,
+        planner_version=planner.__version__,
         catalog=_catalog_label(catalog),
         scenarios=report.scenarios,
         verdicts=tuple(verdicts),

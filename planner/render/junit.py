@@ -22,7 +22,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING, Sequence
 
-from planner import __version__
+import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget
 from planner.model import SOURCE_ESTIMATED
 from planner.render.check import _class_label, _demand
@@ -139,7 +139,7 @@ def _suite(parent: ET.Element, report: BudgetReport, fail_on: str, gate: "Gate |
     properties = _element(suite, "properties")
     _element(properties, "property", name="file", value=report.topology.path)
     _element(properties, "property", name="status", value=report.status)
-    _element(properties, "property", name="planner.version", value=__version__)
+    _element(properties, "property", name="planner.version", value=planner.__version__)
     for warning in report.warnings:
         _element(properties, "property", name=f"warning.{warning.code}", value=str(warning))
     tests = failures = 0

@@ -28,7 +28,7 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import quote
 
-from planner import __version__
+import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, Finding, InstanceBudget, PoolerBudget
 from planner.render.check import _class_label, _demand, breaking_sources, deployed_value, source_deployed_value
 
@@ -286,7 +286,7 @@ def sarif_log(reports: Sequence[BudgetReport], gates: "Sequence[Gate] | None" = 
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
         "runs": [{
-            "tool": {"driver": {"name": "planner", "version": __version__, "semanticVersion": __version__,
+            "tool": {"driver": {"name": "planner", "version": planner.__version__, "semanticVersion": planner.__version__,
                                 "informationUri": PROJECT_URI, "rules": rules}},
             "results": results,
             "columnKind": "unicodeCodePoints",

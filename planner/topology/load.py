@@ -18,17 +18,18 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, Problem
 from planner.model import DEFAULT_ENVIRONMENT, Database, Environment, Topology
 from planner.topology.parse import describe, detect_format, gc_paused, parse_text, read_text
 from planner.topology.services import POOL_DRIVERS
-from planner.topology.sources.base import SourceFiles, SourceOverrides
-from planner.topology.sources.files import DiskFiles
-from planner.topology.sources.resolve import needs_resolving, resolve_sources
+from planner.topology.sources import needs_resolving
 from planner.topology.values import is_int, is_number, to_fraction
 from planner.topology.waivers import WaiverRules
+
+if TYPE_CHECKING:
+    from planner.topology.sources.base import SourceFiles, SourceOverrides
 
 __all__ = ["POOL_DRIVERS", "TopologyError", "load_topology", "parse_topology"]
 
@@ -74,7 +75,10 @@ def parse_topology(text: str, filename: str, fmt: str | None = None, files: Sour
     fmt = detect_format(filename, fmt, text)
     with gc_paused():
         parsed = parse_text(text, filename, fmt)
-        if needs_resolving(parsed.data, overrides):
+        if needs_resolving(parsed.data, overrides):  # the readers are imported only for a topology that needs them
+            from planner.topology.sources.files import DiskFiles
+            from planner.topology.sources.resolve import resolve_sources
+
             parsed = resolve_sources(parsed, filename, files or DiskFiles(Path(filename).parent, filename), overrides)
         return _Validator(filename, parsed).topology()
 

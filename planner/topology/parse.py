@@ -10,26 +10,26 @@ records the 1-based line of every key path it sees (``services.web.replicas``,
 
 from __future__ import annotations
 
+import importlib
 import stat
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 from planner.errors import InputError, Problem
-from planner.topology.read_json import parse_json
 from planner.topology.parsed import (
     MAX_ALIAS_NODES,
     MAX_DEPTH,
     MAX_FILE_BYTES,
     MAX_NODES,
     ParsedFile,
+    ParseResult,
     StopParsing,
     describe,
     gc_paused,
     join_path,
     short_text,
 )
-from planner.topology.read_toml import parse_toml
-from planner.topology.read_yaml import parse_yaml
 
 __all__ = [
     "FORMATS", "MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "ParsedFile",
@@ -70,8 +70,8 @@ def sniff_format(text: str, not_format: str | None) -> str | None:
     Only called once the file's own format failed, so the cost of reading it again does not
     matter. JSON is tried first and YAML last: YAML reads JSON too, and JSON text is JSON.
     """
-    readers = {"json": parse_json, "toml": parse_toml, "yaml": parse_yaml}
-    for fmt, reader in readers.items():
+    for fmt in ("json", "toml", "yaml"):
+        reader = _reader(fmt)
         if fmt == not_format:
             continue
         if fmt == "yaml" and not_format == "json" and text.lstrip().startswith(("{", "[")):
@@ -156,18 +156,21 @@ def decode_bytes(data: bytes, filename: str) -> str:
 # --------------------------------------------------------------------------- dispatch
 
 
+def _reader(fmt: str) -> Callable[[str, str], ParseResult]:
+    """Return the parser of ``fmt`` ("yaml", "toml" or "json"), imported on first use: a YAML topology
+    does not pay for the TOML and JSON readers at every start-up of the CI gate."""
+    module = importlib.import_module(f"planner.topology.read_{fmt}")
+    reader: Callable[[str, str], ParseResult] = getattr(module, f"parse_{fmt}")
+    return reader
+
+
 def parse_text(text: str, filename: str, fmt: str) -> ParsedFile:
     """Parse ``text`` in format ``fmt`` into a mapping and its key lines (raises InputError)."""
     if not text.strip():
         raise InputError(_empty(filename))
     try:
         with gc_paused():
-            if fmt == "yaml":
-                data, lines, problems = parse_yaml(text, filename)
-            elif fmt == "toml":
-                data, lines, problems = parse_toml(text, filename)
-            else:
-                data, lines, problems = parse_json(text, filename)
+            data, lines, problems = _reader(fmt)(text, filename)
     except StopParsing as e:
         raise InputError(_with_format_hint(e.problem, text, fmt)) from None
     if data is None:

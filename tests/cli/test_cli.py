@@ -220,10 +220,32 @@ def test_python_m_planner_and_no_heavy_imports_for_check() -> None:
         "except SystemExit as e:\n    code = e.code\n"
         f"heavy = [m for m in sys.modules if m.split('.')[0] in {HEAVY!r}]\n"
         "print('HEAVY', heavy, 'CODE', code, file=sys.stderr)\n"
+        "print('GROUPS', sorted(m for m in sys.modules if m.startswith('planner.cli.') and m not in "
+        "('planner.cli.app', 'planner.cli.common')), file=sys.stderr)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env={**os.environ, "NO_COLOR": "1"})
     assert "HEAVY [] CODE 0" in result.stderr, result.stderr
+    assert "GROUPS ['planner.cli.budget']" in result.stderr  # only check's own group is built
     assert "main/writer" in result.stdout
+
+
+def test_each_command_word_loads_the_modules_that_register_it() -> None:
+    """planner.cli.COMMAND_GROUPS says which modules a command needs: it must match what they register."""
+    import planner.cli as cli
+
+    run_cli(["--help"])  # registers every group
+    registered: dict[str, set[str]] = {}
+    for command in cli.app.registered_commands:
+        assert command.callback is not None
+        name = command.name or command.callback.__name__
+        registered.setdefault(name, set()).add(command.callback.__module__.rsplit(".", 1)[1])
+    for group in cli.app.registered_groups:
+        assert group.typer_instance is not None and group.name is not None
+        modules = {c.callback.__module__.rsplit(".", 1)[1] for c in group.typer_instance.registered_commands if c.callback}
+        registered.setdefault(group.name, set()).update(modules)
+    assert registered == {word: set(groups) for word, groups in cli.COMMAND_GROUPS.items()}
+    assert [c.callback.__module__ for c in cli.app.registered_commands] == sorted(  # --help's order
+        (c.callback.__module__ for c in cli.app.registered_commands), key=lambda m: cli.GROUPS.index(m.rsplit(".", 1)[1]))
 
 
 def test_cli_modules_keep_annotations_evaluated() -> None:

@@ -25,6 +25,7 @@ from typing import Any, Callable
 from planner.errors import InputError, Problem
 from planner.model import Sourced
 from planner.topology.parsed import ParsedFile, describe, join_path
+from planner.topology.sources import FROM, needs_resolving
 from planner.topology.sources.base import (
     KINDS,
     Fact,
@@ -42,7 +43,6 @@ from planner.topology.sources.files import DiskFiles
 from planner.topology.values import parse_percent, suggest
 
 SECTIONS: dict[str, Role] = {"databases": "database", "services": "service", "poolers": "pooler"}
-FROM = "from"
 CONTAINER = "container"
 ENV = "env"
 DEFAULT = "default"
@@ -68,17 +68,6 @@ def ref_kind(ref: str) -> str | None:
     if _TERRAFORM_REF.fullmatch(ref):
         return "terraform"
     return None
-
-
-def needs_resolving(data: dict[str, Any], overrides: SourceOverrides | None = None) -> bool:
-    """Return whether a parsed topology uses sources at all (the common hand-written file does not)."""
-    if "sources" in data or overrides:
-        return True
-    for section in SECTIONS:
-        entries = data.get(section)
-        if isinstance(entries, dict) and any(isinstance(spec, dict) and FROM in spec for spec in entries.values()):
-            return True
-    return False
 
 
 def load_source(kind: str, files: SourceFiles, paths: list[str]) -> Source:
