@@ -13,33 +13,6 @@ signature at each start-up, and string annotations it would compile and evaluate
 parameter (two thirds of the time building the commands took; issue 14).
 """
 
-import importlib
-from typing import Sequence
-
-from planner.cli.app import app, main
-
-# Each module registers its commands on import; this is --help's order.
-GROUPS = ("budget", "catalog", "fix", "live", "aws", "deployed")
-# The modules a command word needs: `planner check` builds its own command only, not all thirty (the
-# CI gate's start-up, issue 14). tests/cli/test_cli.py holds this table to what each module registers.
-COMMAND_GROUPS: dict[str, tuple[str, ...]] = {
-    **dict.fromkeys(("check", "plan", "explain", "diff", "report"), ("budget",)),
-    **dict.fromkeys(("recommend", "emit"), ("fix",)),
-    **dict.fromkeys(("inspect", "verify"), ("live",)),
-    "catalog": ("catalog", "aws"),
-    "import": ("aws", "deployed"),
-    "observe": ("aws",),
-}
-
-
-def register(args: Sequence[str] = ()) -> None:
-    """Register the commands ``args`` run (every command for --help, no command or an unknown one)."""
-    word = next((a for a in args if not a.startswith("-")), None)
-    for group in COMMAND_GROUPS.get(word or "", GROUPS):
-        importlib.import_module(f"planner.cli.{group}")
-    # modules imported by earlier calls in this process keep --help's order
-    order = {f"planner.cli.{group}": i for i, group in enumerate(GROUPS)}
-    app.registered_commands.sort(key=lambda c: order.get(getattr(c.callback, "__module__", ""), len(order)))
-
+from planner.cli.app import COMMAND_GROUPS, GROUPS, app, main, register
 
 __all__ = ["COMMAND_GROUPS", "GROUPS", "app", "main", "register"]

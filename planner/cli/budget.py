@@ -96,7 +96,6 @@ def check(
       planner check infra/*.yaml --baseline planner-baseline.json --format github
     """
     from planner.budget import compute_budget
-    from planner.budget.gate import baseline_document, judge, load_baseline
     from planner.render import check as render
 
     if baseline is not None and write_baseline is not None:
@@ -106,7 +105,11 @@ def check(
         raise InputError("--observed: observed peaks belong to one topology's instances; "
                          "run check once per topology with its own --observed file")
     chosen = _scenarios(scenario)
-    recorded = load_baseline(baseline) if baseline is not None else None
+    recorded = None
+    if baseline is not None:
+        from planner.budget.gate import load_baseline
+
+        recorded = load_baseline(baseline)
     loaded, cat = _load_all(paths, catalog, observations, sources=source)
     reports = [compute_budget(topo, cat, chosen) for topo in loaded]
     extra = {}
@@ -133,19 +136,24 @@ def check(
     # only the scenarios' statuses decide, as waivers and the baseline let them; the warnings list never
     # does (docs/topology.md, Exit codes)
     failing = {"over"} if fail_on is FailOn.over else {"over", "warn"}
-    today = datetime.now(timezone.utc).date()
-    if write_baseline is not None:
-        text = baseline_document(reports, today)
-        _emit(text, write_baseline)
-        recorded = load_baseline(write_baseline)
-        count = sum(len(r) for r in recorded.topologies.values())
-        print(f"planner: baseline written: {write_baseline} ({count} breach{'es' if count != 1 else ''} recorded)", file=sys.stderr)
-    gates = [judge(report, failing, today, recorded) for report in reports]
+    gates = None  # without waivers or a baseline the gate is the status: nothing to judge, nothing to import
+    if write_baseline is not None or recorded is not None or any(topology.waivers for topology in loaded):
+        from planner.budget.gate import baseline_document, judge, load_baseline
+
+        today = datetime.now(timezone.utc).date()
+        if write_baseline is not None:
+            _emit(baseline_document(reports, today), write_baseline)
+            recorded = load_baseline(write_baseline)
+            count = sum(len(r) for r in recorded.topologies.values())
+            print(f"planner: baseline written: {write_baseline} ({count} breach{'es' if count != 1 else ''} recorded)",
+                  file=sys.stderr)
+        gates = [judge(report, failing, today, recorded) for report in reports]
     _emit(renderer(reports, **extra, gates=gates), output)
     if format is CheckFormat.github and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(render.render_markdown_many(reports, gates=gates) + "\n")
-    if any(gate.failed for gate in gates):
+    failed = any(gate.failed for gate in gates) if gates is not None else render.overall_status(reports) in failing
+    if failed:
         raise typer.Exit(EXIT_OVER)
 
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
-from planner.budget.gate import Gate
 from planner.model import SOURCE_ESTIMATED, Topology, worst_status
 from planner.render.data import report_dict
 from planner.render.gate import eased_note, gate_dict, gate_markdown, gate_text, outcome_of, unused_message
 from planner.render.table import markdown_table, md_escape, text_table
 
 if TYPE_CHECKING:
+    from planner.budget.gate import Gate
     from planner.live.observe import ObservedPeak
 
 STATUS_MARK = {"ok": "✅ ok", "warn": "⚠️ warn", "over": "❌ over"}
