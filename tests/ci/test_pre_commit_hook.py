@@ -193,3 +193,21 @@ def test_files_in_the_config_narrows_the_hook(pre_commit_home: str, head: str, t
     result = _pre_commit(repo, "run", "planner-check", "--all-files", "--verbose")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "lambda-proxy" in result.stdout and "shared-instance" not in result.stdout, result.stdout
+
+
+def test_try_repo_runs_the_hook_on_a_throwaway_repository(head: str, tmp_path: Path) -> None:
+    """`pre-commit try-repo`, as a user tries the hook before adding it to a config: one call, which
+    builds its own virtualenv (its store is temporary whatever PRE_COMMIT_HOME says)."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    assert _git(repo, "init", "--quiet").returncode == 0
+    shutil.copy(OVER, repo / "topology.yaml")
+    _git(repo, "add", ".")
+    started = time.monotonic()
+    tried = _pre_commit(repo, "try-repo", str(ROOT), "planner-check", "--ref", head, "--all-files")
+    print(f"\npre-commit try-repo took {time.monotonic() - started:.1f} s", file=sys.stderr)
+    if tried.returncode not in (0, 1) or "planner check (connection budgets)" not in tried.stdout:
+        _unavailable(f"pre-commit try-repo could not run the hook: {(tried.stdout + tried.stderr).strip()[-1500:]}")
+    assert tried.returncode == 1, tried.stdout + tried.stderr
+    assert re.search(r"planner check \(connection budgets\)\.+Failed", tried.stdout), tried.stdout
+    assert re.search(r"main/writer\s+db\.t3\.micro .*OVER", tried.stdout), tried.stdout
