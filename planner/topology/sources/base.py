@@ -83,7 +83,9 @@ class Found:
     None when the object has no environment. ``notes`` are things a reviewer should know that
     are not values ("reserved_concurrent_executions is -1: unreserved"). ``env_unread`` maps a
     container to what sets variables planner cannot list ("Secret/db" in a Kubernetes ``envFrom``):
-    a variable missing from ``env`` may still be set by one of them.
+    a variable missing from ``env`` may still be set by one of them. ``images`` are the container
+    images the object runs (how ``planner import`` tells a PostgreSQL client from a datastore);
+    empty where the source says none (Terraform).
     """
 
     origin: Origin
@@ -91,6 +93,7 @@ class Found:
     env: dict[str, dict[str, Fact | Unknown]] | None = None
     notes: list[str] = field(default_factory=list)
     env_unread: dict[str, list[str]] = field(default_factory=dict)
+    images: tuple[str, ...] = ()
 
 
 class RefError(Exception):

@@ -54,8 +54,9 @@ class ComposeSource:
         def at(field: str) -> Origin:
             return Origin(ref, doc.file, doc.line(f"{path}.{field}"), field)
 
+        images = (spec["image"],) if isinstance(spec.get("image"), str) else ()
         if role == "database":
-            return Found(origin, self.database(spec, ref, at), env={name: env})
+            return Found(origin, self.database(spec, ref, at), env={name: env}, images=images)
         facts: dict[str, Any] = {}
         deploy = spec.get("deploy") if isinstance(spec.get("deploy"), dict) else {}
         if "replicas" in deploy:
@@ -70,7 +71,7 @@ class ComposeSource:
                 facts["max_surge"] = Fact(update.get("parallelism", 1), at("deploy.update_config"))
             else:
                 facts["max_surge"] = Fact(0, Origin(ref, doc.file, origin.line, "(containers are replaced, stop-first)"))
-        return Found(origin, facts, env={name: env})
+        return Found(origin, facts, env={name: env}, images=images)
 
     @staticmethod
     def database(spec: dict[str, Any], ref: str, at: Any) -> dict[str, Any]:

@@ -144,25 +144,8 @@ def _databases(source: Source) -> list[str]:
     refs = source.names("database")
     if source.kind != "compose":
         return refs
-    return [ref for ref in refs if any(POSTGRES_IMAGES.fullmatch(_repository(image)) for image in _images(source, ref))]
-
-
-def _images(source: Source, ref: str) -> list[str]:
-    """Return the container images of a workload (Compose and Kubernetes; none for Terraform)."""
-    if source.kind == "compose":
-        spec = getattr(source, "services", {}).get(ref.split("/", 1)[1], ({},))[0]
-        image = spec.get("image") if isinstance(spec, dict) else None
-        return [image] if isinstance(image, str) else []
-    if source.kind == "kubernetes":
-        try:
-            obj = source.lookup(ref)  # type: ignore[attr-defined]
-        except RefError:
-            return []
-        template = obj.spec.get("template") if isinstance(obj.spec.get("template"), dict) else {}
-        pod = template.get("spec") if isinstance(template.get("spec"), dict) else {}
-        containers = pod.get("containers") if isinstance(pod.get("containers"), list) else []
-        return [c["image"] for c in containers if isinstance(c, dict) and isinstance(c.get("image"), str)]
-    return []
+    return [ref for ref in refs
+            if any(POSTGRES_IMAGES.fullmatch(_repository(image)) for image in source.find(ref, "database").images)]
 
 
 _WHERE_INSTEAD = {
@@ -185,7 +168,7 @@ def _entry(source: Source, ref: str, role: Role, section: str, notes: list[str])
     except RefError as e:  # names() lists it, but it cannot be read as this role: say so and go on
         notes.append(f"{ref}: not imported: {e.message}")
         return None
-    images = _images(source, ref)
+    images = found.images
     if role == "service" and images and all(NOT_CLIENTS.fullmatch(_repository(i)) for i in images):
         notes.append(f"{ref}: not imported as a service: its image {images[0]} is not a PostgreSQL client"
                      + _WHERE_INSTEAD.get(_repository(images[0]).split("-")[0], ""))

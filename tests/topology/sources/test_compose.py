@@ -193,3 +193,12 @@ def test_the_library_raises_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError) as info:
         load_topology(write(tmp_path, "services:\n  result: {from: compose/nope}\n"))
     assert "no Compose service 'nope'" in str(info.value)
+
+
+def test_a_service_says_the_image_it_runs() -> None:
+    from planner.topology.sources.files import DiskFiles
+    from planner.topology.sources.resolve import load_source
+
+    stack = load_source("compose", DiskFiles(FIXTURES, "topology.yaml"), ["docker-stack.yml"])
+    assert stack.find("compose/db", "database").images == ("postgres:15-alpine",)
+    assert stack.find("compose/redis", "service").images == ("redis:alpine",)

@@ -188,6 +188,7 @@ def test_rolling_update_without_its_parameters_surges_by_the_default() -> None:
 
 def test_a_replica_set_has_no_rollout_and_may_be_autoscaled() -> None:
     alone = source("replicaset/frontend.yaml").find("ReplicaSet/frontend", "service")
+    assert alone.images == ("nginx",)  # what import tells a client from a datastore by
     assert facts(alone) == {"replicas": 3, "max_surge": 0}
     assert origins(alone)["max_surge"] == "ReplicaSet/frontend (a ReplicaSet has no rollout: no surge), replicaset/frontend.yaml:1"
     scaled = source("replicaset").find("ReplicaSet/frontend", "service")

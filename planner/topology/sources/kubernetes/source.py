@@ -117,8 +117,10 @@ class KubernetesSource:
         for index, container in enumerate(containers if isinstance(containers, list) else []):
             if isinstance(container, dict) and isinstance(container.get("name"), str):
                 env[container["name"]], unread[container["name"]] = container_environment(self, obj, index, container)
+        images = tuple(c["image"] for c in containers if isinstance(c, dict) and isinstance(c.get("image"), str)) \
+            if isinstance(containers, list) else ()
         return Found(Origin(self.label(obj), obj.doc.file, obj.line()), facts, env=env, notes=notes,
-                     env_unread={name: names for name, names in unread.items() if names})
+                     env_unread={name: names for name, names in unread.items() if names}, images=images)
 
     def at(self, obj: Manifest, field: str, shown: str | None = None) -> Origin:
         """Return the origin of ``field`` of ``obj``; ``shown`` names the field if not ``field`` itself."""
