@@ -118,7 +118,7 @@ def breaches(report: BudgetReport, failing: Iterable[str]) -> list[Breach]:
         for scenario, result in instance.scenarios.items():
             if result.status in failing:
                 limit = instance.usable if result.status == "over" else instance.alarm_at
-                found.append(Breach("instance", f"{instance.database}/{instance.role}", instance.database, scenario,
+                found.append(Breach("instance", instance.name, instance.database, scenario,
                                     result.status, result.demand, limit, instance.line))
     for pooler in report.poolers:
         for scenario, result in pooler.scenarios.items():

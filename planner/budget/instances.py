@@ -49,6 +49,11 @@ class InstanceBudget:
     engine_version: str = ""
 
     @property
+    def name(self) -> str:
+        """Return the instance as every output names it: ``main/writer``, ``main/reader-2``."""
+        return f"{self.database}/{self.role}"
+
+    @property
     def reserved_slots(self) -> tuple[tuple[str, int], ...]:
         """Return (parameter, value) of each reserve, in the order the engine version lists them."""
         return tuple((r.parameter, r.value) for r in self.reserves)

@@ -97,7 +97,7 @@ def _bouncer_budget(snapshot: "Snapshot | None", report: "BudgetReport | None", 
         return {"source": "live", "where": snapshot.where, "usable": snapshot.settings.usable}
     if report is not None:
         instance = _writer(report, database, report.topology.path)
-        return {"source": "plan", "where": f"{instance.database}/{instance.role} of {report.topology.path}", "usable": instance.usable}
+        return {"source": "plan", "where": f"{instance.name} of {report.topology.path}", "usable": instance.usable}
     return None
 
 

@@ -185,7 +185,7 @@ def observed_findings(report: "BudgetReport", matched: Mapping[tuple[str, str], 
             when = f" on {peak.date}" if peak.date else ""
             findings.append(Finding(
                 "observed-above-plan",
-                f"the plan's {scenario} demand {demand} on {instance.database}/{instance.role} is below the "
+                f"the plan's {scenario} demand {demand} on {instance.name} is below the "
                 f"{peak.peak} connections CloudWatch saw{when} ({peak.instance}): a source is missing from the topology",
                 key, report.topology.line_of(key),
             ))  # fmt: skip

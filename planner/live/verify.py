@@ -80,7 +80,7 @@ def default_scale(max_connections: int, reserved: int, limit: int = LOCAL_LIMIT)
 
 def build_plan(topology: "Topology", instance: "InstanceBudget", scenario: str, scale: int | None, local: bool) -> VerifyPlan:
     """Return the connections verify opens for ``scenario`` on ``instance``, scaled for ``--local``."""
-    where = f"{instance.database}/{instance.role}"
+    where = instance.name
     m, reserved = instance.max_connections.value, instance.reserved
     if m <= reserved:
         raise InputError(f"{topology.path}: {where}: max_connections {m} does not exceed the {reserved} reserved slots: PostgreSQL would not start")

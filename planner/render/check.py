@@ -38,10 +38,6 @@ def estimate_note(instances: "Sequence[InstanceBudget]") -> str:
     return ESTIMATE_NOTE + (f"; a real instance may read (the rule's leave-one-out range): {', '.join(ranges)}" if ranges else "")
 
 
-def _instance_name(instance: InstanceBudget) -> str:
-    return f"{instance.database}/{instance.role}"
-
-
 def _class_label(instance: InstanceBudget) -> str:
     """Return what runs the instance, for a sentence: its class, or "self-managed" (which has none)."""
     if instance.instance_class:
@@ -87,7 +83,7 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
         for scenario, result in instance.scenarios.items():
             free = None if result.demand is None else instance.usable - result.demand
             rows.append([
-                _instance_name(instance) if first else "",
+                instance.name if first else "",
                 (instance.instance_class or "-") if first else "",
                 _max_label(instance) if first else "",
                 instance.reserved if first else "",
@@ -113,7 +109,7 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
         lines.append("")
         for instance in flagged:
             worst = _worst_scenario(instance)
-            lines.append(f"largest sources on {_instance_name(instance)} ({worst}): {_top_sources(instance, worst)}")
+            lines.append(f"largest sources on {instance.name} ({worst}): {_top_sources(instance, worst)}")
     if report.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in report.warnings]
     lines += gate_text(gate)
@@ -164,7 +160,7 @@ def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], Ob
     rows: list[list[object]] = []
     for instance in report.instances:
         cells: list[object] = [
-            _instance_name(instance), instance.instance_class or "-", _max_label(instance), instance.usable, instance.alarm_at,
+            instance.name, instance.instance_class or "-", _max_label(instance), instance.usable, instance.alarm_at,
         ]
         cells += [f"{_demand(instance.scenarios[s].demand)} {STATUS_MARK[instance.scenarios[s].status]}" for s in scenarios]
         rows.append(cells + ([_observed(observed, instance)] if observed is not None else []))
@@ -194,7 +190,7 @@ def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], Ob
         ]
         out += [
             "",
-            f"<details><summary>Demand by source on {md_escape(_instance_name(instance))}</summary>",
+            f"<details><summary>Demand by source on {md_escape(instance.name)}</summary>",
             "",
             markdown_table(["source"] + scenarios, srows) if srows else "_no sources_",
             "",
@@ -237,7 +233,7 @@ def render_csv(report: BudgetReport, gate: Gate | None = None) -> str:
                 row = (report.topology.name, instance.database, instance.role, instance.instance_class, scenario, source.source,
                        source.kind, source.via, None if source.unbounded else source.demand[scenario], result.demand,
                        instance.usable, instance.alarm_at, result.status, "yes" if estimated else "no",
-                       outcome_of(gate, "instance", f"{instance.database}/{instance.role}", scenario))
+                       outcome_of(gate, "instance", instance.name, scenario))
                 writer.writerow([csv_cell(v) for v in row])
     return out.getvalue()
 
@@ -334,9 +330,9 @@ def render_github(report: BudgetReport, gate: Gate | None = None) -> str:
             continue
         worst = _worst_scenario(instance)
         result = instance.scenarios[worst]
-        passes, why = eased_note(gate, "instance", f"{instance.database}/{instance.role}")
+        passes, why = eased_note(gate, "instance", instance.name)
         message = (
-            f"{_instance_name(instance)} ({_class_label(instance)}) is {result.status} in {worst}: demand "
+            f"{instance.name} ({_class_label(instance)}) is {result.status} in {worst}: demand "
             f"{_demand(result.demand)} vs usable {instance.usable}, alarm at {instance.alarm_at}. "
             f"Largest sources: {_top_sources(instance, worst)}" + (f" ({why})" if why else "")
         )
@@ -349,7 +345,7 @@ def render_github(report: BudgetReport, gate: Gate | None = None) -> str:
             kind = "pooler" if source.kind == "pooler" else "service"
             out.append(_annotation(
                 instance_level, path, source.line, f"{source.source} on {instance.database}",
-                f"{kind} {source.source} opens {share} on {_instance_name(instance)} in {worst} ({source.working[worst]})",
+                f"{kind} {source.source} opens {share} on {instance.name} in {worst} ({source.working[worst]})",
             ))
     for pooler in report.poolers:
         if pooler.status == "over":

@@ -79,7 +79,7 @@ def verdict(instance: InstanceBudget, observed: "ObservedPeak | None" = None) ->
     )
     if observed is not None and observed.peak is not None:
         detail += f"; observed peak {observed.peak:,} (CloudWatch DatabaseConnections, {observed.date}, {observed.days} days)"
-    name = f"{instance.database}/{instance.role}"
+    name = instance.name
     return Verdict(name, instance.status, headline, detail, _estimated(instance), slug(f"instance-{name}"))
 
 
@@ -175,7 +175,7 @@ def _instance_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids) 
     views: list[InstanceView] = []
     first_reader: dict[str, InstanceView] = {}
     for instance in report.instances:
-        name = f"{instance.database}/{instance.role}"
+        name = instance.name
         sources = tuple(sorted(instance.demand_by_source, key=lambda s: (not s.unbounded, -_worst_value(s), s.source)))
         leader = first_reader.get(instance.database)
         bare = InstanceView(

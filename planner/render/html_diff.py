@@ -78,7 +78,7 @@ def _sources(report: BudgetReport) -> dict[tuple[str, str], SourceDemand]:
     found: dict[tuple[str, str], SourceDemand] = {}
     for instance in report.instances:
         for source in instance.demand_by_source:
-            found[(f"{instance.database}/{instance.role}", source.source)] = source
+            found[(instance.name, source.source)] = source
     for pooler in report.poolers:
         for source in pooler.clients:
             found[(f"{pooler.pooler} clients", source.source)] = source
@@ -118,9 +118,8 @@ def _source_changes(before: BudgetReport, after: BudgetReport, scenarios: Sequen
 def build_diff(before: BudgetReport, after: BudgetReport, prefix: str) -> DiffView:
     """Return every number of ``after`` next to ``before``'s, and a chart of the change per source."""
     scenarios = list(after.scenarios)
-    name = lambda i: f"{i.database}/{i.role}"  # noqa: E731
     instances = _subjects(
-        {name(i): i for i in before.instances}, {name(i): i for i in after.instances}, scenarios,
+        {i.name: i for i in before.instances}, {i.name: i for i in after.instances}, scenarios,
         _instance_numbers,  # type: ignore[arg-type]
     )
     poolers = _subjects(

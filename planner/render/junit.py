@@ -88,7 +88,7 @@ def instance_arithmetic(instance: InstanceBudget, scenario: str) -> list[str]:
 def _instance_case(suite: ET.Element, report: BudgetReport, instance: InstanceBudget, scenario: str,
                    fail_on: str, gate: "Gate | None") -> bool:
     """Add one instance × scenario testcase; return whether it failed."""
-    name = f"{instance.database}/{instance.role}"
+    name = instance.name
     case = _element(suite, "testcase", classname=f"{report.topology.name}.{name}", name=scenario)
     result = instance.scenarios[scenario]
     if result.status == "ok":

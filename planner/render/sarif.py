@@ -174,7 +174,7 @@ def _suppress(result: dict[str, Any], judged: tuple[str, str] | None) -> None:
 def _instance_results(report: BudgetReport, instance: InstanceBudget, gate: "Gate | None",
                       root: str | None) -> list[dict[str, Any]]:
     topology = report.topology
-    name = f"{instance.database}/{instance.role}"
+    name = instance.name
     results = []
     for scenario, result in instance.scenarios.items():
         if result.status == "ok":

@@ -80,7 +80,7 @@ def render_text(report: VerifyReport) -> str:
     result = instance.scenarios.get(plan.scenario)
     reserved = ", ".join(f"{n} {v}" for n, v in s.reserved_slots)
     lines = [
-        f"verify {plan.topology.name} ({plan.topology.path}): {instance.database}/{instance.role}, scenario {plan.scenario}",
+        f"verify {plan.topology.name} ({plan.topology.path}): {instance.name}, scenario {plan.scenario}",
         f"plan: {instance.instance_class or instance.engine}, max_connections {instance.max_connections.value}, reserved {instance.reserved}, "
         f"usable {instance.usable}; demand {result.demand if result else '-'} ({(result.status if result else '-').upper()})",
         f"server: {report.where}; max_connections {s.max_connections}, {reserved}",
