@@ -13,18 +13,22 @@ from ..conftest import run_cli
 HOSTILE = "=cmd|' /C calc'!A0 <img src=x onerror=alert(1)> | **bold** [link](http://x) %0A\n::error::"
 
 
-@pytest.fixture
-def topology(tmp_path: Path) -> Path:
-    path = tmp_path / "hostile.json"
+def write_hostile(folder: Path, name: str = HOSTILE) -> Path:
+    """Write an over-budget JSON topology named ``name`` (markup, a formula, a workflow command) into ``folder``."""
     import json
 
-    doc = {
-        "version": 1, "name": HOSTILE,
+    path = folder / "hostile.json"
+    path.write_text(json.dumps({
+        "version": 1, "name": name,
         "databases": {"main": {"engine": "self-managed", "parameters": {"max_connections": 20}}},
         "services": {"web": {"replicas": 10, "pool": 5}},
-    }
-    path.write_text(json.dumps(doc))
+    }))
     return path
+
+
+@pytest.fixture
+def topology(tmp_path: Path) -> Path:
+    return write_hostile(tmp_path)
 
 
 def test_markdown_escapes_the_name(topology: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 import xmlschema
 
 from ..conftest import EXAMPLES, run_cli
-from .test_escaping import HOSTILE
+from .test_escaping import HOSTILE, write_hostile
 from .test_sarif import E2E, OK, OVER, TOPOLOGIES, WARN
 
 SCHEMA = Path(__file__).parent / "schemas" / "junit-10.xsd"
@@ -124,13 +123,7 @@ def test_kubernetes_topology(schema: xmlschema.XMLSchema10, tmp_path: Path, monk
 
 
 def test_hostile_name_and_control_characters(schema: xmlschema.XMLSchema10, tmp_path: Path) -> None:
-    path = tmp_path / "hostile.json"
-    path.write_text(json.dumps({
-        "version": 1, "name": HOSTILE + "\u0001\u001b",
-        "databases": {"main": {"engine": "self-managed", "parameters": {"max_connections": 20}}},
-        "services": {"web": {"replicas": 10, "pool": 5}},
-    }))
-    _, root = junit(schema, str(path))
+    _, root = junit(schema, str(write_hostile(tmp_path, HOSTILE + "\u0001\u001b")))
     suite = root.find("testsuite")
     assert suite is not None and suite.get("name") == HOSTILE + "\ufffd\ufffd"  # XML 1.0 cannot carry them
 

@@ -14,7 +14,7 @@ import pytest
 from planner.render.sarif import LINT_RULES, sarif_rules
 
 from ..conftest import EXAMPLES, run_cli
-from .test_escaping import HOSTILE
+from .test_escaping import HOSTILE, write_hostile
 
 SCHEMAS = Path(__file__).parent / "schemas"
 ROOT = Path(__file__).parents[2]
@@ -151,13 +151,7 @@ def test_uris_are_relative_to_the_current_directory(validator: jsonschema.Draft4
 
 
 def test_hostile_name_stays_text(validator: jsonschema.Draft4Validator, tmp_path: Path) -> None:
-    path = tmp_path / "hostile.json"
-    path.write_text(json.dumps({
-        "version": 1, "name": HOSTILE + "\u0001",
-        "databases": {"main": {"engine": "self-managed", "parameters": {"max_connections": 20}}},
-        "services": {"web": {"replicas": 10, "pool": 5}},
-    }))
-    _, log = sarif(validator, str(path))
+    _, log = sarif(validator, str(write_hostile(tmp_path, HOSTILE + "\u0001")))
     assert results(log) and all(r["message"]["text"].startswith(HOSTILE + "\u0001: ") for r in results(log))
 
 
