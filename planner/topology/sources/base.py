@@ -73,27 +73,90 @@ class Link:
 Value = Union[Fact, Unknown, Link]
 
 
+@dataclass(frozen=True)
+class Container:
+    """One process a workload runs, as the deployment describes it: what the recogniser reads.
+
+    Every reader (Kubernetes, Compose, Terraform's Lambda functions and ECS task definitions) reduces
+    what it reads to these, so that one recogniser (:mod:`planner.topology.sources.apps`), reading a
+    table of known app servers and frameworks, turns any of them into processes, threads and a pool,
+    whichever format the deployment is written in.
+
+    ``entrypoint`` and ``args`` are the words as the container runs them, after the reader's own
+    expansion (Kubernetes' ``$(VAR)``, Compose's ``${VAR}`` interpolation and shell-like splitting of
+    a string); None means the image's own ``ENTRYPOINT``/``CMD``, which planner cannot see. A reader
+    that knows the image's default is cleared (Compose clears ``CMD`` when ``entrypoint`` is set;
+    Kubernetes ignores ``CMD`` when ``command`` is set) gives ``()`` instead of None.
+    ``cpus`` is the container's CPU limit in cores (a number, possibly fractional), where the
+    deployment sets one: what pins "one process per CPU" defaults (Celery) down. ``files`` maps a
+    path inside the container to the text of a file mounted there that planner can read (a ConfigMap
+    volume, a Compose bind mount): ``pgbouncer.ini``, ``gunicorn.conf.py``. ``one_shot`` marks a
+    container that runs to completion before the others start (a Kubernetes init container).
+    """
+
+    name: str
+    image: str | None = None
+    entrypoint: tuple[str, ...] | None = None
+    args: tuple[str, ...] | None = None
+    command_origin: Origin | None = None  # where entrypoint/args are written
+    env: dict[str, Fact | Unknown] = field(default_factory=dict)
+    env_unread: tuple[str, ...] = ()  # what may set variables planner cannot list ("Secret/db")
+    cpus: Fact | None = None
+    files: dict[str, Fact] = field(default_factory=dict)
+    one_shot: bool = False
+
+    @property
+    def command(self) -> tuple[str, ...] | None:
+        """Return the words the container runs (entrypoint then args), or None if the image's
+        entrypoint is unknown and no args are given; the args alone when only they are known."""
+        if self.entrypoint is None:
+            return self.args
+        return self.entrypoint + (self.args or ())
+
+
 @dataclass
 class Found:
     """What one source object says about a topology entry.
 
     ``facts`` maps a key path relative to the entry (``replicas.max``, ``lambda.concurrency``,
-    ``parameters.max_connections``) to its value. ``env`` maps each container (or the one
-    process, for sources without containers) to its environment, for ``{env: NAME}`` values;
-    None when the object has no environment. ``notes`` are things a reviewer should know that
-    are not values ("reserved_concurrent_executions is -1: unreserved"). ``env_unread`` maps a
-    container to what sets variables planner cannot list ("Secret/db" in a Kubernetes ``envFrom``):
-    a variable missing from ``env`` may still be set by one of them. ``images`` are the container
-    images the object runs (how ``planner import`` tells a PostgreSQL client from a datastore);
-    empty where the source says none (Terraform).
+    ``parameters.max_connections``) to its value. ``containers`` are the processes the object runs
+    (:class:`Container`), each with its environment for ``{env: NAME}`` values; None when the object
+    has no environment to read (an RDS database, a Lambda function whose variables are known only
+    after apply). ``notes`` are things a reviewer should know that are not values
+    ("reserved_concurrent_executions is -1: unreserved"). ``depends_on`` maps the other objects of the
+    same source this one waits for (Compose ``depends_on`` and ``links``) to the condition it waits
+    for (``service_started``, ``service_healthy``, ``service_completed_successfully``): evidence of
+    which database or pooler a container talks to.
     """
 
     origin: Origin
     facts: dict[str, Value] = field(default_factory=dict)
-    env: dict[str, dict[str, Fact | Unknown]] | None = None
+    containers: tuple[Container, ...] | None = None
     notes: list[str] = field(default_factory=list)
-    env_unread: dict[str, list[str]] = field(default_factory=dict)
-    images: tuple[str, ...] = ()
+    depends_on: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, dict[str, Fact | Unknown]] | None:
+        """Return each container's environment by container name (None: the object has none)."""
+        if self.containers is None:
+            return None
+        return {c.name: c.env for c in self.containers if not c.one_shot}
+
+    @property
+    def env_unread(self) -> dict[str, list[str]]:
+        """Return, per container, what sets variables planner cannot list ("Secret/db" in an
+        ``envFrom``): a variable missing from ``env`` may still be set by one of them."""
+        return {c.name: list(c.env_unread) for c in self.containers or () if c.env_unread and not c.one_shot}
+
+    @property
+    def images(self) -> tuple[str, ...]:
+        """Return the images the object's long-running containers run (how ``planner import`` tells a
+        PostgreSQL client from a datastore); empty where the source says none (Terraform)."""
+        return tuple(c.image for c in self.containers or () if c.image and not c.one_shot)
+
+    def container(self, name: str) -> Container | None:
+        """Return the container ``name``, if the object runs one by that name."""
+        return next((c for c in self.containers or () if c.name == name), None)
 
 
 class RefError(Exception):
@@ -154,3 +217,11 @@ class Source(Protocol):
 
     def names(self, role: Role) -> list[str]:
         """Return the references this source can resolve for a ``role`` entry (for imports and hints)."""
+
+    def hosts(self) -> dict[str, str]:
+        """Return the host names by which containers reach this source's objects, each mapped to the
+        reference of the object that answers there: a Compose service's name, ``container_name``,
+        ``hostname`` and network aliases; a Kubernetes Service's DNS names (``db``, ``db.prod``,
+        ``db.prod.svc.cluster.local``) to the workload its selector picks. Empty where the source
+        knows no addresses (Terraform: an RDS endpoint is known only after apply). How a client is
+        told from a bystander: its ``DATABASE_URL`` names the database's, or a pooler's, host."""

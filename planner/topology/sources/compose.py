@@ -21,7 +21,7 @@ import shlex
 from typing import Any
 
 from planner.errors import Problem
-from planner.topology.sources.base import Fact, Found, Origin, RefError, Role, SourceFileError, SourceFiles, Unknown
+from planner.topology.sources.base import Container, Fact, Found, Origin, RefError, Role, SourceFileError, SourceFiles, Unknown
 from planner.topology.sources.yamldocs import Document, read_documents
 from planner.topology.values import suggest
 
@@ -42,6 +42,16 @@ class ComposeSource:
         """Return ``compose/NAME`` for every service."""
         return [PREFIX + name for name in self.services]
 
+    def hosts(self) -> dict[str, str]:
+        """Return each service's name (and its ``container_name`` and ``hostname``) → ``compose/NAME``:
+        on a Compose network a container reaches another by these."""
+        found: dict[str, str] = {}
+        for name, (spec, _, _) in self.services.items():
+            for host in (name, spec.get("container_name"), spec.get("hostname")):
+                if isinstance(host, str) and host:
+                    found.setdefault(host, PREFIX + name)
+        return found
+
     def find(self, ref: str, role: Role) -> Found:
         """Return what the Compose service ``ref`` (``compose/NAME``) says."""
         name = ref[len(PREFIX):]
@@ -54,9 +64,10 @@ class ComposeSource:
         def at(field: str) -> Origin:
             return Origin(ref, doc.file, doc.line(f"{path}.{field}"), field)
 
-        images = (spec["image"],) if isinstance(spec.get("image"), str) else ()
+        image = spec["image"] if isinstance(spec.get("image"), str) else None
+        containers = (Container(name, image, env=env),)
         if role == "database":
-            return Found(origin, self.database(spec, ref, at), env={name: env}, images=images)
+            return Found(origin, self.database(spec, ref, at), containers=containers)
         facts: dict[str, Any] = {}
         deploy = spec.get("deploy") if isinstance(spec.get("deploy"), dict) else {}
         if "replicas" in deploy:
@@ -71,7 +82,7 @@ class ComposeSource:
                 facts["max_surge"] = Fact(update.get("parallelism", 1), at("deploy.update_config"))
             else:
                 facts["max_surge"] = Fact(0, Origin(ref, doc.file, origin.line, "(containers are replaced, stop-first)"))
-        return Found(origin, facts, env={name: env}, images=images)
+        return Found(origin, facts, containers=containers)
 
     @staticmethod
     def database(spec: dict[str, Any], ref: str, at: Any) -> dict[str, Any]:

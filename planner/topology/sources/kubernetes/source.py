@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from planner.topology.sources.base import Fact, Found, Origin, RefError, Role, Unknown, Value
+from planner.topology.sources.base import Container, Fact, Found, Origin, RefError, Role, Unknown, Value
 from planner.topology.sources.kubernetes.env import container_environment
 from planner.topology.sources.kubernetes.manifests import (
     CONFIG_MAP,
@@ -51,6 +51,10 @@ class KubernetesSource:
         # its own (it matches every namespace), so it is left out rather than listed ambiguously.
         return [self.label(obj) for obj in self.objects if obj.kind in WORKLOADS
                 and not (obj.namespace is None and len(self.by_name[(obj.kind, obj.name)]) > 1)]
+
+    def hosts(self) -> dict[str, str]:
+        """Return no host names yet: Services and their selectors are not indexed."""
+        return {}
 
     def lookup(self, ref: str) -> Manifest:
         """Return the workload ``ref`` names; raise :class:`RefError` with the references that exist."""
@@ -111,16 +115,17 @@ class KubernetesSource:
         facts: dict[str, Value] = dict(self.replicas(obj, notes))
         if role == "service":
             facts["max_surge"] = self.surge(obj)
-        env: dict[str, dict[str, Fact | Unknown]] = {}
-        unread: dict[str, list[str]] = {}
-        containers = mapping(mapping(obj.spec.get("template")).get("spec")).get("containers")
-        for index, container in enumerate(containers if isinstance(containers, list) else []):
-            if isinstance(container, dict) and isinstance(container.get("name"), str):
-                env[container["name"]], unread[container["name"]] = container_environment(self, obj, index, container)
-        images = tuple(c["image"] for c in containers if isinstance(c, dict) and isinstance(c.get("image"), str)) \
-            if isinstance(containers, list) else ()
-        return Found(Origin(self.label(obj), obj.doc.file, obj.line()), facts, env=env, notes=notes,
-                     env_unread={name: names for name, names in unread.items() if names}, images=images)
+        spec = mapping(mapping(obj.spec.get("template")).get("spec"))
+        containers = spec.get("containers")
+        read = [self.container(obj, index, container) for index, container in enumerate(containers if isinstance(containers, list) else [])
+                if isinstance(container, dict) and isinstance(container.get("name"), str)]
+        return Found(Origin(self.label(obj), obj.doc.file, obj.line()), facts, containers=tuple(read), notes=notes)
+
+    def container(self, obj: Manifest, index: int, container: dict[str, Any]) -> Container:
+        """Return container ``index`` of ``obj``'s pod template as the recogniser reads it."""
+        env, unread = container_environment(self, obj, index, container)
+        image = container.get("image")
+        return Container(str(container["name"]), image if isinstance(image, str) else None, env=env, env_unread=tuple(unread))
 
     def at(self, obj: Manifest, field: str, shown: str | None = None) -> Origin:
         """Return the origin of ``field`` of ``obj``; ``shown`` names the field if not ``field`` itself."""

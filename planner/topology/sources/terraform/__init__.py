@@ -46,6 +46,10 @@ class TerraformSource:
         """Return the address of every resource that can be a ``role`` entry."""
         return [r.address for r in self.index.of_type(*ROLE_TYPES[role]) if _fits(r, role)]
 
+    def hosts(self) -> dict[str, str]:
+        """Return no host names: an RDS endpoint is known only after apply, and a plan names no other hosts."""
+        return {}
+
     def find(self, ref: str, role: Role) -> Found:
         """Return what the resource at address ``ref`` says about a ``role`` entry."""
         resource = self._resource(ref, role)
@@ -58,10 +62,10 @@ class TerraformSource:
         if resource.type in databases.TYPES:
             found.facts.update(databases.database(self.index, resource, notes))
         elif resource.type == services.LAMBDA:
-            facts, found.env = services.function(resource, notes)
+            facts, found.containers = services.function(resource, notes)
             found.facts.update(facts)
         elif resource.type == services.ECS_SERVICE:
-            facts, found.env = services.ecs_service(self.index, resource, notes)
+            facts, found.containers = services.ecs_service(self.index, resource, notes)
             found.facts.update(facts)
         else:
             found.facts.update(poolers.proxy(self.index, resource, notes))

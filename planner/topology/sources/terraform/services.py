@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from planner.topology.sources.base import Fact, Origin, Unknown, Value
+from planner.topology.sources.base import Container, Fact, Origin, Unknown, Value
 from planner.topology.sources.terraform.index import AFTER_APPLY, Index, number, read
 from planner.topology.sources.terraform.plan import UNKNOWN, Resource
 
@@ -32,7 +32,7 @@ ECS_DEFAULT_MAXIMUM_PERCENT = {"REPLICA": 200, "DAEMON": 100}  # the ECS API's d
 FUNCTION = "function"  # the one "container" of a Lambda function, for {env: NAME}
 
 Facts = dict[str, Value]
-Environment = dict[str, dict[str, Fact | Unknown]] | None
+Environment = tuple[Container, ...] | None  # None: the object has no environment planner can read
 
 
 def function(resource: Resource, notes: list[str]) -> tuple[Facts, Environment]:
@@ -66,7 +66,7 @@ def _lambda_environment(resource: Resource, notes: list[str]) -> Environment:
         value = read(resource, "environment", 0, "variables", name)
         if value is not None:
             env[str(name)] = value if isinstance(value, Unknown) else Fact(str(value.value), value.origin)
-    return {FUNCTION: env}
+    return (Container(FUNCTION, env=env),)
 
 
 def ecs_service(index: Index, service: Resource, notes: list[str]) -> tuple[Facts, Environment]:
@@ -136,11 +136,23 @@ def _task_environment(index: Index, service: Resource, notes: list[str]) -> Envi
     except ValueError:
         notes.append(f"{definition.address} container_definitions is not JSON: the containers' environment is not read")
         return None
-    env: dict[str, dict[str, Fact | Unknown]] = {}
-    for container in containers if isinstance(containers, list) else []:
-        if isinstance(container, dict) and isinstance(container.get("name"), str):
-            env[container["name"]] = _container_environment(definition, container, notes)
-    return env
+    listed = containers if isinstance(containers, list) else []
+    return tuple(_container(definition, container, notes) for container in listed
+                 if isinstance(container, dict) and isinstance(container.get("name"), str))
+
+
+def _container(definition: Resource, container: dict[str, Any], notes: list[str]) -> Container:
+    """Return one container definition as the recogniser reads it: image, entryPoint and command, environment."""
+    image = container.get("image")
+
+    def words(key: str) -> tuple[str, ...] | None:
+        value = container.get(key)
+        return tuple(str(w) for w in value) if isinstance(value, list) else None
+
+    origin = Origin(definition.address, definition.plan.file, definition.plan.line(definition.address),
+                    f"container_definitions {container['name']}.command")
+    return Container(container["name"], image if isinstance(image, str) else None, words("entryPoint"), words("command"),
+                     origin, env=_container_environment(definition, container, notes))
 
 
 def _container_environment(definition: Resource, container: dict[str, Any], notes: list[str]) -> dict[str, Fact | Unknown]:
