@@ -90,7 +90,8 @@ class Container:
     ``cpus`` is the container's CPU limit in cores (a number, possibly fractional), where the
     deployment sets one: what pins "one process per CPU" defaults (Celery) down. ``files`` maps a
     path inside the container to the text of a file mounted there that planner can read (a ConfigMap
-    volume, a Compose bind mount): ``pgbouncer.ini``, ``gunicorn.conf.py``. ``one_shot`` marks a
+    volume, a Compose bind mount): ``pgbouncer.ini``, ``gunicorn.conf.py``; an :class:`Unknown` where
+    something is mounted there that planner cannot read (a Secret volume, a file outside the project). ``one_shot`` marks a
     container that runs to completion before the others start (a Kubernetes init container).
     """
 
@@ -102,7 +103,7 @@ class Container:
     env: dict[str, Fact | Unknown] = field(default_factory=dict)
     env_unread: tuple[str, ...] = ()  # what may set variables planner cannot list ("Secret/db")
     cpus: Fact | None = None
-    files: dict[str, Fact] = field(default_factory=dict)
+    files: dict[str, Fact | Unknown] = field(default_factory=dict)
     one_shot: bool = False
 
     @property
@@ -225,3 +226,7 @@ class Source(Protocol):
         ``db.prod.svc.cluster.local``) to the workload its selector picks. Empty where the source
         knows no addresses (Terraform: an RDS endpoint is known only after apply). How a client is
         told from a bystander: its ``DATABASE_URL`` names the database's, or a pooler's, host."""
+
+    def warnings(self) -> list[str]:
+        """Return what is wrong in the files but does not stop planner from reading them (an
+        autoscaler whose target is in none of the manifests): shown by ``check`` and ``import``."""

@@ -42,6 +42,10 @@ class ComposeSource:
         """Return ``compose/NAME`` for every service."""
         return [PREFIX + name for name in self.services]
 
+    def warnings(self) -> list[str]:
+        """Return the files' warnings: none that this reader detects yet."""
+        return []
+
     def hosts(self) -> dict[str, str]:
         """Return each service's name (and its ``container_name`` and ``hostname``) → ``compose/NAME``:
         on a Compose network a container reaches another by these."""

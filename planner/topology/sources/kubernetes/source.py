@@ -52,6 +52,10 @@ class KubernetesSource:
         return [self.label(obj) for obj in self.objects if obj.kind in WORKLOADS
                 and not (obj.namespace is None and len(self.by_name[(obj.kind, obj.name)]) > 1)]
 
+    def warnings(self) -> list[str]:
+        """Return the files' warnings: none that this reader detects yet."""
+        return []
+
     def hosts(self) -> dict[str, str]:
         """Return no host names yet: Services and their selectors are not indexed."""
         return {}

@@ -46,6 +46,10 @@ class TerraformSource:
         """Return the address of every resource that can be a ``role`` entry."""
         return [r.address for r in self.index.of_type(*ROLE_TYPES[role]) if _fits(r, role)]
 
+    def warnings(self) -> list[str]:
+        """Return the files' warnings: none that this reader detects yet."""
+        return []
+
     def hosts(self) -> dict[str, str]:
         """Return no host names: an RDS endpoint is known only after apply, and a plan names no other hosts."""
         return {}
