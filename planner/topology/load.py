@@ -128,8 +128,8 @@ class _Validator(WaiverRules):
         readable = {k: v for k, v in (databases or {}).items() if v is not None}
         for key, database in self.readable.items():
             readable.setdefault(key, database)
-        for key in [k for k in readable if f"databases.{k}" in self.unresolved]:
-            del readable[key]  # its `from:` failed: its class is unknown, not missing
+        for key in [k for k in readable if {f"databases.{k}", f"databases.{k}.instance_class"} & self.unresolved]:
+            del readable[key]  # its `from:` failed, or its source cannot give its class: unknown, not missing
         return Topology(name=name, path=self.file, databases=readable,
                         environments=environments or {DEFAULT_ENVIRONMENT: Environment(DEFAULT_ENVIRONMENT)},
                         services={}, poolers={}, lines=self.lines, version=1)

@@ -16,7 +16,7 @@ the readers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, Union
+from typing import Any, Literal, NamedTuple, Protocol, Union
 
 from planner.errors import Problem
 
@@ -73,6 +73,19 @@ class Link:
 Value = Union[Fact, Unknown, Link]
 
 
+# The language of each family of Lambda runtime identifiers, by prefix
+# (https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html). ``provided`` (a custom runtime
+# or an OS-only one, which Go and Rust functions use) says nothing of the language: it is not listed.
+RUNTIME_LANGUAGES: tuple[tuple[str, str], ...] = (
+    ("python", "python"),
+    ("nodejs", "node"),
+    ("java", "java"),
+    ("ruby", "ruby"),
+    ("dotnet", "dotnet"),
+    ("go1.", "go"),
+)
+
+
 @dataclass(frozen=True)
 class Container:
     """One process a workload runs, as the deployment describes it: what the recogniser reads.
@@ -92,7 +105,16 @@ class Container:
     path inside the container to the text of a file mounted there that planner can read (a ConfigMap
     volume, a Compose bind mount): ``pgbouncer.ini``, ``gunicorn.conf.py``; an :class:`Unknown` where
     something is mounted there that planner cannot read (a Secret volume, a file outside the project). ``one_shot`` marks a
-    container that runs to completion before the others start (a Kubernetes init container).
+    container that runs to completion before the others start (a Kubernetes init container, an ECS container that
+    others wait for with ``dependsOn`` condition ``SUCCESS`` or ``COMPLETE``).
+
+    A function on a serverless platform has no command line: ``runtime`` is the language runtime the
+    platform runs its code in, as the deployment names it (a Lambda function's ``runtime``:
+    ``python3.12``, ``nodejs20.x``, ``java21``; :attr:`language` says which language that is), and
+    ``handler`` the function the platform calls (Lambda's ``handler``: ``app.lambda_handler``,
+    ``index.handler``), which may name a framework's adapter. Both are None for a container that runs
+    an image (a Lambda function packaged as an image gives ``image`` and, from its ``image_config``,
+    ``entrypoint`` and ``args`` instead).
     """
 
     name: str
@@ -105,6 +127,18 @@ class Container:
     cpus: Fact | None = None
     files: dict[str, Fact | Unknown] = field(default_factory=dict)
     one_shot: bool = False
+    runtime: Fact | None = None
+    handler: Fact | None = None
+
+    @property
+    def language(self) -> str | None:
+        """Return the language of :attr:`runtime` (``python3.12`` → ``python``), as the app server
+        tables name languages; None without a runtime, or for one that names no language (a custom
+        runtime, ``provided.al2023``)."""
+        if self.runtime is None:
+            return None
+        name = str(self.runtime.value)
+        return next((language for prefix, language in RUNTIME_LANGUAGES if name.startswith(prefix)), None)
 
     @property
     def command(self) -> tuple[str, ...] | None:
@@ -158,6 +192,19 @@ class Found:
     def container(self, name: str) -> Container | None:
         """Return the container ``name``, if the object runs one by that name."""
         return next((c for c in self.containers or () if c.name == name), None)
+
+
+class Unplanned(NamedTuple):
+    """A database the deployment describes whose engine planner does not plan (MySQL, Oracle, SQL Server, ...).
+
+    ``engine`` is what the deployment says the database is: an RDS engine (``mysql``,
+    ``aurora-mysql``, ``sqlserver-ee``) or a container's image (``mysql:8.0``). ``planner import``
+    names each in a note, so that no database of the deployment is dropped in silence.
+    """
+
+    ref: str  # what `from:` would name: "aws_db_instance.legacy", "compose/mysql"
+    engine: str
+    origin: Origin
 
 
 class RefError(Exception):
@@ -230,3 +277,9 @@ class Source(Protocol):
     def warnings(self) -> list[str]:
         """Return what is wrong in the files but does not stop planner from reading them (an
         autoscaler whose target is in none of the manifests): shown by ``check`` and ``import``."""
+
+    def unplanned(self) -> list[Unplanned]:
+        """Return the databases the files describe whose engine planner does not plan (an RDS for
+        MySQL instance, an Aurora MySQL cluster, a ``mysql`` container), in file order: ``import``
+        names each in a note. :meth:`names` does not list them for ``database``, and :meth:`find` on
+        one raises :class:`RefError` saying its engine is not planned."""

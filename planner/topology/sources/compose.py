@@ -21,7 +21,7 @@ import shlex
 from typing import Any
 
 from planner.errors import Problem
-from planner.topology.sources.base import Container, Fact, Found, Origin, RefError, Role, SourceFileError, SourceFiles, Unknown
+from planner.topology.sources.base import Container, Fact, Found, Origin, RefError, Role, SourceFileError, SourceFiles, Unknown, Unplanned
 from planner.topology.sources.yamldocs import Document, read_documents
 from planner.topology.values import suggest
 
@@ -44,6 +44,10 @@ class ComposeSource:
 
     def warnings(self) -> list[str]:
         """Return the files' warnings: none that this reader detects yet."""
+        return []
+
+    def unplanned(self) -> list[Unplanned]:
+        """Return the databases of engines planner does not plan: none that this reader detects yet."""
         return []
 
     def hosts(self) -> dict[str, str]:

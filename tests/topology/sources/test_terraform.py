@@ -10,13 +10,14 @@ from typing import Any, Callable
 import pytest
 
 from planner.topology import load_topology
-from planner.topology.sources.base import Fact, Found, Link, RefError, Role, SourceFileError, Unknown
+from planner.topology.sources.base import Container, Fact, Found, Link, Origin, RefError, Role, SourceFileError, Unknown, Unplanned
 from planner.topology.sources.terraform import TerraformSource, load
 
 from ...conftest import refusal, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "terraform"
 SHOP, AURORA, STATE = "shop.plan.json", "aurora.plan.json", "state.json"
+LEGACY_LINE = 109  # where shop.plan.json lists aws_db_instance.legacy
 
 
 class Texts:
@@ -217,6 +218,69 @@ def test_a_codedeploy_blue_green_service_surges_by_a_whole_task_set() -> None:
     assert origin(found, "max_surge") == "aws_ecs_service.worker deployment_controller[0].type, shop.plan.json:650"
 
 
+def test_an_ecs_container_alone_in_its_task_has_the_tasks_cpus() -> None:
+    (worker,) = source(SHOP).find("aws_ecs_service.worker", "service").containers or ()
+    # its own cpu is 0 (no reservation): the task's 1024 CPU units are its limit, one vCPU
+    assert worker.cpus == Fact(1, Origin("aws_ecs_task_definition.worker", SHOP, 799, "cpu (1024 CPU units / 1024, the task's)"))
+    api, agent = source(SHOP).find("aws_ecs_service.api", "service").containers or ()
+    assert (api.cpus, agent.cpus) == (None, None)  # two containers share the task's CPUs: neither is pinned
+
+
+def test_an_ecs_init_container_that_others_wait_for_runs_once() -> None:
+    def with_migration(values: dict[str, Any]) -> None:
+        containers = json.loads(values["container_definitions"])
+        containers[0].update(cpu=512, dependsOn=[{"containerName": "migrate", "condition": "SUCCESS"}])
+        containers[1]["dependsOn"] = [{"containerName": "api", "condition": "START"}]  # a sidecar waits, keeps running
+        containers.append({"name": "migrate", "image": containers[0]["image"], "essential": False,
+                           "command": ["python", "manage.py", "migrate"], "environment": []})
+        values.update(container_definitions=json.dumps(containers), cpu="1 vCPU")
+
+    found = edited(SHOP, "aws_ecs_task_definition.api", with_migration).find("aws_ecs_service.api", "service")
+    api, agent, migrate = found.containers or ()
+    assert [(c.name, c.one_shot) for c in (api, agent, migrate)] == [("api", False), ("datadog-agent", False), ("migrate", True)]
+    assert migrate.command == ("python", "manage.py", "migrate")
+    assert api.cpus is not None and (api.cpus.value, api.cpus.origin.field) == (
+        0.5, "container_definitions api.cpu (512 CPU units / 1024)")
+    assert found.env is not None and sorted(found.env) == ["api", "datadog-agent"]  # the init container is no client
+
+
+def test_a_task_cpu_written_in_vcpus() -> None:
+    found = edited(SHOP, "aws_ecs_task_definition.worker", lambda v: v.update(cpu="0.5 vCPU")).find(
+        "aws_ecs_service.worker", "service")
+    (worker,) = found.containers or ()
+    assert worker.cpus is not None and (worker.cpus.value, worker.cpus.origin.field) == (0.5, "cpu (0.5 vCPU, the task's)")
+
+
+def test_a_zip_lambda_gives_its_runtime_and_handler_and_an_image_lambda_its_image() -> None:
+    (zipped,) = source(SHOP).find("aws_lambda_function.importer", "service").containers or ()
+    assert (zipped.image, zipped.command) == (None, None)
+    assert (zipped.runtime, zipped.handler) == (
+        Fact("python3.12", Origin("aws_lambda_function.importer", SHOP, 961, "runtime")),
+        Fact("app.handler", Origin("aws_lambda_function.importer", SHOP, 961, "handler")))
+    assert zipped.language == "python"
+
+    def packaged(values: dict[str, Any]) -> None:
+        values.update(package_type="Image", image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/importer:7",
+                      runtime="", handler="", image_config=[{"command": ["app.handler"], "entry_point": None,
+                                                              "working_directory": None}])
+
+    found = edited(SHOP, "aws_lambda_function.importer", packaged).find("aws_lambda_function.importer", "service")
+    (image,) = found.containers or ()
+    assert (image.image, image.entrypoint, image.args) == ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/importer:7",
+                                                           None, ("app.handler",))
+    assert str(image.command_origin) == "aws_lambda_function.importer image_config[0].command, shop.plan.json:961"
+    assert (image.runtime, image.handler, image.language) == (None, None, None)
+    assert found.images == ("123456789012.dkr.ecr.eu-west-1.amazonaws.com/importer:7",)
+
+
+@pytest.mark.parametrize(("runtime", "language"), [
+    ("python3.12", "python"), ("nodejs20.x", "node"), ("java21", "java"), ("ruby3.3", "ruby"), ("dotnet8", "dotnet"),
+    ("go1.x", "go"), ("provided.al2023", None),
+])
+def test_the_language_of_a_lambda_runtime(runtime: str, language: str | None) -> None:
+    assert Container("function", runtime=Fact(runtime, Origin("aws_lambda_function.f", "plan.json"))).language == language
+
+
 # ---------------------------------------------------------------------------- poolers
 
 
@@ -246,6 +310,21 @@ def test_names_are_the_addresses_that_fit_each_role() -> None:
     assert "aws_lambda_function.old_cron" not in terraform.names("service")  # deleted by the plan
 
 
+def test_databases_of_engines_planner_does_not_plan_are_listed_apart() -> None:
+    assert source(SHOP).unplanned() == [Unplanned("aws_db_instance.legacy", "mysql",
+                                                  Origin("aws_db_instance.legacy", SHOP, LEGACY_LINE, "engine"))]
+    assert source(AURORA).unplanned() == source(STATE).unplanned() == []
+
+    def mysql_replica(values: dict[str, Any]) -> None:  # a replica of the MySQL database: its source is the one to name
+        values.update(engine="mysql", replicate_source_db="shop-legacy")
+
+    assert [u.ref for u in edited(SHOP, "aws_db_instance.analytics", mysql_replica).unplanned()] == ["aws_db_instance.legacy"]
+    oracle = edited(SHOP, "aws_db_instance.analytics", lambda v: v.update(engine="oracle-se2-cdb"))
+    assert [(u.ref, u.engine) for u in oracle.unplanned()] == [("aws_db_instance.analytics", "oracle-se2-cdb"),
+                                                               ("aws_db_instance.legacy", "mysql")]
+    assert "aws_db_instance.analytics" not in oracle.names("database")
+
+
 @pytest.mark.parametrize(("ref", "role", "message", "hint"), [
     ("aws_db_instance.mian", "database", "no resource aws_db_instance.mian in shop.plan.json", "did you mean 'aws_db_instance.main'?"),
     ("aws_lambda_function.wroker", "service", "no resource aws_lambda_function.wroker in shop.plan.json",
@@ -262,8 +341,10 @@ def test_names_are_the_addresses_that_fit_each_role() -> None:
      "a service comes from aws_lambda_function or aws_ecs_service; in the plan: aws_lambda_function.backfill, "
      'aws_lambda_function.importer, aws_lambda_function.worker["emails"], aws_lambda_function.worker["orders"], '
      "aws_ecs_service.api, …"),
-    ("aws_db_instance.legacy", "database", "aws_db_instance.legacy is a mysql database; planner plans PostgreSQL",
-     "name an aws_db_instance with engine postgres or an aws_rds_cluster with engine aurora-postgresql or postgres"),
+    ("aws_db_instance.legacy", "database",
+     "aws_db_instance.legacy is a mysql database, an engine planner does not plan (it plans PostgreSQL)",
+     "remove the entry, or name an aws_db_instance with engine postgres or an aws_rds_cluster with engine "
+     "aurora-postgresql or postgres"),
     ("aws_db_instance.replica[1]", "database",
      "aws_db_instance.replica[1] is a read replica (of shop-main); planner counts it as a reader of its source",
      "name the source instance in from:; its replicas become its readers"),

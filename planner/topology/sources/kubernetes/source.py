@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from planner.topology.sources.base import Container, Fact, Found, Origin, RefError, Role, Unknown, Value
+from planner.topology.sources.base import Container, Fact, Found, Origin, RefError, Role, Unknown, Unplanned, Value
 from planner.topology.sources.kubernetes.env import container_environment
 from planner.topology.sources.kubernetes.manifests import (
     CONFIG_MAP,
@@ -54,6 +54,10 @@ class KubernetesSource:
 
     def warnings(self) -> list[str]:
         """Return the files' warnings: none that this reader detects yet."""
+        return []
+
+    def unplanned(self) -> list[Unplanned]:
+        """Return the databases of engines planner does not plan: none that this reader detects yet."""
         return []
 
     def hosts(self) -> dict[str, str]:

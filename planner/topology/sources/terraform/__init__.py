@@ -5,7 +5,9 @@ A topology entry names a resource by its address, as Terraform writes it: ``aws_
 An address without the index of a counted (or ``for_each``) resource names its one instance, if it
 has exactly one. What each kind of resource gives:
 
-- a database: ``aws_db_instance`` or ``aws_rds_cluster`` (:mod:`.databases`);
+- a database: ``aws_db_instance`` or ``aws_rds_cluster`` of engine ``postgres`` or
+  ``aurora-postgresql`` (:mod:`.databases`); those of other engines are listed by
+  :meth:`TerraformSource.unplanned`;
 - a service: ``aws_lambda_function`` or ``aws_ecs_service`` (:mod:`.services`);
 - a pooler: ``aws_db_proxy`` (:mod:`.poolers`).
 
@@ -19,7 +21,7 @@ from __future__ import annotations
 import difflib
 
 from planner.errors import Problem
-from planner.topology.sources.base import Found, RefError, Role, SourceFileError, SourceFiles
+from planner.topology.sources.base import Found, RefError, Role, SourceFileError, SourceFiles, Unplanned
 from planner.topology.sources.terraform import databases, poolers, services
 from planner.topology.sources.terraform.index import Index
 from planner.topology.sources.terraform.plan import Plan, Resource, bare, parse_address, read_plan
@@ -49,6 +51,16 @@ class TerraformSource:
     def warnings(self) -> list[str]:
         """Return the files' warnings: none that this reader detects yet."""
         return []
+
+    def unplanned(self) -> list[Unplanned]:
+        """Return every aws_db_instance (not a read replica) and aws_rds_cluster whose engine planner does
+        not plan: RDS for MySQL, MariaDB, Oracle, SQL Server and Db2, Aurora MySQL."""
+        found: list[Unplanned] = []
+        for resource in self.index.of_type(*databases.TYPES):
+            engine = databases.unplanned_engine(resource)
+            if engine is not None:
+                found.append(Unplanned(resource.address, engine, resource.origin("engine")))
+        return found
 
     def hosts(self) -> dict[str, str]:
         """Return no host names: an RDS endpoint is known only after apply, and a plan names no other hosts."""
@@ -89,7 +101,7 @@ class TerraformSource:
                 raise RefError(f"{ref} is destroyed by the plan in {destroyed[0]}", "remove the entry, or point it at what replaces it")
             files = ", ".join(p.file for p in self.index.plans)
             options = self.names(role)
-            hint = _suggest(ref, options, role) if options else f"the plan has no {' or '.join(ROLE_TYPES[role])}"
+            hint = _suggest(ref, options, role) if options else self._none_of(role)
             raise RefError(f"no resource {ref} in {files}", hint)
         files = sorted({r.plan.file for r in matches})
         if len(files) > 1:
@@ -98,6 +110,15 @@ class TerraformSource:
             listed = ", ".join(r.address for r in matches)
             raise RefError(f"{ref} has {len(matches)} instances: {listed}", f"name one, e.g. from: {matches[0].address}")
         return matches[0]
+
+
+    def _none_of(self, role: Role) -> str:
+        """Say that the plan has nothing for ``role``, naming the databases it has of engines planner does not plan."""
+        unplanned = self.unplanned() if role == "database" else []
+        if not unplanned:
+            return f"the plan has no {' or '.join(ROLE_TYPES[role])}"
+        listed = ", ".join(f"{u.ref} ({u.engine})" for u in unplanned[:MAX_LISTED]) + (", …" if len(unplanned) > MAX_LISTED else "")
+        return f"the plan has no PostgreSQL {' or '.join(ROLE_TYPES[role])}; planner does not plan the engines of {listed}"
 
 
 def _matches(wanted: list[tuple[str, int | str | None]], address: str) -> bool:

@@ -9,6 +9,15 @@
   ``aws_rds_cluster_parameter_group`` overridden by those of the writer's ``aws_db_parameter_group``
   (Aurora lets an instance's group override its cluster's for the same parameter).
 - ``aws_rds_cluster`` with engine ``postgres`` and ``db_cluster_instance_class``: a Multi-AZ DB cluster.
+
+An Aurora cluster whose instances are not in the plan (another configuration, or a module the plan
+does not hold, creates them) still gives everything the cluster says; its ``instance_class`` and
+``readers`` are :class:`~planner.topology.sources.base.Unknown`, each saying what to write.
+
+A primary of any other engine (``mysql``, ``mariadb``, ``aurora-mysql``, ``oracle-*``,
+``sqlserver-*``, ``db2-*``, or ``neptune``/``docdb`` where those clusters are written as
+``aws_rds_cluster``) is not a topology database: :func:`unplanned_engine` names its engine, so that
+``planner import`` lists it in a note, and naming it in ``from:`` is an error saying so.
 """
 
 from __future__ import annotations
@@ -34,13 +43,34 @@ IO_OPTIMIZED_STORAGE = "aurora-iopt1"  # the storage_type of Aurora I/O-Optimize
 Facts = dict[str, Value]
 
 
+# The engines planner plans, per resource type (spec §1: postgres and aurora-postgresql).
+PLANNED: dict[str, tuple[str, ...]] = {INSTANCE: ("postgres",), CLUSTER: (AURORA, "postgres")}
+
+
 def fits(resource: Resource) -> bool:
     """Return whether ``resource`` can be a topology database (a PostgreSQL primary or cluster)."""
+    return not _replica(resource) and resource.value("engine") in (*PLANNED[resource.type], UNKNOWN)
+
+
+def unplanned_engine(resource: Resource) -> str | None:
+    """Return the engine of a primary (an aws_db_instance that replicates nothing, or an aws_rds_cluster)
+    that planner does not plan (``mysql``, ``aurora-mysql``, ``sqlserver-ee``); None for any other resource.
+
+    A read replica is left out: its source is the database to name (and a replica in another Region,
+    whose source is not in the plan, has the engine of that source, which the plan does not say).
+    """
     engine = resource.value("engine")
-    if resource.type == INSTANCE:
-        replica = resource.value("replicate_source_db")
-        return engine in ("postgres", UNKNOWN) and not (isinstance(replica, str) and replica)
-    return engine in (AURORA, "postgres", UNKNOWN)
+    if resource.type not in PLANNED or _replica(resource) or not isinstance(engine, str) or not engine:
+        return None
+    return None if engine in PLANNED[resource.type] else engine
+
+
+def _replica(resource: Resource) -> bool:
+    """Return whether ``resource`` is an aws_db_instance read replica (its replicate_source_db names its source)."""
+    if resource.type != INSTANCE:
+        return False
+    source = resource.value("replicate_source_db")
+    return isinstance(source, str) and bool(source) or source is UNKNOWN and resource.configured("replicate_source_db")
 
 
 def database(index: Index, resource: Resource, notes: list[str]) -> Facts:
@@ -50,20 +80,22 @@ def database(index: Index, resource: Resource, notes: list[str]) -> Facts:
     return _cluster(index, resource, notes)
 
 
-def _engine(resource: Resource, allowed: tuple[str, ...]) -> Value:
+def _engine(resource: Resource) -> Value:
     engine = read(resource, "engine")
-    if isinstance(engine, Fact) and engine.value not in allowed:
-        raise RefError(f"{resource.address} is a {engine.value} database; planner plans PostgreSQL",
-                       f"name an {INSTANCE} with engine postgres or an {CLUSTER} with engine {AURORA} or postgres")
+    if isinstance(engine, Fact) and engine.value not in PLANNED[resource.type]:
+        raise RefError(f"{resource.address} is a {engine.value} database, an engine planner does not plan (it plans PostgreSQL)",
+                       f"remove the entry, or name an {INSTANCE} with engine postgres or an {CLUSTER} with engine "
+                       f"{AURORA} or postgres")
     return engine if engine is not None else Unknown(resource.origin("engine"), "is not set")
 
 
 def _instance(index: Index, primary: Resource, notes: list[str]) -> Facts:
-    source = primary.value("replicate_source_db")
-    if isinstance(source, str) and source:
-        raise RefError(f"{primary.address} is a read replica (of {source}); planner counts it as a reader of its source",
+    if _replica(primary):
+        source = primary.value("replicate_source_db")
+        of = source if isinstance(source, str) else "a database named after apply"
+        raise RefError(f"{primary.address} is a read replica (of {of}); planner counts it as a reader of its source",
                        "name the source instance in from:; its replicas become its readers")
-    facts: Facts = {"engine": _engine(primary, ("postgres",))}
+    facts: Facts = {"engine": _engine(primary)}
     _put(facts, "engine_version", read(primary, "engine_version"))
     _put(facts, "instance_class", read(primary, "instance_class"))
     multi_az = _defaulted(primary, "multi_az", False, "(multi_az not set: Single-AZ)")
@@ -80,7 +112,7 @@ def _instance(index: Index, primary: Resource, notes: list[str]) -> Facts:
 
 
 def _cluster(index: Index, cluster: Resource, notes: list[str]) -> Facts:
-    engine = _engine(cluster, (AURORA, "postgres"))
+    engine = _engine(cluster)
     facts: Facts = {"engine": engine}
     _put(facts, "engine_version", read(cluster, "engine_version"))
     cluster_groups = index.related(cluster, "db_cluster_parameter_group_name", CLUSTER_PARAMETER_GROUP)
@@ -98,7 +130,7 @@ def _cluster(index: Index, cluster: Resource, notes: list[str]) -> Facts:
     facts["deployment"] = storage
     instances = [i for i in index.of_type(CLUSTER_INSTANCE) if index.points_at(i, "cluster_identifier", cluster)]
     if not instances:
-        notes.append(f"no {CLUSTER_INSTANCE} names {cluster.address} in its cluster_identifier: write instance_class in the topology")
+        _without_instances(facts, cluster, notes)
         _parameters(facts, [(cluster, "db_cluster_parameter_group_name", cluster_groups)], notes)
         return facts
     writer, readers = instances[0], instances[1:]
@@ -118,6 +150,22 @@ def _cluster(index: Index, cluster: Resource, notes: list[str]) -> Facts:
     _parameters(facts, [(cluster, "db_cluster_parameter_group_name", cluster_groups),
                         (writer, "db_parameter_group_name", instance_groups)], notes)
     return facts
+
+
+def _without_instances(facts: Facts, cluster: Resource, notes: list[str]) -> None:
+    """Say what an Aurora cluster whose instances are not in the plan leaves the topology to write."""
+    missing = f"has no {CLUSTER_INSTANCE} in the plan (none names it in cluster_identifier)"
+    facts["instance_class"] = Unknown(cluster.origin(), f"{missing}: instance_class is its writer's class "
+                                      f"(db.r6g.large; {SERVERLESS_CLASS} for Serverless v2)")
+    facts["readers"] = Unknown(cluster.origin(), f"{missing}: readers is the number of its other instances "
+                               "(0 for a writer alone)")
+    scaling = [read(cluster, "serverlessv2_scaling_configuration", 0, a) for a in ("min_capacity", "max_capacity")]
+    if all(isinstance(v, Fact) for v in scaling):
+        low, high = (number(v.value) for v in scaling if isinstance(v, Fact))
+        notes.append(f"{cluster.address} has a Serverless v2 capacity range ({low}–{high} ACU): if its instances are "
+                     f"{SERVERLESS_CLASS}, also write serverless: {{min_acu: {low}, max_acu: {high}}}")
+    notes.append(f"{cluster.address}: its instances' DB parameter groups are not in the plan either; a "
+                 "max_connections set there overrides the cluster's: write parameters.max_connections if one does")
 
 
 def _put(facts: Facts, key: str, value: Value | None) -> None:

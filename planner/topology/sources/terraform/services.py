@@ -4,17 +4,25 @@
   (the provider's "unreserved") gives a Lambda service without one, so planner assumes the account
   default and warns. ``0`` throttles the function off: it runs nothing now, but it is a switch that
   will be turned back on, and counting it as 0 would let other services take its slots, so the
-  concurrency is asked of the topology instead. Its environment is ``environment[0].variables``.
+  concurrency is asked of the topology instead. Its one :class:`~planner.topology.sources.base.Container`
+  (named ``function``) has the environment ``environment[0].variables``; a function packaged as a
+  ``.zip`` (``package_type`` ``Zip``, the default) gives its ``runtime`` and ``handler``, one packaged
+  as an image (``Image``) its ``image_uri`` and, from ``image_config``, the entry point and command.
 - ``aws_ecs_service``: ``desired_count``, or the ``aws_appautoscaling_target`` (dimension
   ``ecs:service:DesiredCount``, ``resource_id`` ``service/CLUSTER/SERVICE``) as ``replicas.min``
   and ``replicas.max``; the surge is ``deployment_maximum_percent`` − 100 (ECS's default 200 gives
   ``100%``; a CodeDeploy blue/green deployment starts a whole second task set, ``100%`` too); the
-  environment of each container of its ``aws_ecs_task_definition``.
+  containers of its ``aws_ecs_task_definition``: image, ``entryPoint`` and ``command``, environment,
+  CPUs (the container's ``cpu`` units / 1024; else, for a task of one container, the task's ``cpu``),
+  and ``one_shot`` for a container that others wait for with ``dependsOn`` condition ``SUCCESS`` or
+  ``COMPLETE`` (it runs to completion before they start:
+  https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from planner.topology.sources.base import Container, Fact, Origin, Unknown, Value
@@ -30,6 +38,9 @@ ECS_DIMENSION = "ecs:service:DesiredCount"
 UNRESERVED = -1  # the provider's value for a function without reserved concurrency
 ECS_DEFAULT_MAXIMUM_PERCENT = {"REPLICA": 200, "DAEMON": 100}  # the ECS API's defaults per scheduling strategy
 FUNCTION = "function"  # the one "container" of a Lambda function, for {env: NAME}
+CPU_UNITS = 1024  # ECS CPU units per vCPU (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_definition_parameters.html)
+RUNS_TO_COMPLETION = ("SUCCESS", "COMPLETE")  # dependsOn conditions that wait for a container to exit
+_VCPU = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*vcpu\s*", re.I)  # a task cpu written "1 vCPU"
 
 Facts = dict[str, Value]
 Environment = tuple[Container, ...] | None  # None: the object has no environment planner can read
@@ -56,6 +67,7 @@ def function(resource: Resource, notes: list[str]) -> tuple[Facts, Environment]:
 
 
 def _lambda_environment(resource: Resource, notes: list[str]) -> Environment:
+    """Return the function as one container: its environment, and its runtime and handler or its image."""
     variables = resource.value("environment", 0, "variables")
     if variables is UNKNOWN:
         notes.append(f"{resource.address} environment is known only after apply: {{env: NAME}} values cannot be read from it")
@@ -66,7 +78,18 @@ def _lambda_environment(resource: Resource, notes: list[str]) -> Environment:
         value = read(resource, "environment", 0, "variables", name)
         if value is not None:
             env[str(name)] = value if isinstance(value, Unknown) else Fact(str(value.value), value.origin)
-    return (Container(FUNCTION, env=env),)
+    if resource.value("package_type") == "Image":
+        image = resource.value("image_uri")
+
+        def words(key: str) -> tuple[str, ...] | None:  # image_config's entry_point and command override the image's
+            value = resource.value("image_config", 0, key)
+            return tuple(str(w) for w in value) if isinstance(value, list) else None
+
+        return (Container(FUNCTION, image if isinstance(image, str) and image else None, words("entry_point"), words("command"),
+                          resource.origin("image_config[0].command"), env=env),)
+    runtime, handler = (read(resource, key) for key in ("runtime", "handler"))
+    return (Container(FUNCTION, env=env, runtime=runtime if isinstance(runtime, Fact) else None,
+                      handler=handler if isinstance(handler, Fact) else None),)
 
 
 def ecs_service(index: Index, service: Resource, notes: list[str]) -> tuple[Facts, Environment]:
@@ -136,23 +159,51 @@ def _task_environment(index: Index, service: Resource, notes: list[str]) -> Envi
     except ValueError:
         notes.append(f"{definition.address} container_definitions is not JSON: the containers' environment is not read")
         return None
-    listed = containers if isinstance(containers, list) else []
-    return tuple(_container(definition, container, notes) for container in listed
-                 if isinstance(container, dict) and isinstance(container.get("name"), str))
+    return task_containers(definition, containers if isinstance(containers, list) else [], notes)
 
 
-def _container(definition: Resource, container: dict[str, Any], notes: list[str]) -> Container:
-    """Return one container definition as the recogniser reads it: image, entryPoint and command, environment."""
+def task_containers(definition: Resource, listed: list[Any], notes: list[str]) -> tuple[Container, ...]:
+    """Return the containers of a task definition (its parsed ``container_definitions``) as the recogniser reads them."""
+    named = [c for c in listed if isinstance(c, dict) and isinstance(c.get("name"), str)]
+    waited = {str(dependency.get("containerName")) for c in named for dependency in c.get("dependsOn") or []
+              if isinstance(dependency, dict) and dependency.get("condition") in RUNS_TO_COMPLETION}
+    task_cpus = _task_cpus(definition) if len(named) == 1 else None
+    return tuple(_container(definition, container, container["name"] in waited, task_cpus, notes) for container in named)
+
+
+def _container(definition: Resource, container: dict[str, Any], one_shot: bool, task_cpus: Fact | None,
+               notes: list[str]) -> Container:
+    """Return one container definition: image, entryPoint and command, environment, CPUs, whether it runs to completion."""
     image = container.get("image")
+    name = container["name"]
 
     def words(key: str) -> tuple[str, ...] | None:
         value = container.get(key)
         return tuple(str(w) for w in value) if isinstance(value, list) else None
 
-    origin = Origin(definition.address, definition.plan.file, definition.plan.line(definition.address),
-                    f"container_definitions {container['name']}.command")
-    return Container(container["name"], image if isinstance(image, str) else None, words("entryPoint"), words("command"),
-                     origin, env=_container_environment(definition, container, notes))
+    def origin(field: str) -> Origin:
+        return Origin(definition.address, definition.plan.file, definition.plan.line(definition.address),
+                      f"container_definitions {name}.{field}")
+
+    units = container.get("cpu")
+    # cpu 0 (or none) reserves nothing: the container shares what the task has, which is its limit only when it is alone
+    cpus = (Fact(number(units / CPU_UNITS), origin(f"cpu ({units} CPU units / {CPU_UNITS})"))
+            if isinstance(units, (int, float)) and not isinstance(units, bool) and units > 0 else task_cpus)
+    return Container(name, image if isinstance(image, str) else None, words("entryPoint"), words("command"),
+                     origin("command"), env=_container_environment(definition, container, notes), cpus=cpus,
+                     one_shot=one_shot)
+
+
+def _task_cpus(definition: Resource) -> Fact | None:
+    """Return the task's ``cpu`` in vCPUs ("512" CPU units, or "1 vCPU"), where the task definition sets one."""
+    value = definition.value("cpu")
+    text = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else ""
+    if text.isdigit() and int(text) > 0:
+        return Fact(number(int(text) / CPU_UNITS), definition.origin(f"cpu ({text} CPU units / {CPU_UNITS}, the task's)"))
+    match = _VCPU.fullmatch(text)
+    if match:
+        return Fact(number(float(match.group(1))), definition.origin(f"cpu ({text}, the task's)"))
+    return None
 
 
 def _container_environment(definition: Resource, container: dict[str, Any], notes: list[str]) -> dict[str, Fact | Unknown]:
