@@ -13,7 +13,8 @@
   and ``replicas.max``; the surge is ``deployment_maximum_percent`` − 100 (ECS's default 200 gives
   ``100%``; a CodeDeploy blue/green deployment starts a whole second task set, ``100%`` too); the
   containers of its ``aws_ecs_task_definition``: image, ``entryPoint`` and ``command``, environment,
-  CPUs (the container's ``cpu`` units / 1024; else, for a task of one container, the task's ``cpu``),
+  CPUs (the container's ``cpu`` units / 1024, what ECS reserves for it; else, for a task of one
+  container, the task's ``cpu``, which Fargate enforces),
   and ``one_shot`` for a container that others wait for with ``dependsOn`` condition ``SUCCESS`` or
   ``COMPLETE`` (it runs to completion before they start:
   https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerDependency.html).
