@@ -226,6 +226,12 @@ class Service:
     lambda_concurrency: int | None = None  # None: reserved concurrency not set
     connections: int = 0
     line: int | None = None
+    # the scenarios in which its demand counts (a one-shot Job runs only during rollouts); None = all three
+    scenarios: tuple[str, ...] | None = None
+
+    def counts_in(self, scenario: str) -> bool:
+        """Return whether the service's demand counts in ``scenario`` (``scenarios``, default every one)."""
+        return self.scenarios is None or scenario in self.scenarios
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,19 @@ class SourceDemand:
     environment: str | None = None
     via: str | None = None  # the pooler a service connects through; None = direct
     line: int | None = None
+    scenarios: tuple[str, ...] | None = None  # the scenarios its demand counts in (None: every one)
+
+    def counts_in(self, scenario: str) -> bool:
+        """Return whether this source's demand counts in ``scenario``."""
+        return self.scenarios is None or scenario in self.scenarios
+
+    def unbounded_in(self, scenario: str) -> bool:
+        """Return whether the source is unbounded in ``scenario`` (an unbounded pool, where it counts)."""
+        return self.unbounded and self.counts_in(scenario)
+
+    def value(self, scenario: str) -> int | None:
+        """Return the demand in ``scenario``, or None where it is unbounded."""
+        return None if self.unbounded_in(scenario) else self.demand[scenario]
 
 
 def ceil_scaled(count: int, scale: Fraction) -> int:
@@ -56,6 +69,13 @@ def service_demand(service: Service, environment: str, scale: Fraction, database
     if unbounded:
         demand = {s: 0 for s in SCENARIOS}
         working = {s: "unbounded pool: no upper limit" for s in SCENARIOS}
+    if service.scenarios is not None:
+        # a one-shot job or a cron job: nothing in the scenarios it does not run in
+        only = counted_in(service.scenarios)
+        for scenario in SCENARIOS:
+            if scenario not in service.scenarios:
+                demand[scenario] = 0
+                working[scenario] = f"not counted in {scenario}: counts in {only} (scenarios: [{', '.join(service.scenarios)}]) = 0"
     return SourceDemand(
         source=source,
         kind="service",
@@ -67,7 +87,16 @@ def service_demand(service: Service, environment: str, scale: Fraction, database
         service=service.name,
         environment=environment,
         line=service.line,
+        scenarios=service.scenarios,
     )
+
+
+def counted_in(scenarios: "tuple[str, ...] | list[str]") -> str:
+    """Return where a limited source counts, as a sentence reads it: "rollout only", "peak and rollout only"."""
+    names = [s for s in SCENARIOS if s in scenarios]
+    if len(names) == len(SCENARIOS):
+        return "every scenario"
+    return (" and ".join(names) if len(names) < 3 else ", ".join(names)) + " only"
 
 
 def _pool_factors(service: Service) -> tuple[int, int, str, str]:
@@ -162,6 +191,7 @@ __all__ = [
     "SourceDemand",
     "all_service_demands",
     "ceil_scaled",
+    "counted_in",
     "resolve_database",
     "service_demand",
     "service_environments",

@@ -169,7 +169,7 @@ def _routes(topology: Topology) -> dict[tuple[str, str], Pooler]:
 def _sum_demand(sources: Iterable[SourceDemand], scenario: str) -> int | None:
     total = 0
     for source in sources:
-        if source.unbounded:
+        if source.unbounded_in(scenario):
             return None
         total += source.demand[scenario]
     return total

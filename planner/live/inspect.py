@@ -227,7 +227,7 @@ def compare_with_plan(
     alias: dict[str, str] = {}  # application_name -> row key
     services: dict[str, set[str]] = {}  # service -> row keys it lands on
     for source in instance.demand_by_source:
-        planned[source.source] = {s: None if source.unbounded else source.demand[s] for s in scenarios}
+        planned[source.source] = {s: source.value(s) for s in scenarios}
         kinds[source.source] = source.kind
         alias[source.source] = source.source
         if source.service:

@@ -92,7 +92,7 @@ def build_plan(topology: "Topology", instance: "InstanceBudget", scenario: str, 
         raise InputError(f"--scale {k}: max_connections {m} ÷ {k} = {-(-m // k)} leaves nothing above the {reserved} reserved slots (choose a smaller --scale)")
     sources: list[PlannedSource] = []
     for demand in instance.demand_by_source:
-        if demand.unbounded:
+        if demand.unbounded_in(scenario):
             if not local:
                 raise InputError(f"{topology.path}: {demand.source} has an unbounded pool: verify --dsn opens at most the scenario's count, and it has none (set a pool size, or use --local)")
             sources.append(PlannedSource(demand.source, demand.kind, None, -(-m // k)))

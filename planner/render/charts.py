@@ -154,7 +154,10 @@ def segments(sources: Sequence["SourceDemand"], scenarios: Sequence[str], top: i
 def _source_label(source: "SourceDemand") -> str:
     if source.kind == "pooler":
         return f"{source.source} (pooler)"
-    return source.source + (" (unbounded)" if source.unbounded else "")
+    label = source.source + (" (unbounded)" if source.unbounded else "")
+    if source.scenarios is not None:  # a one-shot or cron job: its bar is 0 where it does not run
+        label += f" ({' and '.join(source.scenarios)} only)"
+    return label
 
 
 def _line_labels(ax: Any, lines: list[tuple[float, str, str, str]], span: float) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
+from planner.budget.demand import counted_in
 from planner.model import SOURCE_ESTIMATED, Topology, worst_status
 from planner.render.data import report_dict
 from planner.render.gate import eased_note, gate_dict, gate_markdown, gate_text, outcome_of, unused_message
@@ -55,8 +56,8 @@ def _demand(value: int | None) -> str:
 
 
 def _top_sources(instance: InstanceBudget, scenario: str, count: int = 3) -> str:
-    sources = sorted(instance.demand_by_source, key=lambda s: (not s.unbounded, -s.demand[scenario]))
-    parts = [f"{s.source} {'unbounded' if s.unbounded else s.demand[scenario]}" for s in sources[:count]]
+    sources = sorted(instance.demand_by_source, key=lambda s: (not s.unbounded_in(scenario), -s.demand[scenario]))
+    parts = [f"{s.source} {_demand(s.value(scenario))}" for s in sources[:count]]
     more = len(sources) - count
     return ", ".join(parts) + (f", … {more} more" if more > 0 else "")
 
@@ -104,6 +105,9 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
         lines += ["", estimate_note(report.instances)]
     if report.poolers:
         lines += ["", _pooler_text(report.poolers)]
+    limited = limited_sources(report)
+    if limited:
+        lines += ["", f"counted only in some scenarios: {limited}"]
     flagged = [i for i in report.instances if i.status != "ok"]
     if flagged:
         lines.append("")
@@ -114,6 +118,20 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
         lines += ["", "warnings:"] + [f"  - {w}" for w in report.warnings]
     lines += gate_text(gate)
     return "\n".join(lines)
+
+
+def limited_sources(report: BudgetReport) -> str:
+    """Return the sources that count only in some scenarios, with those scenarios ("" when there are none).
+
+    A one-shot job counts only while deploys run, a cron job not in steady state: saying so beside the
+    totals keeps a 0 in steady from reading as "not counted at all".
+    """
+    seen: dict[str, tuple[str, ...]] = {}
+    everywhere = [s for i in report.instances for s in i.demand_by_source] + [c for p in report.poolers for c in p.clients]
+    for source in everywhere:
+        if source.scenarios is not None:
+            seen.setdefault(source.source, source.scenarios)
+    return ", ".join(f"{name} ({counted_in(scenarios)})" for name, scenarios in seen.items())
 
 
 def _pooler_text(poolers: tuple[PoolerBudget, ...]) -> str:
@@ -179,13 +197,16 @@ def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], Ob
             for p in report.poolers
         ]
         out += ["", markdown_table(["pooler", "kind", "server connections", "client capacity"] + scenarios, prow)]
+    limited = limited_sources(report)
+    if limited:
+        out += ["", md_escape(f"counted only in some scenarios: {limited}")]
     if report.warnings:
         out += ["", "**Warnings**", ""] + [f"- {md_escape(str(w))}" for w in report.warnings]
     out += gate_markdown(gate)
     for instance in report.instances:
         srows = [
-            [s.source + (f" (via {s.via})" if s.via else "")]
-            + [("unbounded" if s.unbounded else s.demand[sc]) for sc in scenarios]
+            [s.source + (f" (via {s.via})" if s.via else "") + (f" ({counted_in(s.scenarios)})" if s.scenarios else "")]
+            + [("unbounded" if s.unbounded_in(sc) else s.demand[sc]) for sc in scenarios]
             for s in instance.demand_by_source
         ]
         out += [
@@ -231,7 +252,7 @@ def render_csv(report: BudgetReport, gate: Gate | None = None) -> str:
         for scenario, result in instance.scenarios.items():
             for source in instance.demand_by_source:
                 row = (report.topology.name, instance.database, instance.role, instance.instance_class, scenario, source.source,
-                       source.kind, source.via, None if source.unbounded else source.demand[scenario], result.demand,
+                       source.kind, source.via, source.value(scenario), result.demand,
                        instance.usable, instance.alarm_at, result.status, "yes" if estimated else "no",
                        outcome_of(gate, "instance", instance.name, scenario))
                 writer.writerow([csv_cell(v) for v in row])
@@ -246,8 +267,8 @@ def breaking_sources(instance: InstanceBudget, scenario: str, count: int = 3) ->
     """Return the sources that make the difference in ``scenario``: of the ``count`` largest, those
     unbounded or carrying at least 10 % of the instance's demand."""
     total = instance.scenarios[scenario].demand or 0
-    largest = sorted(instance.demand_by_source, key=lambda s: (not s.unbounded, -s.demand[scenario]))[:count]
-    return [s for s in largest if s.unbounded or s.demand[scenario] * 10 >= total]
+    largest = sorted(instance.demand_by_source, key=lambda s: (not s.unbounded_in(scenario), -s.demand[scenario]))[:count]
+    return [s for s in largest if s.unbounded_in(scenario) or s.demand[scenario] * 10 >= total]
 
 
 # An origin ends with the file and line it was read from: "HorizontalPodAutoscaler/web spec.maxReplicas,
@@ -341,7 +362,7 @@ def render_github(report: BudgetReport, gate: Gate | None = None) -> str:
         for source in breaking_sources(instance, worst):
             if source.line is None:
                 continue
-            share = "unbounded" if source.unbounded else f"{source.demand[worst]} connections"
+            share = "unbounded" if source.unbounded_in(worst) else f"{source.demand[worst]} connections"
             kind = "pooler" if source.kind == "pooler" else "service"
             out.append(_annotation(
                 instance_level, path, source.line, f"{source.source} on {instance.database}",

@@ -14,12 +14,14 @@ def source_dict(source: SourceDemand, scenarios: tuple[str, ...]) -> dict[str, A
     """Return one ``demand_by_source`` entry: the source, its kind and its demand per scenario."""
     entry: dict[str, Any] = {"source": source.source, "kind": source.kind}
     for scenario in scenarios:
-        entry[scenario] = None if source.unbounded else source.demand[scenario]
+        entry[scenario] = source.value(scenario)
     if source.unbounded:
         entry["unbounded"] = True
     if source.via:
         entry["via"] = source.via
     entry["endpoint"] = source.endpoint
+    if source.scenarios is not None:
+        entry["scenarios"] = list(source.scenarios)  # it counts only there: 0 in the others
     return entry
 
 

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, Finding, InstanceBudget
+from planner.budget.demand import counted_in
 from planner.review.diff import ADDED, CHANGED, REMOVED, UNCHANGED, BudgetDiff, Delta, InstanceChange, PoolerChange, SourceChange
 from planner.model import SOURCE_ESTIMATED
 from planner.render.check import ESTIMATE_NOTE, STATUS_MARK
@@ -188,6 +189,10 @@ def what_changed(diff: BudgetDiff, status: StatusFormat = _text_status, esc: Esc
     for pooler in diff.poolers:
         if pooler.change != UNCHANGED:
             lines += _pooler_headlines(pooler, status, esc)
+    for source in diff.changed_sources:
+        if source.recounted and source.before is not None and source.after is not None:
+            lines.append(f"{esc(source.source)} counts in {_counted(source.after.scenarios)} "
+                         f"(was {_counted(source.before.scenarios)})")
     sources = diff.changed_sources
     if sources:
         counts = {kind: sum(1 for s in sources if s.change == kind) for kind in (ADDED, REMOVED, CHANGED)}
@@ -243,9 +248,21 @@ def _pooler_rows(changes: tuple[PoolerChange, ...], status: StatusFormat) -> lis
     return rows
 
 
+def _counted(scenarios: tuple[str, ...] | None) -> str:
+    return "every scenario" if scenarios is None else counted_in(scenarios)
+
+
+def _source_name(change: SourceChange) -> str:
+    """Return the source's name, with the scenarios it counts in when it does not count in all of them."""
+    side = change.side
+    if change.recounted and change.before is not None:
+        return f"{change.source} ({_pair(_counted(change.before.scenarios), _counted(side.scenarios))})"
+    return change.source + (f" ({counted_in(side.scenarios)})" if side.scenarios is not None else "")
+
+
 def _source_rows(diff: BudgetDiff) -> list[list[object]]:
     return [
-        [s.source, s.kind, s.change, _route(s)] + [_source_cell(s, sc) for sc in diff.scenarios]
+        [_source_name(s), s.kind, s.change, _route(s)] + [_source_cell(s, sc) for sc in diff.scenarios]
         for s in _changed_sources(diff)
     ]
 
@@ -431,6 +448,10 @@ def _source_dict(change: SourceChange) -> dict[str, Any]:
         "route_after": change.after.route if change.after else None,
         "scenarios": {name: _delta_dict(d) for name, d in change.scenarios.items()},
     })
+    if any(side is not None and side.scenarios is not None for side in (change.before, change.after)):
+        # the scenarios it counts in (null: every one), where either side limits them
+        entry["counts_in_before"] = None if change.before is None or change.before.scenarios is None else list(change.before.scenarios)
+        entry["counts_in_after"] = None if change.after is None or change.after.scenarios is None else list(change.after.scenarios)
     return entry
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from planner.budget import BudgetReport, InstanceBudget, MaxConnections, PoolerBudget
+from planner.budget.demand import counted_in
 from planner.formula import substitute
 from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, SOURCE_PARAMETER, Topology
 from planner.reserves import SOURCE_SET, parse_engine_version, version_note
@@ -85,7 +86,8 @@ def explain_instance(instance: InstanceBudget, topology: Topology | None = None)
         lines.append(f"  {scenario}:")
         for source in instance.demand_by_source:
             via = f" (via {source.via})" if source.via else ""
-            lines.append(f"    {source.source}{via}: {source.working[scenario]}")
+            only = f" (counts in {counted_in(source.scenarios)})" if source.scenarios and source.counts_in(scenario) else ""
+            lines.append(f"    {source.source}{via}{only}: {source.working[scenario]}")
         demand = "unbounded" if result.demand is None else str(result.demand)
         compare = _comparison(result.demand, instance)
         lines.append(f"    demand = {demand} → {compare} → {result.status.upper()}")
@@ -112,7 +114,8 @@ def explain_pooler(pooler: PoolerBudget) -> list[str]:
         lines.append(f"  client capacity: {pooler.client_working}")
     for scenario, result in pooler.scenarios.items():
         parts = " + ".join(
-            f"{c.source} {'unbounded' if c.unbounded else c.demand[scenario]}" for c in pooler.clients
+            f"{c.source} {'unbounded' if c.unbounded_in(scenario) else c.demand[scenario]}"
+            + ("" if c.counts_in(scenario) else f" (counts in {counted_in(c.scenarios or ())})") for c in pooler.clients
         ) or "no clients"
         demand = "unbounded" if result.demand is None else str(result.demand)
         lines.append(f"  {scenario}: clients {parts} = {demand} → {result.status.upper()}")

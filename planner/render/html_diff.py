@@ -100,8 +100,8 @@ def _source_changes(before: BudgetReport, after: BudgetReport, scenarios: Sequen
         cells = tuple(
             _number(
                 scenario,
-                None if b is None or b.unbounded else b.demand.get(scenario, 0),
-                None if a is None or a.unbounded else a.demand.get(scenario, 0),
+                None if b is None or b.unbounded_in(scenario) else b.demand.get(scenario, 0),
+                None if a is None or a.unbounded_in(scenario) else a.demand.get(scenario, 0),
                 present,
             )
             for scenario in scenarios

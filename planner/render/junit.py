@@ -65,7 +65,7 @@ def instance_arithmetic(instance: InstanceBudget, scenario: str) -> list[str]:
     lines += [line.strip() for line in reserve_lines(instance) if line.lstrip().startswith(("reserved =", "usable ="))]
     lines.append(f"alarm_at = floor({mc.value} × (1 − {float(instance.headroom) * 100:g}%)) = {instance.alarm_at}")
     result = instance.scenarios[scenario]
-    sources = sorted(instance.demand_by_source, key=lambda s: (not s.unbounded, -s.demand[scenario]))
+    sources = sorted(instance.demand_by_source, key=lambda s: (not s.unbounded_in(scenario), -s.demand[scenario]))
     for source in sources[:MAX_SOURCES]:
         via = f" (via {source.via})" if source.via else ""
         lines.append(f"{source.source}{via}: {source.working[scenario]}")
@@ -123,7 +123,7 @@ def _pooler_case(suite: ET.Element, report: BudgetReport, pooler: PoolerBudget, 
     result = pooler.scenarios[scenario]
     if result.status == "ok":
         return False
-    clients = " + ".join(f"{c.source} {'unbounded' if c.unbounded else c.demand[scenario]}" for c in pooler.clients)
+    clients = " + ".join(f"{c.source} {'unbounded' if c.unbounded_in(scenario) else c.demand[scenario]}" for c in pooler.clients)
     message = f"pooler {pooler.pooler} refuses clients in {scenario}: client demand {_demand(result.demand)} > {pooler.client_capacity}"
     where = f"{report.topology.path}:{pooler.line}" if pooler.line else report.topology.path
     text = "\n".join([f"{report.topology.name} ({where}): {message}", f"client capacity = {pooler.client_working}",

@@ -181,7 +181,7 @@ def _instance_results(report: BudgetReport, instance: InstanceBudget, gate: "Gat
             continue
         sources = breaking_sources(instance, scenario)
         largest = ", ".join(
-            f"{s.source} {'unbounded' if s.unbounded else s.demand[scenario]} ({s.working[scenario]})" for s in sources
+            f"{s.source} {'unbounded' if s.unbounded_in(scenario) else s.demand[scenario]} ({s.working[scenario]})" for s in sources
         )
         line = "usable" if result.status == "over" else "alarm_at"
         limit = instance.usable if result.status == "over" else instance.alarm_at
@@ -230,7 +230,7 @@ def _pooler_results(report: BudgetReport, pooler: PoolerBudget, gate: "Gate | No
     for scenario, result in pooler.scenarios.items():
         if result.status != "over":
             continue
-        clients = " + ".join(f"{c.source} {'unbounded' if c.unbounded else c.demand[scenario]}" for c in pooler.clients)
+        clients = " + ".join(f"{c.source} {'unbounded' if c.unbounded_in(scenario) else c.demand[scenario]}" for c in pooler.clients)
         text = (f"{topology.name}: pooler {pooler.pooler} refuses clients in {scenario}: client demand "
                 f"{_demand(result.demand)} ({clients}) > {pooler.client_working}")
         entry: dict[str, Any] = {

@@ -197,6 +197,11 @@ class SourceSide:
     role: str | None  # the one instance it lands on; None behind a pooler or spread over readers
     demand: Mapping[str, int]
     unbounded: bool = False
+    scenarios: tuple[str, ...] | None = None  # the scenarios it counts in (None: every one)
+
+    def unbounded_in(self, scenario: str) -> bool:
+        """Return whether the source is unbounded in ``scenario`` (where it counts)."""
+        return self.unbounded and (self.scenarios is None or scenario in self.scenarios)
 
 
 @dataclass(frozen=True)
@@ -227,10 +232,16 @@ class SourceChange:
     def moved(self) -> bool:
         return self.before is not None and self.after is not None and self.before.route != self.after.route
 
+    @property
+    def recounted(self) -> bool:
+        """Return whether the scenarios it counts in changed (``scenarios`` on the service)."""
+        return self.before is not None and self.after is not None and self.before.scenarios != self.after.scenarios
+
     @cached_property
     def change(self) -> str:
-        """Return ``added``, ``removed``, ``changed`` (demand or route) or ``unchanged``."""
-        return lifecycle(self.before, self.after, self.moved or any(d.changed for d in self.scenarios.values()))
+        """Return ``added``, ``removed``, ``changed`` (demand, route or scenarios) or ``unchanged``."""
+        return lifecycle(self.before, self.after,
+                         self.moved or self.recounted or any(d.changed for d in self.scenarios.values()))
 
     @property
     def size(self) -> float:

@@ -106,7 +106,7 @@ def report_sources(report: BudgetReport) -> dict[tuple[str, str], SourceSide]:
         route, role = _route(topology, demand.database, demand.endpoint, through)
         sides[("service", demand.source)] = SourceSide(
             "service", demand.database, demand.endpoint, through, route, role,
-            {s: demand.demand[s] for s in report.scenarios}, demand.unbounded,
+            {s: demand.demand[s] for s in report.scenarios}, demand.unbounded, demand.scenarios,
         )
     for pooler in report.poolers:
         route, role = _route(topology, pooler.database, pooler.endpoint, None)
@@ -121,7 +121,7 @@ def _source_delta(scenario: str, before: SourceSide | None, after: SourceSide | 
     def side(source: SourceSide | None) -> tuple[int | None, bool]:
         if source is None:
             return None, False
-        return (None, True) if source.unbounded else (source.demand[scenario], False)
+        return (None, True) if source.unbounded_in(scenario) else (source.demand[scenario], False)
 
     (b, bu), (a, au) = side(before), side(after)
     return Delta(b, a, bu, au)

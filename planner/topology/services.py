@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from planner.model import Database, Environment, Pool, Service
+from planner.model import SCENARIOS, Database, Environment, Pool, Service
 from planner.topology.databases import DatabaseRules
 from planner.topology.parsed import describe, join_path
 from planner.topology.values import is_int, parse_percent, suggest
@@ -80,7 +80,8 @@ RANGE_DRIVERS: dict[str, IdleHold] = {
 DEFAULT_SURGE = Fraction(1, 4)
 CUSTOM_DRIVER = "custom"  # a pool given by its numbers alone
 LONG_RUNNING_KEYS = ("replicas", "max_surge", "processes", "threads")
-SERVICE_KEYS = ("database", "endpoint", "environments", *LONG_RUNNING_KEYS, "pool", "lambda", "connections", "from", "container")
+SERVICE_KEYS = ("database", "endpoint", "environments", "scenarios", *LONG_RUNNING_KEYS, "pool", "lambda", "connections",
+                "from", "container")
 POOL_KEYS = ("driver", "size", "max_overflow", "min_size", "max_size")
 RANGE_KEYS = ("min_size", "max_size")
 ENDPOINTS = ("writer", "reader")
@@ -115,6 +116,8 @@ class ServiceRules(DatabaseRules):
         if "environments" in spec:
             common["environments"] = self.name_list(spec["environments"], f"{path}.environments",
                                                     env_names, "environment")
+        if "scenarios" in spec:
+            common["scenarios"] = self.scenarios(spec["scenarios"], f"{path}.scenarios")
         if shape == "fixed":
             connections = self.integer(spec["connections"], f"{path}.connections")
             built: Service | None = Service(shape="fixed", connections=connections or 0, **common)
@@ -123,6 +126,15 @@ class ServiceRules(DatabaseRules):
         else:
             built = self.long_running(spec, path, common)
         return built if len(self.problems) == before else None
+
+    def scenarios(self, value: Any, path: str) -> tuple[str, ...] | None:
+        """Return the scenarios a service counts in (extension), in the spec's order; None if wrong.
+
+        A one-shot job (a Kubernetes Job, a migration other Compose services wait for) runs only
+        during a deploy, a CronJob at any time but not in steady state: its demand is 0 elsewhere.
+        """
+        names = self.name_list(value, path, SCENARIOS, "scenario")
+        return None if names is None else tuple(s for s in SCENARIOS if s in names)
 
     def shape(self, spec: dict[str, Any], path: str) -> str:
         """Return the service's shape, reporting keys of two shapes in one service."""

@@ -91,6 +91,8 @@ def _service(service: Service) -> dict[str, Any]:
         out["endpoint"] = service.endpoint
     if service.environments is not None:
         out["environments"] = list(service.environments)
+    if service.scenarios is not None:
+        out["scenarios"] = list(service.scenarios)
     if service.shape == "fixed":
         out["connections"] = service.connections
         return out

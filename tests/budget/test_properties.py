@@ -69,6 +69,8 @@ def services(draw: st.DrawFn, readers: int) -> dict[str, Any]:
             out["pool"] = pool
     if readers and shape != "fixed" and draw(st.booleans()):
         out["endpoint"] = "reader"
+    if draw(st.integers(0, 3)) == 0:  # a one-shot or cron job: counts only in some scenarios
+        out["scenarios"] = draw(st.sampled_from([["rollout"], ["peak", "rollout"], ["steady", "peak"]]))
     return out
 
 

@@ -308,6 +308,11 @@ class _Editor:
                 doc.delete(entry, "environments", join_path(path, "environments"))
             else:
                 doc.set_list(entry, "environments", list(a.environments), SERVICE_KEYS, join_path(path, "environments"))
+        if b.scenarios != a.scenarios:
+            if a.scenarios is None:
+                doc.delete(entry, "scenarios", join_path(path, "scenarios"))
+            else:
+                doc.set_list(entry, "scenarios", list(a.scenarios), SERVICE_KEYS, join_path(path, "scenarios"))
         if a.shape == "fixed":
             if b.connections != a.connections:
                 put("connections", a.connections)
