@@ -123,7 +123,7 @@ def _import(kind: str, paths: list[Path], output: Optional[Path], database: Opti
     listed = [str(p) for p in paths]
     imported = import_sources(kind, listed, DiskFiles(Path("."), f"planner import {kind}"), target.parent)
     header = (f"Imported by planner import {kind} from {', '.join(imported.paths)} on {_today()}.\n"
-              "Write each service's pool, then run planner check.")
+              "Replace each VALUE, then run planner check.")
     written = write_topology(existing, str(target), imported, Options(database, instance_class, engine_version), header)
     _check_classes(written.text, str(target))
     _emit(written.text, output)
@@ -148,9 +148,17 @@ def _check_classes(text: str, filename: str) -> None:
     from planner.catalog import load_catalog
     from planner.topology.sources.importer import read_written
 
+    from planner.topology.load import TopologyError
+
     # the catalogue check will read: PLANNER_CATALOG's, as `check` without --catalog does
     catalog = load_catalog(os.environ.get("PLANNER_CATALOG") or None, os.environ.get("PLANNER_OBSERVATIONS") or None)
-    problems = limit_problems(read_written(text, filename), catalog)
+    try:
+        topology = read_written(text, filename)
+    except TopologyError as exc:  # placeholders the user must replace: the databases read all the same
+        if exc.partial is None:
+            return
+        topology = exc.partial
+    problems = limit_problems(topology, catalog)
     if problems:
         raise InputError(problems)
 
@@ -163,10 +171,8 @@ def _summary(written: "Written", paths: str, output: Optional[Path]) -> str:
         plural = word if len(names) == 1 else word + "s"
         parts.append(f"{len(names)} {plural}" + (f" ({', '.join(names)})" if names else ""))
     text = f"imported {', '.join(parts[:-1])} and {parts[-1]} from {paths}" + (f" into {output}" if output else "")
-    if written.commented:
-        text += f"; complete and uncomment {', '.join(written.commented)}"
-    if written.unpooled:
-        text += f"; write the pools of: {', '.join(written.unpooled)}"
+    if written.placeholders:
+        text += f"; replace each VALUE: {', '.join(written.placeholders)}"
     return text
 
 

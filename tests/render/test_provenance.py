@@ -45,6 +45,9 @@ def test_explain_lists_each_value_with_its_origin(topology: Path) -> None:
         "    replicas 2 ← compose/result deploy.replicas, stack/docker-stack.yml:44",
         "    max_surge 0 ← compose/result (containers are replaced, stop-first), stack/docker-stack.yml:34",
         "    pool.size 10 ← PG_POOL_MAX = '10' ← compose/result environment.PG_POOL_MAX, stack/docker-stack.yml:41",
+        # nothing on the command line says otherwise, and the explain says so rather than assume in silence
+        "    processes 1 ← no app server recognised in its command: one process (v1's default)",
+        "    threads 1 ← no app server recognised in its command: one thread (v1's default)",
     ]
     assert "  max_connections = 120  (from compose/db command, stack/docker-stack.yml:13)" in out
 
@@ -79,7 +82,7 @@ def test_the_report_has_a_read_from_the_deployment_table(topology: Path, tmp_pat
     assert code == 0, err
     html = (tmp_path / "r.html").read_text()
     section = html.split('<section id="sourced"', 1)[1].split("</section>", 1)[0]
-    assert '<a href="#sourced">Read from the deployment (7)</a>' in html
-    assert section.count("<tr><td>") == 7
+    assert '<a href="#sourced">Read from the deployment (9)</a>' in html
+    assert section.count("<tr><td>") == 9
     assert ("<tr><td><code>services.result</code></td><td><code>replicas</code></td><td><code>2</code></td>"
             "<td>compose/result deploy.replicas, stack/docker-stack.yml:44</td></tr>") in section

@@ -90,7 +90,7 @@ class ComposeSource:
                 facts["max_surge"] = Fact(update.get("parallelism", 1), at("deploy.update_config"))
             else:
                 facts["max_surge"] = Fact(0, Origin(ref, doc.file, origin.line, "(containers are replaced, stop-first)"))
-        return Found(origin, facts, containers=containers)
+        return Found(origin, facts, containers=containers, depends_on=_depends_on(spec))
 
     @staticmethod
     def database(spec: dict[str, Any], ref: str, at: Any) -> dict[str, Any]:
@@ -103,6 +103,21 @@ class ComposeSource:
             if match:
                 facts["parameters.max_connections"] = Fact(int(match.group(1)), at("command"))
         return facts
+
+
+def _depends_on(spec: dict[str, Any]) -> dict[str, str]:
+    """Return the services a service waits for (``depends_on``, short or long form, and ``links``), with the condition."""
+    found: dict[str, str] = {}
+    depends = spec.get("depends_on")
+    if isinstance(depends, list):
+        found.update({str(name): "service_started" for name in depends})
+    elif isinstance(depends, dict):
+        for name, how in depends.items():
+            condition = how.get("condition") if isinstance(how, dict) else None
+            found[str(name)] = str(condition or "service_started")
+    for link in spec.get("links") or []:
+        found.setdefault(str(link).split(":", 1)[0], "service_started")
+    return found
 
 
 def load(files: SourceFiles, paths: list[str]) -> ComposeSource:

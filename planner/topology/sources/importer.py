@@ -1,17 +1,24 @@
 """Bootstrap a topology from what is deployed: ``planner import kubernetes|terraform|compose``.
 
 A topology that reads its numbers from the deployment (``sources:`` and ``from:``) still has to
-name every database, service and pooler. :func:`import_sources` lists what a source can describe
-(:meth:`Source.names`) and turns each object into the smallest entry that reads it: ``{from: REF}``,
-with ``container:`` when the workload has several, and ``{env: NAME}`` placeholders for the pool
-settings the container's environment spells in well-known variables (``WEB_CONCURRENCY``,
-``DB_POOL_SIZE``, ...), so the pool follows the deployment too. :func:`write_topology` writes those
-entries into a new YAML file or merges them into the user's own, keeping its text, and proves the
-result by reading it as ``check`` will (:func:`~planner.topology.load.parse_topology`).
+name every database, service and pooler. :func:`import_sources` lists what a source describes and
+sorts it the way spec §6 asks:
 
-What no manifest says is left to the user and said so: a pool's driver (a YAML comment on the
-entry), an RDS Proxy's clients and a value known only after apply (entries written commented out,
-with what to write). Nothing here invents a number.
+- databases: Terraform's RDS resources, PostgreSQL containers (a self-managed database);
+- poolers: RDS Proxies, and PgBouncer or Pgpool-II containers, with the services that reach the
+  database through them as their ``clients``;
+- services: only containers with evidence of a PostgreSQL connection
+  (:mod:`planner.topology.sources.apps.evidence`); every other container is left out, and listed
+  once with the reason.
+
+Each entry is the smallest one that reads it, ``{from: REF}`` (with ``container:`` when the workload
+has several, ``database:`` when its evidence names one of several): its processes, threads and pool
+are read from the deployment on every run, not copied. :func:`write_topology` writes the entries into
+a new YAML file or merges them into the user's own, keeping its text, then reads the result as
+``check`` will: every key that reading cannot fill (a pool no framework shows, one process per CPU of
+the host, a value known only after apply, a proxy's clients) is written as the placeholder ``VALUE``
+with the reason beside it, which ``check`` refuses (exit 2, naming the key) until the user replaces
+it. Nothing here invents a number.
 """
 
 from __future__ import annotations
@@ -23,7 +30,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, Problem
-from planner.topology.sources.base import Fact, Found, RefError, Role, Source, SourceFileError, SourceFiles, Unknown
+from planner.topology.sources.apps.evidence import Evidence, bystander, choose_container, client_evidence, image_name
+from planner.topology.sources.apps.poolers import pooler_image, read_pooler
+from planner.topology.sources.apps.recognise import read_container
+from planner.topology.sources.base import Container, Found, RefError, Role, Source, SourceFileError, SourceFiles, Unknown
 from planner.topology.sources.files import DiskFiles
 from planner.topology.sources.resolve import SECTIONS, load_source, ref_kind
 
@@ -32,40 +42,27 @@ if TYPE_CHECKING:
 
 # The top-level keys in the order a topology writes them: new sections go where a reader expects them.
 ORDER = ("version", "name", "sources", "databases", "environments", "services", "poolers")
-POOL_HINT = "pool: planner cannot read the pool from the deployment; write pool: {driver: ..., size: ...} (docs/topology.md#pools)"
-DRIVER_HINT = "pool: size from {var}; add its driver: if it opens more than that (docs/topology.md#pools)"
-# Variables that say a container talks to PostgreSQL: how the container of a workload is chosen.
-_DATABASE_VARIABLE = re.compile(r"DATABASE_URL|DB_.*|PG.*|POSTGRES.*|DATABASE_.*")
-# Well-known variables, each read by a framework or server as the setting the topology needs.
-PROCESSES = ("WEB_CONCURRENCY",)  # gunicorn, puma, uvicorn on Heroku-style platforms: worker processes
-THREADS = ("RAILS_MAX_THREADS",)  # puma and Active Record: threads, and the pool a Rails app sizes from them
-POOL_SIZES = ("DB_POOL_SIZE", "DATABASE_POOL_SIZE", "SQLALCHEMY_POOL_SIZE")
-OVERFLOWS = ("DB_MAX_OVERFLOW", "DATABASE_MAX_OVERFLOW", "SQLALCHEMY_MAX_OVERFLOW")
-# Images that are a database or a pooler, not a PostgreSQL client (Compose and Kubernetes list every
-# container as a workload): the last part of the image's repository, before its tag.
-POSTGRES_IMAGES = re.compile(r"postgres(ql)?|postgis|timescaledb(-ha)?")
-# Datastores and brokers are not: left out of the services with a note. (Web servers are not listed:
-# charts and examples use nginx as the placeholder of the application's image.)
-NOT_CLIENTS = re.compile(r"(redis|valkey|memcached|rabbitmq|kafka|zookeeper|elasticsearch|opensearch|mongo|mysql"
-                         r"|mariadb|pgbouncer|postgres(ql)?|postgis|timescaledb)(-.*)?")
-FILLER = "VALUE"  # what a commented-out entry shows where the user must write a value
+FILLER = "VALUE"  # what import writes where the user must write a value; check refuses it
+POSTGRES_IMAGES = re.compile(r"postgres(ql)?|postgis|timescaledb(-ha)?|pgvector")
+NO_EVIDENCE = ("nothing shows it connects to PostgreSQL (no PostgreSQL URL or variable, no depends_on on the database "
+               "or a pooler, no recognised framework): add it by hand if it does")
 
 
 @dataclass
 class Entry:
     """One imported database, service or pooler, before it is named in the file.
 
-    ``comment`` goes at the end of the entry's first line; ``missing`` (key path → why) makes the
-    entry one the user completes: it is written commented out, with those keys to fill in.
+    ``placeholders`` maps the keys the user must write (``pool``, ``lambda.concurrency``) to why: they
+    are written as :data:`FILLER`, with the reasons in a comment at the end of the entry's first line.
     """
 
     section: str  # "databases", "services" or "poolers"
     ref: str
     names: list[str]  # preferred names, best first
     body: dict[str, Any]
-    comment: str | None = None
-    missing: dict[str, str] = field(default_factory=dict)
-    unpooled: bool = False  # the user must write (part of) its pool
+    placeholders: dict[str, str] = field(default_factory=dict)
+    target: str | None = None  # the database or pooler reference a service's evidence names
+    clients_of: list[str] = field(default_factory=list)  # a pooler's clients, as references
 
 
 @dataclass
@@ -83,9 +80,8 @@ class Written:
     """The topology text to write, what changed in it, and the notes for stderr."""
 
     text: str
-    added: dict[str, list[str]]  # section -> names written (live entries only)
-    commented: list[str]  # "poolers.main" written commented out
-    unpooled: list[str]  # services whose pool the user must write
+    added: dict[str, list[str]]  # section -> names written
+    placeholders: list[str]  # "services.web.pool": the VALUEs the user must replace
     notes: list[str]
 
 
@@ -107,18 +103,27 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
     except SourceFileError as e:
         raise InputError(list(e.problems)) from None
     imported = Imported(kind, [_relative(path, topology_folder) for path in paths], [])
+    imported.notes.extend(source.warnings())
     databases = _databases(source)
-    for section, role in SECTIONS.items():
-        for ref in source.names(role):
-            if section == "databases" and ref not in databases:
-                continue
-            if section == "services" and ref in databases:
-                continue  # a Compose postgres container is the database, not a client of it
-            if section == "poolers" and kind != "terraform":
-                continue  # every workload could be a PgBouncer: which one is, no manifest says
-            entry = _entry(source, ref, role, section, imported.notes)
-            if entry is not None:
-                imported.entries.append(entry)
+    workloads = _workloads(source, set(databases), imported.notes)
+    poolers = [ref for ref, found in workloads.items() if _pooler_container(found) is not None]
+    targets = set(databases) | set(poolers) | set(source.names("pooler") if kind == "terraform" else [])
+    hosts = source.hosts()
+    for ref in databases:
+        imported.entries.append(_entry(source, ref, "database", "databases", imported.notes))
+    services: list[Entry] = []
+    for ref, found in workloads.items():
+        if ref in poolers:
+            continue
+        entry = _service(ref, found, hosts, targets, imported.notes)
+        if entry is not None:
+            services.append(entry)
+    imported.entries.extend(e for e in services if e is not None)
+    for ref in (source.names("pooler") if kind == "terraform" else []):
+        imported.entries.append(_entry(source, ref, "pooler", "poolers", imported.notes))
+    for ref in poolers:
+        imported.entries.append(_pooler(ref, workloads[ref], hosts, set(databases), services))
+    imported.entries = [e for e in imported.entries if e is not None]
     if not imported.entries:
         why = "; ".join(imported.notes) if imported.notes else _WHAT[kind]
         raise InputError(f"{', '.join(paths)}: found no database, service or pooler to import ({why})")
@@ -145,110 +150,93 @@ def _databases(source: Source) -> list[str]:
     if source.kind != "compose":
         return refs
     return [ref for ref in refs
-            if any(POSTGRES_IMAGES.fullmatch(_repository(image)) for image in source.find(ref, "database").images)]
+            if any(POSTGRES_IMAGES.fullmatch(image_name(image)) for image in source.find(ref, "database").images)]
 
 
-_WHERE_INSTEAD = {
-    "pgbouncer": " (write it under poolers with kind: pgbouncer)",
-    "postgres": " (a database: write it under databases with engine: self-managed)",
-    "postgresql": " (a database: write it under databases with engine: self-managed)",
-}
+def _workloads(source: Source, databases: set[str], notes: list[str]) -> dict[str, Found]:
+    """Return every object that may be a service or a pooler, read once, in the source's order."""
+    found: dict[str, Found] = {}
+    for ref in source.names("service"):
+        if ref in databases:
+            continue  # a Compose postgres container is the database, not a client of it
+        try:
+            found[ref] = source.find(ref, "service")
+        except RefError as e:  # names() lists it, but it cannot be read as a service: say so and go on
+            notes.append(f"{ref}: left out: {e.message}")
+    return found
 
 
-def _repository(image: str) -> str:
-    """Return the last part of an image's repository: ``docker.io/bitnami/postgresql:16`` → ``postgresql``."""
-    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
-    return name.split(":", 1)[0].lower()
-
-
-def _entry(source: Source, ref: str, role: Role, section: str, notes: list[str]) -> Entry | None:
-    """Return the entry for one object, or None (with a note) when it is not one to import."""
-    try:
-        found = source.find(ref, role)
-    except RefError as e:  # names() lists it, but it cannot be read as this role: say so and go on
-        notes.append(f"{ref}: not imported: {e.message}")
-        return None
-    images = found.images
-    if role == "service" and images and all(NOT_CLIENTS.fullmatch(_repository(i)) for i in images):
-        notes.append(f"{ref}: not imported as a service: its image {images[0]} is not a PostgreSQL client"
-                     + _WHERE_INSTEAD.get(_repository(images[0]).split("-")[0], ""))
-        return None
+def _entry(source: Source, ref: str, role: Role, section: str, notes: list[str]) -> Entry:
+    """Return the entry for a database or an RDS Proxy, with a placeholder for what it cannot say."""
+    found = source.find(ref, role)
     entry = Entry(section, ref, _names(ref), {"from": ref})
-    entry.missing = {key: f"{value.origin.what} {value.reason}" for key, value in found.facts.items()
-                     if isinstance(value, Unknown)}
-    if role == "service":
-        _service(entry, found, notes)
-    elif role == "pooler":
-        entry.missing.setdefault("clients", "list the services that connect through it")
+    entry.placeholders = {key: f"{value.origin.what} {value.reason}" for key, value in found.facts.items()
+                          if isinstance(value, Unknown)}
+    if role == "pooler":
+        entry.placeholders.setdefault("clients", "list the services that connect through it")
     notes.extend(found.notes)
     return entry
 
 
-# ---------------------------------------------------------------------------- services and their pools
+# ---------------------------------------------------------------------------- services and poolers
 
 
-def _service(entry: Entry, found: Found, notes: list[str]) -> None:
-    """Choose the container whose environment to read, and write the pool settings it holds."""
-    container, env = _container(entry.ref, found, notes)
-    if env is not None and not any(_DATABASE_VARIABLE.fullmatch(v) for v in env) and not found.env_unread.get(container or ""):
-        notes.append(f"{entry.ref}: its environment names no database variable (DATABASE_URL, DB_*, PG*, POSTGRES*): "
-                     "remove its entry if it does not connect to PostgreSQL")
-    if container is not None and found.env is not None and len(found.env) > 1:
-        entry.body["container"] = container
-    lambda_shape = any(key == "lambda" or key.startswith("lambda.") for key in found.facts)
-    numbers = {name: int(value.value) for name, value in (env or {}).items()
-               if isinstance(value, Fact) and isinstance(value.value, str) and value.value.strip().isdigit()}
-    if not lambda_shape:  # a Lambda function has no processes or threads, only its concurrency
-        for key, names in (("processes", PROCESSES), ("threads", THREADS)):
-            var = next((n for n in names if numbers.get(n, 0) >= 1), None)
-            if var is not None:
-                entry.body[key] = {"env": var}
-    pool = _pool(numbers, lambda_shape, entry.ref, notes)
-    if pool:
-        entry.body["pool"] = pool
-    if "driver" not in pool:
-        entry.unpooled = True
-        entry.comment = DRIVER_HINT.format(var=pool["size"]["env"]) if pool else POOL_HINT
+def _running(found: Found) -> list[Container]:
+    return [c for c in found.containers or () if not c.one_shot]
 
 
-def _container(ref: str, found: Found, notes: list[str]) -> tuple[str | None, dict[str, Fact | Unknown] | None]:
-    """Return the container to read and its environment: the only one, or the one that names database
-    variables; (None, None) with a note when no single container does."""
-    if not found.env:
-        return None, None
-    if len(found.env) == 1:
-        name = next(iter(found.env))
-        return name, found.env[name]
-    talking = [name for name, env in found.env.items() if any(_DATABASE_VARIABLE.fullmatch(v) for v in env)]
-    if len(talking) == 1:
-        variables = [v for v in found.env[talking[0]] if _DATABASE_VARIABLE.fullmatch(v)]
-        notes.append(f"{ref}: container {talking[0]} chosen of {', '.join(found.env)} "
-                     f"(its environment names {', '.join(variables[:3])})")
-        return talking[0], found.env[talking[0]]
-    which = "several" if talking else "none"
-    notes.append(f"{ref}: {len(found.env)} containers ({', '.join(found.env)}) and {which} of them name database "
-                 "variables: add container: NAME to the service to read {env: ...} values from it")
-    return None, None
+def _pooler_container(found: Found) -> Container | None:
+    """Return the PgBouncer or Pgpool-II container of a workload, if it runs one."""
+    return next((c for c in _running(found) if pooler_image(c.image) is not None), None)
 
 
-def _pool(numbers: dict[str, int], lambda_shape: bool, ref: str, notes: list[str]) -> dict[str, Any]:
-    """Return the pool the environment spells, as ``{env: NAME}`` placeholders, or {} if it spells none."""
-    size = next((n for n in POOL_SIZES if n in numbers), None)
-    rails = None if lambda_shape else next((n for n in THREADS if numbers.get(n, 0) >= 1), None)
-    if size is not None and numbers[size] < 1:
-        notes.append(f"{ref}: {size} is {numbers[size]} (SQLAlchemy reads 0 as no limit): write its pool by hand")
-        size = None
-    pool: dict[str, Any] = {}
-    if size == "SQLALCHEMY_POOL_SIZE":
-        pool["driver"] = "sqlalchemy"
-    elif rails is not None:
-        pool["driver"] = "rails"  # Rails' database.yml sizes the pool from RAILS_MAX_THREADS
-    if size is not None or rails is not None:
-        pool["size"] = {"env": size or rails}
-    overflow = next((n for n in OVERFLOWS if n in numbers), None)
-    if overflow is not None and "size" in pool:
-        pool["max_overflow"] = {"env": overflow}
-    return pool
+def _service(ref: str, found: Found, hosts: dict[str, str], targets: set[str], notes: list[str]) -> Entry | None:
+    """Return the service entry for a workload with evidence of a PostgreSQL connection, or None with a note."""
+    if found.containers is None:
+        notes.append(f"{ref}: left out: its environment cannot be read, so {NO_EVIDENCE}")
+        return None
+    running = _running(found)
+    candidates = [c for c in running if bystander(c) is None]
+    if not candidates:
+        why = bystander(running[0]) if running else "it runs no container"
+        notes.append(f"{ref}: left out: {why}")
+        return None
+    shown: list[tuple[Container, list[Evidence]]] = []
+    for container in candidates:
+        evidence = client_evidence(found, container, read_container(ref, container), hosts, targets)
+        if evidence:
+            shown.append((container, evidence))
+    if not shown:
+        notes.append(f"{ref}: left out: {NO_EVIDENCE}")
+        return None
+    chosen, evidence = shown[0]
+    if len(shown) > 1:
+        best, _ = choose_container([c for c, _ in shown])
+        chosen, evidence = next(((c, e) for c, e in shown if c is best), shown[0])
+        notes.append(f"{ref}: container {chosen.name} read of {', '.join(c.name for c, _ in shown)}, which all show "
+                     "PostgreSQL use: add an entry with container: NAME for each other one that connects")
+    notes.extend(found.notes)
+    entry = Entry("services", ref, _names(ref), {"from": ref})
+    if len(running) > 1:
+        entry.body["container"] = chosen.name
+    entry.target = evidence[0].target
+    return entry
+
+
+def _pooler(ref: str, found: Found, hosts: dict[str, str], databases: set[str], services: list[Entry]) -> Entry:
+    """Return the pooler entry for a PgBouncer or Pgpool-II workload, with the services whose evidence names it."""
+    entry = Entry("poolers", ref, _names(ref), {"from": ref})
+    container = _pooler_container(found)
+    running = _running(found)
+    if container is not None and len(running) > 1:
+        entry.body["container"] = container.name
+    entry.clients_of = [s.ref for s in services if s.target == ref]
+    reading = read_pooler(container) if container is not None else None
+    backends = [hosts.get(host) or hosts.get(host.split(".", 1)[0]) for host in (reading.backend_hosts if reading else [])]
+    entry.target = next((b for b in backends if b in databases), None)
+    if not entry.clients_of:
+        entry.placeholders["clients"] = "no service's environment names this pooler: list the services that connect through it"
+    return entry
 
 
 # ---------------------------------------------------------------------------- names
@@ -320,11 +308,53 @@ def write_topology(existing: str | None, filename: str, imported: Imported, opti
     """Return the topology ``filename`` with ``imported`` written in: ``existing`` (its text, or None for
     a new file starting with ``header`` as comments) keeps every line the import does not add to.
 
-    Entries already in the file (by ``from:`` or by name) are left as written; entries the user must
-    complete are appended commented out. The text is proven by reading it as ``check`` would, with
-    the sources read from ``filename``'s folder. Raises :class:`InputError` when it cannot be (one
-    line per problem).
+    Entries already in the file (by ``from:`` or by name) are left as written. The text is read as
+    ``check`` would read it, with the sources read from ``filename``'s folder: every key of an
+    imported entry that the deployment cannot fill becomes a :data:`FILLER` placeholder with the
+    reason in a comment, and the text is read again. Raises :class:`InputError` for any other
+    problem (one line per problem).
     """
+    draft = _write(existing, filename, imported, options, header)
+    waiting = set(_fillers(existing or "", filename))  # placeholders an earlier import wrote: still the user's to replace
+    problems = [p for p in _problems(draft.text, filename) if p.key_path not in waiting]
+    if any(p.key_path == "services" for p in problems):
+        left = [note for note in imported.notes if ": left out: " in note]
+        raise InputError(f"{', '.join(imported.paths)}: no container shows that it connects to PostgreSQL, so there is no "
+                         f"service to import ({len(left)} left out; the first: {left[0] if left else 'none'}): add the "
+                         "services that do by hand, with from:")
+    if problems:
+        entries = {f"{e.section}.{name}": e for e, name in draft.names}
+        others: list[Problem] = []
+        for problem in problems:
+            entry, key = _entry_key(problem.key_path, entries)
+            if entry is None or key in ("from", "container", ""):
+                others.append(problem)
+            else:
+                entry.placeholders.setdefault(key, problem.message)
+        if others:
+            raise InputError(others)
+        draft = _write(existing, filename, imported, options, header)
+        left = [p for p in _problems(draft.text, filename) if p.key_path not in draft.written.placeholders
+                and p.key_path not in waiting]
+        if left:
+            raise InputError(left)
+    return draft.written
+
+
+@dataclass
+class _Draft:
+    """One rendering of the topology: the text, what it added, and each imported entry's name."""
+
+    written: Written
+    names: list[tuple[Entry, str]]  # each imported entry written, with its name
+
+    @property
+    def text(self) -> str:
+        return self.written.text
+
+
+def _write(existing: str | None, filename: str, imported: Imported, options: Options, header: str) -> _Draft:
+    """Return the topology with the imported entries (and their placeholders) written in."""
     from planner.topology.edit.yaml_document import YamlDocument
 
     if existing is None:
@@ -334,29 +364,78 @@ def write_topology(existing: str | None, filename: str, imported: Imported, opti
     if not isinstance(root, dict):
         raise InputError(Problem(filename, "", "cannot merge into a YAML file whose top level is not a mapping",
                                  hint="write to a new file with -o"))
-    written = Written("", {}, [], [], list(imported.notes))
-    live = [e for e in imported.entries if not e.missing]
-    waiting = [e for e in imported.entries if e.missing]
-    named = _place(root, live + waiting, written)
-    live = [e for e in live if e.ref in named]
-    waiting = [e for e in waiting if e.ref in named and not _listed(existing, e.ref)]
+    written = Written("", {}, [], list(imported.notes))
+    named = _place(root, imported.entries, written)
+    entries = [e for e in imported.entries if e.ref in named]
     _add_sources(document, imported)
-    database = _database(document, root, options, [named[e.ref] for e in live if e.section == "databases"], written)
-    for entry in live:
-        if entry.section == "services" and database is not None:
-            keys = list(entry.body)
-            at = 2 if "container" in keys else 1  # after from (and container): which object, then which database
-            entry.body = dict([*entry.body.items()][:at] + [("database", database)] + [*entry.body.items()][at:])
-        _add_entry(document, root, entry, named[entry.ref], written)
-    block = _waiting_block(waiting, named, written)
-    texts = [text + block for text in document.render()]
-    written.text = _proven(texts, filename)
-    return written
+    databases = {e.ref: named[e.ref] for e in entries if e.section == "databases"}
+    database = _database(document, root, options, list(databases.values()), written)
+    poolers = {e.ref: e for e in imported.entries if e.section == "poolers"}
+    for entry in entries:
+        body = dict(entry.body)
+        if entry.section == "services":
+            used = databases.get(entry.target or "") or database
+            if entry.target in poolers:  # through a pooler: its database, if the pooler says one
+                used = _pooler_database(poolers[entry.target], databases) or database
+            if used is not None and (len(databases) > 1 or database is not None):
+                body["database"] = used
+        elif entry.section == "poolers":
+            used = _pooler_database(entry, databases)
+            if used is not None and len(databases) > 1:
+                body["database"] = used
+            if entry.clients_of:
+                body["clients"] = [named[ref] for ref in entry.clients_of if ref in named] or [FILLER]
+        for key in entry.placeholders:
+            _put(body, key, [FILLER] if key == "clients" else FILLER)
+            written.placeholders.append(f"{entry.section}.{named[entry.ref]}.{key}")
+        _add_entry(document, root, entry, body, named[entry.ref], written)
+    written.text = _proven(document.render(), filename)
+    return _Draft(written, [(e, named[e.ref]) for e in entries])
 
 
-def _listed(text: str, ref: str) -> bool:
-    """Return whether the file already names ``ref`` (an entry written commented out by an earlier import)."""
-    return f"from: {_flow(ref)}" in text
+def _pooler_database(pooler: Entry, databases: dict[str, str]) -> str | None:
+    """Return the name of the database entry a pooler's backend host is, if it is one of ``databases``."""
+    return databases.get(pooler.target or "")
+
+
+def _fillers(text: str, filename: str) -> list[str]:
+    """Return the key paths of the placeholders a topology's text holds."""
+    from planner.topology.sources.resolve import FILLER as HELD, _remove_fillers
+
+    if HELD not in text:
+        return []
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    found: list[str] = []
+    for section in SECTIONS:
+        entries = data.get(section) if isinstance(data, dict) else None
+        for name, spec in (entries.items() if isinstance(entries, dict) else []):
+            if isinstance(spec, dict):
+                found += _remove_fillers(f"{section}.{name}", spec)
+    return found
+
+
+def _problems(text: str, filename: str) -> list[Problem]:
+    """Return what ``check`` would refuse in ``text`` (empty if it reads)."""
+    try:
+        read_written(text, filename)
+    except InputError as e:
+        return [p for p in e.problems if isinstance(p, Problem)]
+    return []
+
+
+def _entry_key(path: str, entries: dict[str, Entry]) -> tuple[Entry | None, str]:
+    """Return the imported entry a problem's key path is in, and the key inside it."""
+    for prefix, entry in entries.items():
+        if path == prefix:
+            return entry, ""
+        if path.startswith(prefix + "."):
+            return entry, path[len(prefix) + 1:]
+    return None, ""
 
 
 def _add_sources(document: Any, imported: Imported) -> None:
@@ -421,36 +500,14 @@ def _database(document: Any, root: Any, options: Options, imported: list[str], w
     return options.database
 
 
-def _add_entry(document: Any, root: Any, entry: Entry, name: str, written: Written) -> None:
-    """Write one entry into its section (made if the file has none), with its comment."""
+def _add_entry(document: Any, root: Any, entry: Entry, body: dict[str, Any], name: str, written: Written) -> None:
+    """Write one entry into its section (made if the file has none), with why each placeholder is there."""
     section = document.child_map(root, entry.section, entry.section, inline=False, order=ORDER)
-    document.new_entry(section, name, entry.body, f"{entry.section}.{name}")
-    if entry.comment:  # two spaces after the key, as a person writes it (ruamel lines up with the comment before)
-        section.yaml_add_eol_comment(entry.comment, name, column=document.yaml.map_indent + len(name) + 3)
+    document.new_entry(section, name, body, f"{entry.section}.{name}")
+    if entry.placeholders:  # two spaces after the key, as a person writes it (ruamel lines up with the comment before)
+        comment = f"write each {FILLER}: " + "; ".join(f"{key}: {why}" for key, why in entry.placeholders.items())
+        section.yaml_add_eol_comment(comment, name, column=document.yaml.map_indent + len(name) + 3)
     written.added.setdefault(entry.section, []).append(name)
-    if entry.unpooled:
-        written.unpooled.append(name)
-
-
-def _waiting_block(entries: list[Entry], named: dict[str, str], written: Written) -> str:
-    """Return the entries the user must complete as commented-out YAML, each saying what to write."""
-    if not entries:
-        return ""
-    lines = ["", f"# Imported, but the deployment does not say everything: write each {FILLER}, then uncomment the entry",
-             "# (into the section of that name if the file has one)."]
-    for section in SECTIONS:
-        mine = [e for e in entries if e.section == section]
-        if mine:
-            lines.append(f"# {section}:")
-        for entry in mine:
-            name = named[entry.ref]
-            body = dict(entry.body)
-            for key in entry.missing:
-                _put(body, key, [FILLER] if key == "clients" else FILLER)
-            why = "; ".join(f"{key}: {reason}" for key, reason in entry.missing.items())
-            lines.append(f"#   {name}: {_flow(body)}  # {why}")
-            written.commented.append(f"{section}.{name}")
-    return "\n".join(lines) + "\n"
 
 
 def _put(body: dict[str, Any], key: str, value: Any) -> None:
@@ -459,13 +516,6 @@ def _put(body: dict[str, Any], key: str, value: Any) -> None:
     for part in parents:
         body = body.setdefault(part, {})
     body[leaf] = value
-
-
-def _flow(value: Any) -> str:
-    """Return ``value`` as one line of flow YAML, as a topology writes short entries."""
-    import yaml
-
-    return str(yaml.safe_dump(value, default_flow_style=True, width=2**16, sort_keys=False)).strip().removesuffix("\n...").strip()
 
 
 class _FolderToBe(DiskFiles):
@@ -485,14 +535,6 @@ def read_written(text: str, filename: str) -> "Topology":
 
 
 def _proven(texts: list[str], filename: str) -> str:
-    """Return the first text that reads as a valid topology; else raise the first one's problems."""
-    first: InputError | None = None
-    for text in texts:
-        try:
-            read_written(text, filename)
-        except InputError as e:
-            first = first or e
-            continue
-        return text
-    assert first is not None
-    raise first
+    """Return the first rendering that reads as well as the other (the user's own text where it can be kept)."""
+    counts = [len(_problems(text, filename)) for text in texts]
+    return texts[counts.index(min(counts))]

@@ -39,11 +39,13 @@ from planner.topology.sources.base import (
     SourceOverrides,
     Unknown,
 )
+from planner.topology.sources.derive import derive_pooler, derive_service
 from planner.topology.sources.files import DiskFiles
 from planner.topology.values import parse_percent, suggest
 
 SECTIONS: dict[str, Role] = {"databases": "database", "services": "service", "poolers": "pooler"}
 CONTAINER = "container"
+FILLER = "VALUE"  # the placeholder `planner import` writes where the user must write a value
 ENV = "env"
 DEFAULT = "default"
 # Each kind's files, when `sources` names a folder.
@@ -106,12 +108,18 @@ class _Resolver:
         self.broken: set[str] = set()  # kinds whose files had problems: their references are not re-reported
         self.froms: dict[str, str] = {}  # entry path -> the reference its values came from
         self.specs: dict[str, dict[str, Any]] = {}  # entry path -> its (changing) mapping
+        self.container_reported: set[str] = set()  # `from` paths whose container choice was reported
+        self.fillers: list[str] = []  # key paths that still hold planner import's placeholder
 
     # ------------------------------------------------------------------ reporting
 
     def add(self, path: str, message: str, hint: str | None = None) -> None:
         """Record a problem at ``path`` of the topology."""
         self.parsed.problems.append(Problem(self.file, path, message, self._line(path), hint))
+
+    def line_of(self, path: str) -> int | None:
+        """Return the line of ``path``, or of the nearest key above it."""
+        return self._line(path)
 
     def _line(self, path: str) -> int | None:
         while path:
@@ -136,6 +144,20 @@ class _Resolver:
                     links += self.entry(join_path(section, name), spec, role)
         for path, key, link in links:
             self.link(path, key, link)
+        self.report_fillers()
+
+    def report_fillers(self) -> None:
+        """Refuse every placeholder ``planner import`` wrote that the deployment did not fill since.
+
+        A placeholder whose key got a specific problem (the pool no framework shows) is reported by
+        that problem alone; the others are named here. Either way nothing else is said of the key.
+        """
+        for path in self.fillers:
+            said = any(p.key_path == path or p.key_path.startswith(path + ".") for p in self.parsed.problems)
+            if not said:
+                self.add(path, f"{FILLER} is the placeholder planner import wrote: the deployment does not say it",
+                         "replace it with the value (the comment planner import wrote on the entry says why)")
+            self.parsed.unresolved.add(path)
 
     def read_sources(self, spec: Any) -> None:
         """Check the ``sources`` mapping and index each kind's files (or its ``--source`` override's)."""
@@ -173,6 +195,7 @@ class _Resolver:
 
     def entry(self, path: str, spec: dict[str, Any], role: Role) -> list[tuple[str, str, Link]]:
         """Resolve one database, service or pooler; return the links to resolve once all are known."""
+        self.fillers += _remove_fillers(path, spec)
         ref = spec.pop(FROM, None)
         container = spec.pop(CONTAINER, None) if role != "database" else None
         if ref is None:
@@ -198,6 +221,10 @@ class _Resolver:
             else:
                 self.merge(path, spec, key, value)
         self.placeholders(path, spec, found, container)
+        if role == "service":
+            derive_service(self, path, spec, ref, found, container)
+        elif role == "pooler":
+            derive_pooler(self, path, spec, ref, found, container)
         return links
 
     def find(self, path: str, ref: Any, role: Role) -> Found | None:
@@ -289,7 +316,7 @@ class _Resolver:
                 env, unread = self.environment(entry, found, container, reported) or (None, [])
             if env is None:
                 if found is None and not reported:
-                    self.add(path, f"{{env: {placeholder.get(ENV)}}} reads an environment, but the entry has no `from:`",
+                    self.add(path, f"{{env: {_names(placeholder.get(ENV))}}} reads an environment, but the entry has no `from:`",
                              "add from: Deployment/NAME (or compose/NAME), or write the number")
                 holder.pop(key)
                 continue
@@ -308,6 +335,7 @@ class _Resolver:
         names = list(found.env)
         if container is None:
             if len(names) != 1:
+                self.container_reported.add(join_path(entry, FROM))
                 self.add(join_path(entry, FROM), f"{found.origin.what} has {len(names)} containers: " + ", ".join(names),
                          f"add container: {names[0] if names else 'NAME'} to say whose environment to read")
                 return None
@@ -320,34 +348,55 @@ class _Resolver:
 
     def substitute(self, path: str, holder: dict[str, Any], key: str, placeholder: dict[str, Any],
                    env: dict[str, Fact | Unknown], found: Found | None, unread: list[str]) -> None:
-        """Put the value of one ``{env: NAME}`` at ``path``; ``unread`` may set what ``env`` lacks."""
-        name = placeholder.get(ENV)
+        """Put the value of one ``{env: NAME}`` (or ``{env: [A, B]}``: the first that is set) at ``path``;
+        ``unread`` may set what ``env`` lacks."""
+        names = placeholder.get(ENV)
+        names = [names] if isinstance(names, str) else names
         extra = [k for k in placeholder if k not in (ENV, DEFAULT)]
-        if not isinstance(name, str) or not name or extra:
-            self.add(path, "an environment value is written {env: NAME} or {env: NAME, default: VALUE}",
-                     "e.g. size: {env: DB_POOL_SIZE, default: 5}")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names) or extra:
+            self.add(path, "an environment value is written {env: NAME}, {env: [NAME, ...]} or with default: VALUE",
+                     "e.g. size: {env: DB_POOL_SIZE, default: 5}, or size: {env: [DB_POOL, RAILS_MAX_THREADS], default: 5}")
             holder.pop(key)
             return
-        value = env.get(name)
+        shown = _names(names[0] if len(names) == 1 else names)
         what = found.origin.what if found else "the source"
-        if value is None and unread and found and DEFAULT not in placeholder:  # planner cannot tell whether it is set
-            value = Unknown(found.origin, f"does not list {name}, but {' or '.join(unread)} in its envFrom may set it, "
-                                          "and planner cannot read that")
-        if value is None:
-            if DEFAULT in placeholder:
-                holder[key] = placeholder[DEFAULT]
-                self.parsed.provenance[path] = Sourced(_show(placeholder[DEFAULT]), f"default of {{env: {name}}} (not set in {what})")
+        for name in names:
+            value = env.get(name)
+            if value is None and unread and found and DEFAULT not in placeholder and name == names[-1] \
+                    and not any(env.get(n) is not None for n in names):  # planner cannot tell whether it is set
+                value = Unknown(found.origin, f"does not list {name}, but {' or '.join(unread)} in its envFrom may set it, "
+                                              "and planner cannot read that")
+            if value is None:
+                continue
+            if isinstance(value, Unknown):
+                self.add(path, f"{name}: {value.origin} {value.reason}", f"write the value in the topology instead of {{env: {shown}}}")
+                holder.pop(key)
                 return
-            self.add(path, f"{name} is not set in {what}",
-                     f"set it in the source, or write {{env: {name}, default: VALUE}} with the application's default")
-            holder.pop(key)
+            holder[key] = _typed(value.value)
+            passed = f" ({', '.join(names[:names.index(name)])} not set)" if names.index(name) else ""
+            self.parsed.provenance[path] = Sourced(_show(holder[key]), f"{name} = {value.value!r}{passed} ← {value.origin}")
             return
-        if isinstance(value, Unknown):
-            self.add(path, f"{name}: {value.origin} {value.reason}", f"write the value in the topology instead of {{env: {name}}}")
-            holder.pop(key)
+        if DEFAULT in placeholder:
+            holder[key] = placeholder[DEFAULT]
+            self.parsed.provenance[path] = Sourced(_show(placeholder[DEFAULT]), f"default of {{env: {shown}}} (not set in {what})")
             return
-        holder[key] = _typed(value.value)
-        self.parsed.provenance[path] = Sourced(_show(holder[key]), f"{name} = {value.value!r} ← {value.origin}")
+        self.add(path, f"{' nor '.join(names) if len(names) > 1 else names[0]} is not set in {what}",
+                 f"set it in the source, or write {{env: {shown}, default: VALUE}} with the application's default")
+        holder.pop(key)
+
+
+def _remove_fillers(path: str, node: dict[str, Any]) -> list[str]:
+    """Remove every :data:`FILLER` under ``node`` (a value, or a list holding one); return their key paths."""
+    found: list[str] = []
+    for key in list(node):
+        value = node[key]
+        child = join_path(path, str(key))
+        if value == FILLER or isinstance(value, list) and FILLER in value:
+            del node[key]
+            found.append(child)
+        elif isinstance(value, dict):  # an emptied mapping stays: `lambda: {}` still says the shape
+            found += _remove_fillers(child, value)
+    return found
 
 
 def _find_placeholders(path: str, node: Any) -> list[tuple[str, dict[str, Any], str, dict[str, Any]]]:
@@ -361,6 +410,13 @@ def _find_placeholders(path: str, node: Any) -> list[tuple[str, dict[str, Any], 
             elif isinstance(value, dict):
                 found += _find_placeholders(child, value)
     return found
+
+
+def _names(value: Any) -> str:
+    """Return an ``{env: ...}`` name or list of names as the topology writes it: ``POOL``, ``[DB_POOL, MAX_THREADS]``."""
+    if isinstance(value, list):
+        return "[" + ", ".join(str(v) for v in value) + "]"
+    return str(value)
 
 
 def _is_placeholder(value: Any) -> bool:

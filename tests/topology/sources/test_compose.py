@@ -72,7 +72,7 @@ def test_values_come_from_the_stack_with_their_origin(tmp_path: Path) -> None:
 
 
 def test_start_first_surges_by_its_parallelism(tmp_path: Path) -> None:
-    topology = load_topology(write(tmp_path, "services:\n  vote: {from: compose/vote}\n"))
+    topology = load_topology(write(tmp_path, "services:\n  vote: {from: compose/vote, pool: 1}\n"))
     vote = topology.services["vote"]
     assert (vote.replicas_max, vote.surge_count) == (2, 2)
     assert topology.provenance["services.vote.max_surge"].origin == "compose/vote deploy.update_config, stack/docker-stack.yml:30"
@@ -97,7 +97,7 @@ def test_changing_the_stack_changes_the_verdict(tmp_path: Path) -> None:
 
 
 def test_a_value_the_topology_writes_differently_names_both_places(tmp_path: Path) -> None:
-    path = write(tmp_path, "services:\n  result: {from: compose/result, replicas: 3}\n")
+    path = write(tmp_path, "services:\n  result: {from: compose/result, replicas: 3, pool: 1}\n")
     (line,) = errors(path)
     assert line == (f"{path}:7: services.result.replicas: the topology says 3, but compose/result deploy.replicas, "
                     "stack/docker-stack.yml:44 says 2 for replicas (remove the key from the topology to take the "
@@ -105,7 +105,7 @@ def test_a_value_the_topology_writes_differently_names_both_places(tmp_path: Pat
 
 
 def test_the_same_value_written_twice_is_fine(tmp_path: Path) -> None:
-    topology = load_topology(write(tmp_path, "services:\n  result: {from: compose/result, replicas: 2}\n"))
+    topology = load_topology(write(tmp_path, "services:\n  result: {from: compose/result, replicas: 2, pool: 1}\n"))
     assert topology.services["result"].replicas_max == 2
 
 
@@ -115,6 +115,7 @@ def test_environment_problems_each_say_what_to_do(tmp_path: Path) -> None:
     from: compose/worker
     processes: {env: WORKER_PROCESSES}
     threads: {env: DB_PASSWORD}
+    pool: 1
   hand: {replicas: 2, pool: {env: POOL}}
 """)
     lines = errors(path)
@@ -124,7 +125,7 @@ def test_environment_problems_each_say_what_to_do(tmp_path: Path) -> None:
         f"{path}:10: services.worker.threads: DB_PASSWORD: compose/worker environment.DB_PASSWORD, stack/docker-stack.yml:59 "
         "is interpolated from ${DB_PASSWORD}, set by the shell that runs Compose (write the value in the topology "
         "instead of {env: DB_PASSWORD})",
-        f"{path}:11: services.hand.pool: {{env: POOL}} reads an environment, but the entry has no `from:` "
+        f"{path}:12: services.hand.pool: {{env: POOL}} reads an environment, but the entry has no `from:` "
         "(add from: Deployment/NAME (or compose/NAME), or write the number)",
     ]
 

@@ -20,9 +20,6 @@ from ...conftest import refusal, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 DATE = re.compile(r" on \d{4}-\d{2}-\d{2}\.")
-POOL_HINT = "# pool: planner cannot read the pool from the deployment; write pool: {driver: ..., size: ...} (docs/topology.md#pools)"
-
-
 @pytest.fixture(autouse=True)
 def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run in a folder holding copies of the fixtures, as a user runs in their repository."""
@@ -62,8 +59,24 @@ def undated(text: str) -> str:
 # ---------------------------------------------------------------------------- kubernetes
 
 
-K8S_IN_DEPLOY = """# Imported by planner import kubernetes from ../rendered/ on DATE.
-# Write each service's pool, then run planner check.
+def check_lines(path: str) -> tuple[int, list[str]]:
+    """Return check's exit code on ``path`` and its stderr lines (without "planner: ")."""
+    code, _, err = run_cli(["check", path])
+    assert "Traceback" not in err
+    return code, [line.removeprefix("planner: ") for line in err.splitlines()]
+
+
+def replace_value(path: str, old: str, new: str) -> None:
+    """Write what a user writes in place of a placeholder."""
+    text = Path(path).read_text()
+    assert old in text, text
+    Path(path).write_text(text.replace(old, new, 1))
+
+
+SHOP_WEB_POOL = ("planner cannot tell how many connections Deployment/shop-web opens per process: no framework or driver "
+                 "recognised in its environment (image shop/web:1.16.0); DB_POOL_SIZE=5 may size its pool")
+K8S_IN_DEPLOY = f"""# Imported by planner import kubernetes from ../rendered/ on DATE.
+# Replace each VALUE, then run planner check.
 version: 1
 sources:
   kubernetes: [../rendered/]
@@ -72,13 +85,10 @@ databases:
     instance_class: db.m6g.large
     engine_version: "16.4"
 services:
-  shop-web:  # pool: size from DB_POOL_SIZE; add its driver: if it opens more than that (docs/topology.md#pools)
+  shop-web:  # write each VALUE: pool: {SHOP_WEB_POOL}
     from: Deployment/shop-web
-    processes: {env: WEB_CONCURRENCY}
-    pool: {size: {env: DB_POOL_SIZE}}
-  order-processor:  %s
-    from: Deployment/order-processor
-""" % POOL_HINT
+    pool: VALUE
+"""
 
 
 def test_kubernetes_into_a_new_file_in_a_subfolder() -> None:
@@ -86,13 +96,22 @@ def test_kubernetes_into_a_new_file_in_a_subfolder() -> None:
                           "-o", "deploy/shop.yaml")
     assert out == ""
     assert undated(Path("deploy/shop.yaml").read_text()) == K8S_IN_DEPLOY
-    assert notes[-1] == ("imported 1 database (main), 2 services (shop-web, order-processor) and 0 poolers from rendered "
-                         "into deploy/shop.yaml; write the pools of: shop-web, order-processor")
+    # the KEDA worker's environment names no database: left out, once, with the reason; its scaler's note goes with it
+    assert notes[:-1] == ["Deployment/order-processor: left out: nothing shows it connects to PostgreSQL (no PostgreSQL URL "
+                          "or variable, no depends_on on the database or a pooler, no recognised framework): add it by hand if it does"]
+    assert notes[-1] == ("imported 1 database (main), 1 service (shop-web) and 0 poolers from rendered into deploy/shop.yaml; "
+                         "replace each VALUE: services.shop-web.pool")
+    # a placeholder is not a number: check refuses it, naming the key and why
+    code, lines = check_lines("deploy/shop.yaml")
+    assert code == 2
+    assert lines == [f"deploy/shop.yaml:13: services.shop-web.pool: {SHOP_WEB_POOL} (write pool: {{driver: DRIVER}} "
+                     "(sqlalchemy, django, rails, hikari, node-pg, asyncpg, psycopg-pool, ...) with size: N where it differs "
+                     "from the driver's default, or pool: N for N connections per process (docs/topology.md#pools))"]
+    replace_value("deploy/shop.yaml", "pool: VALUE", "pool: {driver: sqlalchemy, size: {env: DB_POOL_SIZE}}")
     assert checked("deploy/shop.yaml") == 0
-    topology = load_topology("deploy/shop.yaml")
-    web = topology.services["shop-web"]
-    # the manifest's HPA range, WEB_CONCURRENCY 2 and DB_POOL_SIZE 5, as if written by hand
-    assert (web.replicas_min, web.replicas_max, web.processes, web.pool.size) == (2, 10, 2, 5)  # type: ignore[union-attr]
+    web = load_topology("deploy/shop.yaml").services["shop-web"]
+    # the HPA's range; WEB_CONCURRENCY 2 (no server named: the processes gunicorn, uvicorn and Puma read); DB_POOL_SIZE 5
+    assert (web.replicas_min, web.replicas_max, web.processes, web.pool.size, web.pool.max_overflow) == (2, 10, 2, 5, 10)  # type: ignore[union-attr]
 
 
 def test_without_output_the_topology_is_printed_with_paths_from_here() -> None:
@@ -117,126 +136,161 @@ databases:
 
 # hand-written: keep
 services:
-  shop-web:
-    replicas: 3
-    pool: {driver: sqlalchemy}   # as the app says
-
   cron: {connections: 2}
 """
     Path("shop.yaml").write_text(mine)
     _, notes = imported("kubernetes", "rendered/", "-o", "shop.yaml")
-    assert Path("shop.yaml").read_text() == """# Our shop. Numbers from the runbook.
+    assert Path("shop.yaml").read_text() == f"""# Our shop. Numbers from the runbook.
 version: 1
 sources:
   kubernetes: [rendered/]
 
 databases:
-  main: {instance_class: db.r6g.xlarge}   # the primary
+  main: {{instance_class: db.r6g.xlarge}}   # the primary
 
 # hand-written: keep
+services:
+  cron: {{connections: 2}}
+  shop-web: {{from: Deployment/shop-web, pool: VALUE}} # write each VALUE: pool: {SHOP_WEB_POOL}
+"""
+    assert notes[-1].endswith("replace each VALUE: services.shop-web.pool")
+    assert check_lines("shop.yaml")[0] == 2
+
+
+def test_a_service_written_by_hand_is_left_as_written() -> None:
+    Path("shop.yaml").write_text("""version: 1
+databases:
+  main: {instance_class: db.r6g.xlarge}
 services:
   shop-web:
     replicas: 3
     pool: {driver: sqlalchemy}   # as the app says
-
-  cron: {connections: 2}
-  order-processor:  %s
-    from: Deployment/order-processor
-""" % POOL_HINT
+""")
+    _, notes = imported("kubernetes", "rendered/", "-o", "shop.yaml")
     assert "services.shop-web exists: left as written (add from: Deployment/shop-web to it to read it from the deployment)" in notes
+    assert "shop-web:\n    replicas: 3\n    pool: {driver: sqlalchemy}   # as the app says\n" in Path("shop.yaml").read_text()
     assert checked("shop.yaml") == 0
 
 
 def test_importing_twice_changes_nothing() -> None:
-    imported("terraform", "infra/shop.plan.json", "-o", "shop.yaml")
+    imported("terraform", "infra/shop.plan.json", "--database", "main", "-o", "shop.yaml")
     first = Path("shop.yaml").read_text()
-    _, notes = imported("terraform", "infra/shop.plan.json", "-o", "shop.yaml")
+    _, notes = imported("terraform", "infra/shop.plan.json", "--database", "main", "-o", "shop.yaml")
     assert Path("shop.yaml").read_text() == first
     assert notes[-1] == "imported 0 databases, 0 services and 0 poolers from infra/shop.plan.json into shop.yaml"
 
 
-def test_kubernetes_then_terraform_gives_a_complete_topology() -> None:
+def test_kubernetes_then_terraform_says_what_the_merge_leaves_open() -> None:
     imported("kubernetes", "rendered/", "--instance-class", "db.m6g.large", "-o", "shop.yaml")
-    _, notes = imported("terraform", "infra/shop.plan.json", "-o", "shop.yaml")
+    before = Path("shop.yaml").read_text()
+    # the plan adds a second database: the service imported before does not say which one it uses
+    assert refused("terraform", "infra/shop.plan.json", "--database", "main", "-o", "shop.yaml") == (
+        "shop.yaml:14: services.shop-web: cannot tell which database service 'shop-web' uses in environment 'default' "
+        "(set services.shop-web.database, or `database:` on environment 'default')")
+    assert Path("shop.yaml").read_text() == before
+    replace_value("shop.yaml", "    from: Deployment/shop-web\n", "    from: Deployment/shop-web\n    database: main\n")
+    _, notes = imported("terraform", "infra/shop.plan.json", "--database", "main", "-o", "shop.yaml")
     assert "databases.main exists: left as written (add from: aws_db_instance.main to it to read it from the deployment)" in notes
     text = Path("shop.yaml").read_text()
     assert "sources:\n  kubernetes: [rendered/]\n  terraform: [infra/shop.plan.json]\n" in text
-    checked("shop.yaml")
-    topology = load_topology("shop.yaml")
-    assert list(topology.services) == ["shop-web", "order-processor", "importer", "worker-emails", "worker-orders", "api", "worker"]
+    # the proxy's target is the plan's aws_db_instance.main, which the hand-written main does not say it is
+    assert "    from: aws_db_proxy.main\n    clients: [VALUE]\n    database: VALUE\n" in text
+    assert check_lines("shop.yaml")[0] == 2  # the placeholders
+    services = re.findall(r"^  ([a-z-]+):", text.split("services:\n")[1].split("poolers:")[0], re.M)
+    assert services == ["shop-web", "importer", "worker-emails", "worker-orders", "api", "worker"]
 
 
 def test_terraform_then_kubernetes_needs_no_instance_class() -> None:
-    imported("terraform", "infra/shop.plan.json", "-o", "shop.yaml")
-    imported("kubernetes", "rendered/", "-o", "shop.yaml")
-    checked("shop.yaml")
-    topology = load_topology("shop.yaml")
-    assert topology.databases["main"].instance_class == "db.m6g.large"  # from the plan
-    assert {"api", "shop-web", "order-processor"} <= set(topology.services)
+    imported("terraform", "infra/shop.plan.json", "--database", "main", "-o", "shop.yaml")
+    imported("kubernetes", "rendered/", "--database", "main", "-o", "shop.yaml")
+    text = Path("shop.yaml").read_text()
+    assert "  shop-web:" in text and "from: Deployment/shop-web" in text
+    assert "  main:\n    from: aws_db_instance.main\n" in text  # the plan's database serves the cluster's services
 
 
 # ---------------------------------------------------------------------------- terraform
 
 
-SHOP = """# Imported by planner import terraform from infra/shop.plan.json on DATE.
-# Write each service's pool, then run planner check.
+def pool_value(ref: str, variable: str, container: str = "its environment", image: str = "") -> str:
+    return (f"pool: planner cannot tell how many connections {ref} opens per process: no framework or driver recognised in "
+            f"{container}{image}; {variable} may size its pool")
+
+
+SHOP = f"""# Imported by planner import terraform from infra/shop.plan.json on DATE.
+# Replace each VALUE, then run planner check.
 version: 1
 sources:
   terraform: [infra/shop.plan.json]
 databases:
+  analytics:  # write each VALUE: engine_version: aws_db_instance.analytics is known only after apply
+    from: aws_db_instance.analytics
+    engine_version: VALUE
   main:
     from: aws_db_instance.main
 services:
-  importer:  # pool: size from DB_POOL_SIZE; add its driver: if it opens more than that (docs/topology.md#pools)
+  importer:  # write each VALUE: {pool_value("aws_lambda_function.importer", "DB_POOL_SIZE=2")}
     from: aws_lambda_function.importer
-    pool: {size: {env: DB_POOL_SIZE}, max_overflow: {env: DB_MAX_OVERFLOW}}
-  worker-emails:  # pool: size from DB_POOL_SIZE; add its driver: if it opens more than that (docs/topology.md#pools)
+    database: main
+    pool: VALUE
+  worker-emails:  # write each VALUE: {pool_value('aws_lambda_function.worker["emails"]', "DB_POOL_SIZE=1")}
     from: aws_lambda_function.worker["emails"]
-    pool: {size: {env: DB_POOL_SIZE}}
-  worker-orders:  # pool: size from DB_POOL_SIZE; add its driver: if it opens more than that (docs/topology.md#pools)
+    database: main
+    pool: VALUE
+  worker-orders:  # write each VALUE: {pool_value('aws_lambda_function.worker["orders"]', "DB_POOL_SIZE=1")}
     from: aws_lambda_function.worker["orders"]
-    pool: {size: {env: DB_POOL_SIZE}}
-  api:  # pool: size from DB_POOL_SIZE; add its driver: if it opens more than that (docs/topology.md#pools)
+    database: main
+    pool: VALUE
+  api:
     from: aws_ecs_service.api
     container: api
-    processes: {env: WEB_CONCURRENCY}
-    pool: {size: {env: DB_POOL_SIZE}}
-  worker:  # pool: size from DB_POOL_SIZE; add its driver: if it opens more than that (docs/topology.md#pools)
+    database: main
+  worker:  # write each VALUE: {pool_value("aws_ecs_service.worker", "DB_POOL_SIZE=8", image=" (image 123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-worker:2026.11.3)")}
     from: aws_ecs_service.worker
-    pool: {size: {env: DB_POOL_SIZE}}
-
-# Imported, but the deployment does not say everything: write each VALUE, then uncomment the entry
-# (into the section of that name if the file has one).
-# databases:
-#   analytics: {from: aws_db_instance.analytics, engine_version: VALUE}  # engine_version: aws_db_instance.analytics is known only after apply
-# services:
-#   backfill: {from: aws_lambda_function.backfill, lambda: {concurrency: VALUE}}  # lambda.concurrency: aws_lambda_function.backfill is 0: the function is throttled off; planner counts the concurrency it will run with when it is turned back on
-# poolers:
-#   main: {from: aws_db_proxy.main, clients: [VALUE]}  # clients: list the services that connect through it
+    database: main
+    pool: VALUE
+poolers:
+  main:  # write each VALUE: clients: list the services that connect through it
+    from: aws_db_proxy.main
+    clients: [VALUE]
 """
 
 
 def test_terraform_plan_gives_databases_services_and_the_proxy_to_complete() -> None:
-    _, notes = imported("terraform", "infra/shop.plan.json", "-o", "shop.yaml")
+    _, notes = imported("terraform", "infra/shop.plan.json", "--database", "main", "-o", "shop.yaml")
     assert undated(Path("shop.yaml").read_text()) == SHOP
-    assert "aws_ecs_service.api: container api chosen of api, datadog-agent (its environment names DB_POOL_SIZE, DB_PASSWORD)" in notes
-    assert notes[-1] == ("imported 1 database (main), 5 services (importer, worker-emails, worker-orders, api, worker) and "
-                         "0 poolers from infra/shop.plan.json into shop.yaml; complete and uncomment databases.analytics, "
-                         "services.backfill, poolers.main; write the pools of: importer, worker-emails, worker-orders, api, worker")
-    assert checked("shop.yaml") == 1  # the unreserved Lambda counts 1000 concurrent connections
-    topology = load_topology("shop.yaml")
-    api = topology.services["api"]
-    assert (api.replicas_max, api.processes, api.pool.size) == (12, 4, 5)  # type: ignore[union-attr]
+    # the throttled Lambda's environment is empty: nothing says it talks to the database
+    assert ("aws_lambda_function.backfill: left out: nothing shows it connects to PostgreSQL (no PostgreSQL URL or variable, "
+            "no depends_on on the database or a pooler, no recognised framework): add it by hand if it does") in notes
+    assert notes[-1] == ("imported 2 databases (analytics, main), 5 services (importer, worker-emails, worker-orders, api, worker) "
+                         "and 1 pooler (main) from infra/shop.plan.json into shop.yaml; replace each VALUE: "
+                         "databases.analytics.engine_version, services.importer.pool, services.worker-emails.pool, "
+                         "services.worker-orders.pool, services.worker.pool, poolers.main.clients")
+    code, lines = check_lines("shop.yaml")
+    assert code == 2
+    assert [line.split(": ", 2)[1] for line in lines] == [
+        "databases.analytics.engine_version", "services.importer.pool", "services.worker-emails.pool",
+        "services.worker-orders.pool", "services.worker.pool", "poolers.main.clients"]
+    assert lines[-1] == ("shop.yaml:36: poolers.main.clients: VALUE is the placeholder planner import wrote: the deployment "
+                         "does not say it (replace it with the value (the comment planner import wrote on the entry says why))")
+    # the API's ECS task runs Django (DJANGO_SETTINGS_MODULE): one connection per thread, 4 processes
+    api = load_topology(_completed("shop.yaml")).services["api"]
+    assert (api.replicas_max, api.processes, api.pool.driver) == (12, 4, "django")  # type: ignore[union-attr]
 
 
-def test_a_commented_out_proxy_works_once_its_clients_are_written() -> None:
-    imported("terraform", "infra/shop.plan.json", "-o", "shop.yaml")
-    text = Path("shop.yaml").read_text()
-    text = text.replace("# poolers:\n#   main: {from: aws_db_proxy.main, clients: [VALUE]}", "poolers:\n  main: {from: aws_db_proxy.main, clients: [api]}")
-    Path("shop.yaml").write_text(text)
-    checked("shop.yaml")
+def _completed(path: str) -> str:
+    """Replace the placeholders of the imported shop plan as its owner would, and return the path."""
+    replace_value(path, "engine_version: VALUE", 'engine_version: "16.4"')
+    for _ in range(4):
+        replace_value(path, "pool: VALUE", "pool: {size: {env: DB_POOL_SIZE}}")
+    replace_value(path, "clients: [VALUE]", "clients: [importer]")
+    return path
+
+
+def test_placeholders_replaced_give_a_verdict() -> None:
+    imported("terraform", "infra/shop.plan.json", "--database", "main", "-o", "shop.yaml")
+    assert checked(_completed("shop.yaml")) == 1  # the unreserved Lambda counts 1000 concurrent connections
     proxy = load_topology("shop.yaml").poolers["main"]
-    assert (proxy.kind, proxy.database, proxy.clients, proxy.max_connections_percent) == ("rds-proxy", "main", ("api",), 75)
+    assert (proxy.kind, proxy.database, proxy.clients, proxy.max_connections_percent) == ("rds-proxy", "main", ("importer",), 75)
 
 
 def test_several_databases_need_to_know_which_the_services_use() -> None:
@@ -246,52 +300,59 @@ def test_several_databases_need_to_know_which_the_services_use() -> None:
     assert not Path("a.yaml").exists()
     imported("terraform", "infra/aurora.plan.json", "--database", "aurora", "-o", "a.yaml")
     text = Path("a.yaml").read_text()
-    assert """  payments:  # pool: size from DB_POOL_SIZE; add its driver: if it opens more than that (docs/topology.md#pools)
-    from: module.services["payments"].aws_ecs_service.this
+    assert """    from: module.services["payments"].aws_ecs_service.this
     database: aurora
-    processes: {env: WEB_CONCURRENCY}
-    pool: {size: {env: DB_POOL_SIZE}}
+    pool: VALUE
 """ in text
     assert "  aurora:\n    from: module.aurora.aws_rds_cluster.this[0]\n  reporting:\n    from: module.reporting.aws_rds_cluster.this\n" in text
-    checked("a.yaml")
     assert refused("terraform", "infra/aurora.plan.json", "--database", "nope") == (
         "--database nope: the topology has no such database (it has aurora, reporting)")
 
 
-def test_a_state_imports_too() -> None:
-    out, _ = imported("terraform", "infra/state.json")
-    assert "databases:\n  db_postgresql:\n    from: aws_db_instance.db_postgresql\n" in out
-    assert f"  hello_world:  {POOL_HINT}\n    from: aws_lambda_function.hello_world\n" in out
+def test_a_state_without_clients_says_so() -> None:
+    # the state's one Lambda function has an environment that names no database: nothing to budget
+    assert refused("terraform", "infra/state.json") == (
+        "infra/state.json: no container shows that it connects to PostgreSQL, so there is no service to import (1 left "
+        "out; the first: aws_lambda_function.hello_world: left out: nothing shows it connects to PostgreSQL (no "
+        "PostgreSQL URL or variable, no depends_on on the database or a pooler, no recognised framework): add it by "
+        "hand if it does): add the services that do by hand, with from:")
 
 
 # ---------------------------------------------------------------------------- compose
 
 
-def test_compose_postgres_is_the_database_and_datastores_are_no_services() -> None:
+def test_compose_clients_are_the_services_that_depend_on_the_database() -> None:
     _, notes = imported("compose", "stack/docker-stack.yml", "stack/docker-stack.prod.yml", "-o", "c.yaml")
     text = undated(Path("c.yaml").read_text())
     assert text.startswith("# Imported by planner import compose from stack/docker-stack.yml, stack/docker-stack.prod.yml on DATE.\n")
+    result = pool_value("compose/result", "PG_POOL_MAX=20", image=" (image dockersamples/examplevotingapp_result)")
+    worker = pool_value("compose/worker", "DB_POOL_SIZE=8", image=" (image dockersamples/examplevotingapp_worker)")
     assert text.split("version: 1\n")[1] == f"""sources:
   compose: [stack/docker-stack.yml, stack/docker-stack.prod.yml]
 databases:
   db:
     from: compose/db
 services:
-  vote:  {POOL_HINT}
-    from: compose/vote
-  result:  {POOL_HINT}
+  result:  # write each VALUE: {result}
     from: compose/result
-  worker:  # pool: size from DB_POOL_SIZE; add its driver: if it opens more than that (docs/topology.md#pools)
+    pool: VALUE
+  worker:  # write each VALUE: {worker}
     from: compose/worker
-    pool: {{size: {{env: DB_POOL_SIZE}}}}
+    pool: VALUE
 """
-    assert "compose/redis: not imported as a service: its image redis:alpine is not a PostgreSQL client" in notes
+    # each container left out once, with its reason; the vote app talks to redis only
+    assert notes[:2] == [
+        "compose/redis: left out: its image redis:alpine is a datastore, broker, proxy or web server, not a PostgreSQL client",
+        "compose/vote: left out: nothing shows it connects to PostgreSQL (no PostgreSQL URL or variable, no depends_on on "
+        "the database or a pooler, no recognised framework): add it by hand if it does"]
+    replace_value("c.yaml", "pool: VALUE", "pool: {driver: node-pg, size: {env: PG_POOL_MAX}}")
+    replace_value("c.yaml", "pool: VALUE", "pool: {env: DB_POOL_SIZE}")
     assert checked("c.yaml") == 0
     topology = load_topology("c.yaml")
     assert (topology.databases["db"].parameters["max_connections"], topology.services["result"].replicas_max) == (120, 4)
 
 
-# ---------------------------------------------------------------------------- pools from the environment
+# ---------------------------------------------------------------------------- what the containers run
 
 DEPLOYMENT = """apiVersion: apps/v1
 kind: Deployment
@@ -305,9 +366,10 @@ spec:
 """
 
 
-def container(name: str, **env: str) -> str:
+def container(name: str, command: list[str] | None = None, **env: str) -> str:
     values = "".join(f"\n        - {{name: {k}, value: \"{v}\"}}" for k, v in env.items())
-    return f"      - name: {name}\n        image: shop/{name}:1\n        env:{values or ' []'}"
+    args = f"\n        args: {command!r}".replace("'", '"') if command else ""
+    return f"      - name: {name}\n        image: shop/{name}:1{args}\n        env:{values or ' []'}"
 
 
 def deployments(**specs: list[str]) -> None:
@@ -317,54 +379,63 @@ def deployments(**specs: list[str]) -> None:
         Path(f"manifests/{name}.yaml").write_text(DEPLOYMENT.format(name=name, containers="\n".join(containers)))
 
 
-def test_well_known_variables_become_placeholders() -> None:
+def test_servers_and_frameworks_give_the_numbers_with_their_sources() -> None:
     deployments(
-        rails=[container("app", WEB_CONCURRENCY="2", RAILS_MAX_THREADS="5", DATABASE_URL="postgres://db/shop")],
-        flask=[container("app", SQLALCHEMY_POOL_SIZE="10", SQLALCHEMY_MAX_OVERFLOW="0")],
-        zero=[container("app", DB_POOL_SIZE="0")],
+        django=[container("app", ["gunicorn", "-w", "3", "--threads", "2", "shop.wsgi"], DJANGO_SETTINGS_MODULE="shop.settings")],
+        rails=[container("app", ["bundle", "exec", "puma", "-w", "2", "-t", "5:5"], RAILS_ENV="production",
+                         DATABASE_URL="postgres://db/shop?pool=8")],
+        spring=[container("app", SPRING_DATASOURCE_URL="jdbc:postgresql://db:5432/shop",
+                          SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE="20")],
+        celery=[container("app", ["celery", "-A", "shop", "worker", "-l", "info"],
+                          DATABASE_URL="postgresql+psycopg2://db/shop")],
     )
-    out, notes = imported("kubernetes", "manifests", "--instance-class", "db.m6g.large", "-o", "k.yaml")
+    _, notes = imported("kubernetes", "manifests", "--instance-class", "db.m6g.large", "-o", "k.yaml")
     text = Path("k.yaml").read_text()
-    assert """services:
-  flask:
-    from: Deployment/flask
-    pool: {driver: sqlalchemy, size: {env: SQLALCHEMY_POOL_SIZE}, max_overflow: {env: SQLALCHEMY_MAX_OVERFLOW}}
-  rails:
-    from: Deployment/rails
-    processes: {env: WEB_CONCURRENCY}
-    threads: {env: RAILS_MAX_THREADS}
-    pool: {driver: rails, size: {env: RAILS_MAX_THREADS}}
-  zero:  %s
-    from: Deployment/zero
-""" % POOL_HINT in text
-    assert "Deployment/zero: DB_POOL_SIZE is 0 (SQLAlchemy reads 0 as no limit): write its pool by hand" in notes
-    assert notes[-1].endswith("; write the pools of: zero")
-    checked("k.yaml")
+    # nothing to write but Celery's processes: one per CPU of the node, which no manifest states
+    assert "  celery:  # write each VALUE: processes: default of celery --concurrency, " in text
+    assert "    from: Deployment/celery\n    processes: VALUE\n" in text
+    assert "  django:\n    from: Deployment/django\n" in text and "  spring:\n    from: Deployment/spring\n" in text
+    assert notes[-1].endswith("replace each VALUE: services.celery.processes")
+    code, lines = check_lines("k.yaml")
+    assert (code, len(lines)) == (2, 1)
+    assert lines[0].startswith("k.yaml:12: services.celery.processes: default of celery --concurrency, "
+                               "https://docs.celeryq.dev/en/stable/userguide/workers.html#concurrency is one per CPU of "
+                               "the host (celery counts the node's CPUs with os.cpu_count(), which a container's CPU limit "
+                               "does not change), and no deployment file states it")
+    replace_value("k.yaml", "processes: VALUE", "processes: 4")
+    assert checked("k.yaml") in (0, 1)
     topology = load_topology("k.yaml")
-    rails, flask = topology.services["rails"], topology.services["flask"]
-    assert (rails.processes, rails.threads, rails.pool.driver, rails.pool.size) == (2, 5, "rails", 5)  # type: ignore[union-attr]
-    assert (flask.pool.driver, flask.pool.size, flask.pool.max_overflow) == ("sqlalchemy", 10, 0)  # type: ignore[union-attr]
+    numbers = {name: (s.processes, s.threads, s.pool.driver, s.pool.size, s.pool.max_overflow)  # type: ignore[union-attr]
+               for name, s in topology.services.items()}
+    assert numbers == {
+        "celery": (4, 1, "sqlalchemy", 5, 10),   # SQLAlchemy's QueuePool defaults, from postgresql+psycopg2://
+        "django": (3, 2, "django", 2, 0),        # gunicorn -w 3 --threads 2; Django: one connection per thread
+        "rails": (2, 5, "rails", 8, 0),          # puma -w 2 -t 5:5; DATABASE_URL ?pool=8
+        "spring": (1, 1, "hikari", 20, 0),       # SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE
+    }
+    provenance = {path: sourced.origin for path, sourced in topology.provenance.items()}
+    assert provenance["services.django.processes"] == "Deployment/django gunicorn -w 3, manifests/django.yaml:11"
+    assert provenance["services.rails.pool.size"].startswith("DATABASE_URL ?pool=8 ← Deployment/rails")
+    assert provenance["services.celery.pool.max_overflow"] == (
+        "default of SQLAlchemy, https://docs.sqlalchemy.org/en/20/core/pooling.html#sqlalchemy.pool.QueuePool (max_overflow 10)")
 
 
-def test_the_container_that_names_database_variables_is_read() -> None:
+def test_the_container_that_talks_to_the_database_is_read() -> None:
     deployments(
-        web=[container("proxy", LISTEN="8080"), container("app", DB_POOL_SIZE="4")],
+        web=[container("proxy", LISTEN="8080"), container("app", DB_POOL_SIZE="4", DATABASE_URL="postgres://db/shop")],
         twins=[container("a", PGHOST="db"), container("b", PGHOST="db")],
     )
     _, notes = imported("kubernetes", "manifests", "--instance-class", "db.m6g.large", "-o", "k.yaml")
     text = Path("k.yaml").read_text()
-    assert "  web:  # pool: size from DB_POOL_SIZE; add its driver: if it opens more than that (docs/topology.md#pools)\n" \
-           "    from: Deployment/web\n    container: app\n    pool: {size: {env: DB_POOL_SIZE}}\n" in text
-    assert f"  twins:  {POOL_HINT}\n    from: Deployment/twins\n" in text
-    assert "Deployment/web: container app chosen of proxy, app (its environment names DB_POOL_SIZE)" in notes
-    assert ("Deployment/twins: 2 containers (a, b) and several of them name database variables: add container: NAME "
-            "to the service to read {env: ...} values from it") in notes
-    checked("k.yaml")
+    assert "    from: Deployment/web\n    container: app\n    pool: VALUE\n" in text
+    assert "    from: Deployment/twins\n    container: a\n    pool: VALUE\n" in text
+    assert ("Deployment/twins: container a read of a, b, which all show PostgreSQL use: add an entry with container: NAME "
+            "for each other one that connects") in notes
 
 
-def test_a_variable_kept_in_a_secret_is_not_a_placeholder() -> None:
-    out, _ = imported("terraform", "infra/shop.plan.json")
-    assert "DB_PASSWORD" not in out  # a Secret: planner would have to refuse {env: DB_PASSWORD}
+def test_a_variable_kept_in_a_secret_is_not_read() -> None:
+    out, _ = imported("terraform", "infra/shop.plan.json", "--database", "main")
+    assert "DB_PASSWORD" not in out
 
 
 # ---------------------------------------------------------------------------- names
@@ -389,7 +460,12 @@ def test_entry_names_come_from_the_reference(ref: str, name: str) -> None:
 
 
 def test_names_in_two_namespaces_stay_apart() -> None:
-    out, _ = imported("kubernetes", str(FIXTURES / "kubernetes" / "kustomize-hello-namespaces"), "--instance-class", "db.m6g.large")
+    Path("manifests").mkdir()
+    for namespace in ("prod", "staging"):
+        Path(f"manifests/{namespace}.yaml").write_text(
+            DEPLOYMENT.format(name="the-deployment", containers=container("app", DATABASE_URL="postgres://db/shop"))
+            .replace("metadata: {name: the-deployment}", f"metadata: {{name: the-deployment, namespace: {namespace}}}"))
+    out, _ = imported("kubernetes", "manifests", "--instance-class", "db.m6g.large")
     assert "  the-deployment:" in out and "    from: prod/Deployment/the-deployment\n" in out
     assert "  staging-the-deployment:" in out and "    from: staging/Deployment/the-deployment\n" in out
 

@@ -133,7 +133,18 @@ class KubernetesSource:
         """Return container ``index`` of ``obj``'s pod template as the recogniser reads it."""
         env, unread = container_environment(self, obj, index, container)
         image = container.get("image")
-        return Container(str(container["name"]), image if isinstance(image, str) else None, env=env, env_unread=tuple(unread))
+
+        def words(key: str) -> tuple[str, ...] | None:
+            value = container.get(key)
+            return tuple(str(w) for w in value) if isinstance(value, list) else None
+
+        entrypoint, args = words("command"), words("args")
+        if entrypoint is not None and args is None:
+            args = ()  # `command` without `args`: Kubernetes does not run the image's CMD
+        field = f"spec.template.spec.containers[{index}].{'args' if args else 'command'}"
+        return Container(str(container["name"]), image if isinstance(image, str) else None, entrypoint, args,
+                         self.at(obj, field, f"containers[{container['name']}].{'args' if args else 'command'}"),
+                         env=env, env_unread=tuple(unread))
 
     def at(self, obj: Manifest, field: str, shown: str | None = None) -> Origin:
         """Return the origin of ``field`` of ``obj``; ``shown`` names the field if not ``field`` itself."""
