@@ -104,8 +104,11 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
         raise InputError(list(e.problems)) from None
     imported = Imported(kind, [_relative(path, topology_folder) for path in paths], [])
     imported.notes.extend(source.warnings())
+    unplanned = source.unplanned()
+    imported.notes.extend(f"{u.ref}: left out: a {u.engine} database ({u.origin}), an engine planner does not plan "
+                          "(it plans PostgreSQL)" for u in unplanned)
     databases = _databases(source)
-    workloads = _workloads(source, set(databases), imported.notes)
+    workloads = _workloads(source, set(databases) | {u.ref for u in unplanned}, imported.notes)
     poolers = [ref for ref, found in workloads.items() if _pooler_container(found) is not None]
     targets = set(databases) | set(poolers) | set(source.names("pooler") if kind == "terraform" else [])
     hosts = source.hosts()
@@ -317,11 +320,10 @@ def write_topology(existing: str | None, filename: str, imported: Imported, opti
     draft = _write(existing, filename, imported, options, header)
     waiting = set(_fillers(existing or "", filename))  # placeholders an earlier import wrote: still the user's to replace
     problems = [p for p in _problems(draft.text, filename) if p.key_path not in waiting]
-    if any(p.key_path == "services" for p in problems):
-        left = [note for note in imported.notes if ": left out: " in note]
-        raise InputError(f"{', '.join(imported.paths)}: no container shows that it connects to PostgreSQL, so there is no "
-                         f"service to import ({len(left)} left out; the first: {left[0] if left else 'none'}): add the "
-                         "services that do by hand, with from:")
+    no_service = any(p.key_path == "services" for p in problems)
+    if no_service:  # databases without services yet: written; check asks for the services until they are imported
+        waiting.add("services")
+        problems = [p for p in problems if p.key_path != "services"]
     if problems:
         entries = {f"{e.section}.{name}": e for e, name in draft.names}
         others: list[Problem] = []
@@ -338,7 +340,18 @@ def write_topology(existing: str | None, filename: str, imported: Imported, opti
                 and p.key_path not in waiting]
         if left:
             raise InputError(left)
+    if no_service:
+        draft.written.notes.append(_no_service(imported))
     return draft.written
+
+
+def _no_service(imported: Imported) -> str:
+    """Return the note for a topology written without services."""
+    left = [note for note in imported.notes if ": left out: " in note]
+    why = (f"none of the {len(left)} objects left out shows it connects to PostgreSQL" if left
+           else "the files describe none")
+    return (f"no service: {why}; import them from their own files (planner import kubernetes|compose ... -o this file) "
+            "or write them, then run planner check")
 
 
 @dataclass

@@ -309,13 +309,16 @@ def test_several_databases_need_to_know_which_the_services_use() -> None:
         "--database nope: the topology has no such database (it has aurora, reporting)")
 
 
-def test_a_state_without_clients_says_so() -> None:
-    # the state's one Lambda function has an environment that names no database: nothing to budget
-    assert refused("terraform", "infra/state.json") == (
-        "infra/state.json: no container shows that it connects to PostgreSQL, so there is no service to import (1 left "
-        "out; the first: aws_lambda_function.hello_world: left out: nothing shows it connects to PostgreSQL (no "
-        "PostgreSQL URL or variable, no depends_on on the database or a pooler, no recognised framework): add it by "
-        "hand if it does): add the services that do by hand, with from:")
+def test_a_state_without_clients_writes_its_database_and_asks_for_services() -> None:
+    out, notes = imported("terraform", "infra/state.json")
+    assert "databases:\n  db_postgresql:\n    from: aws_db_instance.db_postgresql\n" in out
+    assert "services" not in out.split("version: 1\n")[1]
+    # the state's one Lambda function has an environment that names no database
+    assert notes[-3:-1] == [
+        "aws_lambda_function.hello_world: left out: nothing shows it connects to PostgreSQL (no PostgreSQL URL or "
+        "variable, no depends_on on the database or a pooler, no recognised framework): add it by hand if it does",
+        "no service: none of the 1 objects left out shows it connects to PostgreSQL; import them from their own files "
+        "(planner import kubernetes|compose ... -o this file) or write them, then run planner check"]
 
 
 # ---------------------------------------------------------------------------- compose

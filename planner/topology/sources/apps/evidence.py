@@ -46,6 +46,9 @@ NOT_CLIENTS = re.compile(
     r"prometheus|alertmanager|grafana|loki|tempo|jaeger|otel-collector|opentelemetry-collector|zipkin|statsd|"
     r"snuba|symbolicator|relay|vroom|taskbroker|uptime-checker|seaweedfs|redpanda|kafka-ui|pgadmin4?|adminer)"
     r"(?:[-_].*)?")
+# Databases of other engines, by image: named as such when left out.
+OTHER_DATABASES = re.compile(r"(mysql|mariadb|percona(?:-server)?|mssql|mssql-server|sql-server|oracle(?:-database)?|"
+                             r"oracle-free|db2|cockroach|mongo(?:db)?)(?:[-_].*)?")
 # Variables that configure a database connection without saying which engine: evidence only when nothing
 # in the container names another engine.
 DATABASE_SETTINGS = re.compile(r"(?:.*_)?(?:DB|DATABASE)_[A-Z0-9_]+")
@@ -68,7 +71,13 @@ def image_name(image: str) -> str:
 
 def bystander(container: Container) -> str | None:
     """Return why a container is never a client (its image is a datastore, broker, proxy or web server), or None."""
-    if container.image and NOT_CLIENTS.fullmatch(image_name(container.image)):
+    if not container.image:
+        return None
+    name = image_name(container.image)
+    engine = OTHER_DATABASES.fullmatch(name)
+    if engine:  # spec §6.5: a database planner does not plan is named, never dropped in silence
+        return f"its image {container.image} is a {engine.group(1)} database, an engine planner does not plan (it plans PostgreSQL)"
+    if NOT_CLIENTS.fullmatch(name):
         return f"its image {container.image} is a datastore, broker, proxy or web server, not a PostgreSQL client"
     return None
 

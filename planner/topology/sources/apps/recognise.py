@@ -316,7 +316,7 @@ class _Reader:
 
     def framework(self, programs: list[Invocation]) -> None:
         """Find the framework whose pool the process opens, and read that pool's numbers."""
-        language = self.reading.server.language if self.reading.server else _language(programs)
+        language = self.reading.server.language if self.reading.server else (self.container.language or _language(programs))
         for framework in FRAMEWORKS:
             evidence = self.evidence(framework, programs, language)
             if evidence is None:
