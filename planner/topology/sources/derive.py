@@ -39,6 +39,8 @@ WRITE_POOL = ("write pool: {driver: DRIVER} (sqlalchemy, django, rails, hikari, 
 
 def derive_service(resolver: _Resolver, path: str, spec: dict[str, Any], ref: str, found: Found, container: Any) -> None:
     """Fill a ``from:`` service's processes, threads and pool from its container (see the module docstring)."""
+    if join_path(path, "connections") in resolver.fillers:
+        return  # a fixed number of connections the user is to write: nothing to read
     if "connections" in spec or found.containers is None:
         if found.containers is None and "connections" not in spec and POOL not in spec and "lambda" in spec:
             _no_pool(resolver, path, ref, None, None)

@@ -153,6 +153,8 @@ class _Resolver:
         that problem alone; the others are named here. Either way nothing else is said of the key.
         """
         for path in self.fillers:
+            if _holds(self.data, path):
+                continue  # the deployment gives it now
             said = any(p.key_path == path or p.key_path.startswith(path + ".") for p in self.parsed.problems)
             if not said:
                 self.add(path, f"{FILLER} is the placeholder planner import wrote: the deployment does not say it",
@@ -383,6 +385,16 @@ class _Resolver:
         self.add(path, f"{' nor '.join(names) if len(names) > 1 else names[0]} is not set in {what}",
                  f"set it in the source, or write {{env: {shown}, default: VALUE}} with the application's default")
         holder.pop(key)
+
+
+def _holds(data: dict[str, Any], path: str) -> bool:
+    """Return whether ``data`` has a value at the dotted key path ``path``."""
+    node: Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _remove_fillers(path: str, node: dict[str, Any]) -> list[str]:

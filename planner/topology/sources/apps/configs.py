@@ -78,8 +78,8 @@ def _assignments(lines: list[str], fmt: str) -> dict[str, list[tuple[int, str]]]
     found: dict[str, list[tuple[int, str]]] = {}
     if fmt == "python":
         pattern = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.+?)\s*(?:#.*)?$")
-    elif fmt == "ruby":  # `workers 4`, `threads 1, 5`, `threads_count = ENV.fetch(...)`
-        pattern = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\s*=\s*|\s+|\()(.+?)\)?\s*(?:#.*)?$")
+    elif fmt == "ruby":  # `workers 4`, `threads 1, 5`, `workers(4)`, `threads_count = ENV.fetch(...)`
+        pattern = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\s*=\s*(.+?)|\((.+)\)|\s+(.+?))\s*(?:#.*)?$")
     else:  # yaml: `:concurrency: 5` or `concurrency: 5` at the top level
         pattern = re.compile(r"^(:?[A-Za-z_][A-Za-z0-9_]*):\s*(.+?)\s*(?:#.*)?$")
     for number, line in enumerate(lines, 1):
@@ -87,7 +87,8 @@ def _assignments(lines: list[str], fmt: str) -> dict[str, list[tuple[int, str]]]
             continue  # only top-level statements: one inside `if`/`def` may not run
         match = pattern.match(line)
         if match:
-            found.setdefault(match.group(1), []).append((number, match.group(2)))
+            expression = next(group for group in match.groups()[1:] if group is not None)
+            found.setdefault(match.group(1), []).append((number, expression))
     return found
 
 

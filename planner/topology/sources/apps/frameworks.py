@@ -49,6 +49,13 @@ SQLALCHEMY_DOC = "https://docs.sqlalchemy.org/en/20/core/pooling.html#sqlalchemy
 
 FRAMEWORKS: tuple[Framework, ...] = (
     Framework(
+        "Agroal (Quarkus)", "custom",
+        Number(("QUARKUS_DATASOURCE_JDBC_MAX_SIZE",), None, 20,
+               "https://quarkus.io/guides/datasource#quarkus-agroal_quarkus-datasource-jdbc-max-size (default 20)"),
+        variables=(r"QUARKUS_DATASOURCE_.*",),
+        doc="https://quarkus.io/guides/datasource",
+    ),
+    Framework(
         "HikariCP (Spring Boot)", "hikari",
         Number(("SPRING_DATASOURCE_HIKARI_MAXIMUM_POOL_SIZE", "SPRING_DATASOURCE_HIKARI_MAXIMUMPOOLSIZE"), None, 10,
                "https://github.com/brettwooldridge/HikariCP#gear-configuration-knobs-baby (maximumPoolSize: 10)"),
@@ -56,13 +63,6 @@ FRAMEWORKS: tuple[Framework, ...] = (
         url_schemes=(r"jdbc:postgresql:",),
         needs_postgres=True,
         doc="https://docs.spring.io/spring-boot/reference/data/sql.html#data.sql.datasource.connection-pool",
-    ),
-    Framework(
-        "Agroal (Quarkus)", "custom",
-        Number(("QUARKUS_DATASOURCE_JDBC_MAX_SIZE",), None, 20,
-               "https://quarkus.io/guides/datasource#quarkus-agroal_quarkus-datasource-jdbc-max-size (default 20)"),
-        variables=(r"QUARKUS_DATASOURCE_.*",),
-        doc="https://quarkus.io/guides/datasource",
     ),
     Framework(
         "Django", "django",
@@ -101,7 +101,7 @@ FRAMEWORKS: tuple[Framework, ...] = (
                "https://guides.rubyonrails.org/configuring.html#database-pooling (generated database.yml: "
                "RAILS_MAX_THREADS, default 5; a DATABASE_URL ?pool= wins)"),
         variables=(r"RAILS_ENV",),
-        programs=("rails", "sidekiq"),
+        programs=("rails",),
         languages=("ruby",),
         doc="https://guides.rubyonrails.org/configuring.html#database-pooling",
     ),

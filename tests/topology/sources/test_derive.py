@@ -1,0 +1,115 @@
+"""A ``from:`` entry's processes, threads and pool, read from what its container runs (spec §6.1).
+
+The order: what the topology writes; else what the deployment states; else the documented default of
+what the deployment shows; else exit 2 naming the key. Hand-written services keep v1's default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from planner.topology import load_topology
+
+from ...conftest import refusal
+
+MANIFEST = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  template:
+    spec:
+      containers:
+      - name: app
+        image: shop/web:1
+        args: ["sh", "-c", "python manage.py migrate && exec gunicorn -w ${WORKERS:-4} --threads 2 shop.wsgi"]
+        env:
+        - {name: DJANGO_SETTINGS_MODULE, value: shop.settings}
+        - {name: DB_POOL, value: "12"}
+        - {name: MAX_THREADS, value: "5"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: worker}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: shop/worker:1
+        args: ["./run-worker"]
+        env:
+        - {name: DATABASE_URL, value: "postgres://db/shop"}
+"""
+HEAD = """version: 1
+sources: {kubernetes: app.yaml}
+databases:
+  main: {instance_class: db.m6g.large}
+services:
+"""
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("app.yaml").write_text(MANIFEST)
+
+
+def topology(services: str) -> Path:
+    Path("t.yaml").write_text(HEAD + services)
+    return Path("t.yaml")
+
+
+def test_the_command_line_and_the_framework_give_the_numbers() -> None:
+    web = load_topology(topology("  web: {from: Deployment/web}\n")).services["web"]
+    # sh -c "... gunicorn -w ${WORKERS:-4} --threads 2": 4 processes of 2 threads; Django: a connection per thread
+    assert (web.replicas_max, web.processes, web.threads, web.pool.driver, web.pool.size) == (3, 4, 2, "django", 2)  # type: ignore[union-attr]
+
+
+def test_what_the_topology_writes_stands_and_a_disagreement_is_noted() -> None:
+    t = load_topology(topology("  web: {from: Deployment/web, processes: 6}\n"))
+    assert t.services["web"].processes == 6
+    assert "processes: the topology says 6, but Deployment/web gunicorn -w 4, app.yaml:11 says 4" in t.source_notes["services.web"]
+
+
+def test_a_service_whose_pool_nothing_shows_is_refused_naming_pool() -> None:
+    lines = refusal(["check", str(topology("  worker: {from: Deployment/worker}\n"))])
+    assert lines == [
+        "t.yaml:6: services.worker.pool: planner cannot tell how many connections Deployment/worker opens per process: "
+        "no framework or driver recognised in its environment (image shop/worker:1) (write pool: {driver: DRIVER} "
+        "(sqlalchemy, django, rails, hikari, node-pg, asyncpg, psycopg-pool, ...) with size: N where it differs from "
+        "the driver's default, or pool: N for N connections per process (docs/topology.md#pools))"]
+
+
+def test_a_hand_written_service_keeps_one_connection_per_thread() -> None:
+    hand = load_topology(topology("  cron: {replicas: 2, threads: 3}\n")).services["cron"]
+    assert (hand.pool.driver, hand.pool.size) == ("per-thread", 3)  # type: ignore[union-attr]
+
+
+def test_a_fallback_chain_takes_the_first_variable_that_is_set() -> None:
+    t = load_topology(topology("  web: {from: Deployment/web, pool: {driver: rails, size: {env: [DB_POOL, MAX_THREADS], default: 5}}}\n"
+                               "  web2: {from: Deployment/web, pool: {driver: rails, size: {env: [NOPE, MAX_THREADS], default: 5}}}\n"
+                               "  web3: {from: Deployment/web, pool: {driver: rails, size: {env: [NOPE, NADA], default: 5}}}\n"))
+    sizes = {name: t.services[name].pool.size for name in ("web", "web2", "web3")}  # type: ignore[union-attr]
+    assert sizes == {"web": 12, "web2": 5, "web3": 5}
+    assert t.provenance["services.web2.pool.size"].origin.startswith("MAX_THREADS = '5' (NOPE not set) ← ")
+    assert t.provenance["services.web3.pool.size"].origin == "default of {env: [NOPE, NADA]} (not set in Deployment/web)"
+
+
+def test_a_fallback_chain_without_a_default_names_every_variable() -> None:
+    lines = refusal(["check", str(topology("  web: {from: Deployment/web, pool: {env: [NOPE, NADA]}}\n"))])
+    assert lines == ["t.yaml:6: services.web.pool: NOPE nor NADA is not set in Deployment/web (set it in the source, or "
+                     "write {env: [NOPE, NADA], default: VALUE} with the application's default)"]
+
+
+def test_an_import_placeholder_is_refused_until_replaced() -> None:
+    lines = refusal(["check", str(topology("  worker:\n    from: Deployment/worker\n    connections: VALUE\n"))])
+    assert lines == ["t.yaml:8: services.worker.connections: VALUE is the placeholder planner import wrote: the deployment "
+                     "does not say it (replace it with the value (the comment planner import wrote on the entry says why))"]
+
+
+def test_a_placeholder_the_deployment_now_fills_is_taken() -> None:
+    web = load_topology(topology("  web:\n    from: Deployment/web\n    processes: VALUE\n")).services["web"]
+    assert web.processes == 4
