@@ -48,14 +48,15 @@ def _note(text: str) -> None:
 @import_app.command("kubernetes")
 def import_kubernetes(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
                       instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None) -> None:
-    """Write a topology's services from Kubernetes manifests: one per Deployment, StatefulSet and
-    ReplicaSet, each reading its replicas, autoscaler range, surge and environment with from:.
+    """Write a topology's services from Kubernetes manifests: one per workload whose containers show
+    they connect to PostgreSQL, each reading its replicas, autoscaler range, surge, app server and
+    pool with from:; the others are listed on stderr with the reason they were left out.
 
-    Manifests describe no database: merge into a topology that has one (from planner import
-    terraform or import rds), or give --instance-class. Pool settings the containers' environment
-    spells (WEB_CONCURRENCY, RAILS_MAX_THREADS, DB_POOL_SIZE, DB_MAX_OVERFLOW, ...) are written as
-    {env: NAME}; a pool no variable spells is left for you, with a comment on the entry. With -o FILE
-    that exists, what is there stays as written; only missing entries are added.
+    Without a database in the manifests, merge into a topology that has one (from planner import
+    terraform or import rds), or give --instance-class. What the deployment cannot say (a pool no
+    framework shows, Celery's one process per CPU) is written as VALUE with the reason beside it:
+    check refuses it until you replace it. With -o FILE that exists, what is there stays as
+    written; only missing entries are added.
 
     \b
     Examples:
@@ -71,13 +72,14 @@ def import_kubernetes(paths: PathsArgument, output: OutputFile = None, database:
 def import_terraform(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
                      instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None) -> None:
     """Write a topology from `terraform show -json` output (a plan or a state): databases from
-    aws_db_instance and aws_rds_cluster, services from aws_lambda_function and aws_ecs_service, each
-    reading its values with from:.
+    aws_db_instance and aws_rds_cluster, services from the aws_lambda_function and aws_ecs_service
+    whose environment shows a PostgreSQL connection, poolers from aws_db_proxy, each reading its
+    values with from:. Databases of other engines (MySQL, Oracle, ...) are named on stderr.
 
-    RDS Proxies (aws_db_proxy) and resources with a value known only after apply are written
-    commented out, with what to fill in (a proxy's clients, the value). Pool settings the
-    environment spells are written as {env: NAME}; the rest of each pool is yours to write. With -o
-    FILE that exists, what is there stays as written; only missing entries are added.
+    What the plan cannot say (a value known only after apply, an Aurora cluster's instances that are
+    not in the plan, a proxy's clients, a pool no framework shows) is written as VALUE with the
+    reason beside it: check refuses it until you replace it. With -o FILE that exists, what is
+    there stays as written; only missing entries are added.
 
     \b
     Examples:
@@ -96,9 +98,11 @@ def import_compose(paths: PathsArgument, output: OutputFile = None, database: Da
     a postgres container is a self-managed database, every other service a service reading its
     replicas, surge and environment with from:.
 
-    Services whose image is not a PostgreSQL client (redis, nginx, ...) are left out, with a note.
-    Without a postgres container, merge into a topology that has a database or give
-    --instance-class. With -o FILE that exists, only missing entries are added.
+    Only services that show they connect to PostgreSQL (a URL or host naming the database or a
+    PgBouncer in front of it, depends_on, a recognised framework) are imported; the others are
+    listed with the reason. A PgBouncer or Pgpool-II container is a pooler. Without a postgres
+    container, merge into a topology that has a database or give --instance-class. With -o FILE
+    that exists, only missing entries are added.
 
     \b
     Examples:
