@@ -24,7 +24,7 @@ HERE = Path(__file__).parent
 SCENARIOS = ("steady", "peak", "rollout")
 CASE_KEYS = {
     "kind", "paths", "import_options", "profiles", "expect_exit", "must_name", "fill", "demand",
-    "by_source", "poolers", "left_out", "must_mention", "warnings_must_name", "xfail",
+    "by_source", "poolers", "left_out", "must_mention", "warnings_must_name", "status", "xfail",
 }
 
 def load_case(name: str) -> dict[str, Any]:
@@ -66,7 +66,7 @@ def source_name(source: str) -> str:
 
 def test_every_case_folder_has_a_readme_and_expected() -> None:
     folders = [p for p in HERE.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))]
-    assert len(folders) >= 12
+    assert len(folders) >= 13
     for folder in folders:
         assert (folder / "README.md").is_file(), folder.name
         assert (folder / "expected.yaml").is_file(), folder.name
@@ -113,6 +113,8 @@ def test_import_then_check_gives_the_hand_worked_demand(
     for left in case.get("left_out", []):
         assert left not in services, f"{left} was imported as a service"
 
+    if "status" in case:
+        assert result["status"] == case["status"], f"status {result['status']}, expected {case['status']}"
     writers = {i["database"]: i for i in result["instances"] if i["role"] == "writer"}
     for database, scenarios in case["demand"].items():
         got = {s: writers[database]["scenarios"][s]["demand"] for s in SCENARIOS}
