@@ -66,7 +66,7 @@ def source_name(source: str) -> str:
 
 def test_every_case_folder_has_a_readme_and_expected() -> None:
     folders = [p for p in HERE.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))]
-    assert len(folders) >= 13
+    assert len(folders) >= 14
     for folder in folders:
         assert (folder / "README.md").is_file(), folder.name
         assert (folder / "expected.yaml").is_file(), folder.name
