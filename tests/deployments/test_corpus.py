@@ -27,6 +27,7 @@ CASE_KEYS = {
     "by_source", "poolers", "left_out", "must_mention", "warnings_must_name", "status", "xfail",
 }
 
+
 def load_case(name: str) -> dict[str, Any]:
     """Read and validate a case's expected.yaml (unknown keys are a mistake in the corpus)."""
     case = yaml.safe_load((HERE / name / "expected.yaml").read_text())
