@@ -16,6 +16,7 @@ from planner.cli.common import (
     FailOn,
     ObservationsOption,
     OutputOption,
+    ProfileOption,
     SourceOption,
     TableFormat,
     TopologyArgument,
@@ -65,6 +66,7 @@ def check(
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     source: SourceOption = None,
+    profile: ProfileOption = None,
     output: OutputOption = None,
     observed: Annotated[
         Optional[Path], typer.Option("--observed", help="Observations file from planner observe: show each instance's observed peak, warn where the plan is below it (one topology only).")
@@ -110,7 +112,7 @@ def check(
         from planner.budget.gate import load_baseline
 
         recorded = load_baseline(baseline)
-    loaded, cat = _load_all(paths, catalog, observations, sources=source)
+    loaded, cat = _load_all(paths, catalog, observations, sources=source, profiles=profile)
     reports = [compute_budget(topo, cat, chosen) for topo in loaded]
     extra = {}
     if observed is not None:  # observed peaks: warnings for every format, a column where there are columns
@@ -178,6 +180,7 @@ def plan(
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     source: SourceOption = None,
+    profile: ProfileOption = None,
     output: OutputOption = None,
 ) -> None:
     """List the instance classes that hold each database's worst scenario under the alarm line.
@@ -199,7 +202,7 @@ def plan(
     if engine is not None and engine not in ENGINES[:2]:
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
     families = [f.strip() for value in family or [] for f in value.split(",") if f.strip()]
-    topo, cat = _load(topology, catalog, observations, limits=False, sources=source)
+    topo, cat = _load(topology, catalog, observations, limits=False, sources=source, profiles=profile)
     topo = _what_if(topo, engine or None, engine_version, deployment)
     plans = plan_topology(topo, cat, engine, families, include_retired, database)
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
@@ -240,6 +243,7 @@ def explain(
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     source: SourceOption = None,
+    profile: ProfileOption = None,
     output: OutputOption = None,
 ) -> None:
     """Write out the arithmetic: the formula with DBInstanceClassMemory substituted, each
@@ -253,7 +257,7 @@ def explain(
     from planner.budget import compute_budget
     from planner.render.explain import render_explain
 
-    topo, cat = _load(topology, catalog, observations, sources=source)
+    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
     if database is not None and database not in topo.databases:
         raise InputError(f"--database: no database named {database!r} in {topo.path} (choose from {', '.join(topo.databases)})")
     report = compute_budget(topo, cat, _scenarios(scenario))
@@ -293,6 +297,7 @@ def diff(
         Optional[list[str]],
         typer.Option("--head-source", metavar="KIND=PATH", help="HEAD reads this kind's deployment files from PATH instead of its `sources` (repeatable)."),
     ] = None,
+    profile: ProfileOption = None,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     output: OutputOption = None,
@@ -320,7 +325,8 @@ def diff(
     from planner.review.diff import diff_reports
 
     chosen = _scenarios(scenario)
-    sides = [(base, source_overrides(base_source, "--base-source")), (head, source_overrides(head_source, "--head-source"))]
+    sides = [(base, source_overrides(base_source, "--base-source", profile)),
+             (head, source_overrides(head_source, "--head-source", profile))]
     if sides[0] == sides[1]:
         sides = sides[:1]
     # Report the problems of both sides at once: a CI log then shows everything to fix.
@@ -373,6 +379,7 @@ def report(
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     source: SourceOption = None,
+    profile: ProfileOption = None,
 ) -> None:
     """Write a self-contained HTML report for review: verdicts, charts, every candidate class,
     breaking points, tables, and the change against a baseline.
@@ -390,7 +397,7 @@ def report(
     from planner.budget import compute_budget
     from planner.render.html import render_report
 
-    topo, cat = _load(topology, catalog, observations, sources=source)
+    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
     before = None
     if baseline is not None:
         from planner.topology import load_topology

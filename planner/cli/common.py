@@ -61,38 +61,59 @@ SourceOption = Annotated[
         "topology's `sources` lists; PATH is from the current directory (repeatable: a file or folder each).",
     ),
 ]
+ProfileOption = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--profile", metavar="NAME",
+        help="Activate this Compose profile (repeatable), as docker compose --profile does: services with profiles "
+        "are read only when one of theirs is active. Replaces the topology's sources.compose profiles for one run.",
+    ),
+]
 TopologyArgument = Annotated[Path, typer.Argument(help="Topology file (.yaml, .yml, .toml or .json).", show_default=False)]
 
 
-def source_overrides(values: Optional[list[str]], option: str = "--source") -> "SourceOverrides | None":
-    """Parse ``--source KIND=PATH`` options (repeatable) into the paths that replace a topology's sources."""
-    if not values:
+def source_overrides(values: Optional[list[str]], option: str = "--source",
+                     profiles: Optional[list[str]] = None) -> "SourceOverrides | None":
+    """Parse ``--source KIND=PATH`` options (repeatable) into the paths that replace a topology's sources,
+    and ``--profile NAME`` options into the Compose profiles to activate."""
+    if not values and not profiles:
         return None
     from planner.topology.sources.base import KINDS, SourceOverrides
 
     paths: dict[str, tuple[str, ...]] = {}
-    for value in values:
+    for value in values or ():
         kind, sep, path = value.partition("=")
         if not sep or not path or kind not in KINDS:
             raise InputError(f"{option} {value}: write {option} KIND=PATH with KIND one of {', '.join(KINDS)} "
                              f"(e.g. {option} kubernetes=rendered/head/)")
         paths[kind] = paths.get(kind, ()) + (path,)
-    return SourceOverrides(paths)
+    return SourceOverrides(paths, _profiles(profiles))
+
+
+def _profiles(values: Optional[list[str]]) -> tuple[str, ...] | None:
+    """Accept ``--profile a --profile b`` and ``--profile a,b`` (as COMPOSE_PROFILES spells them)."""
+    if not values:
+        return None
+    names = tuple(v.strip() for value in values for v in value.split(",") if v.strip())
+    if not names:
+        raise InputError("--profile: give a profile name (e.g. --profile debug)")
+    return names
 
 
 def _load(topology: Path, catalog: Optional[Path], observations: Optional[Path], limits: bool = True,
-          sources: Optional[list[str]] = None) -> "tuple[Topology, Catalog]":
+          sources: Optional[list[str]] = None, profiles: Optional[list[str]] = None) -> "tuple[Topology, Catalog]":
     """Load the topology and the catalogue, the two inputs of every topology command (every problem at once).
 
     ``limits=False`` for commands that need no instance class (``plan`` chooses one); ``sources``
-    holds the ``--source KIND=PATH`` options.
+    holds the ``--source KIND=PATH`` options, ``profiles`` the ``--profile NAME`` ones.
     """
-    (loaded,), cat = _load_all([topology], catalog, observations, limits, sources)
+    (loaded,), cat = _load_all([topology], catalog, observations, limits, sources, profiles)
     return loaded, cat
 
 
 def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional[Path],
-              limits: bool = True, sources: Optional[list[str]] = None) -> "tuple[list[Topology], Catalog]":  # fmt: skip
+              limits: bool = True, sources: Optional[list[str]] = None,
+              profiles: Optional[list[str]] = None) -> "tuple[list[Topology], Catalog]":  # fmt: skip
     """Load the catalogue and every topology, raising one InputError with every problem of every file.
 
     A topology's own problems come with those the budget would meet next (an unknown instance
@@ -104,7 +125,7 @@ def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional
     from planner.errors import Problem
     from planner.topology.load import TopologyError, load_topology
 
-    overrides = source_overrides(sources)
+    overrides = source_overrides(sources, profiles=profiles)
     problems: list[Problem | str] = []
     cat = None
     try:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from planner.cli.aws import import_app
-from planner.cli.common import _emit
+from planner.cli.common import ProfileOption, _emit, _profiles
 from planner.errors import InputError
 
 if TYPE_CHECKING:
@@ -93,12 +93,16 @@ def import_terraform(paths: PathsArgument, output: OutputFile = None, database: 
 
 @import_app.command("compose")
 def import_compose(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
-                   instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None) -> None:
-    """Write a topology from Compose files (merged in order, as docker compose -f a -f b does):
-    a postgres container is a self-managed database, every other service a service reading its
-    replicas, surge and environment with from:.
+                   instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None,
+                   profile: ProfileOption = None) -> None:
+    """Write a topology from a Compose project, read as docker compose reads it: a folder is its
+    compose.yaml and override file, with its .env; files are merged in order (docker compose -f a
+    -f b); docker compose config --format json output is read as it is. A postgres container is a
+    self-managed database, every other active service a service reading its replicas, surge and
+    environment with from:.
 
-    Only services that show they connect to PostgreSQL (a URL or host naming the database or a
+    Services with profiles are active only with --profile (written to sources.compose so that check
+    reads the same services). Only services that show they connect to PostgreSQL (a URL or host naming the database or a
     PgBouncer in front of it, depends_on, a recognised framework) are imported; the others are
     listed with the reason. A PgBouncer or Pgpool-II container is a pooler. Without a postgres
     container, merge into a topology that has a database or give --instance-class. With -o FILE
@@ -106,15 +110,17 @@ def import_compose(paths: PathsArgument, output: OutputFile = None, database: Da
 
     \b
     Examples:
-      planner import compose docker-compose.yml -o shop.yaml
-      planner import compose docker-stack.yml docker-stack.prod.yml -o shop.yaml
+      planner import compose . -o shop.yaml
+      planner import compose docker-compose.yml docker-compose.prod.yml -o shop.yaml
+      planner import compose . --profile workers -o shop.yaml
       planner check shop.yaml
     """
-    _import("compose", paths, output, database, instance_class, engine_version)
+    _import("compose", paths, output, database, instance_class, engine_version, _profiles(profile))
 
 
 def _import(kind: str, paths: list[Path], output: Optional[Path], database: Optional[str],
-            instance_class: Optional[str], engine_version: Optional[str]) -> None:
+            instance_class: Optional[str], engine_version: Optional[str],
+            profiles: Optional[tuple[str, ...]] = None) -> None:
     """Import ``kind`` files into ``output`` (or stdout), then say what was written and what is left."""
     from planner.topology.sources.files import DiskFiles
     from planner.topology.sources.importer import Options, import_sources, write_topology
@@ -125,7 +131,7 @@ def _import(kind: str, paths: list[Path], output: Optional[Path], database: Opti
     existing = _existing(output)
     target = output if output is not None else Path("topology.yaml")  # stdout: paths from here
     listed = [str(p) for p in paths]
-    imported = import_sources(kind, listed, DiskFiles(Path("."), f"planner import {kind}"), target.parent)
+    imported = import_sources(kind, listed, DiskFiles(Path("."), f"planner import {kind}"), target.parent, profiles)
     header = (f"Imported by planner import {kind} from {', '.join(imported.paths)} on {_today()}.\n"
               "Replace each VALUE, then run planner check.")
     written = write_topology(existing, str(target), imported, Options(database, instance_class, engine_version), header)

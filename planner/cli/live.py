@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 import typer
 
 from planner.cli.app import app
-from planner.cli.common import CatalogOption, ObservationsOption, OutputOption, SourceOption, TopologyArgument, _emit, _load
+from planner.cli.common import CatalogOption, ObservationsOption, OutputOption, ProfileOption, SourceOption, TopologyArgument, _emit, _load
 from planner.errors import EXIT_OVER, InputError
 from planner.model import SCENARIOS
 
@@ -124,6 +124,7 @@ def inspect(
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     source: SourceOption = None,
+    profile: ProfileOption = None,
     output: OutputOption = None,
 ) -> None:
     """Show who holds a live server's connection slots, in one read-only session.
@@ -157,7 +158,7 @@ def inspect(
     if topology is not None:
         from planner.budget import compute_budget
 
-        topo, cat = _load(topology, catalog, observations, sources=source)
+        topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
         report = compute_budget(topo, cat)
         _writer(report, database, topo.path)  # fail early on a bad --database, before connecting
     doc: dict[str, Any] = {}
@@ -217,6 +218,7 @@ def verify(
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     source: SourceOption = None,
+    profile: ProfileOption = None,
     output: OutputOption = None,
 ) -> None:
     """Open a scenario's connections on a real server and compare the refusal with the plan.
@@ -244,7 +246,7 @@ def verify(
         raise InputError("verify: give exactly one of --local (a throwaway server) and --dsn URL (a server of yours)")
     if scenario not in SCENARIOS:
         raise InputError(f"--scenario: unknown scenario {scenario!r} (choose from {', '.join(SCENARIOS)})")
-    topo, cat = _load(topology, catalog, observations, sources=source)
+    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
     instance = _writer(compute_budget(topo, cat, (scenario,)), database, topo.path)
     plan = build_plan(topo, instance, scenario, scale, local)
     with _progress(plan.total) as progress:

@@ -16,7 +16,7 @@ the readers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple, Protocol, Union
+from typing import Any, Literal, Mapping, NamedTuple, Protocol, Union
 
 from planner.errors import Problem
 
@@ -124,8 +124,8 @@ class Container:
     command_origin: Origin | None = None  # where entrypoint/args are written
     env: dict[str, Fact | Unknown] = field(default_factory=dict)
     env_unread: tuple[str, ...] = ()  # what may set variables planner cannot list ("Secret/db")
-    cpus: Fact | None = None
-    files: dict[str, Fact | Unknown] = field(default_factory=dict)
+    cpus: Fact | Unknown | None = None
+    files: Mapping[str, Fact | Unknown] = field(default_factory=dict)  # may read on lookup (a mounted folder)
     one_shot: bool = False
     runtime: Fact | None = None
     handler: Fact | None = None
@@ -250,9 +250,10 @@ class SourceOverrides:
     """
 
     paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    profiles: tuple[str, ...] | None = None  # --profile NAME: the Compose profiles to activate
 
     def __bool__(self) -> bool:
-        return bool(self.paths)
+        return bool(self.paths) or self.profiles is not None
 
 
 class Source(Protocol):

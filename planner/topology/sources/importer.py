@@ -73,6 +73,7 @@ class Imported:
     paths: list[str]  # relative to the topology's folder
     entries: list[Entry]
     notes: list[str] = field(default_factory=list)
+    profiles: tuple[str, ...] | None = None  # Compose profiles read with (written to sources.compose)
 
 
 @dataclass
@@ -88,9 +89,11 @@ class Written:
 # ---------------------------------------------------------------------------- reading the source
 
 
-def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_folder: Path) -> Imported:
+def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_folder: Path,
+                   profiles: tuple[str, ...] | None = None) -> Imported:
     """Read the ``kind`` files at ``paths`` (relative to where planner runs) and return an entry for every
     database, service and pooler they describe; the paths come back relative to ``topology_folder``.
+    ``profiles`` (``--profile``) activate Compose services, and are written beside the paths.
 
     Raises :class:`InputError` for a path that does not exist, files that are not of that kind, or
     files that describe nothing a topology can use.
@@ -98,11 +101,16 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
     for path in paths:
         if not Path(path).exists():
             raise InputError(f"{path}: no such file or folder")
+    chosen = None
+    if profiles is not None:
+        from planner.topology.sources.compose import Profiles
+
+        chosen = Profiles(profiles, "--profile")
     try:
-        source = load_source(kind, files, paths)
+        source = load_source(kind, files, paths, chosen)
     except SourceFileError as e:
         raise InputError(list(e.problems)) from None
-    imported = Imported(kind, [_relative(path, topology_folder) for path in paths], [])
+    imported = Imported(kind, [_relative(path, topology_folder) for path in paths], [], profiles=profiles)
     imported.notes.extend(source.warnings())
     unplanned = source.unplanned()
     imported.notes.extend(f"{u.ref}: left out: a {u.engine} database ({u.origin}), an engine planner does not plan "
@@ -455,9 +463,18 @@ def _add_sources(document: Any, imported: Imported) -> None:
     """Add the source's paths to ``sources.KIND``, keeping the ones listed (the same path once)."""
     sources = document.child_map(document.root, "sources", "sources", inline=False, order=ORDER)
     current = sources.get(imported.kind)
+    written = None
+    if isinstance(current, dict):  # compose: {path, profiles}
+        written = current.get("profiles")
+        current = current.get("path")
     listed = [current] if isinstance(current, str) else list(current) if isinstance(current, list) else []
     known = {os.path.normpath(str(p)) for p in listed}
     paths = listed + [p for p in imported.paths if os.path.normpath(p) not in known]
+    profiles = list(imported.profiles) if imported.profiles is not None else written
+    if profiles is not None:  # the services --profile activated must be active when check reads them
+        body = {"path": paths[0] if len(paths) == 1 else paths, "profiles": list(profiles)}
+        document.set(sources, imported.kind, body, (), f"sources.{imported.kind}")
+        return
     if isinstance(current, str) and len(paths) == 1:
         return  # `kubernetes: rendered/` as the user wrote it
     document.set_list(sources, imported.kind, paths, (), f"sources.{imported.kind}")

@@ -72,9 +72,17 @@ def ref_kind(ref: str) -> str | None:
     return None
 
 
-def load_source(kind: str, files: SourceFiles, paths: list[str]) -> Source:
-    """Index the ``kind`` source files ``paths`` (files or folders); raises SourceFileError."""
+def load_source(kind: str, files: SourceFiles, paths: list[str], profiles: Any = None) -> Source:
+    """Index the ``kind`` source files ``paths`` (files or folders); raises SourceFileError.
+
+    A Compose source is a project: a folder is its Compose and override files (never every YAML
+    file under it), and ``profiles`` (a :class:`~planner.topology.sources.compose.Profiles`) choose
+    its active services.
+    """
     module = importlib.import_module(f"planner.topology.sources.{kind}")
+    if kind == "compose":
+        project: Source = module.load(files, paths, profiles)
+        return project
     loader: Callable[[SourceFiles, list[str]], Source] = module.load
     listed = [f for path in paths for f in files.files(path, SUFFIXES[kind])]
     return loader(files, listed)
@@ -163,31 +171,68 @@ class _Resolver:
 
     def read_sources(self, spec: Any) -> None:
         """Check the ``sources`` mapping and index each kind's files (or its ``--source`` override's)."""
+        profiles = self.compose_profiles(spec)
         for kind, paths in self.overrides.paths.items():
-            self.load(kind, DiskFiles(Path("."), f"--source {kind}="), list(paths), "")
+            self.load(kind, DiskFiles(Path("."), f"--source {kind}="), list(paths), "", profiles)
         if spec is None:
+            if self.overrides.profiles is not None and "compose" not in self.overrides.paths:
+                self.add("", "--profile chooses Compose services, but the topology reads no Compose files",
+                         "add sources: {compose: PATH}, or leave out --profile")
             return
         if not isinstance(spec, dict):
             self.add("sources", f"sources must be a mapping, not {describe(spec)}",
                      "write e.g. sources: {kubernetes: [deploy/rendered/], terraform: plan.json}")
             return
+        if self.overrides.profiles is not None and "compose" not in spec and "compose" not in self.overrides.paths:
+            self.add("sources", "--profile chooses Compose services, but the topology reads no Compose files",
+                     "add compose: PATH to sources, or leave out --profile")
         for kind, value in spec.items():
             path = join_path("sources", kind)
             if kind not in KINDS:
                 self.add(path, f"unknown source kind {kind!r}", suggest(kind, KINDS, "source kinds"))
                 continue
+            if kind == "compose" and isinstance(value, dict):
+                value = value.get("path")  # {path, profiles}: checked by compose_profiles
+                if value is None:
+                    continue
             paths = [value] if isinstance(value, str) else value
             if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p.strip() for p in paths):
                 self.add(path, f"{kind} must be a path or a list of paths, not {describe(value)}",
                          f"write e.g. {kind}: [{'deploy/rendered/' if kind == 'kubernetes' else 'plan.json'}]")
                 continue
             if kind not in self.overrides.paths:
-                self.load(kind, self.files, paths, path)
+                self.load(kind, self.files, paths, path, profiles)
 
-    def load(self, kind: str, files: SourceFiles, paths: list[str], key: str) -> None:
+    def compose_profiles(self, spec: Any) -> Any:
+        """Return the Compose profiles to activate: ``--profile``, else the topology's
+        ``sources.compose.profiles``, else None (the project's ``COMPOSE_PROFILES``)."""
+        compose = spec.get("compose") if isinstance(spec, dict) else None
+        if not isinstance(compose, dict) and self.overrides.profiles is None:
+            return None
+        from planner.topology.sources.compose import Profiles  # only for a topology that reads Compose
+
+        written = None
+        if isinstance(compose, dict):
+            key = "sources.compose"
+            for extra in [k for k in compose if k not in ("path", "profiles")]:
+                self.add(join_path(key, str(extra)), f"unknown key {extra!r}", suggest(str(extra), ["path", "profiles"], "keys"))
+            if "path" not in compose:
+                self.add(key, "compose: {...} needs path", "write compose: {path: ., profiles: [NAME]}")
+            names = compose.get("profiles", [])
+            names = [names] if isinstance(names, str) else names
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                self.add(join_path(key, "profiles"), f"profiles must be a list of names, not {describe(names)}",
+                         "write profiles: [NAME, ...]")
+            elif "profiles" in compose:
+                written = Profiles(tuple(names), self.file, join_path(key, "profiles"), self._line(join_path(key, "profiles")))
+        if self.overrides.profiles is not None:
+            return Profiles(self.overrides.profiles, "--profile")
+        return written
+
+    def load(self, kind: str, files: SourceFiles, paths: list[str], key: str, profiles: Any = None) -> None:
         """Index one kind's files; their problems join the topology's (``key``: the `sources` key that lists them)."""
         try:
-            self.sources[kind] = load_source(kind, files, paths)
+            self.sources[kind] = load_source(kind, files, paths, profiles if kind == "compose" else None)
         except SourceFileError as e:
             self.broken.add(kind)
             for problem in e.problems:

@@ -123,7 +123,8 @@ def test_environment_problems_each_say_what_to_do(tmp_path: Path) -> None:
         f"{path}:9: services.worker.processes: WORKER_PROCESSES is not set in compose/worker (set it in the source, "
         "or write {env: WORKER_PROCESSES, default: VALUE} with the application's default)",
         f"{path}:10: services.worker.threads: DB_PASSWORD: compose/worker environment.DB_PASSWORD, stack/docker-stack.yml:59 "
-        "is interpolated from ${DB_PASSWORD}, set by the shell that runs Compose (write the value in the topology "
+        "is interpolated from ${DB_PASSWORD}, which is set by neither the project's .env nor a default (only the shell "
+        "that runs Compose could set it; planner does not read the shell) (write the value in the topology "
         "instead of {env: DB_PASSWORD})",
         f"{path}:12: services.hand.pool: {{env: POOL}} reads an environment, but the entry has no `from:` "
         "(add from: Deployment/NAME (or compose/NAME), or write the number)",
