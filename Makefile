@@ -18,7 +18,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(RUN_STAMP): pyproject.toml $(LOCK) | $(BIN)/python
-	$(PIP_LOCKED) pip setuptools wheel
+	$(PIP_LOCKED) pip setuptools wheel poetry-core
 	$(PIP_LOCKED) --no-build-isolation -e .
 	touch $@
 
@@ -47,7 +47,7 @@ test: $(TEST_STAMP) system-deps
 lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
-	.lock-venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel
+	.lock-venv/bin/python -m pip install --quiet --upgrade pip setuptools wheel poetry-core
 	.lock-venv/bin/python -m pip install --quiet ".[test]"
 	{ echo "# Exact versions for make install/demo/test (pip --constraint). Refresh with: make lock"; \
 	  echo "# Python $$(.lock-venv/bin/python -c 'import platform; print(platform.python_version())'), written $$(date -u +%Y-%m-%d)"; \

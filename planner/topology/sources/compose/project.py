@@ -113,6 +113,10 @@ def load_project(files: SourceFiles, paths: list[str], profiles: Profiles | None
     """
     loader = _ProjectLoader(files, profiles)
     project = loader.load(paths)
+    if loader.required - loader.known_required and not loader.problems:
+        # a file read late (an include, an extends) requires a variable an earlier file defaults: again, knowing it
+        loader = _ProjectLoader(files, profiles, loader.required)
+        project = loader.load(paths)
     if loader.problems:
         raise SourceFileError(loader.problems)
     assert project is not None
@@ -128,9 +132,13 @@ def normalize(name: str) -> str:
 class _ProjectLoader:
     """One project's loading: the files read, the environment, and the problems met."""
 
-    def __init__(self, files: SourceFiles, profiles: Profiles | None) -> None:
+    def __init__(self, files: SourceFiles, profiles: Profiles | None, required: set[str] | None = None) -> None:
         self.files = files
         self.profiles = profiles
+        # Variables some file requires (${X:?message}) that the .env does not set: Compose refuses to run
+        # without them, so the shell sets them, and ${X:-default} elsewhere is that unknown value too.
+        self.required: set[str] = set(required or ())
+        self.known_required = set(self.required)
         self.problems: list[Problem] = []
         self.env: dict[str, dotenv.Variable] = {}
         self.outside: set[str] = set()
@@ -157,9 +165,12 @@ class _ProjectLoader:
             folder = Base(first)
         try:
             text = self.files.read(first)
+            for file in config:  # what the project's own files require is known before any is interpolated
+                self.read_compose(file)
         except SourceFileError as e:
             self.problems.extend(e.problems)
             return None
+        self.known_required |= self.required
         if _looks_resolved(text):
             return self.load_resolved(first, text)
         name = self.project_name(config, first)
@@ -252,7 +263,17 @@ class _ProjectLoader:
 
     def lookup(self, name: str) -> tuple[str, tuple[str, ...]] | None:
         variable = self.env.get(name)
-        return (variable.value, variable.unknown) if variable is not None else None
+        if variable is not None:
+            return variable.value, variable.unknown
+        if name in self.required:
+            return "${" + name + "}", (name,)
+        return None
+
+    def read_compose(self, name: str) -> str:
+        """Return a Compose file's text, noting the variables it requires (raises SourceFileError)."""
+        text = self.files.read(name)
+        self.required |= set(_REQUIRED.findall(text))
+        return text
 
     def project_name(self, config: list[str], first: str) -> str:
         """Return the project's name: COMPOSE_PROJECT_NAME, the files' ``name:``, or the folder's name."""
@@ -280,7 +301,7 @@ class _ProjectLoader:
 
     def documents(self, file: str) -> list[Document]:
         try:
-            return read_tree(self.files.read(file), file)
+            return read_tree(self.read_compose(file), file)
         except SourceFileError as e:
             self.problems.extend(e.problems)
             return []
@@ -404,7 +425,7 @@ class _ProjectLoader:
         key = (target, id(lookup))
         if key not in self.cache:
             try:
-                documents = read_tree(self.files.read(target), target)
+                documents = read_tree(self.read_compose(target), target)
             except SourceFileError as e:
                 self.problem(where, f"extends names {target}, which cannot be read: {e.problems[0].message}",
                              "check the file's path (relative to the project's folder)")
@@ -450,7 +471,7 @@ class _ProjectLoader:
             model = LMap(where)
             for name in names:
                 try:
-                    documents = read_tree(self.files.read(name), name)
+                    documents = read_tree(self.read_compose(name), name)
                 except SourceFileError as e:
                     self.problem(where, f"include names {name}, which cannot be read: {e.problems[0].message}",
                                  "check the path (relative to the including file's project folder)")
@@ -663,6 +684,9 @@ class _ProjectLoader:
 # ---------------------------------------------------------------------------- helpers
 
 
+_REQUIRED = re.compile(r"(?<!\$)\$\{([_A-Za-z][_A-Za-z0-9]*):?\?")  # ${X:?message}, ${X?message} (not $${X?})
+
+
 def _is_folder(path: str) -> bool:
     """Return whether a source path names a project folder rather than a Compose file (by its suffix:
     a folder is never listed recursively, however large the project)."""
@@ -681,7 +705,7 @@ def _looks_resolved(text: str) -> bool:
     except ValueError:
         return False
     services = data.get("services") if isinstance(data, dict) else None
-    return (isinstance(data.get("name"), str) and isinstance(services, dict) and bool(services)
+    return (isinstance(data.get("name"), str) and isinstance(services, dict)
             and all(isinstance(s, dict) and "command" in s and "entrypoint" in s for s in services.values()))
 
 

@@ -75,7 +75,7 @@ class ComposeSource:
         if role == "database":
             facts = self.database(service, ref, container)
             return Found(origin, facts, containers=(container,), notes=notes, depends_on=depends)
-        facts = self.replicas(spec, ref, origin)
+        facts = self.replicas(spec, ref, origin, notes)
         if role == "service":
             facts["max_surge"] = self.surge(spec, ref, origin)
         return Found(origin, facts, containers=(container,), notes=notes, depends_on=depends)
@@ -91,12 +91,19 @@ class ComposeSource:
 
     # ------------------------------------------------------------------ facts
 
-    def replicas(self, spec: LMap, ref: str, origin: Origin) -> dict[str, Value]:
-        """Return ``replicas``: ``deploy.replicas``, else ``scale``, else Compose's one container."""
+    def replicas(self, spec: LMap, ref: str, origin: Origin, notes: list[str]) -> dict[str, Value]:
+        """Return ``replicas``: ``deploy.replicas``, else ``scale``, else Compose's one container.
+
+        A 0 counts as 1, with a note: the budget must hold once the service is scaled up."""
         deploy = spec.get("deploy") if isinstance(spec.get("deploy"), LMap) else LMap(spec.where)
         for leaf, field in ((deploy.get("replicas"), "deploy.replicas"), (spec.get("scale"), "scale")):
             if isinstance(leaf, Leaf) and leaf.value is not None:
-                return {"replicas": _integer(leaf, Origin(ref, leaf.where.file, leaf.where.line, field))}
+                at = Origin(ref, leaf.where.file, leaf.where.line, field)
+                count = _integer(leaf, at)
+                if isinstance(count, Fact) and count.value == 0:
+                    notes.append(f"{ref} {field} is 0: counted as 1 replica, so the budget holds when it is scaled up")
+                    count = Fact(1, Origin(ref, at.file, at.line, f"{field} (0, counted as 1)"))
+                return {"replicas": count}
         return {"replicas": Fact(1, Origin(ref, origin.file, origin.line, "(no deploy.replicas: 1 container)"))}
 
     def surge(self, spec: LMap, ref: str, origin: Origin) -> Value:
