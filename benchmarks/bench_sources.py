@@ -10,8 +10,10 @@ that both give the same verdict and JSON document, then prints for each:
   - the ratio sourced / written out (issue 13's target: the whole command within 1.5x).
 
 Cases: the Kubernetes and Terraform test fixtures (a Helm-rendered shop with an HPA, KEDA and
-ConfigMaps; a 198 KB `terraform show -json` plan), and one `helm template` output generated with
---workloads Deployments, each with an HPA and a ConfigMap, every one of them a service.
+ConfigMaps; a 198 KB `terraform show -json` plan), one `helm template` output generated with
+--workloads Deployments, each with an HPA and a ConfigMap, every one of them a service, and a Compose
+project read as docker compose reads it (Sentry self-hosted: 57 services, merge keys, a .env with
+profiles, a PgBouncer), its PostgreSQL the database and its Sentry processes services.
 """
 
 from __future__ import annotations
@@ -43,6 +45,17 @@ services:
     from: aws_lambda_function.importer
     pool: {driver: sqlalchemy, size: {env: DB_POOL_SIZE}, max_overflow: {env: DB_MAX_OVERFLOW}}
 """
+
+SENTRY_PROCESSES = ("web", "events-consumer", "attachments-consumer", "transactions-consumer", "metrics-consumer",
+                    "generic-metrics-consumer", "ingest-occurrences", "ingest-monitors", "ingest-feedback-events",
+                    "process-spans", "process-segments", "taskworker", "taskscheduler", "sentry-cleanup")
+COMPOSE_SENTRY = """version: 1
+sources:
+  compose: sentry/
+databases:
+  main: {from: compose/postgres, parameters: {max_connections: 500}}
+services:
+""" + "".join(f"  {name}:\n    from: compose/{name}\n    pool: 1\n" for name in SENTRY_PROCESSES)
 
 WORKLOAD = """---
 apiVersion: v1
@@ -123,7 +136,7 @@ def fixture_case(topology: str, copies: dict[str, str]) -> Callable[[Path], Path
 
     def write(folder: Path) -> Path:
         for source, destination in copies.items():
-            shutil.copytree(FIXTURES / source, folder / destination)
+            shutil.copytree(FIXTURES / source, folder / destination)  # dot files (a Compose .env) too
         path = folder / "topology.yaml"
         path.write_text(topology, encoding="utf-8")
         return path
@@ -231,6 +244,8 @@ def main() -> None:
             fixture_case(TERRAFORM_SHOP, {"terraform": "infra"}),
         f"kubernetes: one rendered chart, {args.workloads} Deployments with HPAs and ConfigMaps, all services":
             lambda folder: kubernetes_at_scale(folder, args.workloads),
+        "compose: Sentry self-hosted as a project folder (57 services, .env, profiles), 14 services":
+            fixture_case(COMPOSE_SENTRY, {"compose-projects/sentry-self-hosted": "sentry"}),
     }
     ratios = [measure(name, write, args.runs) for name, write in cases.items()]
     print(f"worst whole-command ratio: {max(ratios):.2f}x (target <= 1.5x)")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from planner.topology import load_topology
-from planner.topology.sources.base import Fact, SourceFileError, Unknown
+from planner.topology.sources.base import Fact, RefError, SourceFileError, Unknown
 from planner.topology.sources.compose import ComposeSource, Profiles, load
 from planner.topology.sources.files import DiskFiles
 
@@ -437,3 +437,20 @@ def test_the_oracle_projects_are_real_and_each_names_its_source() -> None:
     for folder in folders:
         readme = (folder / "README.md").read_text()
         assert "https://github.com/" in readme and ("commit" in readme), folder
+
+
+def test_a_database_of_an_engine_planner_does_not_plan_is_named_not_dropped() -> None:
+    project({"compose.yaml": """
+        services:
+          legacy: {image: "mysql:8.0"}
+          reports: {image: mcr.microsoft.com/mssql/server:2022-latest}
+          db: {image: postgres:16}
+    """})
+    source = read(["app"])
+    assert [(u.ref, u.engine, str(u.origin)) for u in source.unplanned()] == [
+        ("compose/legacy", "mysql:8.0", "compose/legacy image, app/compose.yaml:3"),
+        ("compose/reports", "mcr.microsoft.com/mssql/server:2022-latest", "compose/reports image, app/compose.yaml:4")]
+    assert source.names("database") == ["compose/db"]
+    with pytest.raises(RefError) as info:
+        source.find("compose/legacy", "database")
+    assert info.value.message == "compose/legacy runs mysql:8.0, a mysql database, which planner does not plan"

@@ -18,6 +18,20 @@ MAX_CONNECTIONS_VARIABLES: tuple[tuple[str, str, str], ...] = (
      "https://github.com/bitnami/containers/blob/main/bitnami/postgresql-repmgr/README.md#configuration"),
 )
 
+# Database images of engines planner does not plan (it counts PostgreSQL connections): a container of
+# one is named in a note, never dropped in silence. Image repositories without their registry:
+# https://hub.docker.com/_/mysql, https://hub.docker.com/_/mariadb, https://hub.docker.com/_/percona,
+# https://hub.docker.com/r/bitnami/mysql, https://hub.docker.com/r/bitnami/mariadb,
+# https://hub.docker.com/r/microsoft/mssql-server (mcr.microsoft.com/mssql/server),
+# https://hub.docker.com/r/gvenzl/oracle-free, https://container-registry.oracle.com (database/*).
+UNPLANNED_ENGINES: tuple[tuple[str, str], ...] = (
+    ("mysql", "mysql"), ("mysql/mysql-server", "mysql"), ("bitnami/mysql", "mysql"), ("percona", "mysql"),
+    ("percona/percona-server", "mysql"), ("mariadb", "mariadb"), ("bitnami/mariadb", "mariadb"),
+    ("linuxserver/mariadb", "mariadb"), ("mssql/server", "sqlserver"), ("azure-sql-edge", "sqlserver"),
+    ("gvenzl/oracle-xe", "oracle"), ("gvenzl/oracle-free", "oracle"), ("database/enterprise", "oracle"),
+    ("database/free", "oracle"), ("database/express", "oracle"),
+)
+
 # postgres's command-line forms of a setting (https://www.postgresql.org/docs/current/app-postgres.html):
 # -c name=value, -cname=value, --name=value (dashes or underscores), and -N for max_connections.
 POSTGRES_DOCS = "https://www.postgresql.org/docs/current/app-postgres.html"
@@ -45,6 +59,12 @@ def max_connections_variable(image: str) -> tuple[str, str] | None:
         if repo == known:
             return variable, docs
     return None
+
+
+def unplanned_engine(image: str) -> str | None:
+    """Return the engine of a database image planner does not plan (``mysql:8.0`` → ``mysql``), or None."""
+    repo = repository(image)
+    return next((engine for known, engine in UNPLANNED_ENGINES if repo == known), None)
 
 
 def max_connections_argument(words: tuple[str, ...]) -> str | None:

@@ -111,16 +111,20 @@ def _first_operator(template: str) -> str | None:
 
 
 def _closing_brace(text: str) -> int:
-    """Return the index of the brace that closes the first one opened (compose-go's getFirstBraceClosingIndex)."""
+    """Return the index of the brace that closes the first one opened (compose-go's getFirstBraceClosingIndex:
+    a ``{`` also skips the character after it)."""
     depth = 0
-    i = 0
-    while i < len(text):
-        if text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        if text[i] == "{":
+    at = 0
+    while True:
+        closing = text.find("}", at)
+        if closing == -1:
+            return -1
+        opening = text.find("{", at, closing)
+        if opening != -1:
             depth += 1
-            i += 1
-        i += 1
-    return -1
+            at = opening + 2
+            continue
+        depth -= 1
+        if depth == 0:
+            return closing
+        at = closing + 1

@@ -350,7 +350,7 @@ class _ProjectLoader:
         if isinstance(node, LMap):
             return LMap(node.where, {k: self.interpolate(v, lookup, f"{path}.{k}" if path else k) for k, v in node.items()})
         if isinstance(node, LSeq):
-            return LSeq(node.where, [self.interpolate(v, lookup, f"{path}[{i}]") for i, v in enumerate(node)])
+            return LSeq(node.where, [self.interpolate(v, lookup, path + "[]") for v in node])
         return node
 
     def resolve_top(self, tree: LMap, base: Base) -> None:

@@ -5,8 +5,20 @@ from __future__ import annotations
 import posixpath
 from typing import Any, Iterator, Mapping
 
-from planner.topology.sources.base import Container, Fact, Found, Origin, RefError, Role, SourceFileError, SourceFiles, Unknown, Value
-from planner.topology.sources.compose.images import POSTGRES_DOCS, max_connections_argument, max_connections_variable
+from planner.topology.sources.base import (
+    Container,
+    Fact,
+    Found,
+    Origin,
+    RefError,
+    Role,
+    SourceFileError,
+    SourceFiles,
+    Unknown,
+    Unplanned,
+    Value,
+)
+from planner.topology.sources.compose.images import POSTGRES_DOCS, max_connections_argument, max_connections_variable, unplanned_engine
 from planner.topology.sources.compose.merge import parse_volume
 from planner.topology.sources.compose.project import EnvEntry, Project, Service
 from planner.topology.sources.compose.shell import ShellSyntaxError, split
@@ -37,12 +49,26 @@ class ComposeSource:
     # ------------------------------------------------------------------ the Source protocol
 
     def names(self, role: Role) -> list[str]:
-        """Return ``compose/NAME`` for every active service."""
-        return [PREFIX + name for name in self.project.services]
+        """Return ``compose/NAME`` for every active service (for a database, not those of an engine
+        planner does not plan)."""
+        unplanned = {u.ref for u in self.unplanned()} if role == "database" else set()
+        return [PREFIX + name for name in self.project.services if PREFIX + name not in unplanned]
 
     def warnings(self) -> list[str]:
         """Return what the files hold that Compose accepts but planner cannot follow."""
         return list(self.project.warnings)
+
+    def unplanned(self) -> list[Unplanned]:
+        """Return the active services whose image is a database planner does not plan (MySQL, MariaDB,
+        SQL Server, Oracle), in file order."""
+        found = []
+        for name, service in self.project.services.items():
+            image = _text(service.spec.get("image"))
+            engine = unplanned_engine(image) if image else None
+            if engine is not None:
+                where = where_of(service.spec.get("image"), service.spec.where)
+                found.append(Unplanned(PREFIX + name, image, Origin(PREFIX + name, where.file, where.line, "image")))
+        return found
 
     def hosts(self) -> dict[str, str]:
         """Return the names by which containers reach each active service on the project's networks:
@@ -73,6 +99,10 @@ class ComposeSource:
         notes = self.notes(service, ref, container)
         depends = {other: condition for other, (condition, _) in _depends_on(spec).items()}
         if role == "database":
+            engine = unplanned_engine(container.image or "")
+            if engine is not None:
+                raise RefError(f"{ref} runs {container.image}, a {engine} database, which planner does not plan",
+                               "planner counts PostgreSQL connections: remove the entry, or point it at a PostgreSQL service")
             facts = self.database(service, ref, container)
             return Found(origin, facts, containers=(container,), notes=notes, depends_on=depends)
         facts = self.replicas(spec, ref, origin, notes)

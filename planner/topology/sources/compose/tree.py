@@ -20,12 +20,12 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Union
+from typing import Any, NamedTuple, Union
 
 import yaml
 
 from planner.errors import Problem
-from planner.topology.parsed import MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES
+from planner.topology.parsed import MAX_DEPTH, MAX_NODES
 from planner.topology.sources.base import SourceFileError
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -38,8 +38,7 @@ NULL = "tag:yaml.org,2002:null"
 MERGE = "tag:yaml.org,2002:merge"
 
 
-@dataclass(frozen=True)
-class Where:
+class Where(NamedTuple):
     """A file (as the topology names it) and a 1-based line."""
 
     file: str
@@ -274,7 +273,7 @@ def read_tree(text: str, file: str) -> list[Document]:
             if node is None:
                 continue
             builder = _Builder(file)
-            built = builder.build(node, ())
+            built = builder.build(node)
             if isinstance(built, Leaf) and built.value is None:
                 continue  # an empty document
             if not isinstance(built, LMap):
@@ -293,91 +292,98 @@ def read_tree(text: str, file: str) -> list[Document]:
     return documents
 
 
+_SCALAR_TAGS = frozenset((STR, INT, FLOAT, BOOL, NULL, MERGE))
+_MappingNode, _SequenceNode, _ScalarNode = yaml.MappingNode, yaml.SequenceNode, yaml.ScalarNode
+
+
 class _Builder:
-    """Turn one composed node tree into located values, enforcing planner's limits."""
+    """Turn one composed node tree into located values, enforcing planner's limits.
+
+    Every node walked counts, through aliases too, so that a "billion laughs" file stops at the
+    limit; the key path is kept on a stack, for the ``!reset`` and ``!override`` tags.
+    """
 
     def __init__(self, file: str) -> None:
         self.file = file
         self.nodes = 0
-        self.seen: set[int] = set()
-        self.aliased = 0
+        self.path: list[str] = []
         self.resets: list[tuple[str, ...]] = []
-        self.aliases: set[int] = set()
 
     def fail(self, node: yaml.Node, message: str, hint: str) -> SourceFileError:
         return SourceFileError([Problem(self.file, "", message, line=node.start_mark.line + 1, hint=hint)])
 
-    def where(self, node: yaml.Node) -> Where:
-        return Where(self.file, node.start_mark.line + 1)
-
-    def build(self, node: yaml.Node, path: tuple[str, ...]) -> Node | None:
-        """Return the value of ``node`` at key path ``path``; None for a value tagged ``!reset``."""
-        depth = len(path)
+    def build(self, node: yaml.Node, _unused: tuple[str, ...] = ()) -> Node | None:
+        """Return the value of ``node``; None for a value tagged ``!reset``."""
         self.nodes += 1
-        if id(node) in self.seen:  # an alias: its nodes are walked again
-            self.aliases.add(id(node))
-            self.aliased += 1
-            if self.aliased > MAX_ALIAS_NODES:
-                raise self.fail(node, f"aliases expand to more than {MAX_ALIAS_NODES:,} nodes", "use fewer, smaller aliases")
-        self.seen.add(id(node))
         if self.nodes > MAX_NODES:
-            raise self.fail(node, f"more than {MAX_NODES:,} nodes", "point sources at the Compose files")
-        if depth > MAX_DEPTH:
+            raise self.fail(node, f"more than {MAX_NODES:,} nodes (aliases included)", "use fewer, smaller aliases")
+        if len(self.path) > MAX_DEPTH:
             raise self.fail(node, f"nested more than {MAX_DEPTH} levels deep", "check the file")
-        if node.tag in (RESET, OVERRIDE):
-            self.resets.append(path)
-            if node.tag == RESET:
+        tag = node.tag
+        if tag in (RESET, OVERRIDE):
+            self.resets.append(tuple(self.path))
+            if tag == RESET:
                 return None
-        if isinstance(node, yaml.MappingNode):
-            return self.mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            items = (self.build(item, (*path, str(i))) for i, item in enumerate(node.value))
-            return LSeq(self.where(node), [item for item in items if item is not None])
-        assert isinstance(node, yaml.ScalarNode)
-        if node.tag == OVERRIDE:
-            tag = _Resolver().resolve(yaml.ScalarNode, node.value, (True, False))
-            return Leaf(scalar_value(node.value, tag) if node.style is None else node.value, self.where(node))
-        if node.tag not in (STR, INT, FLOAT, BOOL, NULL, MERGE):
-            raise self.fail(node, f"cannot read a value tagged {node.tag}", "use plain YAML values")
-        return Leaf(scalar_value(node.value, node.tag) if node.style is None or node.tag != STR else node.value,
-                    self.where(node))
+        cls = node.__class__
+        if cls is _ScalarNode:
+            if tag == STR:
+                return Leaf(node.value, Where(self.file, node.start_mark.line + 1))
+            if tag == OVERRIDE:  # its type is the one the value would have without the tag
+                tag = _Resolver().resolve(yaml.ScalarNode, node.value, (True, False)) if not node.style else STR
+            elif tag not in _SCALAR_TAGS:
+                raise self.fail(node, f"cannot read a value tagged {tag}", "use plain YAML values")
+            return Leaf(scalar_value(node.value, tag), Where(self.file, node.start_mark.line + 1))
+        if cls is _MappingNode or isinstance(node, yaml.MappingNode):
+            return self.mapping(node)
+        items = LSeq(Where(self.file, node.start_mark.line + 1))
+        path = self.path
+        for i, item in enumerate(node.value):
+            path.append(str(i))
+            built = self.build(item)
+            path.pop()
+            if built is not None:
+                items.append(built)
+        return items
 
-    def mapping(self, node: yaml.MappingNode, path: tuple[str, ...]) -> LMap:
-        result = LMap(self.where(node))
+    def mapping(self, node: yaml.MappingNode) -> LMap:
+        result = LMap(Where(self.file, node.start_mark.line + 1))
         merged: list[yaml.Node] = []
-        own: dict[str, int] = {}
+        own: dict[str, tuple[int, yaml.Node]] = {}
         for key_node, value_node in node.value:
             if key_node.tag == MERGE:
                 merged.append(value_node)
                 continue
             key = self.key(key_node)
             if key in own:
-                raise self.fail(key_node, f"mapping key {key!r} already defined at line {own[key]}",
+                raise self.fail(key_node, f"mapping key {key!r} already defined at line {own[key][0]}",
                                 "remove one of them: Compose refuses a duplicate key")
-            own[key] = key_node.start_mark.line + 1
+            own[key] = (key_node.start_mark.line + 1, value_node)
         for value_node in merged:  # `<<: *a` or `<<: [*a, *b]`: the first merged mapping wins
             sources = value_node.value if isinstance(value_node, yaml.SequenceNode) else [value_node]
             for source in reversed(sources):
-                built = self.build(source, path)
+                built = self.build(source)
                 if not isinstance(built, LMap):
                     raise self.fail(source, "a merge key (<<) takes a mapping or a list of mappings", "merge a mapping")
                 result.update(built)
-        for key_node, value_node in node.value:
-            if key_node.tag != MERGE:
-                key = self.key(key_node)
-                value = self.build(value_node, (*path, key))
-                if value is None:
-                    result.pop(key, None)  # `!reset`: nor from a merged mapping
-                    continue
-                if isinstance(value, (LMap, LSeq)) and id(value_node) not in self.aliases:
-                    value.where = Where(self.file, key_node.start_mark.line + 1)  # a block's line is its key's
-                result[key] = value
+        path = self.path
+        for key, (line, value_node) in own.items():
+            path.append(key)
+            value = self.build(value_node)
+            path.pop()
+            if value is None:
+                result.pop(key, None)  # `!reset`: nor from a merged mapping
+                continue
+            if value.__class__ is not Leaf:
+                value.where = Where(self.file, line)  # a block's line is its key's
+            result[key] = value
         return result
 
     def key(self, node: yaml.Node) -> str:
-        if not isinstance(node, yaml.ScalarNode):
+        if node.__class__ is not _ScalarNode:
             raise self.fail(node, "a mapping key that is not a plain value", "use plain keys")
-        value = scalar_value(node.value, node.tag) if node.style is None else node.value
+        if node.tag == STR:
+            return str(node.value)
+        value = scalar_value(node.value, node.tag)
         if not isinstance(value, str):
             raise self.fail(node, f"non-string key {node.value!r}", "quote the key: Compose reads only text keys")
         return value
