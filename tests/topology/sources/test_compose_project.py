@@ -454,3 +454,32 @@ def test_a_database_of_an_engine_planner_does_not_plan_is_named_not_dropped() ->
     with pytest.raises(RefError) as info:
         source.find("compose/legacy", "database")
     assert info.value.message == "compose/legacy runs mysql:8.0, a mysql database, which planner does not plan"
+
+
+def test_a_job_others_wait_to_finish_counts_only_in_rollout() -> None:
+    project({"compose.yaml": """
+        services:
+          db: {image: postgres:16}
+          migrate:
+            image: shop
+            command: python manage.py migrate
+          web:
+            image: shop
+            depends_on:
+              migrate: {condition: service_completed_successfully}
+              db: {condition: service_started}
+    """})
+    source = read(["app"])
+    scenarios = source.find("compose/migrate", "service").facts["scenarios"]
+    assert scenarios.value == ["rollout"]  # type: ignore[union-attr]
+    assert str(scenarios.origin) == ("compose/web depends_on.migrate.condition service_completed_successfully, "
+                                     "app/compose.yaml:10")
+    assert "scenarios" not in source.find("compose/web", "service").facts
+    Path("topology.yaml").write_text("version: 1\nsources: {compose: app}\ndatabases: {main: {from: compose/db}}\n"
+                                     "services:\n  migrate: {from: compose/migrate, pool: 3}\n  web: {from: compose/web, pool: 5}\n")
+    code, out, err = run_cli(["check", "topology.yaml", "--format", "json"])
+    assert code == 0, err
+    import json
+
+    (instance,) = json.loads(out)["instances"]
+    assert [instance["scenarios"][s]["demand"] for s in ("steady", "peak", "rollout")] == [5, 5, 3 + 5]

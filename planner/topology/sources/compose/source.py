@@ -108,6 +108,10 @@ class ComposeSource:
         facts = self.replicas(spec, ref, origin, notes)
         if role == "service":
             facts["max_surge"] = self.surge(spec, ref, origin)
+            if name in self.waited:  # a job the others wait to finish: it runs while the project (re)starts
+                waiter, where = self.waited[name]
+                facts["scenarios"] = Fact(["rollout"], Origin(PREFIX + waiter, where.file, where.line,
+                                                              f"depends_on.{name}.condition {ONE_SHOT}"))
         return Found(origin, facts, containers=(container,), notes=notes, depends_on=depends)
 
     def missing(self, name: str) -> RefError:
