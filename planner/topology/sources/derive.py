@@ -21,8 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from planner.model import Sourced
 from planner.topology.parsed import join_path
-from planner.topology.sources.apps.evidence import choose_container
-from planner.topology.sources.apps.poolers import read_pooler
 from planner.topology.sources.apps.recognise import POOL_DRIVER, PROCESSES, THREADS, Reading, read_container
 from planner.topology.sources.base import Container, Fact, Found, Unknown
 
@@ -78,6 +76,8 @@ def derive_pooler(resolver: _Resolver, path: str, spec: dict[str, Any], ref: str
     """Fill a ``from:`` pooler's kind and settings from its PgBouncer or Pgpool-II container."""
     if not found.containers:
         return
+    from planner.topology.sources.apps.poolers import read_pooler
+
     named = found.container(container) if isinstance(container, str) else None
     candidates = [named] if named else [c for c in found.containers if not c.one_shot]
     for candidate in candidates:
@@ -107,6 +107,8 @@ def _container(resolver: _Resolver, path: str, found: Found, container: Any) -> 
     running = [c for c in found.containers or () if not c.one_shot]
     if len(running) == 1:
         return running[0]
+    from planner.topology.sources.apps.evidence import choose_container  # only for workloads of several containers
+
     chosen, _ = choose_container(running)
     if chosen is not None:
         return chosen

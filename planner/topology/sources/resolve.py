@@ -445,14 +445,12 @@ def _holds(data: dict[str, Any], path: str) -> bool:
 def _remove_fillers(path: str, node: dict[str, Any]) -> list[str]:
     """Remove every :data:`FILLER` under ``node`` (a value, or a list holding one); return their key paths."""
     found: list[str] = []
-    for key in list(node):
-        value = node[key]
-        child = join_path(path, str(key))
+    for key, value in list(node.items()):
         if value == FILLER or isinstance(value, list) and FILLER in value:
             del node[key]
-            found.append(child)
+            found.append(join_path(path, str(key)))
         elif isinstance(value, dict):  # an emptied mapping stays: `lambda: {}` still says the shape
-            found += _remove_fillers(child, value)
+            found += _remove_fillers(join_path(path, str(key)), value)
     return found
 
 

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from urllib.parse import parse_qs, urlsplit
+from typing import TYPE_CHECKING
 
-from planner.topology.sources.apps import configs
 from planner.topology.sources.apps.command import Invocation, invocations, mark_unknown, split_words, unknown_names
 from planner.topology.sources.apps.frameworks import FRAMEWORKS, POSTGRES_URL, Framework, Number
 from planner.topology.sources.apps.servers import HOST_CPUS, Server, Setting, server_named
 from planner.topology.sources.base import Container, Fact, Origin, Unknown
+
+if TYPE_CHECKING:
+    from planner.topology.sources.apps import configs
 
 PROCESSES = "processes"
 THREADS = "threads"
@@ -244,6 +246,8 @@ class _Reader:
 
     def from_config(self, server: Server, setting: Setting, config: tuple[str, str]) -> Fact | Unknown | None:
         """Return a setting as the server's configuration file sets it, or None if the file does not."""
+        from planner.topology.sources.apps import configs  # only when a configuration file is mounted
+
         path, text = config
         found = configs.read_setting(text, server.config_format, setting.config, server.config_section)
         if found is None:
@@ -333,17 +337,18 @@ class _Reader:
         """Return where the container shows ``framework`` (a variable, a URL, a program), or None."""
         if framework.languages and language and language not in framework.languages:
             return None
+        names, schemes = _patterns(framework)
         for name, value in self.container.env.items():
-            if any(re.fullmatch(pattern, name) for pattern in framework.variables):
+            if names is not None and names.fullmatch(name):
                 if framework.needs_postgres and isinstance(value, Fact) and "://" in str(value.value) \
                         and not POSTGRES_URL.match(str(value.value)):
                     continue  # SPRING_DATASOURCE_URL=jdbc:mysql://...: the framework, but not PostgreSQL's
                 return _via(f"{name} ({framework.name})", value.origin)
-            if isinstance(value, Fact) and any(re.match(pattern, str(value.value)) for pattern in framework.url_schemes):
+            if schemes is not None and isinstance(value, Fact) and schemes.match(str(value.value)):
                 return _via(f"{name} = {_redacted(str(value.value))} ({framework.name})", value.origin)
         for call in programs:
-            names = {call.program, (call.script or "").rsplit("/", 1)[-1]}
-            if names & set(framework.programs):
+            names_run = {call.program, (call.script or "").rsplit("/", 1)[-1]}
+            if names_run & set(framework.programs):
                 return Origin(self.command_origin.what, self.command_origin.file, self.command_origin.line,
                               f"runs {' '.join(call.words[:3])} ({framework.name})")
         return None
@@ -351,6 +356,8 @@ class _Reader:
     def pool_number(self, framework: Framework, number: Number, key: str) -> None:
         """Read one pool number: a database URL's query, then its variables, then its default."""
         if number.url_query:
+            from urllib.parse import parse_qs, urlsplit
+
             for name, value in self.container.env.items():
                 if isinstance(value, Fact) and POSTGRES_URL.match(str(value.value)):
                     query = parse_qs(urlsplit(str(value.value)).query)
@@ -374,6 +381,18 @@ class _Reader:
             self.reading.values[key] = Unknown(origin, "depends on the host's CPU count, which no deployment file states")
         elif isinstance(number.default, int):
             self.reading.defaults[key] = Fact(number.default, origin)
+
+
+_COMPILED: dict[str, tuple[re.Pattern[str] | None, re.Pattern[str] | None]] = {}
+
+
+def _patterns(framework: Framework) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """Return a framework's variable-name and URL-scheme patterns, each compiled once into one expression."""
+    if framework.name not in _COMPILED:
+        names = re.compile("|".join(f"(?:{p})" for p in framework.variables)) if framework.variables else None
+        schemes = re.compile("|".join(f"(?:{p})" for p in framework.url_schemes)) if framework.url_schemes else None
+        _COMPILED[framework.name] = (names, schemes)
+    return _COMPILED[framework.name]
 
 
 def read_container(ref: str, container: Container) -> Reading:
