@@ -120,21 +120,13 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
     poolers = [ref for ref, found in workloads.items() if _pooler_container(found) is not None]
     targets = set(databases) | set(poolers) | set(source.names("pooler") if kind == "terraform" else [])
     hosts = source.hosts()
-    for ref in databases:
-        imported.entries.append(_entry(source, ref, "database", "databases", imported.notes))
-    services: list[Entry] = []
-    for ref, found in workloads.items():
-        if ref in poolers:
-            continue
-        entry = _service(ref, found, hosts, targets, imported.notes)
-        if entry is not None:
-            services.append(entry)
-    imported.entries.extend(e for e in services if e is not None)
-    for ref in (source.names("pooler") if kind == "terraform" else []):
-        imported.entries.append(_entry(source, ref, "pooler", "poolers", imported.notes))
-    for ref in poolers:
-        imported.entries.append(_pooler(ref, workloads[ref], hosts, set(databases), services))
-    imported.entries = [e for e in imported.entries if e is not None]
+    imported.entries = [_entry(source, ref, "database", "databases", imported.notes) for ref in databases]
+    services = [entry for ref, found in workloads.items() if ref not in poolers
+                for entry in [_service(ref, found, hosts, targets, imported.notes)] if entry is not None]
+    imported.entries += services
+    imported.entries += [_entry(source, ref, "pooler", "poolers", imported.notes)
+                         for ref in (source.names("pooler") if kind == "terraform" else [])]
+    imported.entries += [_pooler(ref, workloads[ref], hosts, set(databases), services) for ref in poolers]
     if not imported.entries:
         why = "; ".join(imported.notes) if imported.notes else _WHAT[kind]
         raise InputError(f"{', '.join(paths)}: found no database, service or pooler to import ({why})")
