@@ -352,6 +352,8 @@ class Topology:
     provenance: Mapping[str, "Sourced"] = field(default_factory=dict)
     # entry path ("services.importer") -> what its source object says that is not a value
     source_notes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # what is wrong in the deployment's files but did not stop planner reading them
+    source_warnings: tuple[str, ...] = ()
     # breaches accepted until a date (`waivers`): check warns instead of failing on them
     waivers: tuple[Waiver, ...] = ()
 

@@ -304,6 +304,13 @@ def pool_held_at_max(report: BudgetReport) -> Iterator[Finding]:
         )
 
 
+def deployment_warnings(report: BudgetReport) -> Iterator[Finding]:
+    """What is wrong in the deployment's files but did not stop planner reading them (spec §6.2:
+    an autoscaler whose target is in none of the manifests)."""
+    for warning in report.topology.source_warnings:
+        yield _finding(report.topology, "deployment", "sources", warning)
+
+
 LINTS: tuple[Lint, ...] = (
     estimated_numbers,
     classes_not_offered,
@@ -319,6 +326,7 @@ LINTS: tuple[Lint, ...] = (
     pool_below_threads,
     django_pool_unknown,
     pool_held_at_max,
+    deployment_warnings,
 )
 
 

@@ -97,6 +97,9 @@ LINT_RULES: dict[str, tuple[str, str]] = {
     "pool-held-at-max": ("Pool held at max_size",
                          "A min_size < max_size pool keeps what a burst opened until its idle timeout: steady counts "
                          "max_size."),
+    "deployment": ("Something wrong in the deployment's files",
+                   "The deployment's files hold something wrong that did not stop planner reading them, such as an "
+                   "autoscaler whose target is in none of the files."),
 }
 # warnings `check --observed` adds (planner observe): documented in the README, not in the topology reference
 OBSERVED_RULES: dict[str, tuple[str, str]] = {

@@ -119,6 +119,7 @@ class _Validator(WaiverRules):
             version=1,
             provenance=self.provenance,
             source_notes={k: tuple(v) for k, v in self.source_notes.items()},
+            source_warnings=tuple(self.source_warnings),
             waivers=waivers,
         )
 

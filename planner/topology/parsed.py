@@ -48,6 +48,9 @@ class ParsedFile:
     # entries ("services.web") whose `from:` could not be read: their own problem is reported, and
     # what they then lack (a missing instance_class) is not, since fixing the reference fixes it
     unresolved: set[str] = field(default_factory=set)
+    # what is wrong in the deployment's files but did not stop planner reading them (an autoscaler
+    # whose target is in none of the files): check shows each as a warning
+    source_warnings: list[str] = field(default_factory=list)
 
 
 class StopParsing(Exception):

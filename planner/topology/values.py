@@ -87,6 +87,7 @@ class Checker:
         self.problems: list[Problem] = list(parsed.problems)
         self.provenance = parsed.provenance
         self.source_notes = parsed.source_notes
+        self.source_warnings = parsed.source_warnings
         self.unresolved = parsed.unresolved
 
     # ------------------------------------------------------------------ reporting

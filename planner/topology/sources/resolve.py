@@ -233,6 +233,7 @@ class _Resolver:
         """Index one kind's files; their problems join the topology's (``key``: the `sources` key that lists them)."""
         try:
             self.sources[kind] = load_source(kind, files, paths, profiles if kind == "compose" else None)
+            self.parsed.source_warnings += self.sources[kind].warnings()
         except SourceFileError as e:
             self.broken.add(kind)
             for problem in e.problems:
