@@ -382,7 +382,8 @@ def _write(existing: str | None, filename: str, imported: Imported, options: Opt
     entries = [e for e in imported.entries if e.ref in named]
     _add_sources(document, imported)
     databases = {e.ref: named[e.ref] for e in entries if e.section == "databases"}
-    database = _database(document, root, options, list(databases.values()), written)
+    untargeted = any(e.section == "services" and e.target not in databases for e in entries)
+    database = _database(document, root, options, list(databases.values()), written, untargeted)
     poolers = {e.ref: e for e in imported.entries if e.section == "poolers"}
     for entry in entries:
         body = dict(entry.body)
@@ -393,8 +394,8 @@ def _write(existing: str | None, filename: str, imported: Imported, options: Opt
             if used is not None and (len(databases) > 1 or database is not None):
                 body["database"] = used
         elif entry.section == "poolers":
-            used = _pooler_database(entry, databases)
-            if used is not None and len(databases) > 1:
+            used = _pooler_database(entry, databases) or (next(iter(databases.values())) if len(databases) == 1 else None)
+            if used is not None and "database" not in body:
                 body["database"] = used
             if entry.clients_of:
                 body["clients"] = [named[ref] for ref in entry.clients_of if ref in named] or [FILLER]
@@ -492,9 +493,11 @@ def _place(root: Any, entries: list[Entry], written: Written) -> dict[str, str]:
     return named
 
 
-def _database(document: Any, root: Any, options: Options, imported: list[str], written: Written) -> str | None:
+def _database(document: Any, root: Any, options: Options, imported: list[str], written: Written,
+              needed: bool = True) -> str | None:
     """Make sure the services have a database (the file's, an imported one, or the one --instance-class
-    describes); return the name to write as the imported services' ``database``, if they need one."""
+    describes); return the name to write as the imported services' ``database``, if they need one
+    (``needed``: some imported service's evidence names none of the databases)."""
     databases = (list(root["databases"]) if isinstance(root.get("databases"), dict) else []) + imported
     if not databases:
         if options.instance_class is None:
@@ -516,7 +519,7 @@ def _database(document: Any, root: Any, options: Options, imported: list[str], w
         raise InputError(f"--database {options.database}: the topology has no such database (it has {', '.join(databases)})")
     if len(databases) == 1:
         return None  # a service with no `database` uses the only one
-    if options.database is None and "environments" not in root:
+    if options.database is None and "environments" not in root and needed:
         raise InputError(f"the topology has {len(databases)} databases ({', '.join(databases)}): name the one the imported "
                          "services use with --database NAME (then set database: on those that use another)")
     return options.database

@@ -194,7 +194,7 @@ def test_kubernetes_then_terraform_says_what_the_merge_leaves_open() -> None:
     text = Path("shop.yaml").read_text()
     assert "sources:\n  kubernetes: [rendered/]\n  terraform: [infra/shop.plan.json]\n" in text
     # the proxy's target is the plan's aws_db_instance.main, which the hand-written main does not say it is
-    assert "    from: aws_db_proxy.main\n    clients: [VALUE]\n    database: VALUE\n" in text
+    assert "    from: aws_db_proxy.main\n    database: VALUE\n    clients: [VALUE]\n" in text
     assert check_lines("shop.yaml")[0] == 2  # the placeholders
     services = re.findall(r"^  ([a-z-]+):", text.split("services:\n")[1].split("poolers:")[0], re.M)
     assert services == ["shop-web", "importer", "worker-emails", "worker-orders", "api", "worker"]

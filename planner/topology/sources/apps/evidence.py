@@ -51,7 +51,8 @@ OTHER_DATABASES = re.compile(r"(mysql|mariadb|percona(?:-server)?|mssql|mssql-se
                              r"oracle-free|db2|cockroach|mongo(?:db)?)(?:[-_].*)?")
 # Variables that configure a database connection without saying which engine: evidence only when nothing
 # in the container names another engine.
-DATABASE_SETTINGS = re.compile(r"(?:.*_)?(?:DB|DATABASE)_[A-Z0-9_]+")
+DATABASE_SETTINGS = re.compile(r"(?:.*_)?(?:DB|DATABASE)_(?:HOST|HOSTNAME|PORT|NAME|USER|USERNAME|PASSWORD|PASS|POOL\w*"
+                               r"|URL|URI|DSN|SCHEMA|SSLMODE|MAX_OVERFLOW|CONN\w*)")
 POSTGRES_IMAGES = re.compile(r"(?:postgres(?:ql)?|postgis|timescaledb(?:-ha)?|pgvector|supabase-postgres|"
                              r"cloudnative-pg/postgresql|spilo(?:-[0-9]+)?|crunchy-postgres|patroni)(?:[-_].*)?")
 
@@ -120,7 +121,8 @@ def client_evidence(found: Found, container: Container, reading: Reading | None,
         if ref is not None:
             evidence.append(Evidence(f"depends on {ref}", ref))
     if not evidence and not other_engine:
-        settings = [name for name in container.env if DATABASE_SETTINGS.fullmatch(name) and not _OTHER_NAMES.search(name)]
+        settings = [name for name, value in container.env.items() if DATABASE_SETTINGS.fullmatch(name)
+                    and not _OTHER_NAMES.search(name) and not _file_path(value)]
         if settings:
             evidence.append(Evidence(f"its environment sets {', '.join(settings[:3])} (database settings), and nothing "
                                      "in it names another database engine", None))
@@ -129,6 +131,11 @@ def client_evidence(found: Found, container: Container, reading: Reading | None,
         why = driver.origin.what if isinstance(driver, Fact) else reading.framework.name
         evidence.append(Evidence(f"runs {reading.framework.name} ({why}), and nothing names another database", None))
     return sorted(evidence, key=lambda e: e.target is None)
+
+
+def _file_path(value: Fact | Unknown) -> bool:
+    """Return whether a value is a file's path (``/data/taskbroker.sqlite``): a SQLite database, not a server."""
+    return isinstance(value, Fact) and str(value.value).startswith(("/", "./", "file:", "sqlite:"))
 
 
 def _url_host(url: str) -> str:
