@@ -74,6 +74,7 @@ class Imported:
     entries: list[Entry]
     notes: list[str] = field(default_factory=list)
     profiles: tuple[str, ...] | None = None  # Compose profiles read with (written to sources.compose)
+    given: list[str] = field(default_factory=list)  # the paths as the command line gave them
 
 
 @dataclass
@@ -95,8 +96,7 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
     database, service and pooler they describe; the paths come back relative to ``topology_folder``.
     ``profiles`` (``--profile``) activate Compose services, and are written beside the paths.
 
-    Raises :class:`InputError` for a path that does not exist, files that are not of that kind, or
-    files that describe nothing a topology can use.
+    Raises :class:`InputError` for a path that does not exist or files that are not of that kind.
     """
     for path in paths:
         if not Path(path).exists():
@@ -110,7 +110,7 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
         source = load_source(kind, files, paths, chosen)
     except SourceFileError as e:
         raise InputError(list(e.problems)) from None
-    imported = Imported(kind, [_relative(path, topology_folder) for path in paths], [], profiles=profiles)
+    imported = Imported(kind, [_relative(path, topology_folder) for path in paths], [], profiles=profiles, given=list(paths))
     imported.notes.extend(source.warnings())
     unplanned = source.unplanned()
     imported.notes.extend(f"{u.ref}: left out: a {u.engine} database ({u.origin}), an engine planner does not plan "
@@ -127,9 +127,6 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
     imported.entries += [_entry(source, ref, "pooler", "poolers", imported.notes)
                          for ref in (source.names("pooler") if kind == "terraform" else [])]
     imported.entries += [_pooler(ref, workloads[ref], hosts, set(databases), services) for ref in poolers]
-    if not imported.entries:
-        why = "; ".join(imported.notes) if imported.notes else _WHAT[kind]
-        raise InputError(f"{', '.join(paths)}: found no database, service or pooler to import ({why})")
     return imported
 
 
@@ -315,8 +312,12 @@ def write_topology(existing: str | None, filename: str, imported: Imported, opti
     ``check`` would read it, with the sources read from ``filename``'s folder: every key of an
     imported entry that the deployment cannot fill becomes a :data:`FILLER` placeholder with the
     reason in a comment, and the text is read again. Raises :class:`InputError` for any other
-    problem (one line per problem).
+    problem (one line per problem), and when the files describe nothing a topology can use (unless
+    --instance-class gives the database of what they describe but leave out, each with its reason).
     """
+    if not imported.entries and (options.instance_class is None or not imported.notes):
+        why = "; ".join(imported.notes) if imported.notes else _WHAT[imported.kind]
+        raise InputError(f"{', '.join(imported.given)}: found no database, service or pooler to import ({why})")
     draft = _write(existing, filename, imported, options, header)
     waiting = set(_fillers(existing or "", filename))  # placeholders an earlier import wrote: still the user's to replace
     problems = [p for p in _problems(draft.text, filename) if p.key_path not in waiting]
