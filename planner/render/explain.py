@@ -9,11 +9,17 @@ from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, SOURCE_PARAMETER, Topol
 from planner.reserves import SOURCE_SET, parse_engine_version, version_note
 
 
-def _max_connections_lines(instance: InstanceBudget, origin: str | None = None) -> list[str]:
+def _max_connections_lines(instance: InstanceBudget, origin: str | None = None, written: bool = True) -> list[str]:
     mc = instance.max_connections
     lines = []
     if mc.source == SOURCE_PARAMETER:
-        lines.append(f"  max_connections = {mc.value}  ({'from ' + origin if origin else 'set in the parameter group'})")
+        if origin:
+            said = f"from {origin}"
+        elif written or instance.engine in RDS_ENGINES:
+            said = "set in the parameter group"
+        else:  # a self-managed server that sets nothing runs with PostgreSQL's own default
+            said = "PostgreSQL's default: nothing sets max_connections"
+        lines.append(f"  max_connections = {mc.value}  ({said})")
         return lines
     if mc.memory is not None:
         tag = f" ({_range(mc) or 'ESTIMATE'})" if mc.source == SOURCE_ESTIMATED else ""
@@ -73,7 +79,9 @@ def explain_instance(instance: InstanceBudget, topology: Topology | None = None)
     header = f"{instance.database} / {instance.role} ({instance.engine}, {instance.instance_class or 'no class'})"
     lines = [header, "-" * len(header)]
     sourced = topology.provenance.get(f"databases.{instance.database}.parameters.max_connections") if topology else None
-    lines += _max_connections_lines(instance, sourced.origin if sourced else None)
+    database = topology.databases.get(instance.database) if topology else None
+    written = database is None or "max_connections" in database.parameters
+    lines += _max_connections_lines(instance, sourced.origin if sourced else None, written)
     lines += reserve_lines(instance)
     headroom = float(instance.headroom) * 100
     lines.append(

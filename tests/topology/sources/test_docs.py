@@ -76,3 +76,30 @@ def test_the_explain_excerpts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, d
     assert "read from the deployment:" in lines
     missing = [line for line in shown if line not in lines]
     assert not missing, missing
+
+
+def test_the_readme_session_on_a_real_deployment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README's Mattermost session: import, the exit 2 naming the pool, then the verdict once it is written."""
+    text = (ROOT / "README.md").read_text()
+    shown = text.split("On a real deployment, Mattermost's official Docker setup", 1)[1]
+    blocks = [block.split("\n```", 1)[0] for block in shown.split("```console\n")[1:3]]
+    case = ROOT / "tests" / "deployments" / "mattermost"
+    for name in ("docker-compose.yml", "docker-compose.without-nginx.yml", "env.example"):
+        shutil.copy(case / name, tmp_path / name)
+    shutil.copy(case / "env.example", tmp_path / ".env")  # the install guide's `cp env.example .env`
+    monkeypatch.chdir(tmp_path)
+    first, second = blocks
+    commands = [line[2:] for line in first.splitlines() if line.startswith("$ ")]
+    code, out, err = run_cli(commands[0].split()[1:])
+    assert code == 0 and out == ""
+    assert err.splitlines() == first.split(f"$ {commands[0]}\n", 1)[1].split("\n$ ", 1)[0].splitlines()
+    code, out, err = run_cli(commands[1].split()[1:])
+    assert code == 2
+    assert err.splitlines() == first.split(f"$ {commands[1]}\n", 1)[1].splitlines()
+    topology = tmp_path / "mattermost.yaml"
+    written = "pool: {driver: database-sql, size: {env: MM_SQLSETTINGS_MAXOPENCONNS, default: 300}}"
+    assert f"as `{written}`" in shown.replace("\n", " ")
+    topology.write_text(topology.read_text().replace("pool: VALUE", written))
+    code, out, _ = run_cli(["check", "mattermost.yaml"])
+    assert code == 1
+    assert out.splitlines() == second.split("$ planner check mattermost.yaml\n", 1)[1].splitlines()
