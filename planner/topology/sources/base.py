@@ -22,6 +22,10 @@ from planner.errors import Problem
 
 Role = Literal["database", "service", "pooler"]
 KINDS = ("kubernetes", "terraform", "compose")
+# In a container's words (:attr:`Container.entrypoint`, :attr:`Container.args`), a variable the reader
+# expanded but whose value planner cannot know (a Secret's) is written as its name between two of these:
+# ``--workers=\x00WORKERS\x00``, so a flag that needs it is reported as unknown, naming the variable.
+UNKNOWN_MARK = "\x00"
 
 
 @dataclass(frozen=True)
@@ -99,13 +103,15 @@ class Container:
     expansion (Kubernetes' ``$(VAR)``, Compose's ``${VAR}`` interpolation and shell-like splitting of
     a string); None means the image's own ``ENTRYPOINT``/``CMD``, which planner cannot see. A reader
     that knows the image's default is cleared (Compose clears ``CMD`` when ``entrypoint`` is set;
-    Kubernetes ignores ``CMD`` when ``command`` is set) gives ``()`` instead of None.
+    Kubernetes ignores ``CMD`` when ``command`` is set) gives ``()`` instead of None. A variable the
+    reader expands but cannot know is written between two :data:`UNKNOWN_MARK` characters.
     ``cpus`` is the container's CPU limit in cores (a number, possibly fractional), where the
     deployment sets one: what pins "one process per CPU" defaults (Celery) down. ``files`` maps a
     path inside the container to the text of a file mounted there that planner can read (a ConfigMap
     volume, a Compose bind mount): ``pgbouncer.ini``, ``gunicorn.conf.py``; an :class:`Unknown` where
-    something is mounted there that planner cannot read (a Secret volume, a file outside the project). ``one_shot`` marks a
-    container that runs to completion before the others start (a Kubernetes init container, an ECS container that
+    something is mounted there that planner cannot read (a Secret volume, a file outside the project).
+    A path ending in ``/`` is a folder whose files planner cannot list (a Secret mounted whole, an
+    ``emptyDir``): any file under it is unknown. ``one_shot`` marks a container that runs to completion before the others start (a Kubernetes init container, an ECS container that
     others wait for with ``dependsOn`` condition ``SUCCESS`` or ``COMPLETE``).
 
     A function on a serverless platform has no command line: ``runtime`` is the language runtime the
@@ -194,11 +200,26 @@ class Found:
         return next((c for c in self.containers or () if c.name == name), None)
 
 
+@dataclass(frozen=True)
+class External:
+    """A host name that leads out of the deployment: a Kubernetes ``ExternalName`` Service.
+
+    ``host`` is the DNS name it stands for (``orders.abc123.eu-west-1.rds.amazonaws.com``): a client
+    whose ``DATABASE_URL`` names the Service reaches that host, which may be the database planner
+    plans (an RDS endpoint) or something else entirely; ``origin`` is the Service's ``externalName``.
+    """
+
+    host: str
+    origin: Origin
+
+
 class Unplanned(NamedTuple):
     """A database the deployment describes whose engine planner does not plan (MySQL, Oracle, SQL Server, ...).
 
     ``engine`` is what the deployment says the database is: an RDS engine (``mysql``,
-    ``aurora-mysql``, ``sqlserver-ee``) or a container's image (``mysql:8.0``). ``planner import``
+    ``aurora-mysql``, ``sqlserver-ee``), a container's image (``mysql:8.0``), or the engine and the
+    operator of a database object planner does not read (``mysql (InnoDBCluster of MySQL Operator
+    for Kubernetes, …)``, ``postgres (PostgresCluster of Crunchy PGO, …)``). ``planner import``
     names each in a note, so that no database of the deployment is dropped in silence.
     """
 
@@ -267,13 +288,16 @@ class Source(Protocol):
     def names(self, role: Role) -> list[str]:
         """Return the references this source can resolve for a ``role`` entry (for imports and hints)."""
 
-    def hosts(self) -> dict[str, str]:
+    def hosts(self) -> dict[str, str | External]:
         """Return the host names by which containers reach this source's objects, each mapped to the
         reference of the object that answers there: a Compose service's name, ``container_name``,
         ``hostname`` and network aliases; a Kubernetes Service's DNS names (``db``, ``db.prod``,
-        ``db.prod.svc.cluster.local``) to the workload its selector picks. Empty where the source
-        knows no addresses (Terraform: an RDS endpoint is known only after apply). How a client is
-        told from a bystander: its ``DATABASE_URL`` names the database's, or a pooler's, host."""
+        ``db.prod.svc``, ``db.prod.svc.cluster.local``) to the workload its selector picks, or to the
+        operator object behind it (a CloudNativePG ``Cluster`` for ``NAME-rw``). A name that leads
+        out of the deployment (an ``ExternalName`` Service, which may name an RDS endpoint) maps to
+        an :class:`External` with the host it stands for, never to a reference. Empty where the
+        source knows no addresses (Terraform: an RDS endpoint is known only after apply). How a
+        client is told from a bystander: its ``DATABASE_URL`` names the database's, or a pooler's, host."""
 
     def warnings(self) -> list[str]:
         """Return what is wrong in the files but does not stop planner from reading them (an

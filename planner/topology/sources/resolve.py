@@ -55,7 +55,8 @@ SUFFIXES: dict[str, tuple[str, ...]] = {
     "compose": (".yaml", ".yml"),
 }
 # How a reference says which kind of source it names (docs/topology.md, "Reading the deployment").
-_KUBERNETES_REF = re.compile(r"(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[A-Z][A-Za-z0-9]*/[^/\s]+")
+# (the Zalando operator's kind is `postgresql`, the one lower-case kind planner reads)
+_KUBERNETES_REF = re.compile(r"(?:[a-z0-9]([-a-z0-9]*[a-z0-9])?/)?(?:[A-Z][A-Za-z0-9]*|postgresql)/[^/\s]+")
 _TERRAFORM_REF = re.compile(r"(?:module\.[A-Za-z0-9_-]+(?:\[[^\]]+\])?\.)*(?:data\.)?[a-z][a-z0-9_]*\.[A-Za-z0-9_-]+(?:\[[^\]]+\])?")
 _COMPOSE_REF = re.compile(r"compose/[^/\s]+")
 EXAMPLES = {"kubernetes": "Deployment/web", "terraform": "aws_db_instance.main", "compose": "compose/web"}

@@ -326,9 +326,9 @@ def test_names_are_the_shortest_references() -> None:
     assert source("kustomize-hello-namespaces", "argocd-redis-ha").names("service") == [
         "prod/Deployment/the-deployment", "staging/Deployment/the-deployment",
         "Deployment/argocd-redis-ha-haproxy", "StatefulSet/argocd-redis-ha-server"]
-    assert source("argocd").names("pooler") == [
-        "Deployment/argocd-notifications-controller", "Deployment/argocd-redis", "Deployment/argocd-server",
-        "StatefulSet/argocd-application-controller"]
+    # a pooler is what the manifests declare one (a CloudNativePG Pooler); a PgBouncer Deployment is a
+    # service to names(), and the recogniser tells it from its image
+    assert source("argocd").names("pooler") == []
     assert source("argocd").names("database") == []
 
 
@@ -364,9 +364,11 @@ def test_two_autoscalers_on_one_workload(copied: Path) -> None:
 
 
 def test_an_object_planner_reads_needs_a_name(copied: Path) -> None:
-    (copied / "x.yaml").write_text("apiVersion: v1\nkind: Service\nmetadata: {}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {}\n")
-    assert problems("x.yaml") == [
-        "x.yaml:5: a Deployment without metadata.name (Kubernetes refuses an object without a name: render the manifests again)"]
+    (copied / "x.yaml").write_text("apiVersion: v1\nkind: Secret\nmetadata: {}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {}\n"
+                                   "---\napiVersion: v1\nkind: Service\nmetadata: {}\n")
+    assert problems("x.yaml") == [  # a Secret is not read; a Service is (its host names)
+        "x.yaml:5: a Deployment without metadata.name (Kubernetes refuses an object without a name: render the manifests again)",
+        "x.yaml:9: a Service without metadata.name (Kubernetes refuses an object without a name: render the manifests again)"]
 
 
 # --------------------------------------------------------------------------- references
@@ -406,12 +408,13 @@ def test_bad_references_say_what_exists() -> None:
     assert ref_error(src, "HorizontalPodAutoscaler/chartsnap-app1") == (
         "HorizontalPodAutoscaler/chartsnap-app1 is not a workload (write from: Deployment/chartsnap-app1, the workload it scales)")
     assert ref_error(src, "Service/nginx") == (
-        "Service/nginx is not a workload: replicas and environment come from a Deployment, StatefulSet or ReplicaSet "
-        "(name a Deployment, StatefulSet or ReplicaSet)")
+        "Service/nginx is not a workload: replicas and environment come from a Deployment, StatefulSet, ReplicaSet, "
+        "DaemonSet, Job, CronJob or Rollout (name a Deployment, StatefulSet, ReplicaSet, DaemonSet, Job, CronJob or Rollout)")
     assert ref_error(src, "Pod/chartsnap-app1-test-connection") .startswith("Pod/chartsnap-app1-test-connection is not a workload")
     assert ref_error(src, "StatefulSet/web", "database") == (
-        "StatefulSet/web is a Kubernetes object, which does not describe an RDS database (use a Terraform address "
-        "(from: aws_db_instance.main) or write the database's keys)")
+        "StatefulSet/web runs no PostgreSQL server planner knows (images: registry.k8s.io/nginx-slim:0.7) (name the "
+        "workload that runs PostgreSQL, or write the database's keys (engine: self-managed, parameters: "
+        "{max_connections: N}) without from:)")
 
 
 # --------------------------------------------------------------------------- through the CLI
@@ -558,9 +561,10 @@ def test_autoscaler_problems_exit_2_with_one_line(shop: Path) -> None:
         "and HorizontalPodAutoscaler/shop-web (here) (Kubernetes lets one autoscaler scale a workload: remove one)"]
 
 
-def test_a_kubernetes_object_is_not_a_database(shop: Path) -> None:
+def test_a_workload_that_runs_no_postgresql_is_not_a_database(shop: Path) -> None:
     edit(shop / "shop.yaml", '  main: {instance_class: db.m6g.large, engine_version: "16.4", parameters: {max_connections: 600}}',
-         '  main: {from: StatefulSet/postgres, instance_class: db.m6g.large}')
+         '  main: {from: Deployment/shop-web, instance_class: db.m6g.large}')
     assert errors() == [
-        "shop.yaml:5: databases.main.from: StatefulSet/postgres is a Kubernetes object, which does not describe an "
-        "RDS database (use a Terraform address (from: aws_db_instance.main) or write the database's keys)"]
+        "shop.yaml:5: databases.main.from: Deployment/shop-web runs no PostgreSQL server planner knows (images: "
+        "shop/web:1.16.0) (name the workload that runs PostgreSQL, or write the database's keys (engine: "
+        "self-managed, parameters: {max_connections: N}) without from:)"]

@@ -1,17 +1,24 @@
 """Read Kubernetes manifests (``helm template``, ``kustomize build``, ``kubectl get -o yaml``).
 
-A topology entry names a workload as ``Kind/name`` or ``namespace/Kind/name`` (``Deployment/web``,
-``prod/StatefulSet/db``); the namespace is needed only when the name is in several. What a service
-or pooler gets from it (:mod:`.source`):
+A topology entry names an object as ``Kind/name`` or ``namespace/Kind/name`` (``Deployment/web``,
+``prod/StatefulSet/db``, ``Cluster/pg``); the namespace is needed only when the name is in several.
+What each object gives (:mod:`.source`):
 
-- ``replicas`` from ``spec.replicas`` (Kubernetes' default 1), or ``replicas.min``/``replicas.max``
-  when a HorizontalPodAutoscaler (``autoscaling/v1`` or ``v2``) or a KEDA ScaledObject scales it;
-  a 0 (KEDA's scale to zero) counts as 1, with a note, since the budget must hold once it scales up;
-- ``max_surge`` (services only) from a Deployment's rolling update: ``maxSurge`` as written, or
-  Kubernetes' default 25 %; 0 for ``Recreate``, a StatefulSet (pods are replaced one at a time)
-  and a ReplicaSet (no rollout);
-- each container's environment (:mod:`.env`), in Kubernetes' order, with ConfigMaps read from the
-  same manifests; a Secret's values are never read.
+- a workload (Deployment, StatefulSet, ReplicaSet, DaemonSet, Job, CronJob, Argo Rollout), for a
+  service or pooler: ``replicas`` from ``spec.replicas`` (Kubernetes' default 1), a Job's
+  ``parallelism``, or ``replicas.min``/``replicas.max`` when a HorizontalPodAutoscaler
+  (``autoscaling/v1`` or ``v2``) or a KEDA ScaledObject scales it (a 0, KEDA's scale to zero, counts
+  as 1, with a note); a DaemonSet's replicas are one per node, which no manifest says;
+- ``max_surge`` (services) from the rollout strategy: a Deployment's ``maxSurge`` or Kubernetes'
+  25 %; 0 for ``Recreate``, a StatefulSet, a ReplicaSet, a Job and a CronJob; a DaemonSet's
+  ``maxSurge`` (default 0); an Argo Rollout's canary ``maxSurge``, or 100 % for blue-green;
+- its pods as neutral :class:`~planner.topology.sources.base.Container` objects (:mod:`.pods`): image,
+  command line with ``$(VAR)`` expanded, environment (:mod:`.env`), CPU limit, mounted files;
+- a PostgreSQL server in the cluster, for a database (:mod:`.databases`): a workload running a
+  PostgreSQL image, a CloudNativePG ``Cluster``, a Zalando ``postgresql``; a CloudNativePG ``Pooler``
+  for a pooler; databases of other engines are listed by ``unplanned()``;
+- host names (:mod:`.network`): each Service's DNS names and the object its selector picks;
+- warnings (:mod:`.checks`): what is wrong in the files but readable.
 
 The files (:mod:`.manifests`) are multi-document YAML or JSON, ``kind: List`` included; documents
 that are not objects are skipped. An object without ``metadata.namespace`` goes wherever it is

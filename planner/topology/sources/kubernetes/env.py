@@ -12,24 +12,27 @@ variable, so its name is returned too: a variable the environment lacks may come
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any, Callable
 
-from planner.topology.sources.base import Fact, Origin, Unknown
-from planner.topology.sources.kubernetes.manifests import Manifest, mapping
+from planner.topology.sources.base import UNKNOWN_MARK, Fact, Origin, Unknown
+from planner.topology.sources.kubernetes.manifests import Manifest, entries, mapping
 
 if TYPE_CHECKING:
     from planner.topology.sources.kubernetes.source import KubernetesSource
 
 Env = dict[str, Fact | Unknown]
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")  # a name an envFrom could set (not a shell's `$(date +%s)`)
 
 
-def container_environment(source: KubernetesSource, obj: Manifest, index: int,
-                          container: dict[str, Any]) -> tuple[Env, list[str]]:
-    """Return container ``index`` of workload ``obj``'s environment, and the envFrom objects planner cannot read."""
-    base = f"spec.template.spec.containers[{index}]"
+def container_environment(source: KubernetesSource, obj: Manifest, base: str, container: dict[str, Any],
+                          shown: str) -> tuple[Env, list[str]]:
+    """Return the environment of the container at key path ``base`` of ``obj``
+    (``spec.template.spec.containers[0]``), and the envFrom objects planner cannot read; ``shown``
+    names the container in origins (``containers[app]``, ``initContainers[migrate]``)."""
     env: Env = {}
     unread: list[str] = []
-    for entry in _entries(container.get("envFrom")):
+    for entry in entries(container.get("envFrom")):
         prefix = str(entry.get("prefix") or "")
         if "configMapRef" in entry:
             name = str(mapping(entry["configMapRef"]).get("name"))
@@ -38,27 +41,23 @@ def container_environment(source: KubernetesSource, obj: Manifest, index: int,
                 unread.append(f"ConfigMap/{name}")
                 continue
             for key, value in mapping(config_map.data.get("data")).items():
-                env[prefix + str(key)] = Fact(_text(value), source.at(config_map, f"data.{key}"))
+                env[prefix + str(key)] = Fact(text(value), source.at(config_map, f"data.{key}"))
         elif "secretRef" in entry:
             unread.append(f"Secret/{mapping(entry['secretRef']).get('name')}")
-    entries = container.get("env")
-    for i, entry in enumerate(entries if isinstance(entries, list) else []):
+    items = container.get("env")
+    for i, entry in enumerate(items if isinstance(items, list) else []):
         if not isinstance(entry, dict) or not entry.get("name"):
             continue
         var = str(entry["name"])
         origin = Origin(source.label(obj), obj.doc.file, obj.line(f"{base}.env[{i}]"),
-                        f"containers[{container['name']}].env[{var}]")
+                        f"{shown}.env[{var}]")
         if isinstance(entry.get("valueFrom"), dict):
             value = _value_from(source, obj, entry["valueFrom"], origin)
             if value is not None:
                 env[var] = value
         else:
-            env[var] = _expanded(_text(entry.get("value")), env, unread, origin)
+            env[var] = _expanded(text(entry.get("value")), env, unread, origin)
     return env, unread
-
-
-def _entries(value: Any) -> list[dict[str, Any]]:
-    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
 
 
 def _value_from(source: KubernetesSource, obj: Manifest, value_from: dict[str, Any], origin: Origin) -> Fact | Unknown | None:
@@ -69,7 +68,7 @@ def _value_from(source: KubernetesSource, obj: Manifest, value_from: dict[str, A
         config_map = source.config_map(name, obj.namespace)
         data = mapping(config_map.data.get("data")) if config_map else {}
         if config_map is not None and key in data:
-            return Fact(_text(data[key]), source.at(config_map, f"data.{key}"))
+            return Fact(text(data[key]), source.at(config_map, f"data.{key}"))
         if ref.get("optional") is True:
             return None
         if config_map is None:
@@ -87,7 +86,7 @@ def _value_from(source: KubernetesSource, obj: Manifest, value_from: dict[str, A
     return Unknown(origin, f"comes from valueFrom.{next(iter(value_from), '?')}, which planner does not read")
 
 
-def _expanded(text: str, env: Env, unread: list[str], origin: Origin) -> Fact | Unknown:
+def _expanded(written: str, env: Env, unread: list[str], origin: Origin) -> Fact | Unknown:
     """Return a literal value with ``$(VAR)`` expanded from ``env``, or Unknown if it refers to an unknown value."""
     unknown: list[tuple[str, Unknown]] = []
     missing: list[str] = []
@@ -102,7 +101,7 @@ def _expanded(text: str, env: Env, unread: list[str], origin: Origin) -> Fact | 
             missing.append(name)
         return None
 
-    result = expand(text, lookup)
+    result = expand(written, lookup)
     if unknown:
         name, value = unknown[0]
         return Unknown(origin, f"refers to $({name}), which {value.reason}")
@@ -141,10 +140,33 @@ def expand(text: str, lookup: Callable[[str], str | None]) -> str:
     return "".join(out)
 
 
-def _text(value: Any) -> str:
+def text(value: Any) -> str:
     """Return a manifest value as the string the container sees (Kubernetes requires strings here)."""
     if value is None:
         return ""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def command_words(value: Any, env: Env, unread: list[str]) -> tuple[str, ...] | None:
+    """Return a container's ``command`` or ``args`` as the kubelet runs them, or None if absent.
+
+    Each word has ``$(VAR)`` expanded from the container's environment, as Kubernetes does
+    (https://kubernetes.io/docs/tasks/inject-data-application/define-command-argument-container/#use-environment-variables-to-define-arguments).
+    A variable whose value planner cannot know (a Secret's, or one an unreadable ``envFrom`` may set)
+    is written as its name between two :data:`~planner.topology.sources.base.UNKNOWN_MARK` characters; a
+    reference to nothing stays as written, as it does in the container.
+    """
+    if not isinstance(value, list):
+        return None
+
+    def lookup(name: str) -> str | None:
+        known = env.get(name)
+        if isinstance(known, Fact):
+            return str(known.value)
+        if isinstance(known, Unknown) or (unread and _VARIABLE.fullmatch(name)):
+            return f"{UNKNOWN_MARK}{name}{UNKNOWN_MARK}"
+        return None
+
+    return tuple(expand(text(word), lookup) for word in value)

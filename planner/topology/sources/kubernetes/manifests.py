@@ -15,13 +15,24 @@ from planner.errors import Problem
 from planner.topology.sources.base import SourceFileError, SourceFiles
 from planner.topology.sources.yamldocs import Document, read_documents
 
-WORKLOADS = ("Deployment", "StatefulSet", "ReplicaSet")
+# The kinds that run pods from a template (each keeps it at its own path: see pods.TEMPLATES).
+# Rollout is Argo Rollouts' (argoproj.io), a Deployment with other rollout strategies.
+WORKLOADS = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Job", "CronJob", "Rollout")
+# The workloads an autoscaler can scale: those with a scale subresource (a DaemonSet runs one pod per
+# node, a Job and a CronJob run to completion).
+SCALABLE = ("Deployment", "StatefulSet", "ReplicaSet", "Rollout")
 HPA = "HorizontalPodAutoscaler"
 SCALED_OBJECT = "ScaledObject"  # KEDA
 CONFIG_MAP = "ConfigMap"
+SERVICE = "Service"
+# Operators' objects planner reads, by kind and API group: CloudNativePG's Cluster and Pooler, the
+# Zalando operator's postgresql (see databases.py).
+CNPG = "postgresql.cnpg.io"
+ZALANDO = "acid.zalan.do"
+OPERATOR_KINDS = {("Cluster", CNPG), ("Pooler", CNPG), ("postgresql", ZALANDO)}
 # The kinds planner reads: two objects with one identity among them would make its answer depend
-# on file order. Others (two Services of one name) are Kubernetes' business, not planner's.
-READ_KINDS = (*WORKLOADS, HPA, SCALED_OBJECT, CONFIG_MAP)
+# on file order. Others (two Secrets of one name) are Kubernetes' business, not planner's.
+READ_KINDS = (*WORKLOADS, HPA, SCALED_OBJECT, CONFIG_MAP, SERVICE)
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,22 @@ class Manifest:
     def ident(self) -> str:
         """Return the full reference: ``prod/Deployment/web``, or ``Deployment/web`` without a namespace."""
         return f"{self.namespace}/{self.kind}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+    @property
+    def group(self) -> str:
+        """Return the object's API group: ``apps`` for ``apps/v1``, ``""`` for the core ``v1``."""
+        api = str(self.data.get("apiVersion", ""))
+        return api.split("/", 1)[0] if "/" in api else ""
+
+    @property
+    def operated(self) -> bool:
+        """Return whether the object is an operator's object planner reads (a CloudNativePG Cluster)."""
+        return (self.kind, self.group) in OPERATOR_KINDS
+
+    @property
+    def read(self) -> bool:
+        """Return whether planner reads the object (so a second one of its identity is ambiguous)."""
+        return self.kind in READ_KINDS or self.operated
 
     @property
     def spec(self) -> dict[str, Any]:
@@ -60,6 +87,20 @@ class Manifest:
 def mapping(value: Any) -> dict[str, Any]:
     """Return ``value`` if it is a mapping, else an empty one (a malformed field reads as absent)."""
     return value if isinstance(value, dict) else {}
+
+
+def dig(data: Any, path: str) -> Any:
+    """Return the value at a dotted key path (``spec.jobTemplate.spec``), or None where it stops."""
+    for key in path.split("."):
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def entries(value: Any) -> list[dict[str, Any]]:
+    """Return the mappings of a list (a malformed list, or entry, reads as absent)."""
+    return [entry for entry in value if isinstance(entry, dict)] if isinstance(value, list) else []
 
 
 def same_namespace(a: str | None, b: str | None) -> bool:
@@ -84,7 +125,7 @@ def read_manifests(files: SourceFiles, paths: list[str]) -> tuple[list[Manifest]
             objects += _objects(doc, problems)
     seen: dict[tuple[str | None, str, str], Manifest] = {}
     for obj in objects:
-        if obj.kind not in READ_KINDS:
+        if not obj.read:
             continue
         first = seen.setdefault((obj.namespace, obj.kind, obj.name), obj)
         if first is not obj:
@@ -118,7 +159,7 @@ def _object(doc: Document, data: dict[str, Any], path: str, problems: list[Probl
     metadata = mapping(data.get("metadata"))
     kind, name, namespace = str(data["kind"]), metadata.get("name"), metadata.get("namespace")
     if name is None or name == "":
-        if kind in READ_KINDS:
+        if kind in READ_KINDS or (kind, str(data.get("apiVersion", "")).split("/", 1)[0]) in OPERATOR_KINDS:
             problems.append(Problem(doc.file, "", f"a {kind} without metadata.name", line=doc.line(path),
                                     hint="Kubernetes refuses an object without a name: render the manifests again"))
         return []
@@ -129,11 +170,11 @@ def _scalers(objects: list[Manifest], problems: list[Problem]) -> dict[str, Mani
     """Return workload ident -> its autoscaler; two on one workload are a problem naming both."""
     workloads: dict[tuple[str, str], list[Manifest]] = {}
     for obj in objects:
-        if obj.kind in WORKLOADS:
+        if obj.kind in SCALABLE:
             workloads.setdefault((obj.kind, obj.name), []).append(obj)
     scalers: dict[str, Manifest] = {}
     for scaler in objects:
-        target = _target(scaler)
+        target = scaler_target(scaler)
         for workload in workloads.get(target, []) if target else []:
             if not same_namespace(workload.namespace, scaler.namespace):
                 continue
@@ -146,7 +187,7 @@ def _scalers(objects: list[Manifest], problems: list[Problem]) -> dict[str, Mani
     return scalers
 
 
-def _target(obj: Manifest) -> tuple[str, str] | None:
+def scaler_target(obj: Manifest) -> tuple[str, str] | None:
     """Return the (kind, name) an autoscaler scales, or None if ``obj`` is no autoscaler."""
     ref = obj.spec.get("scaleTargetRef")
     if not isinstance(ref, dict):

@@ -1,0 +1,461 @@
+"""Databases and poolers that live in the cluster: what planner knows of their images and operators.
+
+A PostgreSQL server in the cluster is a ``self-managed`` database: a workload whose container runs a
+known PostgreSQL image (:data:`SERVER_IMAGES`), a CloudNativePG ``Cluster`` or a Zalando
+``postgresql``. A CloudNativePG ``Pooler`` is a PgBouncer pooler. Databases of engines planner does
+not plan (MySQL, MariaDB, SQL Server, Oracle), and PostgreSQL objects of operators planner does not
+read, are listed by :meth:`KubernetesSource.unplanned`, never dropped in silence.
+
+What each image and operator does is data here, each row with the documentation it comes from; the
+functions only apply it. ``max_connections`` (and the reserved-slot parameters) of a server come, in
+the order PostgreSQL lets them win, from its command line (``-c max_connections=N``,
+``--max_connections=N``, ``-N N``), the image's variable of extra flags, a configuration file the
+image reads (mounted from a ConfigMap), then the image's own variable (``POSTGRESQL_MAX_CONNECTIONS``).
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from planner.topology.sources.base import UNKNOWN_MARK, Container, Fact, Link, Origin, Unknown, Value
+from planner.topology.sources.kubernetes.manifests import CNPG, ZALANDO, Manifest, dig, mapping
+
+if TYPE_CHECKING:
+    from planner.topology.sources.kubernetes.source import KubernetesSource
+
+PARAMETERS = ("max_connections", "superuser_reserved_connections", "reserved_connections")
+POSTGRES = "postgres"
+POSTGRES_DOC = "https://www.postgresql.org/docs/current/app-postgres.html"  # -c name=value, --name=value, -N
+
+
+@dataclass(frozen=True)
+class ServerImage:
+    """A database server's image: how to know it, and where it takes its settings.
+
+    ``repository`` matches the image's repository without its registry and tag
+    (``bitnami/postgresql``); ``version`` matches ``repository:tag`` with the PostgreSQL version as
+    its group 1; ``variables`` set ``max_connections``; ``flags`` hold extra server flags; ``config``
+    are the files the image reads ``postgresql.conf`` settings from (a path ending in ``/``: every
+    ``.conf`` file in that folder, after the others).
+    """
+
+    engine: str  # "postgres", "mysql", "mariadb", "sqlserver", "oracle"
+    repository: re.Pattern[str]
+    doc: str
+    version: re.Pattern[str] | None = None
+    variables: tuple[str, ...] = ()
+    flags: tuple[str, ...] = ()
+    config: tuple[str, ...] = ()
+
+
+def _image(engine: str, repository: str, doc: str, version: str | None = None, **settings: Any) -> ServerImage:
+    return ServerImage(engine, re.compile(repository), doc, re.compile(version) if version else None, **settings)
+
+
+GENERIC_POSTGRES = _image(POSTGRES, r"(?:.*/)?(?:postgres(?:ql)?(?:-[0-9]+[a-z0-9.-]*)?|postgis|timescaledb(?:-ha)?)",
+                          "https://hub.docker.com/_/postgres")
+SERVER_IMAGES: tuple[ServerImage, ...] = (
+    _image(POSTGRES, r"postgres", "https://hub.docker.com/_/postgres", r"postgres:([0-9]+(?:\.[0-9]+)?)"),
+    _image(POSTGRES, r"bitnami(?:legacy)?/postgresql(?:-repmgr)?",
+           "https://github.com/bitnami/containers/blob/main/bitnami/postgresql/README.md",
+           r"[^:]+:([0-9]+(?:\.[0-9]+)?)", variables=("POSTGRESQL_MAX_CONNECTIONS", "POSTGRES_MAX_CONNECTIONS"),
+           flags=("POSTGRESQL_EXTRA_FLAGS",),  # postgresql-env.sh; the mounted configuration folder is /bitnami/postgresql/conf
+           config=("/bitnami/postgresql/conf/postgresql.conf", "/bitnami/postgresql/conf/conf.d/")),
+    _image(POSTGRES, r"(?:sclorg|rhel[0-9]+|centos[0-9]*|rhscl)/postgresql-[0-9]+(?:-[a-z0-9]+)*",
+           "https://github.com/sclorg/postgresql-container", r"[^:]*/postgresql-([0-9]+)",
+           variables=("POSTGRESQL_MAX_CONNECTIONS",)),
+    _image(POSTGRES, r"postgis/postgis", "https://hub.docker.com/r/postgis/postgis", r"[^:]+:([0-9]+)-"),
+    _image(POSTGRES, r"timescale/timescaledb", "https://hub.docker.com/r/timescale/timescaledb", r"[^:]+:.*pg([0-9]+)"),
+    _image(POSTGRES, r"timescale/timescaledb-ha", "https://hub.docker.com/r/timescale/timescaledb-ha",
+           r"[^:]+:pg([0-9]+(?:\.[0-9]+)?)"),
+    _image(POSTGRES, r"pgvector/pgvector", "https://hub.docker.com/r/pgvector/pgvector", r"[^:]+:(?:.*-)?pg([0-9]+)"),
+    _image(POSTGRES, r"cloudnative-pg/postgresql", "https://github.com/cloudnative-pg/postgres-containers",
+           r"[^:]+:([0-9]+(?:\.[0-9]+)?)"),
+    _image(POSTGRES, r"supabase/postgres", "https://hub.docker.com/r/supabase/postgres", r"[^:]+:([0-9]+)\."),
+    # Sourcegraph's images copy /conf/postgresql.conf into the data folder at start
+    # (https://github.com/sourcegraph/deploy-sourcegraph-docker/pull/806; the pgsql-conf ConfigMap of
+    # https://github.com/sourcegraph/deploy-sourcegraph-k8s/tree/main/base/sourcegraph/pgsql).
+    _image(POSTGRES, r"sourcegraph/postgres(?:ql)?-[0-9]+(?:-[a-z0-9]+)*", "https://github.com/sourcegraph/deploy-sourcegraph-k8s",
+           r"[^:]*/postgres(?:ql)?-([0-9]+)", config=("/conf/postgresql.conf",)),
+    # Images built on the ones above keep their names' stem: postgres, postgresql-16, postgis.
+    GENERIC_POSTGRES,
+    _image("mysql", r"(?:mysql(?:/mysql-server|/enterprise-server)?|bitnami(?:legacy)?/mysql"
+                    r"|percona(?:/percona-server|/percona-xtradb-cluster)?)", "https://hub.docker.com/_/mysql"),
+    _image("mariadb", r"(?:mariadb(?:/server)?|bitnami(?:legacy)?/mariadb(?:-galera)?)", "https://hub.docker.com/_/mariadb"),
+    _image("sqlserver", r"(?:mssql(?:/rhel)?/server|azure-sql-edge)", "https://hub.docker.com/r/microsoft/mssql-server"),
+    _image("oracle", r"(?:database/(?:enterprise|free|express)|gvenzl/oracle-(?:xe|free))",
+           "https://container-registry.oracle.com"),
+)
+# The programs that are the server, when a container's command is written out (a client image, such
+# as `postgres:16` running psql in a Job or a backup loop, runs none of them).
+SERVER_PROGRAMS: dict[str, tuple[str, ...]] = {
+    POSTGRES: ("postgres", "postmaster", "pg_ctl", "pg_ctlcluster", "docker-entrypoint.sh"),
+    "mysql": ("mysqld", "mysqld_safe", "docker-entrypoint.sh"),
+    "mariadb": ("mariadbd", "mysqld", "mysqld_safe", "docker-entrypoint.sh"),
+    "sqlserver": ("sqlservr",),
+    "oracle": ("runOracle.sh", "container-entrypoint.sh"),
+}
+# The official image keeps its data in PGDATA, /var/lib/postgresql/data by default
+# (https://hub.docker.com/_/postgres, "PGDATA"): a container that mounts a volume there is a server
+# built on it, whatever its image is called.
+PGDATA = ("/var/lib/postgresql/data", "/var/lib/postgresql")
+
+
+@dataclass(frozen=True)
+class Operator:
+    """An operator's database object: its kind and API group, the engine it runs, and its documentation."""
+
+    kind: str
+    group: str
+    engine: str
+    name: str  # the operator, as its project calls it
+    doc: str
+
+
+# Objects of operators planner does not read: named by unplanned(), so that no database is dropped in silence.
+UNREAD_OPERATORS: tuple[Operator, ...] = (
+    Operator("PostgresCluster", "postgres-operator.crunchydata.com", POSTGRES, "Crunchy PGO",
+             "https://access.crunchydata.com/documentation/postgres-operator/latest/references/crd"),
+    Operator("SGCluster", "stackgres.io", POSTGRES, "StackGres", "https://stackgres.io/doc/latest/reference/crd/sgcluster/"),
+    Operator("PerconaPGCluster", "pgv2.percona.com", POSTGRES, "Percona Operator for PostgreSQL",
+             "https://docs.percona.com/percona-operator-for-postgresql/2.0/operator.html"),
+    Operator("Postgres", "kubedb.com", POSTGRES, "KubeDB", "https://kubedb.com/docs/latest/guides/postgres/"),
+    Operator("InnoDBCluster", "mysql.oracle.com", "mysql", "MySQL Operator for Kubernetes",
+             "https://dev.mysql.com/doc/mysql-operator/en/"),
+    Operator("PerconaXtraDBCluster", "pxc.percona.com", "mysql", "Percona Operator for MySQL (XtraDB Cluster)",
+             "https://docs.percona.com/percona-operator-for-mysql/pxc/operator.html"),
+    Operator("PerconaServerMySQL", "ps.percona.com", "mysql", "Percona Operator for MySQL",
+             "https://docs.percona.com/percona-operator-for-mysql/ps/operator.html"),
+    Operator("MySQLCluster", "moco.cybozu.com", "mysql", "MOCO", "https://cybozu-go.github.io/moco/crd_mysqlcluster_v1beta2.html"),
+    Operator("MysqlCluster", "mysql.presslabs.org", "mysql", "Presslabs MySQL Operator",
+             "https://github.com/bitpoke/mysql-operator"),
+    Operator("VitessCluster", "planetscale.com", "mysql", "Vitess Operator", "https://vitess.io/docs/reference/vitess-operator/"),
+    Operator("MySQL", "kubedb.com", "mysql", "KubeDB", "https://kubedb.com/docs/latest/guides/mysql/"),
+    Operator("MariaDB", "k8s.mariadb.com", "mariadb", "mariadb-operator", "https://github.com/mariadb-operator/mariadb-operator"),
+    Operator("MariaDB", "mariadb.mmontes.io", "mariadb", "mariadb-operator (before 0.0.25)",
+             "https://github.com/mariadb-operator/mariadb-operator"),
+    Operator("MariaDB", "kubedb.com", "mariadb", "KubeDB", "https://kubedb.com/docs/latest/guides/mariadb/"),
+    Operator("SingleInstanceDatabase", "database.oracle.com", "oracle", "Oracle Database Operator",
+             "https://github.com/oracle/oracle-database-operator"),
+)
+
+# CloudNativePG (https://cloudnative-pg.io/documentation/current/): a Cluster runs `instances` pods
+# (default 1), one primary and standbys, behind the Services NAME-rw (primary), NAME-ro (standbys) and
+# NAME-r (any); a Pooler runs `instances` PgBouncer pods (default 1) behind a Service of its own
+# name, in `pgbouncer.poolMode` (default session), for the Cluster `cluster.name`, on `type` rw (default)
+# or ro. Its `pgbouncer.parameters` are PgBouncer's own; those it does not set keep PgBouncer's
+# defaults, which are the topology's (api/v1/pooler_types.go, pkg/management/pgbouncer/config).
+CNPG_DOC = "https://cloudnative-pg.io/documentation/current/cloudnative-pg.v1/"
+CNPG_SERVICES = ("-rw", "-ro", "-r")
+POOLER_PARAMETERS = ("default_pool_size", "reserve_pool_size", "max_client_conn", "max_db_connections")
+POOLER_ENDPOINTS = {"rw": "writer", "ro": "reader"}
+# The Zalando operator (https://postgres-operator.readthedocs.io/en/latest/reference/cluster_manifest/):
+# `numberOfInstances` pods of Spilo behind the Services NAME (primary) and NAME-repl (replicas). Spilo sets
+# max_connections from the memory it sees, 1 per 30 MB between 100 and 1000, unless the manifest sets
+# it (https://github.com/zalando/spilo/blob/master/postgres-appliance/scripts/configure_spilo.py).
+ZALANDO_SERVICES = ("", "-repl")
+# The labels operators give their pods, which a Service of the user's may select.
+OPERATOR_POD_LABELS = (("cnpg.io/poolerName", "Pooler", CNPG), ("cnpg.io/cluster", "Cluster", CNPG),
+                       ("cluster-name", "postgresql", ZALANDO))
+
+
+def image_parts(image: str) -> tuple[str, str]:
+    """Return an image's repository without its registry, and its tag:
+    ``docker.io/bitnami/postgresql:16.4.0@sha256:…`` → (``bitnami/postgresql``, ``16.4.0``)."""
+    name = image.split("@", 1)[0]
+    tag = ""
+    if name.rfind(":") > name.rfind("/"):
+        name, tag = name.rsplit(":", 1)
+    parts = name.lower().split("/")
+    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
+        parts = parts[1:]  # a registry: docker.io, ghcr.io, registry.example.com:5000
+    if len(parts) > 1 and parts[0] == "library":  # docker.io/library/postgres is the official `postgres`
+        parts = parts[1:]
+    return "/".join(parts), tag
+
+
+def server_image(image: str | None) -> ServerImage | None:
+    """Return the row of a database server's image, or None if ``image`` is no known server."""
+    if not image:
+        return None
+    repository, _ = image_parts(image)
+    return next((row for row in SERVER_IMAGES if row.repository.fullmatch(repository)), None)
+
+
+def server(container: Container, long_running: bool) -> ServerImage | None:
+    """Return the row of the server ``container`` runs, or None if it runs none (a client of the image)."""
+    if container.one_shot or not long_running:
+        return None  # a Job or an init container with a database image runs its client tools
+    row = server_image(container.image)
+    if row is None:
+        if any(path.rstrip("/") in PGDATA for path in container.files):
+            return GENERIC_POSTGRES  # built on the official image
+        return None
+    words = container.command
+    if not words or container.entrypoint is None and words[0].startswith("-"):
+        return row  # the image's own command (with flags for it): its server
+    programs = SERVER_PROGRAMS[row.engine]
+    if container.entrypoint is None:
+        # the image's entrypoint with a command of its own: the server only if that command is
+        return row if posixpath.basename(words[0]) in programs else None
+    tokens = (posixpath.basename(token) for word in words for token in word.split())
+    return row if any(token in programs for token in tokens) else None
+
+
+# ---------------------------------------------------------------------------- a PostgreSQL workload
+
+
+def workload_facts(source: KubernetesSource, obj: Manifest, container: Container, row: ServerImage,
+                   image_origin: Origin, notes: list[str]) -> dict[str, Value]:
+    """Return what a workload running PostgreSQL says of its database: self-managed, its version and parameters."""
+    facts: dict[str, Value] = {"engine": Fact("self-managed", image_origin)}
+    version = tag_version(container.image or "", row)
+    if version is not None:
+        facts["engine_version"] = Fact(version, image_origin)
+    for name in PARAMETERS:
+        value = parameter(container, row, name)
+        if value is not None:
+            facts[f"parameters.{name}"] = value
+    return facts
+
+
+def tag_version(image: str, row: ServerImage) -> str | None:
+    """Return the PostgreSQL version an image's name or tag states (``postgres:16.4-alpine`` → ``16.4``)."""
+    if row.version is None:
+        return None
+    repository, tag = image_parts(image)
+    match = row.version.match(f"{repository}:{tag}")
+    return match.group(1) if match else None
+
+
+def parameter(container: Container, row: ServerImage, name: str) -> Fact | Unknown | None:
+    """Return a server parameter as the container sets it: command line, flags variable, files, variable."""
+    where = container.command_origin
+    found = _from_words(container.command or (), name, container, where)
+    if found is not None:
+        return found
+    for variable in row.flags:
+        value = container.env.get(variable)
+        if isinstance(value, Unknown):
+            return Unknown(value.origin, f"sets {variable}, which may set {name}, but {value.reason}")
+        if value is not None:
+            found = _from_words((str(value.value),), name, container, value.origin)
+            if found is not None:
+                return found
+    found = _from_files(container, _config_files(container, row), name)
+    if found is not None:
+        return found
+    if name == "max_connections":
+        for variable in row.variables:
+            value = container.env.get(variable)
+            if isinstance(value, Unknown):
+                return Unknown(value.origin, f"sets {variable}, the image's {name}, but {value.reason}")
+            if value is not None:
+                return _number(str(value.value), value.origin, f"{variable} = {value.value!r}")
+    return None
+
+
+def _tokens(words: tuple[str, ...]) -> list[str]:
+    """Return a command line's words, with the words of a shell script (``sh -c "…"``) split out."""
+    tokens: list[str] = []
+    for word in words:
+        if any(space in word for space in " \t\n"):
+            try:
+                tokens += shlex.split(word)
+            except ValueError:
+                tokens += word.split()
+        else:
+            tokens.append(word)
+    return tokens
+
+
+def _from_words(words: tuple[str, ...], name: str, container: Container, origin: Origin | None) -> Fact | Unknown | None:
+    """Return the last setting of ``name`` on a postgres command line (the last one wins)."""
+    tokens = _tokens(words)
+    found: tuple[str, str] | None = None
+    for i, token in enumerate(tokens):
+        following = tokens[i + 1] if i + 1 < len(tokens) else ""
+        setting = None
+        if token == "-c":
+            setting = following
+        elif token.startswith("-c") and "=" in token:
+            setting = token[2:]
+        elif token.startswith("--") and "=" in token:
+            setting = token[2:]
+        elif name == "max_connections" and token == "-N" and following:
+            found = (f"-N {following}", following)
+        elif name == "max_connections" and token.startswith("-N") and token[2:].isdigit():
+            found = (token, token[2:])
+        if setting and "=" in setting:
+            key, _, value = setting.partition("=")
+            if key.strip().replace("-", "_") == name:
+                found = (f"-c {setting}" if token == "-c" else token, value)
+    if found is None:
+        return None
+    shown, value = found
+    where = origin or Origin(container.name, "", None)
+    return _number(value, where, shown, container)
+
+
+def _number(text: str, origin: Origin, shown: str, container: Container | None = None) -> Fact | Unknown:
+    """Return a setting's value as an integer, or Unknown saying why it is none; ``shown`` (the
+    setting as written) is added to the origin's field."""
+    if shown:
+        origin = Origin(origin.what, origin.file, origin.line, f"{origin.field} {shown}" if origin.field else shown)
+    marked = re.findall(f"{UNKNOWN_MARK}([^{UNKNOWN_MARK}]*){UNKNOWN_MARK}", text)
+    if marked:
+        value = container.env.get(marked[0]) if container else None
+        why = value.reason if isinstance(value, Unknown) else "an envFrom planner cannot read may set it"
+        return Unknown(origin, f"is set from $({marked[0]}), which {why}")
+    text = text.strip().strip("'\"")
+    if text.isdigit():
+        return Fact(int(text), origin)
+    return Unknown(origin, f"is {text!r}, not a number planner can read")
+
+
+def _config_files(container: Container, row: ServerImage) -> list[str]:
+    """Return the configuration files the server reads that are mounted, in the order they apply."""
+    paths = list(row.config)
+    named = _from_words_raw(container.command or (), "config_file")
+    if named:
+        paths.insert(0, named)
+    files: list[str] = []
+    for path in paths:
+        folder = path if path.endswith("/") else posixpath.dirname(path) + "/"
+        if folder in container.files:  # the folder itself is mounted from something planner cannot list
+            files.append(folder)
+        if path.endswith("/"):  # a folder of overrides: every .conf file in it, by name
+            files += sorted(f for f in container.files if f.startswith(path) and f.endswith(".conf"))
+        elif path in container.files:
+            files.append(path)
+    return files
+
+
+def _from_words_raw(words: tuple[str, ...], name: str) -> str | None:
+    """Return the text value of ``-c NAME=VALUE`` on a command line (the config_file path)."""
+    tokens = _tokens(words)
+    value = None
+    for i, token in enumerate(tokens):
+        setting = tokens[i + 1] if token == "-c" and i + 1 < len(tokens) else token[2:] if token.startswith(("-c", "--")) else ""
+        key, sep, rest = setting.partition("=")
+        if sep and key.replace("-", "_") == name:
+            value = rest.strip("'\"")
+    return value
+
+
+_CONF_LINE = re.compile(r"\s*([A-Za-z_.]+)\s*=?\s*('(?:[^']*)'|[^\s#]+)")
+
+
+def _from_files(container: Container, paths: list[str], name: str) -> Fact | Unknown | None:
+    """Return the last setting of ``name`` in the configuration files ``paths`` (later files win)."""
+    found: Fact | Unknown | None = None
+    for path in paths:
+        file = container.files[path]
+        if isinstance(file, Unknown):
+            found = Unknown(file.origin, f"is mounted at {path}, where the server reads its settings, and {file.reason}")
+            continue
+        for line in str(file.value).splitlines():
+            match = _CONF_LINE.match(line)
+            if match and match.group(1) == name:
+                found = _number(match.group(2), file.origin, f"{path}: {line.split('#', 1)[0].strip()}")
+    return found
+
+
+# ---------------------------------------------------------------------------- operators' objects
+
+
+def cnpg_cluster_facts(source: KubernetesSource, obj: Manifest, notes: list[str]) -> dict[str, Value]:
+    """Return what a CloudNativePG Cluster says: self-managed, its standbys as readers, its parameters."""
+    spec = obj.spec
+    facts: dict[str, Value] = {"engine": Fact("self-managed", source.at(obj, "kind", "kind Cluster (CloudNativePG)"))}
+    instances = spec.get("instances")
+    if instances is None:
+        facts["readers"] = Fact(0, source.at(obj, "spec", "spec.instances (absent: CloudNativePG's default 1, a primary alone)"))
+    elif isinstance(instances, int) and not isinstance(instances, bool) and instances >= 1:
+        facts["readers"] = Fact(instances - 1, source.at(obj, "spec.instances",
+                                                         f"spec.instances {instances} (a primary and {instances - 1} standby{'' if instances == 2 else 's'})"))
+    else:
+        facts["readers"] = Unknown(source.at(obj, "spec.instances"), f"is {instances!r}, not a number of instances")
+    image = spec.get("imageName")
+    major = mapping(spec.get("imageCatalogRef")).get("major")
+    if isinstance(image, str):
+        row = server_image(image)
+        version = tag_version(image, row) if row else None
+        if version:
+            facts["engine_version"] = Fact(version, source.at(obj, "spec.imageName"))
+    elif major is not None:
+        facts["engine_version"] = Fact(str(major), source.at(obj, "spec.imageCatalogRef.major"))
+    facts.update(_cr_parameters(source, obj, "spec.postgresql.parameters"))
+    if mapping(spec.get("replica")).get("enabled") is True:
+        notes.append(f"{source.label(obj)} is a replica cluster (spec.replica.enabled): every instance is a standby "
+                     "of another cluster, and takes no writes")
+    return facts
+
+
+def zalando_facts(source: KubernetesSource, obj: Manifest) -> dict[str, Value]:
+    """Return what a Zalando operator ``postgresql`` says: self-managed, replicas as readers, version, parameters."""
+    spec = obj.spec
+    facts: dict[str, Value] = {"engine": Fact("self-managed", source.at(obj, "kind", "kind postgresql (Zalando operator)"))}
+    count = spec.get("numberOfInstances")
+    if isinstance(count, int) and not isinstance(count, bool) and count >= 1:
+        facts["readers"] = Fact(count - 1, source.at(obj, "spec.numberOfInstances",
+                                                     f"spec.numberOfInstances {count} (a primary and {count - 1} replica{'' if count == 2 else 's'})"))
+    else:
+        facts["readers"] = Unknown(source.at(obj, "spec.numberOfInstances" if count is not None else "spec"),
+                                   "has no spec.numberOfInstances the operator can run" if count is None else
+                                   f"is {count!r}, not a number of instances")
+    version = dig(spec, "postgresql.version")
+    if version is not None:
+        facts["engine_version"] = Fact(str(version), source.at(obj, "spec.postgresql.version"))
+    facts.update(_cr_parameters(source, obj, "spec.postgresql.parameters"))
+    if "parameters.max_connections" not in facts:
+        facts["parameters.max_connections"] = Unknown(
+            source.at(obj, "spec.postgresql" if "postgresql" in spec else "spec"),
+            "sets no max_connections, so Spilo sets it from the memory the pod sees (1 per 30 MB, 100 to 1000; "
+            "configure_spilo.py), which no manifest says")
+    return facts
+
+
+def _cr_parameters(source: KubernetesSource, obj: Manifest, path: str) -> dict[str, Value]:
+    """Return the connection parameters an operator's object sets for PostgreSQL (strings, as its CRD types them)."""
+    parameters = mapping(dig(obj.data, path))
+    facts: dict[str, Value] = {}
+    for name in PARAMETERS:
+        if name in parameters:
+            facts[f"parameters.{name}"] = _number(str(parameters[name]), source.at(obj, f"{path}.{name}"), "")
+    return facts
+
+
+def cnpg_pooler_facts(source: KubernetesSource, obj: Manifest, cluster: Manifest | None, notes: list[str]) -> dict[str, Value]:
+    """Return what a CloudNativePG Pooler says: a PgBouncer, its instances, pool mode, parameters and Cluster."""
+    spec = obj.spec
+    pgbouncer = mapping(spec.get("pgbouncer"))
+    facts: dict[str, Value] = {"kind": Fact("pgbouncer", source.at(obj, "kind", "kind Pooler (CloudNativePG's PgBouncer)"))}
+    instances = spec.get("instances")
+    if instances is None:
+        facts["replicas"] = Fact(1, source.at(obj, "spec", "spec.instances (absent: CloudNativePG's default, 1)"))
+    else:
+        facts["replicas"] = Fact(instances, source.at(obj, "spec.instances"))
+    mode = pgbouncer.get("poolMode")
+    facts["pool_mode"] = (Fact(mode, source.at(obj, "spec.pgbouncer.poolMode")) if mode is not None else
+                          Fact("session", source.at(obj, "spec.pgbouncer" if pgbouncer else "spec",
+                                                    "spec.pgbouncer.poolMode (absent: CloudNativePG's default, session)")))
+    parameters = mapping(pgbouncer.get("parameters"))
+    for name in POOLER_PARAMETERS:
+        if name in parameters:
+            facts[name] = _number(str(parameters[name]), source.at(obj, f"spec.pgbouncer.parameters.{name}"), "")
+    name = mapping(spec.get("cluster")).get("name")
+    target = source.label(cluster) if cluster is not None else f"Cluster/{name}"
+    facts["database"] = Link(target, source.at(obj, "spec.cluster.name"))
+    kind = spec.get("type", "rw")
+    if kind in POOLER_ENDPOINTS:
+        facts["endpoint"] = Fact(POOLER_ENDPOINTS[kind], source.at(obj, "spec.type" if "type" in spec else "spec",
+                                                                 None if "type" in spec else "spec.type (absent: CloudNativePG's default, rw)"))
+    else:
+        notes.append(f"{source.label(obj)} has spec.type {kind!r}: it spreads its connections over every instance of "
+                     f"{target}, primary included; planner counts them on the endpoint the topology gives it (writer by default)")
+    return facts
