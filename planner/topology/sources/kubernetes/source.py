@@ -67,11 +67,18 @@ class KubernetesSource:
     def names(self, role: Role) -> list[str]:
         """Return a reference for every object of ``role``: the PostgreSQL servers (workloads, CloudNativePG
         Clusters, Zalando postgresqls) for a database, CloudNativePG Poolers for a pooler, every other
-        workload for a service (a PgBouncer Deployment too: what its image is, the recogniser tells)."""
+        workload for a service (a PgBouncer Deployment too: what its image is, the recogniser tells; and
+        a MySQL one, which :meth:`unplanned` also names, so that an import that lists services notes it)."""
         # A workload without a namespace that shares its Kind/name with another has no reference of
         # its own (it matches every namespace), so it is left out rather than listed ambiguously.
-        return [self.label(obj) for obj in self.objects if self.role(obj) == role
+        return [self.label(obj) for obj in self.objects if self.listed(obj, role)
                 and not (obj.namespace is None and len(self.by_name[(obj.kind, obj.name)]) > 1)]
+
+    def listed(self, obj: Manifest, role: Role) -> bool:
+        """Return whether :meth:`names` lists ``obj`` for ``role``."""
+        if role == "service":
+            return obj.kind in WORKLOADS and self.role(obj) in ("service", "unplanned")
+        return self.role(obj) == role
 
     def role(self, obj: Manifest) -> str | None:
         """Return what ``obj`` is to a topology: ``database``, ``pooler``, ``service``, ``unplanned`` or None."""
