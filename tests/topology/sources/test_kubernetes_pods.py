@@ -9,6 +9,7 @@ read off the fixture by hand (fixtures/kubernetes/README.md names each one's sou
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from planner.topology.sources.base import UNKNOWN_MARK, Container, Fact, Found, Unknown
 from planner.topology.sources.kubernetes.pods import cpu_cores
 
+from ...conftest import run_cli
 from .test_kubernetes import FIXTURES, edit, facts, origins, source
 
 
@@ -211,11 +213,14 @@ def test_init_containers_come_last_and_run_once_unless_they_are_sidecars() -> No
 
 def test_a_job_runs_its_parallelism_and_has_no_rollout() -> None:
     found = source("bank-of-anthos-init-db").find("Job/populate-accounts-db", "service")
-    assert facts(found) == {"replicas": 1, "max_surge": 0}
+    assert facts(found) == {"replicas": 1, "max_surge": 0, "scenarios": ["rollout"]}  # it runs while a deploy runs
     assert origins(found) == {
         "replicas": "Job/populate-accounts-db spec.parallelism (absent: Kubernetes' default, 1), bank-of-anthos-init-db/rendered.yaml:244",
         "max_surge": "Job/populate-accounts-db (a Job runs to completion: no rollout, no surge), bank-of-anthos-init-db/rendered.yaml:237",
+        "scenarios": "Job/populate-accounts-db kind Job (runs to completion while a deploy runs: a migration, a Helm hook), "
+                     "bank-of-anthos-init-db/rendered.yaml:238",
     }
+    assert "scenarios" not in source("bank-of-anthos-init-db").find("Job/populate-accounts-db", "pooler").facts  # a service key
     populate = container(found, "populate-accounts-db")
     assert (populate.image, populate.cpus.value, populate.env_unread) == (  # type: ignore[union-attr]
         "postgres:16.13-alpine@sha256:4e6e670bb069649261c9c18031f0aded7bb249a5b6664ddec29c013a89310d50", 0.1,
@@ -234,7 +239,9 @@ def test_a_job_parallelism_is_its_replicas(copied: Path) -> None:
 
 def test_a_cron_job_runs_its_job_template_and_may_overlap() -> None:
     found = source("backup-restore").find("CronJob/db-backup", "service")
-    assert facts(found) == {"replicas": 1, "max_surge": 0}
+    assert facts(found) == {"replicas": 1, "max_surge": 0, "scenarios": ["peak", "rollout"]}  # at any time, never steady
+    assert origins(found)["scenarios"] == ("CronJob/db-backup spec.schedule '00 01 * * *' (runs to completion, at any time), "
+                                           "backup-restore/db_backup.yml:7")
     assert origins(found)["replicas"] == ("CronJob/db-backup spec.jobTemplate.spec.parallelism (absent: Kubernetes' default, 1), "
                                           "backup-restore/db_backup.yml:9")
     assert found.notes == [
@@ -293,3 +300,19 @@ def test_names_list_every_kind_of_workload() -> None:
         "service") == ["CronJob/db-backup", "Deployment/restore-db", "Rollout/rollout-bluegreen", "Rollout/rollout-canary",
                        "Deployment/rollout-ref-deployment", "Rollout/rollout-ref-deployment", "Job/populate-accounts-db",
                        "DaemonSet/otel-collector-agent"]
+
+
+def test_jobs_count_only_in_the_scenarios_they_run_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for folder in ("backup-restore", "bank-of-anthos-init-db"):
+        shutil.copytree(FIXTURES / folder, tmp_path / folder)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "jobs.yaml").write_text(
+        "version: 1\nsources: {kubernetes: [backup-restore/, bank-of-anthos-init-db/]}\n"
+        "databases:\n  main: {instance_class: db.m6g.large, parameters: {max_connections: 600}}\n"
+        "services:\n  populate: {from: Job/populate-accounts-db, pool: 2}\n  backup: {from: CronJob/db-backup, pool: 1}\n")
+    code, out, err = run_cli(["check", "jobs.yaml", "--format", "json"])
+    assert code == 0, err
+    by_source = {s["source"]: (s["steady"], s["peak"], s["rollout"], s.get("scenarios"))
+                 for s in json.loads(out)["instances"][0]["demand_by_source"]}
+    # one pod each, no surge: the Job's 2 connections only while a deploy runs, the CronJob's 1 at a peak or a deploy
+    assert by_source == {"populate@default": (0, 0, 2, ["rollout"]), "backup@default": (0, 1, 1, ["peak", "rollout"])}

@@ -29,6 +29,10 @@ ROLLOUT_SURGE = "25%"
 JOB_DOC = "https://kubernetes.io/docs/concepts/workloads/controllers/job/#controlling-parallelism"
 CRONJOB_DOC = "https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#concurrency-policy"
 WORKLOAD_NAMES = "a Deployment, StatefulSet, ReplicaSet, DaemonSet, Job, CronJob or Rollout"
+# The workloads that run to completion, and the scenarios in which they count (docs/topology.md,
+# "Scenarios a service counts in"): a Job while a deploy runs (migrations, Helm hooks), a CronJob at any
+# time, a peak or a deploy included; neither is steady load.
+ONE_SHOT: dict[str, tuple[str, ...]] = {"Job": ("rollout",), "CronJob": ("peak", "rollout")}
 
 
 class KubernetesSource:
@@ -197,6 +201,8 @@ class KubernetesSource:
         facts: dict[str, Value] = dict(self.replicas(obj, notes))
         if role == "service":
             facts["max_surge"] = self.surge(obj)
+            if obj.kind in ONE_SHOT:
+                facts["scenarios"] = self.scenarios(obj)
         return Found(Origin(self.label(obj), obj.doc.file, obj.line()), facts, containers=self.containers(obj), notes=notes)
 
     def database(self, obj: Manifest) -> Found:
@@ -344,6 +350,15 @@ class KubernetesSource:
         said = f"has no {field}, so {whose} default 0 applies" if absent else f"{field} is 0"
         notes.append(f"{self.label(obj)} {said}: counted as 1 replica, so the budget holds when it scales up")
         return Fact(1, self.at(obj, located, f"{field} ({'absent: ' + whose + ' default ' if absent else ''}0, counted as 1)"))
+
+    def scenarios(self, obj: Manifest) -> Fact:
+        """Return the scenarios a Job or CronJob counts in: it runs to completion, so never in steady state."""
+        if obj.kind == "Job":
+            return Fact(list(ONE_SHOT["Job"]), self.at(obj, "kind", "kind Job (runs to completion while a deploy runs: "
+                                                                  "a migration, a Helm hook)"))
+        schedule = obj.spec.get("schedule")
+        return Fact(list(ONE_SHOT["CronJob"]), self.at(obj, "spec.schedule", f"spec.schedule {schedule!r} (runs to "
+                                                                             "completion, at any time)"))
 
     def surge(self, obj: Manifest) -> Fact:
         """Return how many pods a rollout adds: maxSurge, or 0 where pods are replaced, not added."""
