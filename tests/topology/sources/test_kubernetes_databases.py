@@ -74,6 +74,7 @@ def test_image_parts(image: str, parts: tuple[str, str]) -> None:
     ("pgvector/pgvector:0.7.0-pg16", "postgres", "16"),
     ("quay.io/sclorg/postgresql-16-c9s", "postgres", "16"),
     ("registry.redhat.io/rhel9/postgresql-15:latest", "postgres", "15"),
+    ("quay.io/fedora/postgresql-16@sha256:06d566b4", "postgres", "16"),
     ("supabase/postgres:15.1.0.147", "postgres", "15"),
     ("index.docker.io/sourcegraph/postgresql-16-codeinsights:6.2.1106", "postgres", "16"),
     ("registry.example.com/team/postgres-13:2.0", "postgres", None),  # a build of its own: no version to read

@@ -65,7 +65,7 @@ SERVER_IMAGES: tuple[ServerImage, ...] = (
            r"[^:]+:([0-9]+(?:\.[0-9]+)?)", variables=("POSTGRESQL_MAX_CONNECTIONS", "POSTGRES_MAX_CONNECTIONS"),
            flags=("POSTGRESQL_EXTRA_FLAGS",),  # postgresql-env.sh; the mounted configuration folder is /bitnami/postgresql/conf
            config=("/bitnami/postgresql/conf/postgresql.conf", "/bitnami/postgresql/conf/conf.d/")),
-    _image(POSTGRES, r"(?:sclorg|rhel[0-9]+|centos[0-9]*|rhscl)/postgresql-[0-9]+(?:-[a-z0-9]+)*",
+    _image(POSTGRES, r"(?:sclorg|rhel[0-9]+|centos[0-9]*|rhscl|fedora)/postgresql-[0-9]+(?:-[a-z0-9]+)*",
            "https://github.com/sclorg/postgresql-container", r"[^:]*/postgresql-([0-9]+)",
            variables=("POSTGRESQL_MAX_CONNECTIONS",)),
     _image(POSTGRES, r"postgis/postgis", "https://hub.docker.com/r/postgis/postgis", r"[^:]+:([0-9]+)-"),
