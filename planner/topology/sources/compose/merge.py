@@ -38,12 +38,19 @@ class MergeError(Exception):
 # ---------------------------------------------------------------------------- canonical forms
 
 
-def canonical(service: LMap, resolve: Callable[[str, Where], str]) -> LMap:
+def canonical(service: LMap, resolve: Callable[[str, Where], str], shared: dict[int, Any] | None = None) -> LMap:
     """Return ``service`` with the keys planner reads in their canonical form; relative paths
     (``env_file``, bind mounts) replaced by ``resolve(path, where)``: each file's paths are relative
-    to its project's folder, so they are resolved before files from elsewhere are merged in."""
+    to its project's folder, so they are resolved before files from elsewhere are merged in.
+
+    ``shared`` keeps the canonical form of a value several services share through a YAML alias
+    (the same paths, resolved once)."""
     out = LMap(service.where, service)
+    shared = {} if shared is None else shared
     for key, value in service.items():
+        if key in ("environment", "env_file", "depends_on", "volumes") and id(value) in shared:
+            out[key] = shared[id(value)][1]
+            continue
         if key == "environment":
             out[key] = _environment(value)
         elif key == "env_file":
@@ -56,6 +63,8 @@ def canonical(service: LMap, resolve: Callable[[str, Where], str]) -> LMap:
             out[key] = LMap(value.where, {_text(v): Leaf(None, where_of(v, value.where)) for v in value})
         elif key == "build" and isinstance(value, Leaf) and isinstance(value.value, str):
             out[key] = LMap(value.where, {"context": value})
+        if key in ("environment", "env_file", "depends_on", "volumes"):
+            shared[id(value)] = (value, out[key])  # the value itself kept: its id stays its own
     return out
 
 

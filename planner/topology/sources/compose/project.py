@@ -144,6 +144,8 @@ class _ProjectLoader:
         self.outside: set[str] = set()
         self.cache: dict[tuple[str, int], LMap] = {}  # (file, id of env) -> its services, for extends
         self.warnings: list[str] = []
+        self.resolved: dict[tuple[Base, str], str] = {}
+        self.texts: dict[str, str] = {}
 
     def problem(self, where: Where | None, message: str, hint: str | None = None, file: str = "") -> None:
         self.problems.append(Problem(where.file if where else file, "", message, where.line if where else None, hint))
@@ -164,7 +166,7 @@ class _ProjectLoader:
             first = config[0]
             folder = Base(first)
         try:
-            text = self.files.read(first)
+            text = self.read_compose(first)
             for file in config:  # what the project's own files require is known before any is interpolated
                 self.read_compose(file)
         except SourceFileError as e:
@@ -271,9 +273,11 @@ class _ProjectLoader:
 
     def read_compose(self, name: str) -> str:
         """Return a Compose file's text, noting the variables it requires (raises SourceFileError)."""
-        text = self.files.read(name)
-        self.required |= set(_REQUIRED.findall(text))
-        return text
+        if name not in self.texts:
+            self.texts[name] = self.files.read(name)
+            if "?" in self.texts[name]:
+                self.required |= set(_REQUIRED.findall(self.texts[name]))
+        return self.texts[name]
 
     def project_name(self, config: list[str], first: str) -> str:
         """Return the project's name: COMPOSE_PROJECT_NAME, the files' ``name:``, or the folder's name."""
@@ -295,7 +299,7 @@ class _ProjectLoader:
 
     def read_text(self, file: str) -> str:
         try:
-            return self.files.read(file)
+            return self.read_compose(file)
         except SourceFileError:
             return ""
 
@@ -319,6 +323,7 @@ class _ProjectLoader:
             tree.pop("services")
             services = None
         if isinstance(services, LMap):
+            shared: dict[int, Any] = {}
             for name, spec in list(services.items()):
                 if isinstance(spec, Leaf) and spec.value is None:
                     services[name] = LMap(spec.where)
@@ -326,7 +331,7 @@ class _ProjectLoader:
                     self.problem(where_of(spec, services.where), f"services.{name} must be a mapping", "write its keys under it")
                     del services[name]
                 else:
-                    services[name] = canonical(spec, lambda path, where: self.resolve(base, path))
+                    services[name] = canonical(spec, lambda path, where: self.resolve(base, path), shared)
             for name in list(services):
                 services[name] = self.extend(services, name, file, base, lookup, [(file, name)], document)
         self.resolve_top(tree, base)
@@ -335,36 +340,71 @@ class _ProjectLoader:
             self.include(tree, include, base, lookup, chain)
         return tree
 
-    def interpolate(self, node: Any, lookup: Any, path: str) -> Any:
-        """Return ``node`` with every text value interpolated (``$$`` unescaped), keys as written."""
-        if isinstance(node, Leaf):
-            if not isinstance(node.value, str):
+    def interpolate(self, root: Any, lookup: Any, _path: str = "") -> Any:
+        """Return ``root`` with every text value interpolated (``$$`` unescaped), keys as written.
+
+        A mapping or list an alias shares (see :mod:`.tree`) is interpolated once, and stays shared.
+        """
+        done: dict[int, Any] = {}
+        stack: list[str] = []
+
+        def walk(node: Any) -> Any:
+            kind = node.__class__
+            if kind is Leaf:
+                text = node.value
+                if text.__class__ is not str or "$" not in text:
+                    return node
+                try:
+                    value, unknown = interpolate(text, lookup)
+                except InvalidTemplate as e:
+                    where = "".join(k if k == "[]" else f".{k}" for k in stack).lstrip(".")
+                    self.problem(node.where, f"{where}: invalid interpolation format {e}",
+                                 "write $$ for a literal $ (Compose's rule)")
+                    return node
+                return Leaf(value, node.where, unknown) if value != text or unknown else node
+            found = done.get(id(node))
+            if found is not None:
+                return found
+            if kind is LMap:
+                out: Any = LMap(node.where)
+                for key, value in node.items():
+                    stack.append(key)
+                    out[key] = walk(value)
+                    stack.pop()
+            elif kind is LSeq:
+                out = LSeq(node.where)
+                stack.append("[]")
+                out.extend(walk(value) for value in node)
+                stack.pop()
+            else:
                 return node
-            try:
-                value, unknown = interpolate(node.value, lookup)
-            except InvalidTemplate as e:
-                self.problem(node.where, f"{path}: invalid interpolation format {e}",
-                             "write $$ for a literal $ (Compose's rule)")
-                return node
-            return Leaf(value, node.where, unknown) if value != node.value or unknown else node
-        if isinstance(node, LMap):
-            return LMap(node.where, {k: self.interpolate(v, lookup, f"{path}.{k}" if path else k) for k, v in node.items()})
-        if isinstance(node, LSeq):
-            return LSeq(node.where, [self.interpolate(v, lookup, path + "[]") for v in node])
-        return node
+            done[id(node)] = out
+            return out
+
+        return walk(root)
 
     def resolve_top(self, tree: LMap, base: Base) -> None:
         """Resolve the paths of file-based ``configs`` and ``secrets``, as the services' paths are."""
         for section in ("configs", "secrets"):
             definitions = tree.get(section)
-            for definition in definitions.values() if isinstance(definitions, LMap) else ():
+            if not isinstance(definitions, LMap):
+                continue
+            definitions = tree[section] = LMap(definitions.where, definitions)
+            for name, definition in definitions.items():
                 path = definition.get("file") if isinstance(definition, LMap) else None
                 if isinstance(path, Leaf) and isinstance(path.value, str):
-                    definition["file"] = Leaf(self.resolve(base, path.value), path.where, path.unknown)
+                    definitions[name] = LMap(definition.where, definition)
+                    definitions[name]["file"] = Leaf(self.resolve(base, path.value), path.where, path.unknown)
 
     def resolve(self, base: Base, path: str) -> str:
         """Return the file name of ``path`` written in a file whose paths start at ``base``; note it if
         it leaves the project (absolute, ``~``, or ``..`` above the project's folder)."""
+        key = (base, path)
+        if key not in self.resolved:
+            self.resolved[key] = self._resolve(base, path)
+        return self.resolved[key]
+
+    def _resolve(self, base: Base, path: str) -> str:
         if path.startswith("~"):
             self.outside.add(path)
             return path
@@ -757,9 +797,14 @@ def _without(spec: LMap, key: str) -> LMap:
 
 
 def _drop(model: LMap, path: tuple[str, ...]) -> None:
-    """Remove the key at ``path`` from ``model`` (a ``!reset``/``!override`` of a later document)."""
+    """Remove the key at ``path`` from ``model`` (a ``!reset``/``!override`` of a later document),
+    copying the mappings on the way: one an alias shares with another service stays as it was."""
     node: Any = model
     for key in path[:-1]:
-        node = node.get(key) if isinstance(node, LMap) else None
+        child = node.get(key) if isinstance(node, LMap) else None
+        if not isinstance(child, LMap):
+            return
+        node[key] = LMap(child.where, child)
+        node = node[key]
     if isinstance(node, LMap):
         node.pop(path[-1], None)

@@ -299,8 +299,10 @@ _MappingNode, _SequenceNode, _ScalarNode = yaml.MappingNode, yaml.SequenceNode, 
 class _Builder:
     """Turn one composed node tree into located values, enforcing planner's limits.
 
-    Every node walked counts, through aliases too, so that a "billion laughs" file stops at the
-    limit; the key path is kept on a stack, for the ``!reset`` and ``!override`` tags.
+    A mapping or sequence an alias names again (``<<: *defaults`` in every service) is built once and
+    shared: nothing changes a tree in place afterwards. Its nodes count at each use, so that a
+    "billion laughs" file stops at the limit; the key path is kept on a stack, for the ``!reset`` and
+    ``!override`` tags (a node holding one is built again at each use, at its own path).
     """
 
     def __init__(self, file: str) -> None:
@@ -308,6 +310,7 @@ class _Builder:
         self.nodes = 0
         self.path: list[str] = []
         self.resets: list[tuple[str, ...]] = []
+        self.built: dict[int, tuple[Node, int]] = {}  # id of a mapping or sequence node -> (its value, its size)
 
     def fail(self, node: yaml.Node, message: str, hint: str) -> SourceFileError:
         return SourceFileError([Problem(self.file, "", message, line=node.start_mark.line + 1, hint=hint)])
@@ -333,17 +336,26 @@ class _Builder:
             elif tag not in _SCALAR_TAGS:
                 raise self.fail(node, f"cannot read a value tagged {tag}", "use plain YAML values")
             return Leaf(scalar_value(node.value, tag), Where(self.file, node.start_mark.line + 1))
+        cached = self.built.get(id(node))
+        if cached is not None:
+            self.nodes += cached[1]
+            return cached[0]
+        before, resets = self.nodes, len(self.resets)
+        value: Node
         if cls is _MappingNode or isinstance(node, yaml.MappingNode):
-            return self.mapping(node)
-        items = LSeq(Where(self.file, node.start_mark.line + 1))
-        path = self.path
-        for i, item in enumerate(node.value):
-            path.append(str(i))
-            built = self.build(item)
-            path.pop()
-            if built is not None:
-                items.append(built)
-        return items
+            value = self.mapping(node)
+        else:
+            value = LSeq(Where(self.file, node.start_mark.line + 1))
+            path = self.path
+            for i, item in enumerate(node.value):
+                path.append(str(i))
+                built = self.build(item)
+                path.pop()
+                if built is not None:
+                    value.append(built)
+        if len(self.resets) == resets:
+            self.built[id(node)] = (value, self.nodes - before)
+        return value
 
     def mapping(self, node: yaml.MappingNode) -> LMap:
         result = LMap(Where(self.file, node.start_mark.line + 1))
@@ -368,12 +380,13 @@ class _Builder:
         path = self.path
         for key, (line, value_node) in own.items():
             path.append(key)
+            shared = id(value_node) in self.built
             value = self.build(value_node)
             path.pop()
             if value is None:
                 result.pop(key, None)  # `!reset`: nor from a merged mapping
                 continue
-            if value.__class__ is not Leaf:
+            if value.__class__ is not Leaf and not shared:
                 value.where = Where(self.file, line)  # a block's line is its key's
             result[key] = value
         return result
