@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from planner.topology.sources.base import UNKNOWN_MARK, Container, Fact, Link, Origin, Unknown, Value
-from planner.topology.sources.kubernetes.manifests import CNPG, ZALANDO, Manifest, dig, mapping
+from planner.topology.sources.kubernetes.manifests import Manifest, dig, mapping
 
 if TYPE_CHECKING:
     from planner.topology.sources.kubernetes.source import KubernetesSource
@@ -44,16 +44,16 @@ class ServerImage:
     """
 
     engine: str  # "postgres", "mysql", "mariadb", "sqlserver", "oracle"
-    repository: re.Pattern[str]
+    repository: str  # a regular expression, compiled on first use (check, reading services only, never needs it)
     doc: str
-    version: re.Pattern[str] | None = None
+    version: str | None = None
     variables: tuple[str, ...] = ()
     flags: tuple[str, ...] = ()
     config: tuple[str, ...] = ()
 
 
 def _image(engine: str, repository: str, doc: str, version: str | None = None, **settings: Any) -> ServerImage:
-    return ServerImage(engine, re.compile(repository), doc, re.compile(version) if version else None, **settings)
+    return ServerImage(engine, repository, doc, version, **settings)
 
 
 GENERIC_POSTGRES = _image(POSTGRES, r"(?:.*/)?(?:postgres(?:ql)?(?:-[0-9]+[a-z0-9.-]*)?|postgis|timescaledb(?:-ha)?)",
@@ -145,22 +145,17 @@ UNREAD_OPERATORS: tuple[Operator, ...] = (
 
 # CloudNativePG (https://cloudnative-pg.io/documentation/current/): a Cluster runs `instances` pods
 # (default 1), one primary and standbys, behind the Services NAME-rw (primary), NAME-ro (standbys) and
-# NAME-r (any); a Pooler runs `instances` PgBouncer pods (default 1) behind a Service of its own
+# NAME-r (any: network.py names them); a Pooler runs `instances` PgBouncer pods (default 1) behind a Service of its own
 # name, in `pgbouncer.poolMode` (default session), for the Cluster `cluster.name`, on `type` rw (default)
 # or ro. Its `pgbouncer.parameters` are PgBouncer's own; those it does not set keep PgBouncer's
 # defaults, which are the topology's (api/v1/pooler_types.go, pkg/management/pgbouncer/config).
 CNPG_DOC = "https://cloudnative-pg.io/documentation/current/cloudnative-pg.v1/"
-CNPG_SERVICES = ("-rw", "-ro", "-r")
 POOLER_PARAMETERS = ("default_pool_size", "reserve_pool_size", "max_client_conn", "max_db_connections")
 POOLER_ENDPOINTS = {"rw": "writer", "ro": "reader"}
 # The Zalando operator (https://postgres-operator.readthedocs.io/en/latest/reference/cluster_manifest/):
 # `numberOfInstances` pods of Spilo behind the Services NAME (primary) and NAME-repl (replicas). Spilo sets
 # max_connections from the memory it sees, 1 per 30 MB between 100 and 1000, unless the manifest sets
 # it (https://github.com/zalando/spilo/blob/master/postgres-appliance/scripts/configure_spilo.py).
-ZALANDO_SERVICES = ("", "-repl")
-# The labels operators give their pods, which a Service of the user's may select.
-OPERATOR_POD_LABELS = (("cnpg.io/poolerName", "Pooler", CNPG), ("cnpg.io/cluster", "Cluster", CNPG),
-                       ("cluster-name", "postgresql", ZALANDO))
 
 
 def image_parts(image: str) -> tuple[str, str]:
@@ -183,7 +178,7 @@ def server_image(image: str | None) -> ServerImage | None:
     if not image:
         return None
     repository, _ = image_parts(image)
-    return next((row for row in SERVER_IMAGES if row.repository.fullmatch(repository)), None)
+    return next((row for row in SERVER_IMAGES if re.fullmatch(row.repository, repository)), None)
 
 
 def server(container: Container, long_running: bool) -> ServerImage | None:
@@ -228,7 +223,7 @@ def tag_version(image: str, row: ServerImage) -> str | None:
     if row.version is None:
         return None
     repository, tag = image_parts(image)
-    match = row.version.match(f"{repository}:{tag}")
+    match = re.match(row.version, f"{repository}:{tag}")
     return match.group(1) if match else None
 
 
@@ -347,7 +342,7 @@ def _from_words_raw(words: tuple[str, ...], name: str) -> str | None:
     return value
 
 
-_CONF_LINE = re.compile(r"\s*([A-Za-z_.]+)\s*=?\s*('(?:[^']*)'|[^\s#]+)")
+_CONF_LINE = r"\s*([A-Za-z_.]+)\s*=?\s*('(?:[^']*)'|[^\s#]+)"  # a postgresql.conf setting (compiled on use)
 
 
 def _from_files(container: Container, paths: list[str], name: str) -> Fact | Unknown | None:
@@ -359,7 +354,7 @@ def _from_files(container: Container, paths: list[str], name: str) -> Fact | Unk
             found = Unknown(file.origin, f"is mounted at {path}, where the server reads its settings, and {file.reason}")
             continue
         for line in str(file.value).splitlines():
-            match = _CONF_LINE.match(line)
+            match = re.match(_CONF_LINE, line)
             if match and match.group(1) == name:
                 found = _number(match.group(2), file.origin, f"{path}: {line.split('#', 1)[0].strip()}")
     return found

@@ -22,13 +22,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from planner.topology.sources.base import External
-from planner.topology.sources.kubernetes.databases import CNPG_SERVICES, OPERATOR_POD_LABELS, ZALANDO_SERVICES
 from planner.topology.sources.kubernetes.manifests import CNPG, SERVICE, ZALANDO, Manifest, mapping, same_namespace
 
 if TYPE_CHECKING:
     from planner.topology.sources.kubernetes.source import KubernetesSource
 
 MAX_POD_NAMES = 100  # a StatefulSet's pods given a name each, at most
+# The Services operators make: CloudNativePG's NAME-rw (primary), NAME-ro (standbys) and NAME-r (any
+# instance) for a Cluster, and one of the Pooler's own name
+# (https://cloudnative-pg.io/documentation/current/service_management/); the Zalando operator's NAME
+# (primary) and NAME-repl (replicas) (https://postgres-operator.readthedocs.io/en/latest/user/).
+CNPG_SERVICES = ("-rw", "-ro", "-r")
+ZALANDO_SERVICES = ("", "-repl")
+# The labels operators give their pods, which a Service of the user's may select (the same pages).
+OPERATOR_POD_LABELS = (("cnpg.io/poolerName", "Pooler", CNPG), ("cnpg.io/cluster", "Cluster", CNPG),
+                       ("cluster-name", "postgresql", ZALANDO))
 
 
 def dns_names(name: str, namespace: str | None) -> list[str]:
@@ -53,7 +61,9 @@ def service_target(source: KubernetesSource, service: Manifest) -> str | Externa
         return None  # its endpoints are set by hand (or by a controller): no pods planner can see
     picked = [w for w in source.workloads() if same_namespace(w.namespace, service.namespace)
               and selects(selector, source.labels(w))]
-    if picked:
+    if len(picked) == 1:
+        return source.label(picked[0])
+    if picked:  # several: the database, if one is (what a client's URL naming this host reaches)
         return source.label(next((w for w in picked if source.is_database(w)), picked[0]))
     for label, kind, group in OPERATOR_POD_LABELS:
         if label in selector:

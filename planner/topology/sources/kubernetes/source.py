@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from planner.topology.sources.base import Container, External, Fact, Found, Origin, RefError, Role, Unknown, Unplanned, Value
-from planner.topology.sources.kubernetes import checks, databases, network
-from planner.topology.sources.kubernetes.databases import UNREAD_OPERATORS, ServerImage
 from planner.topology.sources.kubernetes.manifests import (
     CNPG,
     CONFIG_MAP,
@@ -21,6 +19,9 @@ from planner.topology.sources.kubernetes.manifests import (
 )
 from planner.topology.sources.kubernetes.pods import TEMPLATES, pod_containers, template_labels
 from planner.topology.values import suggest
+
+if TYPE_CHECKING:  # the databases' tables are read only when an object may be one (not by `check` of services)
+    from planner.topology.sources.kubernetes.databases import Operator, ServerImage
 
 DEFAULT_SURGE = "25%"  # Kubernetes' maxSurge when a RollingUpdate Deployment does not say
 LONG_RUNNING = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Rollout")  # the kinds whose pods may serve a database
@@ -93,22 +94,28 @@ class KubernetesSource:
         found = self.server(obj)
         if found is None:
             return "service"
-        return "database" if found[1].engine == databases.POSTGRES else "unplanned"
+        return "database" if found[1].engine == "postgres" else "unplanned"
 
     def is_database(self, obj: Manifest) -> bool:
         """Return whether ``obj`` is a PostgreSQL server (a Service that selects it leads to a database)."""
         return self.role(obj) == "database"
 
-    def operator(self, obj: Manifest) -> databases.Operator | None:
+    def operator(self, obj: Manifest) -> Operator | None:
         """Return the operator row of a database object planner does not read, if ``obj`` is one."""
+        from planner.topology.sources.kubernetes.databases import UNREAD_OPERATORS
+
         return next((o for o in UNREAD_OPERATORS if o.kind == obj.kind and o.group == obj.group), None)
 
     def warnings(self) -> list[str]:
         """Return what is wrong in the manifests but does not stop planner from reading them (:mod:`.checks`)."""
+        from planner.topology.sources.kubernetes import checks
+
         return checks.warnings(self)
 
     def hosts(self) -> dict[str, str | External]:
         """Return the host names of the manifests' Services and what answers at each (:mod:`.network`)."""
+        from planner.topology.sources.kubernetes import network
+
         return network.hosts(self)
 
     def unplanned(self) -> list[Unplanned]:
@@ -190,6 +197,8 @@ class KubernetesSource:
         if role == "database":
             return self.database(obj)
         if obj.operated:
+            from planner.topology.sources.kubernetes import databases
+
             if obj.kind == "Pooler" and role == "pooler":
                 notes: list[str] = []
                 facts = databases.cnpg_pooler_facts(self, obj, self.cnpg_cluster(_cluster_name(obj), obj.namespace), notes)
@@ -207,6 +216,8 @@ class KubernetesSource:
 
     def database(self, obj: Manifest) -> Found:
         """Return what a PostgreSQL object says of its database; raise :class:`RefError` for anything else."""
+        from planner.topology.sources.kubernetes import databases
+
         origin = Origin(self.label(obj), obj.doc.file, obj.line())
         notes: list[str] = []
         if obj.kind == "Cluster" and obj.group == CNPG:
@@ -264,6 +275,8 @@ class KubernetesSource:
 
     def server(self, obj: Manifest) -> tuple[Container, ServerImage] | None:
         """Return the container of a workload that runs a database server, and its image's row."""
+        from planner.topology.sources.kubernetes import databases
+
         key = id(obj)
         if key not in self._servers:
             long_running = obj.kind in LONG_RUNNING
