@@ -30,7 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner.errors import InputError, Problem
-from planner.topology.sources.apps.evidence import Evidence, bystander, choose_container, client_evidence, image_name
+from planner.topology.sources.apps.evidence import (
+    Evidence,
+    bystander,
+    choose_container,
+    client_evidence,
+    engine_name,
+    image_name,
+)
 from planner.topology.sources.apps.poolers import pooler_image, read_pooler
 from planner.topology.sources.apps.recognise import read_container
 from planner.topology.sources.base import Container, Found, RefError, Role, Source, SourceFileError, SourceFiles, Unknown
@@ -113,7 +120,9 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
     imported = Imported(kind, [_relative(path, topology_folder) for path in paths], [], profiles=profiles, given=list(paths))
     imported.notes.extend(source.warnings())
     unplanned = source.unplanned()
-    imported.notes.extend(f"{u.ref}: left out: a {u.engine} database ({u.origin}), an engine planner does not plan "
+    imported.notes.extend(f"{u.ref}: left out: a {engine_name(u.engine)} database ({u.engine}: {u.origin}), an engine "
+                          "planner does not plan (it plans PostgreSQL)" if engine_name(u.engine) != u.engine else
+                          f"{u.ref}: left out: a {u.engine} database ({u.origin}), an engine planner does not plan "
                           "(it plans PostgreSQL)" for u in unplanned)
     databases = _databases(source)
     workloads = _workloads(source, set(databases) | {u.ref for u in unplanned}, imported.notes)

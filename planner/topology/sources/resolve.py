@@ -264,7 +264,12 @@ class _Resolver:
             self.parsed.source_notes[path] = list(found.notes)
         self.parsed.provenance[path] = Sourced(ref, str(found.origin))
         links: list[tuple[str, str, Link]] = []
+        fixed = role == "service" and "connections" in spec
+        if fixed:  # a fixed number of connections in all: the workload's replicas and processes do not multiply it
+            self.fillers = [f for f in self.fillers if not f.startswith(path + ".") or _leaf_key(f, path) not in _PER_PROCESS]
         for key, value in found.facts.items():
+            if fixed and key.split(".", 1)[0] in _PER_PROCESS:
+                continue
             if isinstance(value, Link):
                 links.append((path, key, value))
             else:
@@ -432,6 +437,15 @@ class _Resolver:
         self.add(path, f"{' nor '.join(names) if len(names) > 1 else names[0]} is not set in {what}",
                  f"set it in the source, or write {{env: {shown}, default: VALUE}} with the application's default")
         holder.pop(key)
+
+
+# what a long-running service multiplies its pool by: not read into one that writes a fixed `connections`
+_PER_PROCESS = ("replicas", "max_surge", "processes", "threads", "pool")
+
+
+def _leaf_key(path: str, entry: str) -> str:
+    """Return the first key of ``path`` under the entry ``entry``: ``pool`` for ``services.web.pool.size``."""
+    return path[len(entry) + 1:].split(".", 1)[0]
 
 
 def _holds(data: dict[str, Any], path: str) -> bool:

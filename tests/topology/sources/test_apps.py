@@ -283,7 +283,7 @@ def test_a_secret_database_url_is_evidence_and_another_engine_is_not() -> None:
 @pytest.mark.parametrize("image, reason", [
     ("redis:7-alpine", "its image redis:7-alpine is a datastore, broker, proxy or web server, not a PostgreSQL client"),
     ("docker.io/library/nginx:1.27", "its image docker.io/library/nginx:1.27 is a datastore, broker, proxy or web server, not a PostgreSQL client"),
-    ("mysql:8.4", "its image mysql:8.4 is a mysql database, an engine planner does not plan (it plans PostgreSQL)"),
+    ("mysql:8.4", "its image mysql:8.4 is a MySQL database, an engine planner does not plan (it plans PostgreSQL)"),
     ("ghcr.io/shop/api:2", None),
 ])
 def test_bystanders_by_image(image: str, reason: str | None) -> None:

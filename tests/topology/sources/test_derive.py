@@ -113,3 +113,11 @@ def test_an_import_placeholder_is_refused_until_replaced() -> None:
 def test_a_placeholder_the_deployment_now_fills_is_taken() -> None:
     web = load_topology(topology("  web:\n    from: Deployment/web\n    processes: VALUE\n")).services["web"]
     assert web.processes == 4
+
+
+def test_a_fixed_number_of_connections_is_not_multiplied_by_the_workload() -> None:
+    # a one-shot Job or an agent the user counts as a fixed total: the Deployment's 3 replicas do not apply
+    t = load_topology(topology("  web:\n    from: Deployment/web\n    connections: 2\n    pool: VALUE\n"))
+    web = t.services["web"]
+    assert (web.shape, web.connections) == ("fixed", 2)
+    assert "services.web.replicas" not in t.provenance

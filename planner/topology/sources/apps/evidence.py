@@ -70,6 +70,18 @@ def image_name(image: str) -> str:
     return repository(image).rsplit("/", 1)[-1]
 
 
+ENGINE_NAMES = (("aurora-mysql", "Aurora MySQL"), ("mysql", "MySQL"), ("mariadb", "MariaDB"), ("percona", "MySQL (Percona)"),
+                ("sqlserver", "SQL Server"), ("mssql", "SQL Server"), ("sql-server", "SQL Server"), ("oracle", "Oracle"),
+                ("db2", "Db2"), ("mongo", "MongoDB"), ("cockroach", "CockroachDB"))
+
+
+def engine_name(engine: str) -> str:
+    """Return an engine as people write it, from an RDS engine or an image name: ``mysql`` → ``MySQL``,
+    ``sqlserver-ee`` → ``SQL Server``, ``quay.io/fedora/mysql-80`` → ``MySQL``; else ``engine`` itself."""
+    last = engine.rsplit("/", 1)[-1].lower()
+    return next((shown for prefix, shown in ENGINE_NAMES if last.startswith(prefix)), engine)
+
+
 def bystander(container: Container) -> str | None:
     """Return why a container is never a client (its image is a datastore, broker, proxy or web server), or None."""
     if not container.image:
@@ -77,7 +89,7 @@ def bystander(container: Container) -> str | None:
     name = image_name(container.image)
     engine = OTHER_DATABASES.fullmatch(name)
     if engine:  # spec §6.5: a database planner does not plan is named, never dropped in silence
-        return f"its image {container.image} is a {engine.group(1)} database, an engine planner does not plan (it plans PostgreSQL)"
+        return f"its image {container.image} is a {engine_name(engine.group(1))} database, an engine planner does not plan (it plans PostgreSQL)"
     if NOT_CLIENTS.fullmatch(name):
         return f"its image {container.image} is a datastore, broker, proxy or web server, not a PostgreSQL client"
     return None

@@ -43,7 +43,17 @@ def container_environment(source: KubernetesSource, obj: Manifest, base: str, co
             for key, value in mapping(config_map.data.get("data")).items():
                 env[prefix + str(key)] = Fact(text(value), source.at(config_map, f"data.{key}"))
         elif "secretRef" in entry:
-            unread.append(f"Secret/{mapping(entry['secretRef']).get('name')}")
+            name = str(mapping(entry["secretRef"]).get("name"))
+            secret = source.secret(name, obj.namespace)
+            if secret is None:  # its keys are unknown: any variable may come from it
+                unread.append(f"Secret/{name}")
+                continue
+            # the manifests name its keys: each is a variable whose value planner does not read
+            keys = [*mapping(secret.data.get("data")), *mapping(secret.data.get("stringData"))]
+            for key in keys:
+                env[prefix + str(key)] = Unknown(source.at(secret, f"data.{key}" if key in mapping(secret.data.get("data"))
+                                                            else f"stringData.{key}"),
+                                                 "is a Secret's value, which planner does not read")
     items = container.get("env")
     for i, entry in enumerate(items if isinstance(items, list) else []):
         if not isinstance(entry, dict) or not entry.get("name"):

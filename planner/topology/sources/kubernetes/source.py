@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterable
 
 from planner.topology.sources.base import Container, External, Fact, Found, Origin, RefError, Role, Unknown, Unplanned, Value
 from planner.topology.sources.kubernetes.manifests import (
@@ -50,9 +50,12 @@ class KubernetesSource:
         by_ident = {obj.ident: obj for obj in objects}
         self.targets = {scaler.ident: by_ident[workload] for workload, scaler in scalers.items()}
         self.config_maps: dict[str, list[Manifest]] = defaultdict(list)  # by name: a lookup per variable and volume
+        self.secrets: dict[str, list[Manifest]] = defaultdict(list)  # their keys only: planner reads no Secret's values
         for obj in objects:
             if obj.kind == CONFIG_MAP:
                 self.config_maps[obj.name].append(obj)
+            elif obj.kind == "Secret":
+                self.secrets[obj.name].append(obj)
         self._containers: dict[int, tuple[Container, ...]] = {}
         self._servers: dict[int, tuple[Container, ServerImage] | None] = {}
         self._labels: dict[int, dict[str, Any]] = {}
@@ -426,9 +429,18 @@ class KubernetesSource:
 
     def config_map(self, name: str, namespace: str | None) -> Manifest | None:
         """Return the ConfigMap ``name`` that a workload in ``namespace`` reads, if the manifests hold it."""
-        found = [cm for cm in self.config_maps.get(name, ()) if same_namespace(cm.namespace, namespace)]
-        exact = [cm for cm in found if cm.namespace == namespace]
-        return exact[0] if exact else found[0] if len(found) == 1 else None
+        return _in_namespace(self.config_maps.get(name, ()), namespace)
+
+    def secret(self, name: str, namespace: str | None) -> Manifest | None:
+        """Return the Secret ``name`` a workload in ``namespace`` reads, if the manifests hold it (for its keys)."""
+        return _in_namespace(self.secrets.get(name, ()), namespace)
+
+
+def _in_namespace(objects: Iterable[Manifest], namespace: str | None) -> Manifest | None:
+    """Return the object of ``objects`` a workload in ``namespace`` sees: its own namespace's, else the only one."""
+    found = [obj for obj in objects if same_namespace(obj.namespace, namespace)]
+    exact = [obj for obj in found if obj.namespace == namespace]
+    return exact[0] if exact else found[0] if len(found) == 1 else None
 
 
 def _cluster_name(pooler: Manifest) -> str:
