@@ -1,5 +1,5 @@
 # make demo: the main job on the bundled catalogue and an example topology (HTML report in reports/).
-# make test: everything the suite needs (virtualenv, package, PostgreSQL, PgBouncer), then the suite.
+# make test: everything the suite needs (virtualenv, package, PostgreSQL, PgBouncer, Pgpool-II), then the suite.
 # Every install takes its versions from requirements.lock (`make lock` refreshes it), so a fresh
 # clone installs today what it installed the day the lock was written.
 PYTHON ?= python3
@@ -29,7 +29,7 @@ $(TEST_STAMP): $(RUN_STAMP)
 install-run: $(RUN_STAMP)
 install: $(TEST_STAMP)
 
-# PostgreSQL and PgBouncer from Debian's packages, only when missing (tests start their own servers).
+# PostgreSQL, PgBouncer and Pgpool-II from Debian's packages, only when missing (tests start their own servers).
 system-deps:
 	@scripts/ensure-system-deps.sh
 

@@ -280,10 +280,10 @@ class Database:
 
 @dataclass(frozen=True)
 class Pooler:
-    """A PgBouncer fleet or an RDS Proxy standing between services and a database."""
+    """A PgBouncer fleet, an RDS Proxy or a Pgpool-II fleet standing between services and a database."""
 
     name: str
-    kind: Literal["pgbouncer", "rds-proxy"]
+    kind: Literal["pgbouncer", "rds-proxy", "pgpool"]
     database: str
     clients: tuple[str, ...]
     endpoint: Literal["writer", "reader"] = "writer"
@@ -296,6 +296,10 @@ class Pooler:
     pairs: int = 1
     max_client_conn: int = 100
     max_connections_percent: int = 100
+    # Pgpool-II: preforked child processes per replica, each serving one client at a time, and the
+    # backend connections each child keeps cached (one per user/database pair it served, at most this)
+    num_init_children: int = 32
+    max_pool: int = 4
     line: int | None = None
 
 

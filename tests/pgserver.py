@@ -20,7 +20,8 @@ import pytest
 from planner.adapters.localpg import UNPRIVILEGED_USER, Binaries, LocalPostgres, available_binaries, find_bindir, free_port, local_postgres
 
 __all__ = [
-    "PostgresServer", "find_bindir", "free_port", "require_binaries", "require_bindir", "start_pgbouncer", "start_postgres", "wait_for_port",
+    "PostgresServer", "find_bindir", "free_port", "require_binaries", "require_bindir", "start_pgbouncer", "start_pgpool",
+    "start_postgres", "wait_for_port",
 ]
 
 # The throwaway server is the planner's own (planner verify --local uses it); tests connect over TCP.
@@ -99,6 +100,54 @@ def start_pgbouncer(ini: str, files: Mapping[str, str]) -> Iterator[Path]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def start_pgpool(backend_port: int, settings: Mapping[str, object]) -> Iterator[int]:
+    """Run Pgpool-II in front of the server on ``backend_port`` with ``settings`` (pgpool.conf values); yield its port.
+
+    Raw mode (one backend, no failover), no health or replication checks, no pool_hba (clients
+    authenticate with the backend: the test servers trust TCP). Pgpool-II runs as ``nobody`` under
+    root, like the server; it is stopped with SIGINT (fast shutdown: clients still connected do not
+    hold it up).
+    """
+    import signal
+
+    binary = shutil.which("pgpool") or ("/usr/sbin/pgpool" if Path("/usr/sbin/pgpool").exists() else None)
+    if binary is None:
+        reason = "pgpool not found (make test installs Debian's pgpool2 package)"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    root = Path(tempfile.mkdtemp(prefix="planner-pgpool-"))
+    port = free_port()
+    options: dict[str, object] = {
+        "backend_clustering_mode": "raw", "listen_addresses": "127.0.0.1", "port": port, "socket_dir": root,
+        "pcp_listen_addresses": "", "pcp_port": free_port(), "pcp_socket_dir": root, "wd_ipc_socket_dir": root,
+        "backend_hostname0": "127.0.0.1", "backend_port0": backend_port, "backend_flag0": "DISALLOW_TO_FAILOVER",
+        "enable_pool_hba": "off", "pool_passwd": "", "health_check_period": 0, "sr_check_period": 0,
+        "pid_file_name": root / "pgpool.pid", "logdir": root, **settings,
+    }
+    (root / "pgpool.conf").write_text("".join(f"{k} = '{v}'\n" for k, v in options.items()), encoding="utf-8")
+    (root / "pcp.conf").write_text("", encoding="utf-8")
+    if os.geteuid() == 0:
+        for path in [root, *root.iterdir()]:
+            shutil.chown(path, user=UNPRIVILEGED_USER)
+    kwargs: dict[str, object] = {"user": UNPRIVILEGED_USER} if os.geteuid() == 0 else {}
+    process = subprocess.Popen(  # type: ignore[call-overload]
+        [binary, "-n", "-f", str(root / "pgpool.conf"), "-F", str(root / "pcp.conf")], cwd=root,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs,
+    )
+    try:
+        wait_for_port(port)
+        yield port
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -238,15 +238,32 @@ def rds_proxy_option(topology: Topology, catalog: "Catalog | None", database: st
 
 
 def client_limit_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport, before: Outcome) -> Iterator[Option]:
-    """Yield a higher max_client_conn for a PgBouncer whose client side refuses connections."""
+    """Yield a higher max_client_conn for a PgBouncer whose client side refuses connections, and more
+    children for a Pgpool-II whose clients wait (each child is a client slot, and up to max_pool server
+    connections: the evaluation says whether the database holds them)."""
     for pooler in report.poolers:
-        if pooler.database != database or pooler.status != "over" or pooler.kind != "pgbouncer":
+        if pooler.database != database or pooler.status == "ok" or pooler.kind not in ("pgbouncer", "pgpool"):
             continue
         demands = [r.demand for r in pooler.scenarios.values()]
         if any(d is None for d in demands):
             continue
         spec = topology.poolers[pooler.pooler]
         needed = math.ceil(max(d or 0 for d in demands) / spec.replicas)
+        if spec.kind == "pgpool":
+            changed = replace(topology, poolers={**topology.poolers, spec.name: replace(spec, num_init_children=needed)})
+            server = spec.replicas * needed * spec.max_pool
+            yield evaluate(
+                "client-limit", database,
+                f"raise {spec.name}'s num_init_children from {spec.num_init_children} to {needed} per replica "
+                f"(server connections {pooler.server_connections} → {server})",
+                before, changed, catalog,
+                requires=(f"each child is a process with its own memory and up to max_pool {spec.max_pool} cached backend "
+                          "connections: the database must hold replicas × num_init_children × max_pool",
+                          "num_init_children applies at a restart of Pgpool-II"),
+                monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE,
+                details={"pooler": spec.name, "num_init_children": needed, "server_connections": server}, effort=1,
+            )
+            continue
         changed = replace(topology, poolers={**topology.poolers, spec.name: replace(spec, max_client_conn=needed)})
         yield evaluate(
             "client-limit", database, f"raise {spec.name}'s max_client_conn from {spec.max_client_conn} to {needed} per replica",

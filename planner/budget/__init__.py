@@ -28,6 +28,7 @@ from planner.budget.instances import (
     ScenarioResult,
     budget_report,
     pgbouncer_server_connections,
+    pgpool_server_connections,
     scenario_status,
 )
 from planner.budget.limits import MaxConnections, max_connections_for
@@ -64,6 +65,7 @@ __all__ = [
     "compute_budget",
     "max_connections_for",
     "pgbouncer_server_connections",
+    "pgpool_server_connections",
     "resolve_database",
     "scenario_status",
     "service_demand",

@@ -44,8 +44,8 @@ class PoolerLimit:
     """Where a pooler's client side refuses the service, as its count grows."""
 
     pooler: str
-    kind: str  # pgbouncer | rds-proxy
-    capacity: int | None  # PgBouncer: replicas × max_client_conn; RDS Proxy: None (no client limit modelled)
+    kind: str  # pgbouncer | rds-proxy | pgpool
+    capacity: int | None  # PgBouncer: replicas × max_client_conn; Pgpool-II: × num_init_children; RDS Proxy: None
     count: int | None  # first count whose worst client demand exceeds capacity; None = never
     demand: int | None  # the worst client demand at ``count``
     curve: tuple[CurvePoint, ...]

@@ -102,11 +102,16 @@ class PoolerBudget:
     endpoint: str
     server_connections: int  # in total, over its replicas
     server_working: str
-    client_capacity: int | None  # PgBouncer: replicas × max_client_conn; RDS Proxy: None
+    client_capacity: int | None  # PgBouncer: replicas × max_client_conn; Pgpool-II: replicas × num_init_children; RDS Proxy: None
     client_working: str
     scenarios: Mapping[str, ScenarioResult]  # demand = client demand
     clients: tuple[SourceDemand, ...]
     line: int | None = None
+
+    @property
+    def client_overflow(self) -> str | None:
+        """Return what happens to clients beyond the client capacity: ``refused``, ``wait``, or None (no limit modelled)."""
+        return CLIENT_OVERFLOW.get(self.kind)
 
     @property
     def status(self) -> str:
@@ -296,6 +301,25 @@ def _instance(
     )
 
 
+# What a pooler does with clients beyond its client capacity, and the status that earns: PgBouncer
+# refuses them ("no more connections allowed (max_client_conn)"); Pgpool-II's children take one client
+# each and the rest wait in the listen queue, unrefused while reserved_connections is 0, its default
+# (https://www.pgpool.net/docs/latest/en/html/runtime-config-connection.html).
+CLIENT_OVERFLOW: dict[str, str] = {"pgbouncer": "refused", "pgpool": "wait"}
+OVERFLOW_STATUS: dict[str, str] = {"refused": "over", "wait": "warn"}
+
+
+def pgpool_server_connections(pooler: Pooler) -> tuple[int, str]:
+    """Return the backend connections a Pgpool-II fleet can hold, and the working (spec §2, v1.2).
+
+    Each child process caches up to ``max_pool`` backend connections (one per user/database pair it
+    served), so a replica holds at most ``num_init_children × max_pool``.
+    """
+    total = pooler.replicas * pooler.num_init_children * pooler.max_pool
+    return total, (f"replicas {pooler.replicas} × num_init_children {pooler.num_init_children} × "
+                   f"max_pool {pooler.max_pool} = {total}")
+
+
 def pgbouncer_server_connections(pooler: Pooler) -> tuple[int, str]:
     """Return the server connections a PgBouncer fleet can hold, and the working (spec §2)."""
     per_pair = pooler.default_pool_size + pooler.reserve_pool_size
@@ -320,6 +344,11 @@ def _pooler_budget(
         server, working = pgbouncer_server_connections(pooler)
         capacity: int | None = pooler.replicas * pooler.max_client_conn
         client_working = f"replicas {pooler.replicas} × max_client_conn {pooler.max_client_conn} = {capacity}"
+    elif pooler.kind == "pgpool":
+        server, working = pgpool_server_connections(pooler)
+        capacity = pooler.replicas * pooler.num_init_children
+        client_working = (f"replicas {pooler.replicas} × num_init_children {pooler.num_init_children} = {capacity} "
+                          "(one client per child; more wait in Pgpool-II's queue)")
     else:
         target = (reader_max if pooler.endpoint == "reader" else writer_max)[pooler.database]
         server = target.value * pooler.max_connections_percent // 100
@@ -333,10 +362,11 @@ def _pooler_budget(
         capacity = None
         client_working = "no client limit modelled for RDS Proxy"
     results: dict[str, ScenarioResult] = {}
+    beyond = OVERFLOW_STATUS.get(CLIENT_OVERFLOW.get(pooler.kind, ""), "ok")
     for scenario in scenarios:
         demand = _sum_demand(clients, scenario)
-        over = capacity is not None and (demand is None or demand > capacity)
-        results[scenario] = ScenarioResult(demand, "over" if over else "ok")
+        exceeds = capacity is not None and (demand is None or demand > capacity)
+        results[scenario] = ScenarioResult(demand, beyond if exceeds else "ok")
     budget = PoolerBudget(
         pooler=pooler.name,
         kind=pooler.kind,
@@ -370,5 +400,6 @@ __all__ = [
     "ScenarioResult",
     "budget_report",
     "pgbouncer_server_connections",
+    "pgpool_server_connections",
     "scenario_status",
 ]

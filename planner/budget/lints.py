@@ -92,6 +92,19 @@ def pgbouncer_replicas(report: BudgetReport) -> Iterator[Finding]:
             )
 
 
+def pgpool_replicas(report: BudgetReport) -> Iterator[Finding]:
+    """Every Pgpool-II replica runs its own children, each with its own cached backend connections."""
+    for pooler in report.poolers:
+        spec = report.topology.poolers[pooler.pooler]
+        if spec.kind == "pgpool" and spec.replicas > 1:
+            yield _finding(
+                report.topology, "pgpool-replicas", f"poolers.{pooler.pooler}.replicas",
+                f"each of {spec.replicas} Pgpool-II replicas runs its own {spec.num_init_children} children, each caching up "
+                f"to {spec.max_pool} backend connections: {pooler.server_working} server connections; size "
+                "num_init_children and max_pool per replica",
+            )
+
+
 def session_mode(report: BudgetReport) -> Iterator[Finding]:
     """Session pooling holds a server connection per client: it caps, it does not multiplex."""
     for pooler in report.topology.poolers.values():
@@ -318,6 +331,7 @@ LINTS: tuple[Lint, ...] = (
     unbounded_pools,
     proxy_sharing,
     pgbouncer_replicas,
+    pgpool_replicas,
     session_mode,
     shared_environments,
     burstable_in_production,

@@ -120,6 +120,12 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
     return "\n".join(lines)
 
 
+def pooler_breach(pooler: PoolerBudget) -> str:
+    """Return what a pooler does with clients beyond its client capacity: "refuses clients" (PgBouncer),
+    "makes clients wait" (Pgpool-II, whose children take one client each and queue the rest)."""
+    return "makes clients wait" if pooler.client_overflow == "wait" else "refuses clients"
+
+
 def limited_sources(report: BudgetReport) -> str:
     """Return the sources that count only in some scenarios, with those scenarios ("" when there are none).
 
@@ -369,13 +375,15 @@ def render_github(report: BudgetReport, gate: Gate | None = None) -> str:
                 f"{kind} {source.source} opens {share} on {instance.name} in {worst} ({source.working[worst]})",
             ))
     for pooler in report.poolers:
-        if pooler.status == "over":
+        if pooler.status != "ok":
             worst = max(pooler.scenarios, key=lambda s: (pooler.scenarios[s].demand is None, pooler.scenarios[s].demand or 0))
             passes, why = eased_note(gate, "pooler", pooler.pooler)
+            limit = ("replicas × num_init_children" if pooler.kind == "pgpool" else "replicas × max_client_conn")
+            waits = ": the rest wait in Pgpool-II's queue" if pooler.client_overflow == "wait" else ""
             out.append(_annotation(
-                "warning" if passes else "error", path, pooler.line, f"{pooler.pooler} refuses clients",
+                "warning" if passes else level[pooler.status], path, pooler.line, f"{pooler.pooler} {pooler_breach(pooler)}",
                 f"{pooler.pooler}: client demand {_demand(pooler.scenarios[worst].demand)} in {worst} exceeds "
-                f"replicas × max_client_conn = {pooler.client_capacity}" + (f" ({why})" if why else ""),
+                f"{limit} = {pooler.client_capacity}{waits}" + (f" ({why})" if why else ""),
             ))
     for warning in report.warnings:
         out.append(_annotation("warning", path, warning.line, f"planner: {warning.code}", str(warning)))

@@ -81,6 +81,7 @@ def pooler_dict(pooler: PoolerBudget) -> dict[str, Any]:
         "database": pooler.database,
         "server_connections": pooler.server_connections,
         "client_capacity": pooler.client_capacity,
+        "client_overflow": pooler.client_overflow,
         "status": pooler.status,
         "scenarios": {
             name: {"client_demand": result.demand, "status": result.status, "unbounded": result.demand is None}

@@ -126,7 +126,11 @@ def explain_pooler(pooler: PoolerBudget) -> list[str]:
             + ("" if c.counts_in(scenario) else f" (counts in {counted_in(c.scenarios or ())})") for c in pooler.clients
         ) or "no clients"
         demand = "unbounded" if result.demand is None else str(result.demand)
-        lines.append(f"  {scenario}: clients {parts} = {demand} → {result.status.upper()}")
+        why = ""
+        if result.status != "ok":
+            fate = "wait in Pgpool-II's queue" if pooler.client_overflow == "wait" else "are refused"
+            why = f" (> client capacity {pooler.client_capacity}: the clients beyond it {fate})"
+        lines.append(f"  {scenario}: clients {parts} = {demand} → {result.status.upper()}{why}")
     return lines
 
 

@@ -84,13 +84,14 @@ def verdict(instance: InstanceBudget, observed: "ObservedPeak | None" = None) ->
 
 
 def pooler_verdict(pooler: PoolerBudget) -> Verdict:
-    """Return the banner of a pooler whose client side refuses clients."""
+    """Return the banner of a pooler whose client side refuses clients (PgBouncer) or makes them wait (Pgpool-II)."""
     worst = max(pooler.scenarios, key=lambda s: (pooler.scenarios[s].demand is None, pooler.scenarios[s].demand or 0))
     demand = pooler.scenarios[worst].demand
     capacity = pooler.client_capacity or 0
-    refused = "every client beyond it (unbounded pool)" if demand is None else f"{demand - capacity:,} refused"
-    headline = f"{worst} client demand {charts.fmt(demand)} vs client capacity {capacity:,}: {refused}"
-    return Verdict(f"pooler {pooler.pooler}", "over", headline, pooler.client_working, False, slug(f"pooler-{pooler.pooler}"))
+    fate = "wait in Pgpool-II's queue" if pooler.client_overflow == "wait" else "refused"
+    beyond = f"every client beyond it (unbounded pool) {fate}" if demand is None else f"{demand - capacity:,} {fate}"
+    headline = f"{worst} client demand {charts.fmt(demand)} vs client capacity {capacity:,}: {beyond}"
+    return Verdict(f"pooler {pooler.pooler}", pooler.status, headline, pooler.client_working, False, slug(f"pooler-{pooler.pooler}"))
 
 
 def breaking_sentences(point: BreakingPoint) -> tuple[str, ...]:
@@ -124,10 +125,13 @@ def breaking_sentences(point: BreakingPoint) -> tuple[str, ...]:
         elif limit.count is None:
             out.append(f"{point.service}: behind pooler {limit.pooler}: the database never runs out; the pooler's client side holds.")
         else:
-            today = "already refusing today" if limit.count <= point.current else f"today {point.current:,}"
+            waits = limit.kind == "pgpool"
+            today = (("clients already wait today" if waits else "already refusing today") if limit.count <= point.current
+                     else f"today {point.current:,}")
+            verb = "makes clients wait in its queue" if waits else "refuses"
             out.append(
                 f"{point.service}: behind pooler {limit.pooler}: the database never runs out; the pooler's client side "
-                f"refuses at {knob} {limit.count:,} ({today}; client demand {charts.fmt(limit.demand)} > client capacity {limit.capacity:,})."
+                f"{verb} at {knob} {limit.count:,} ({today}; client demand {charts.fmt(limit.demand)} > client capacity {limit.capacity:,})."
             )
     return tuple(out)
 
@@ -266,7 +270,7 @@ def build_context(
     ids = _Ids()
     instances = _instance_views(report, catalog, ids)
     peaks = observed or {}
-    verdicts = [verdict(i, peaks.get((i.database, i.role))) for i in report.instances] + [pooler_verdict(p) for p in report.poolers if p.status == "over"]
+    verdicts = [verdict(i, peaks.get((i.database, i.role))) for i in report.instances] + [pooler_verdict(p) for p in report.poolers if p.status != "ok"]
     classes = _classes_views(report, catalog, ids)
     any_estimate = any(v.estimated for v in instances) or any(f.estimated for c in classes for f in c.shortlist)
     return ReportContext(

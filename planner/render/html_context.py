@@ -108,7 +108,7 @@ class ReportContext:
     planner_version: str = doc("planner's version")
     catalog: str = doc("the catalogue the numbers come from")
     scenarios: tuple[str, ...] = doc("the scenarios, in order")
-    verdicts: tuple[Verdict, ...] = doc("one banner per instance, then one per pooler that is over")
+    verdicts: tuple[Verdict, ...] = doc("one banner per instance, then one per pooler whose client side is over (PgBouncer refuses) or warn (Pgpool-II queues)")
     instances: tuple[InstanceView, ...] = doc("every instance, writer first")
     poolers: tuple[PoolerBudget, ...] = doc("every pooler's budget (planner.budget.PoolerBudget)")
     classes: tuple[ClassesView, ...] = doc("per database, every candidate class")

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Sequence
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget
 from planner.model import SOURCE_ESTIMATED
-from planner.render.check import _class_label, _demand
+from planner.render.check import _class_label, _demand, pooler_breach
 from planner.render.explain import reserve_lines
 
 if TYPE_CHECKING:
@@ -124,7 +124,8 @@ def _pooler_case(suite: ET.Element, report: BudgetReport, pooler: PoolerBudget, 
     if result.status == "ok":
         return False
     clients = " + ".join(f"{c.source} {'unbounded' if c.unbounded_in(scenario) else c.demand[scenario]}" for c in pooler.clients)
-    message = f"pooler {pooler.pooler} refuses clients in {scenario}: client demand {_demand(result.demand)} > {pooler.client_capacity}"
+    message = (f"pooler {pooler.pooler} {pooler_breach(pooler)} in {scenario}: client demand {_demand(result.demand)} > "
+               f"{pooler.client_capacity}")
     where = f"{report.topology.path}:{pooler.line}" if pooler.line else report.topology.path
     text = "\n".join([f"{report.topology.name} ({where}): {message}", f"client capacity = {pooler.client_working}",
                       f"client demand = {clients} = {_demand(result.demand)}",

@@ -5,10 +5,12 @@ One run whose tool is planner, with one rule per kind of finding:
 - ``budget-over`` (error): an instance's demand in a scenario is above usable (or unbounded);
 - ``budget-warn`` (warning): above the alarm line (``alarm_at``, set by headroom) though within usable;
 - ``pooler-client-over`` (error): a PgBouncer's clients want more than ``replicas × max_client_conn``;
+- ``pooler-client-wait`` (warning): a Pgpool-II's clients want more than ``replicas × num_init_children``
+  (the rest wait in its queue);
 - one rule per lint warning code of docs/topology.md "Warnings" (``lambda-unreserved``,
   ``unbounded-pool``, …, warning), and the ``--observed`` ones (``observed-above-plan``, …).
 
-A result per instance and scenario that is over or warn, per pooler and scenario that is over, and
+A result per instance and scenario that is over or warn, per pooler and scenario that is over or warn, and
 per lint warning; its message carries the arithmetic (demand vs usable and alarm_at, the largest
 sources). Each result points at the topology's file and line (the database, pooler or key), relative
 to the current directory under ``uriBaseId`` ``%SRCROOT%`` (run planner from the repository root);
@@ -30,7 +32,7 @@ from urllib.parse import quote
 
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, Finding, InstanceBudget, PoolerBudget
-from planner.render.check import _class_label, _demand, breaking_sources, deployed_value, source_deployed_value
+from planner.render.check import _class_label, _demand, breaking_sources, deployed_value, pooler_breach, source_deployed_value
 
 if TYPE_CHECKING:
     from planner.budget.gate import Gate
@@ -54,6 +56,10 @@ BUDGET_RULES: dict[str, tuple[str, str, str, str]] = {
     "pooler-client-over": ("error", "poolers", "PgBouncer client demand above max_client_conn",
                            "The clients of a PgBouncer fleet want more connections in a scenario than replicas × "
                            "max_client_conn: PgBouncer refuses the excess clients."),
+    "pooler-client-wait": ("warning", "poolers", "Pgpool-II client demand above num_init_children",
+                           "The clients of a Pgpool-II fleet want more connections in a scenario than replicas × "
+                           "num_init_children: each child serves one client, and the rest wait in Pgpool-II's queue "
+                           "(refused only with reserved_connections set, or once the listen queue is full)."),
 }
 
 # lint code -> (short, full): the table of docs/topology.md "Warnings", one line each
@@ -76,6 +82,9 @@ LINT_RULES: dict[str, tuple[str, str]] = {
     "pgbouncer-replicas": ("PgBouncer replicas multiply server pools",
                            "PgBouncer replicas > 1: each keeps its own server pools, so the database sees replicas × "
                            "the pool size."),
+    "pgpool-replicas": ("Pgpool-II replicas multiply cached connections",
+                        "Pgpool-II replicas > 1: each runs its own num_init_children children, each caching up to "
+                        "max_pool backend connections."),
     "session-mode": ("PgBouncer in session mode", "A PgBouncer in session mode does not multiplex clients."),
     "shared-instance": ("Environments share one instance",
                         "Several environments on one instance: a spike in one takes the others' connections."),
@@ -231,17 +240,18 @@ def _pooler_results(report: BudgetReport, pooler: PoolerBudget, gate: "Gate | No
     topology = report.topology
     results = []
     for scenario, result in pooler.scenarios.items():
-        if result.status != "over":
+        if result.status == "ok":
             continue
         clients = " + ".join(f"{c.source} {'unbounded' if c.unbounded_in(scenario) else c.demand[scenario]}" for c in pooler.clients)
-        text = (f"{topology.name}: pooler {pooler.pooler} refuses clients in {scenario}: client demand "
+        text = (f"{topology.name}: pooler {pooler.pooler} {pooler_breach(pooler)} in {scenario}: client demand "
                 f"{_demand(result.demand)} ({clients}) > {pooler.client_working}")
+        rule = "pooler-client-wait" if pooler.client_overflow == "wait" else "pooler-client-over"
         entry: dict[str, Any] = {
-            "ruleId": "pooler-client-over",
-            "level": "error",
+            "ruleId": rule,
+            "level": "error" if result.status == "over" else "warning",
             "message": {"text": text},
             "locations": [_location(topology.path, pooler.line, root)],
-            "partialFingerprints": _fingerprint("pooler-client-over", topology.path, topology.name, pooler.pooler, scenario),
+            "partialFingerprints": _fingerprint(rule, topology.path, topology.name, pooler.pooler, scenario),
             "properties": {"topology": topology.name, "pooler": pooler.pooler, "scenario": scenario,
                            "demand": result.demand, "clientCapacity": pooler.client_capacity},
         }

@@ -1,8 +1,9 @@
 """Validate the ``poolers`` section of a topology and how services are routed through poolers.
 
-:class:`PoolerRules` adds the pooler checks to the service ones: a PgBouncer or an RDS Proxy in
-front of one database, its settings, and its clients, each of which must really use that
-database through that endpoint and be routed through at most one pooler per environment.
+:class:`PoolerRules` adds the pooler checks to the service ones: a PgBouncer, an RDS Proxy or a
+Pgpool-II in front of one database, its settings (each kind has its own: :data:`KIND_KEYS`), and
+its clients, each of which must really use that database through that endpoint and be routed
+through at most one pooler per environment.
 """
 
 from __future__ import annotations
@@ -16,9 +17,21 @@ from planner.topology.services import ENDPOINTS, ServiceRules, resolve_database
 PGBOUNCER_KEYS = ("replicas", "pool_mode", "default_pool_size", "reserve_pool_size",
                   "max_db_connections", "pairs", "max_client_conn")
 RDS_PROXY_KEYS = ("max_connections_percent",)
-POOLER_KEYS = ("kind", "database", "clients", "endpoint", "environments", *PGBOUNCER_KEYS, *RDS_PROXY_KEYS, "from")
-POOLER_KINDS = ("pgbouncer", "rds-proxy")
+# Pgpool-II (spec v1.2): https://www.pgpool.net/docs/latest/en/html/runtime-config-connection.html
+PGPOOL_KEYS = ("replicas", "num_init_children", "max_pool")
+# kind -> (its own settings, how a message names it)
+KIND_KEYS: dict[str, tuple[tuple[str, ...], str]] = {
+    "pgbouncer": (PGBOUNCER_KEYS, "a PgBouncer"),
+    "rds-proxy": (RDS_PROXY_KEYS, "an RDS Proxy"),
+    "pgpool": (PGPOOL_KEYS, "a Pgpool-II"),
+}
+POOLER_KEYS = ("kind", "database", "clients", "endpoint", "environments",
+               *dict.fromkeys(k for keys, _ in KIND_KEYS.values() for k in keys), "from")
+POOLER_KINDS = tuple(KIND_KEYS)
 POOL_MODES = ("session", "transaction", "statement")
+# the least each whole-number setting may be
+MINIMUMS = {"replicas": 1, "default_pool_size": 1, "reserve_pool_size": 0, "max_db_connections": 0, "pairs": 1,
+            "max_client_conn": 1, "num_init_children": 1, "max_pool": 1}
 
 
 class PoolerRules(ServiceRules):
@@ -43,7 +56,7 @@ class PoolerRules(ServiceRules):
         self.check_keys(spec, path, POOLER_KEYS)
         kind = None
         if "kind" not in spec:
-            self.missing(f"{path}.kind", "add kind: pgbouncer or kind: rds-proxy")
+            self.missing(f"{path}.kind", "add kind: pgbouncer, kind: pgpool or kind: rds-proxy")
         else:
             kind = self.choice(spec["kind"], f"{path}.kind", POOLER_KINDS)
         if kind is not None:
@@ -64,9 +77,7 @@ class PoolerRules(ServiceRules):
         if "environments" in spec:
             options["environments"] = self.name_list(spec["environments"], f"{path}.environments",
                                                      env_names, "environment")
-        minimums = {"replicas": 1, "default_pool_size": 1, "reserve_pool_size": 0, "max_db_connections": 0,
-                    "pairs": 1, "max_client_conn": 1}
-        for key, minimum in minimums.items():
+        for key, minimum in MINIMUMS.items():
             if key in spec:
                 options[key] = self.integer(spec[key], f"{path}.{key}", minimum)
         if "pool_mode" in spec:
@@ -80,11 +91,12 @@ class PoolerRules(ServiceRules):
                       line=self.lines.get(path), **options)
 
     def check_kind_keys(self, spec: dict[str, Any], path: str, kind: str) -> None:
-        """Report settings that belong to the other kind of pooler."""
-        wrong, owner = (RDS_PROXY_KEYS, "an RDS Proxy") if kind == "pgbouncer" else (PGBOUNCER_KEYS, "a PgBouncer")
-        for key in wrong:
-            if key in spec:
-                self.add(f"{path}.{key}", f"{key} is {owner} setting, but this pooler is kind {kind}",
+        """Report settings that belong to another kind of pooler, naming the kinds that have them."""
+        own = KIND_KEYS[kind][0]
+        for key in spec:
+            owners = [name for other, (keys, name) in KIND_KEYS.items() if other != kind and key in keys]
+            if owners and key not in own:
+                self.add(f"{path}.{key}", f"{key} is {' or '.join(owners)} setting, but this pooler is kind {kind}",
                          f"remove {key}, or change the kind")
 
     def check_routes(self, databases: dict[str, Database | None], environments: dict[str, Environment],

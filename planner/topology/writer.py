@@ -127,6 +127,11 @@ def _pooler(pooler: Pooler) -> dict[str, Any]:
             out["endpoint"] = pooler.endpoint
         out["max_connections_percent"] = pooler.max_connections_percent
         return out
+    if pooler.kind == "pgpool":  # its settings are always written: they are the arithmetic
+        if pooler.endpoint != "writer":
+            out["endpoint"] = pooler.endpoint
+        out.update(replicas=pooler.replicas, num_init_children=pooler.num_init_children, max_pool=pooler.max_pool)
+        return out
     for key, default in _POOLER_DEFAULTS.items():
         value = getattr(pooler, key)
         if value != default or key in ("replicas", "default_pool_size", "max_client_conn"):

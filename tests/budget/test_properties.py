@@ -19,7 +19,7 @@ import jsonschema
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.budget import compute_budget, pgbouncer_server_connections
+from planner.budget import compute_budget, pgbouncer_server_connections, pgpool_server_connections
 from planner.catalog import load_catalog
 from planner.review.diff import diff_reports
 from planner.topology.writer import dump_topology
@@ -93,6 +93,11 @@ def topologies(draw: st.DrawFn) -> dict[str, Any]:
             "default_pool_size": draw(st.integers(1, 50)), "reserve_pool_size": draw(st.integers(0, 5)),
             "max_client_conn": draw(st.integers(10, 5000)),
         }}
+        if draw(st.booleans()):  # Pgpool-II instead: its own keys
+            doc["poolers"] = {"bouncer": {
+                "kind": "pgpool", "database": "main", "clients": long_running[:2], "replicas": draw(st.integers(1, 4)),
+                "num_init_children": draw(st.integers(1, 64)), "max_pool": draw(st.integers(1, 8)),
+            }}
     return doc
 
 
@@ -171,7 +176,7 @@ def test_pooler_puts_exactly_its_server_pool_on_the_database(doc: dict[str, Any]
     for pooler in topology.poolers.values():
         writer = report.instances[0]
         (source,) = [s for s in writer.demand_by_source if s.kind == "pooler" and s.source == pooler.name]
-        server = pgbouncer_server_connections(pooler)[0]
+        server = (pgpool_server_connections if pooler.kind == "pgpool" else pgbouncer_server_connections)(pooler)[0]
         assert all(v == server for v in source.demand.values())
         # and no client of the pooler reaches the database directly
         assert not {s.service for s in writer.demand_by_source} & set(pooler.clients)

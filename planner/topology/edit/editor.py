@@ -48,7 +48,7 @@ T = TypeVar("T")
 
 
 _POOLER_FIELDS = ("database", "endpoint", "replicas", "pool_mode", "default_pool_size", "reserve_pool_size",
-                  "max_db_connections", "pairs", "max_client_conn", "max_connections_percent")
+                  "max_db_connections", "pairs", "max_client_conn", "max_connections_percent", "num_init_children", "max_pool")
 
 
 class EditBug(RuntimeError):
@@ -379,7 +379,7 @@ class _Editor:
     def pooler(self, path: str, section: MutableMapping[str, Any], name: str, b: Pooler, a: Pooler) -> None:
         """Write the keys of one pooler that changed."""
         doc = self.doc
-        if b.kind != a.kind:  # PgBouncer and RDS Proxy have different keys
+        if b.kind != a.kind:  # PgBouncer, RDS Proxy and Pgpool-II have different keys
             doc.replace_entry(section, name, self.rendered["poolers"][name], path)
             return
         entry = self.entry(section, name, path)
