@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Callable, Iterator
 
-from planner.budget.demand import SourceDemand
+from planner.budget.concurrency import above_concurrency, concurrency, held_to_concurrency
+from planner.budget.demand import SourceDemand, resolve_database, service_demand, service_environments
 from planner.budget.instances import BudgetReport, Finding, InstanceBudget
-from planner.model import DEFAULT_MAX_CONNECTIONS_FORMULA, DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
+from planner.model import DEFAULT_MAX_CONNECTIONS_FORMULA, DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Service, Topology
 from planner.topology.services import POOL_DRIVERS, RANGE_DRIVERS
 
 Lint = Callable[[BudgetReport], Iterator[Finding]]
@@ -266,6 +267,53 @@ def pool_below_threads(report: BudgetReport) -> Iterator[Finding]:
         )
 
 
+def _peak_scenario(service: Service) -> str:
+    """Return the scenario to quote a service's largest pool demand in: peak, else where it counts."""
+    return next(s for s in ("peak", "rollout", "steady") if service.counts_in(s))
+
+
+def _service_total(topology: Topology, service: Service, scenario: str) -> int:
+    """Return what ``service`` opens in ``scenario`` over every environment it runs in (the demand arithmetic)."""
+    total = 0
+    for env in service_environments(topology, service):
+        database = resolve_database(topology, service, env)
+        if database is not None:
+            total += service_demand(service, env, topology.environments[env].scale, database).demand[scenario]
+    return total
+
+
+def pool_above_concurrency(report: BudgetReport) -> Iterator[Finding]:
+    """A pool larger than the concurrency that can use it: counted at its size, and held to it for free.
+
+    For thread-per-request drivers only (:mod:`planner.budget.concurrency`): a process serves at most
+    ``threads`` requests at once, each holding one connection.
+    """
+    topology = report.topology
+    for service in topology.services.values():
+        if not above_concurrency(service):
+            continue
+        pool, held = service.pool, concurrency(service)
+        assert pool is not None and held is not None
+        capped = held_to_concurrency(service)
+        assert capped.pool is not None
+        scenario = _peak_scenario(service)
+        now, then = _service_total(topology, service, scenario), _service_total(topology, capped, scenario)
+        parts = f" (size {pool.size} + max_overflow {pool.max_overflow})" if pool.max_overflow else ""
+        if service.shape == "lambda":
+            users, unit = f"the {held} request a Lambda execution environment serves at once", "execution environment"
+        else:
+            written = f"services.{service.name}.threads" in topology.lines or f"services.{service.name}.threads" in topology.provenance
+            users = f"the {held} thread{'s' if held != 1 else ''} that can use it" + ("" if written else " (threads not written: 1 by default)")
+            unit = "process"
+        yield _finding(
+            topology, "pool-above-concurrency", f"services.{service.name}.pool",
+            f"{pool.driver} pool of {pool.worst} per {unit}{parts} is above {users}: counted at {pool.worst}, what a leak or "
+            f"a background thread can reach; held to its concurrency (size {capped.pool.size} + max_overflow "
+            f"{capped.pool.max_overflow}), {service.name} could open {then:,} {'at' if scenario == 'peak' else 'in'} {scenario}, not {now:,} "
+            "(planner recommend offers it at no cost)",
+        )
+
+
 DJANGO_POOL_SIZE = int(str(POOL_DRIVERS["django-pool"][0]))  # psycopg_pool's default min_size, Django's pool
 
 
@@ -338,6 +386,7 @@ LINTS: tuple[Lint, ...] = (
     parameter_overrides,
     surge_as_count,
     pool_below_threads,
+    pool_above_concurrency,
     django_pool_unknown,
     pool_held_at_max,
     deployment_warnings,

@@ -100,6 +100,9 @@ LINT_RULES: dict[str, tuple[str, str]] = {
     "pool-below-threads": ("Pool smaller than the threads sharing it",
                            "A per-process pool smaller than the threads that share it: threads queue for connections "
                            "and time out."),
+    "pool-above-concurrency": ("Pool larger than the concurrency that can use it",
+                               "A thread-per-request pool whose size + max_overflow is above the threads of its process: "
+                               "counted at its size; held to its threads it would open less, at no cost."),
     "django-pool-unknown": ("Django pooling cannot be vouched for",
                             "Whether Django's OPTIONS['pool'] (5.1+) is on is not in the topology; with it each "
                             "process opens 4 connections, whatever its threads."),
