@@ -21,7 +21,7 @@ EMIT_KINDS: dict[str, tuple[str, ...]] = {
     "pgbouncer": ("pgbouncer", "pool-everything", "resize+pgbouncer", "resize+pool-everything"),
     "proxy": ("rds-proxy", "proxy-percent", "pool-everything", "resize+rds-proxy", "resize+pool-everything"),
     "parameters": ("parameter",),
-    "pools": ("shrink-pools", "resize+shrink-pools"),
+    "pools": ("pools-to-concurrency", "shrink-pools", "resize+shrink-pools"),
 }
 
 

@@ -1,5 +1,10 @@
-"""The levers inside the topology: pool caps, Lambda reserved concurrency, autoscaling maxima,
-processes per replica, an Aurora Serverless v2 capacity range.
+"""The levers inside the topology: pools held to their concurrency, pool caps, Lambda reserved
+concurrency, autoscaling maxima, processes per replica, an Aurora Serverless v2 capacity range.
+
+**Pools held to their concurrency** come first, at no cost: a thread-per-request pool larger than the
+threads of its process (:mod:`planner.budget.concurrency`) is lowered to them (``max_overflow`` first,
+then ``size``). Requests lose nothing: a process never had more requests than threads holding a
+connection at once.
 
 Each lever is a small optimisation, stated, and proven by the same arithmetic as ``check``
 (:func:`planner.advice.options.evaluate`): a value is feasible when every instance and pooler of
@@ -21,7 +26,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from planner.advice.options import NO_PRICE_CHANGE, Option, Outcome, budget_for, evaluate, outcome_of, with_database
 from planner.budget import BudgetReport
-from planner.budget.demand import LAMBDA_ACCOUNT_CONCURRENCY, resolve_database, service_environments
+from planner.budget.concurrency import above_concurrency, concurrency, held_to_concurrency
+from planner.budget.demand import LAMBDA_ACCOUNT_CONCURRENCY, all_service_demands, resolve_database, service_environments
 from planner.model import SERVERLESS_CLASS, Pool, Service, Topology
 
 if TYPE_CHECKING:
@@ -72,6 +78,64 @@ def _capped(service: Service, cap: int) -> Service:
     driver = pool.driver if pool.driver not in ("unbounded", "per-thread") else "custom"
     minimum = None if pool.min_size is None else min(pool.min_size, cap)  # a growing pool keeps its floor, capped
     return replace(service, pool=Pool(driver, steady, cap - steady, minimum))
+
+
+HELD_KIND = "pools-to-concurrency"
+
+
+def _pool_text(pool: Pool) -> str:
+    return f"size {pool.size} + max_overflow {pool.max_overflow}" if pool.max_overflow else f"size {pool.size}"
+
+
+def held_demand(topology: Topology, database: str, names: set[str]) -> dict[str, int]:
+    """Return what the services ``names`` open on ``database`` per scenario, over their environments."""
+    totals = {"steady": 0, "peak": 0, "rollout": 0}
+    for source in all_service_demands(topology, database):
+        if source.service in names:
+            for scenario in totals:
+                totals[scenario] += source.demand[scenario]
+    return totals
+
+
+def concurrency_caps_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
+                            before: Outcome) -> Iterator[Option]:  # fmt: skip
+    """Yield every pool of ``database`` above its concurrency held to it: no cost, and no request loses anything.
+
+    ``recommend`` offers it before anything else; when it is not enough on its own, the other options
+    are computed on top of it.
+    """
+    services = [s for s in _pooled(topology, database) if above_concurrency(s)]
+    if not services:
+        return
+    held = {s.name: held_to_concurrency(s) for s in services}
+    changed = replace(topology, services={**topology.services, **held})
+    was, now = held_demand(topology, database, set(held)), held_demand(changed, database, set(held))
+    saved = {scenario: was[scenario] - now[scenario] for scenario in was}
+    parts = []
+    for service in services:
+        old, new = service.pool, held[service.name].pool
+        assert old is not None and new is not None
+        unit = "Lambda execution environment" if service.shape == "lambda" else "process"
+        parts.append(f"{service.name} {old.worst} → {new.worst} per {unit} ({_pool_text(old)} → {_pool_text(new)})")
+    title = (f"hold each pool to the concurrency that can use it: {', '.join(parts)}; saves {saved['peak']:,} connections "
+             f"at peak ({was['peak']:,} → {now['peak']:,}), at no cost")
+    requires = [
+        "requests lose nothing: a process never has more requests holding a connection than its threads; a background "
+        "thread or a request that holds two connections waits for one instead (the pool's timeout then says so)",
+    ]
+    unwritten = [s.name for s in services if s.shape == "long-running" and f"services.{s.name}.threads" not in topology.lines
+                 and f"services.{s.name}.threads" not in topology.provenance]
+    if unwritten:
+        requires.append(f"{', '.join(unwritten)}: threads is not written, so 1 is assumed; if a process serves more requests "
+                        "at once, write threads first and run recommend again")
+    if any(s.shape == "lambda" for s in services):
+        requires.append("a Lambda execution environment serves one invocation at a time: one connection each")
+    yield evaluate(
+        HELD_KIND, database, title, before, changed, catalog, requires=tuple(requires), monthly_cost_delta=0.0,
+        cost_note=NO_PRICE_CHANGE, effort=1,
+        details={"pools": {n: s.pool.worst for n, s in held.items() if s.pool is not None},
+                 "concurrency": {s.name: concurrency(s) for s in services}, "saved": saved},
+    )
 
 
 def pool_caps_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
@@ -222,4 +286,5 @@ def serverless_option(topology: Topology, catalog: "Catalog | None", database: s
             return
 
 
-__all__ = ["autoscaling_max_option", "lambda_concurrency_option", "pool_caps_option", "processes_option", "serverless_option"]
+__all__ = ["HELD_KIND", "autoscaling_max_option", "concurrency_caps_option", "held_demand", "lambda_concurrency_option",
+           "pool_caps_option", "processes_option", "serverless_option"]

@@ -1,8 +1,10 @@
 """``planner recommend``: every option for each database that warns or is over, ranked.
 
-Options that fit first; then by monthly cost in $50 steps (unknown last); then by effort. When no
-option fits on today's class, the options worth combining with a bigger class are tried on the
-classes above it (:func:`resized_options`).
+First, pools held to the concurrency that can use them (:func:`~planner.advice.levers.concurrency_caps_option`):
+no cost, nothing lost. When that fits it is option 1; when it does not fit on its own, every other
+option is computed on top of it (and says so). Then options that fit; by monthly cost in $50 steps
+(unknown last); then by effort. When no option fits on today's class, the options worth combining
+with a bigger class are tried on the classes above it (:func:`resized_options`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from planner.budget import (
     BudgetReport,
+    budget_report,
     compute_budget,
     max_connections_for,
 )
@@ -34,7 +37,9 @@ from planner.advice.generators import (
     resize_options,
 )
 from planner.advice.levers import (
+    HELD_KIND,
     autoscaling_max_option,
+    concurrency_caps_option,
     lambda_concurrency_option,
     pool_caps_option,
     processes_option,
@@ -57,7 +62,7 @@ Generator = Callable[[Topology, Any, str, BudgetReport, Outcome], Iterator[Optio
 
 
 GENERATORS: tuple[Generator, ...] = (
-    client_limit_option, parameter_option, pool_caps_option, lambda_concurrency_option, autoscaling_max_option,
+    concurrency_caps_option, client_limit_option, parameter_option, pool_caps_option, lambda_concurrency_option, autoscaling_max_option,
     processes_option, serverless_option, pgbouncer_option, rds_proxy_option, pool_everything_option,
 )
 
@@ -143,6 +148,54 @@ def _rank_key(option: Option) -> tuple[Any, ...]:
     return (not option.fits, bucket, option.limits_applications, option.effort, math.inf if cost is None else cost, option.title)
 
 
+def _options(topology: Topology, catalog: "Catalog", database: str, report: BudgetReport,
+             before: Outcome) -> tuple[list[Option], tuple[str, ...]]:
+    """Return the options that fit ``database``, ranked, and a note for each that does not fit on its own."""
+    options: list[Option] = []
+    for generate in GENERATORS:
+        options.extend(generate(topology, catalog, database, report, before))
+    if topology.databases[database].engine in RDS_ENGINES:
+        options.extend(resize_options(topology, catalog, database, before))
+        fit_kinds = {o.kind for o in options if o.fits}
+        if not any(o.fits for o in options):
+            options.extend(resized_options(topology, catalog, database, before, fit_kinds))
+    fitting = sorted((o for o in options if o.fits), key=_rank_key)
+    # the pools held to their concurrency have their own note (recommend)
+    notes = tuple(f"{o.title}: does not fit on its own ({o.after.status})" for o in options if not o.fits and o.kind != HELD_KIND)
+    return fitting, notes
+
+
+def _after_holding(option: Option, held: Option, before: Outcome) -> Option:
+    """Return ``option`` computed on top of the pools held to their concurrency, as one option (it includes them)."""
+    return replace(
+        option,
+        title=f"hold each pool to its concurrency ({', '.join(f'{n} → {c}' for n, c in held.details['pools'].items())}), "
+              f"then {option.title}",
+        before=before,
+        requires=held.requires + option.requires,
+        details={**option.details, "held_to_concurrency": dict(held.details["pools"]),
+                 "pools": {**held.details["pools"], **option.details.get("pools", {})}},
+    )
+
+
+# a pool field the held option changes -> the keys a topology writes it under
+_POOL_KEYS = {"size": ("size", "max_size"), "max_overflow": ("max_overflow",), "min_size": ("min_size",)}
+
+
+def _read_from_deployment(topology: Topology, held: Option) -> list[str]:
+    """Return the pool values ``held`` changes that ``topology`` reads from the deployment (``--apply-to-topology``
+    does not write them: they are changed in the manifest)."""
+    found = []
+    for name, service in held.topology.services.items():
+        old, new = topology.services[name].pool, service.pool
+        if old is None or new is None or old == new:
+            continue
+        for field, keys in _POOL_KEYS.items():
+            if getattr(old, field) != getattr(new, field):
+                found += [path for key in keys if (path := f"services.{name}.pool.{key}") in topology.provenance]
+    return found
+
+
 def recommend(topology: Topology, catalog: "Catalog", report: BudgetReport | None = None) -> list[Recommendation]:
     """Return ranked options for every database whose instances or poolers warn or are over."""
     report = report or compute_budget(topology, catalog)
@@ -151,16 +204,26 @@ def recommend(topology: Topology, catalog: "Catalog", report: BudgetReport | Non
         before = outcome_of(report, database)
         if before.status == "ok":
             continue
-        options: list[Option] = []
-        for generate in GENERATORS:
-            options.extend(generate(topology, catalog, database, report, before))
-        if topology.databases[database].engine in RDS_ENGINES:
-            options.extend(resize_options(topology, catalog, database, before))
-            fit_kinds = {o.kind for o in options if o.fits}
-            if not any(o.fits for o in options):
-                options.extend(resized_options(topology, catalog, database, before, fit_kinds))
-        fitting = sorted((o for o in options if o.fits), key=_rank_key)
-        notes = tuple(f"{o.title}: does not fit on its own ({o.after.status})" for o in options if not o.fits)
+        held = next(concurrency_caps_option(topology, catalog, database, report, before), None)
+        sourced = [] if held is None else _read_from_deployment(topology, held)
+        if held is None or held.fits or sourced:
+            fitting, notes = _options(topology, catalog, database, report, before)
+            if held is not None and held.fits:  # free, and nothing lost: before anything else
+                fitting = [held, *(o for o in fitting if o.kind != HELD_KIND)]
+            elif held is not None:
+                # the pools are the deployment's: the options below stay applicable without them, and say what to change
+                demand_after = "unbounded" if held.after.worst_demand is None else f"{held.after.worst_demand:,}"
+                notes = (f"{held.title}: not enough on its own ({held.after.worst_scenario} demand {demand_after} vs alarm at "
+                         f"{held.after.alarm_at:,}); {', '.join(sourced)} {'is' if len(sourced) == 1 else 'are'} read from "
+                         "the deployment: change them there, then run recommend again",) + notes
+        else:
+            # not enough on its own: every option starts from it, so none pays for connections no request uses
+            on_top = budget_report(held.topology, catalog)
+            fitting, notes = _options(held.topology, catalog, database, on_top, outcome_of(on_top, database))
+            fitting = [_after_holding(o, held, before) for o in fitting]
+            demand_after = "unbounded" if held.after.worst_demand is None else f"{held.after.worst_demand:,}"
+            notes = (f"{held.title}: not enough on its own ({held.after.worst_scenario} demand {demand_after} vs alarm at "
+                     f"{held.after.alarm_at:,}), so every option below starts from it",) + notes
         demand = "unbounded" if before.worst_demand is None else str(before.worst_demand)
         problem = f"{database} is {before.status}: {before.worst_scenario} demand {demand} vs alarm at {before.alarm_at}, usable {before.usable}"
         out.append(Recommendation(database, problem, tuple(fitting), notes))

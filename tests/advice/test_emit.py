@@ -18,13 +18,14 @@ from ..conftest import require_program
 from ..pgserver import PostgresServer, free_port, start_pgbouncer, start_postgres, wait_for_port
 
 MAX_CONNECTIONS = 20
-# 10 replicas × 4 processes × 5 = 200 connections wanted, 17 usable: PgBouncer must fit it.
+# 10 replicas × 4 processes × 5 = 200 connections wanted, 17 usable: PgBouncer must fit it. Five threads
+# per process use the pool of 5 (a pool above its threads would first be held to them: pool-above-concurrency).
 TOPOLOGY = f"""
 version: 1
 databases:
   main: {{engine: self-managed, engine_version: "15", parameters: {{max_connections: {MAX_CONNECTIONS}}}}}
 services:
-  web: {{replicas: 10, max_surge: 0, processes: 4, pool: {{size: 5}}}}
+  web: {{replicas: 10, max_surge: 0, processes: 4, threads: 5, pool: {{size: 5}}}}
 """
 
 
