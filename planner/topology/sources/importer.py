@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 # The top-level keys in the order a topology writes them: new sections go where a reader expects them.
 ORDER = ("version", "name", "sources", "databases", "environments", "services", "poolers")
 FILLER = "VALUE"  # what import writes where the user must write a value; check refuses it
+DECLARES_POOLERS = ("terraform", "kubernetes")  # the kinds whose names("pooler") are poolers, not any workload
 POSTGRES_IMAGES = re.compile(r"postgres(ql)?|postgis|timescaledb(-ha)?|pgvector")
 NO_EVIDENCE = ("nothing shows it connects to PostgreSQL (no PostgreSQL URL or variable, no depends_on on the database "
                "or a pooler, no recognised framework): add it by hand if it does")
@@ -127,14 +128,21 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
     databases = _databases(source)
     workloads = _workloads(source, set(databases) | {u.ref for u in unplanned}, imported.notes)
     poolers = [ref for ref, found in workloads.items() if _pooler_container(found) is not None]
-    targets = set(databases) | set(poolers) | set(source.names("pooler") if kind == "terraform" else [])
+    # readers that know a pooler by its kind (an aws_db_proxy, a CloudNativePG Pooler) list them; a Compose
+    # service could be anything, so there the image says which are poolers
+    declared = source.names("pooler") if kind in DECLARES_POOLERS else []
+    targets = set(databases) | set(poolers) | set(declared)
     hosts = source.hosts()
     imported.entries = [_entry(source, ref, "database", "databases", imported.notes) for ref in databases]
     services = [entry for ref, found in workloads.items() if ref not in poolers
                 for entry in [_service(ref, found, hosts, targets, imported.notes)] if entry is not None]
     imported.entries += services
-    imported.entries += [_entry(source, ref, "pooler", "poolers", imported.notes)
-                         for ref in (source.names("pooler") if kind == "terraform" else [])]
+    for ref in declared:
+        entry = _entry(source, ref, "pooler", "poolers", imported.notes)
+        entry.clients_of = [s.ref for s in services if s.target == ref]
+        if entry.clients_of:
+            entry.placeholders.pop("clients", None)
+        imported.entries.append(entry)
     imported.entries += [_pooler(ref, workloads[ref], hosts, set(databases), services) for ref in poolers]
     return imported
 
@@ -182,7 +190,7 @@ def _entry(source: Source, ref: str, role: Role, section: str, notes: list[str])
     entry.placeholders = {key: f"{value.origin.what} {value.reason}" for key, value in found.facts.items()
                           if isinstance(value, Unknown)}
     if role == "pooler":
-        entry.placeholders.setdefault("clients", "list the services that connect through it")
+        entry.placeholders.setdefault("clients", "no service's environment names it: list the services that connect through it")
     notes.extend(found.notes)
     return entry
 

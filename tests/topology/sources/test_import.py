@@ -249,7 +249,7 @@ services:
     database: main
     pool: VALUE
 poolers:
-  main:  # write each VALUE: clients: list the services that connect through it
+  main:  # write each VALUE: clients: no service's environment names it: list the services that connect through it
     from: aws_db_proxy.main
     clients: [VALUE]
 """
@@ -508,3 +508,18 @@ def test_help_shows_examples() -> None:
     assert "planner import terraform plan.json -o shop.yaml" in out
     code, out, _ = run_cli(["import", "--help"])
     assert all(command in out for command in ("rds", "kubernetes", "terraform", "compose"))
+
+
+def test_a_cloudnativepg_pooler_is_imported_with_the_services_that_reach_it() -> None:
+    shutil.copytree(FIXTURES / "kubernetes" / "cnpg", "cluster")
+    Path("cluster/cluster-example-full.yaml").unlink()  # one database: the pooler's
+    Path("cluster/app.yaml").write_text(DEPLOYMENT.format(name="app", containers=container(
+        "app", ["gunicorn", "-w", "2", "app:app"], DATABASE_URL="postgresql+psycopg://app@pooler-example-rw:5432/app")))
+    _, notes = imported("kubernetes", "cluster", "-o", "k.yaml")
+    text = Path("k.yaml").read_text()
+    assert "poolers:\n  pooler-example-rw:\n    from: Pooler/pooler-example-rw\n    database: cluster-example\n    clients: [app]\n" in text
+    assert "databases:\n  cluster-example:\n    from: Cluster/cluster-example\n" in text
+    assert checked("k.yaml") in (0, 1)
+    topology = load_topology("k.yaml")
+    pooler = topology.poolers["pooler-example-rw"]
+    assert (pooler.kind, pooler.database, pooler.clients) == ("pgbouncer", "cluster-example", ("app",))

@@ -22,7 +22,8 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Callable
 
-UNKNOWN_MARK = "\x00"  # surrounds the name of a variable whose value planner cannot know: "\x00DB_POOL\x00"
+from planner.topology.sources.base import UNKNOWN_MARK  # surrounds a variable planner cannot know: "\x00DB_POOL\x00"
+
 SHELLS = {"sh", "bash", "ash", "dash", "zsh", "ksh"}
 PYTHONS = re.compile(r"python(?:[0-9](?:\.[0-9]+)?)?")
 # Programs that start the next one and add nothing planner needs, with how many words they take
