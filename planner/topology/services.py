@@ -25,6 +25,9 @@ REQUIRED = "required"  # the library's default is unknowable from a topology: th
 # docs/topology.md); size "threads" = the service's threads, None = unbounded.
 POOL_DRIVERS: dict[str, tuple[int | None | str, int]] = {
     "sqlalchemy": (5, 10),
+    # SQLAlchemy's async engine (AsyncAdaptedQueuePool, same defaults) under an event loop: its tasks share
+    # the pool, so a pool above the process's threads is its design, not an excess (no pool-above-concurrency)
+    "sqlalchemy-async": (5, 10),
     "django": (THREADS, 0),
     # Django 5.1+ with OPTIONS {"pool": True}: a psycopg_pool ConnectionPool() with its defaults
     # (min_size 4, max_size = min_size) per process and alias, shared by the process's threads.

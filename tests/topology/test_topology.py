@@ -357,6 +357,8 @@ def test_pool_drivers_table_is_the_spec() -> None:
         "unbounded": (None, 0),
         # extensions (issue 12): Django 5.1+'s pool, and two Go pools whose size must be written
         "django-pool": (4, 0), "pgxpool": ("required", 0), "database-sql": ("required", 0),
+        # extension (issue 18): SQLAlchemy's async engine under an event loop, read from the deployment
+        "sqlalchemy-async": (5, 10),
     }
 
 

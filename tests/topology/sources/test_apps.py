@@ -300,3 +300,16 @@ def test_the_container_that_shows_postgres_use_is_chosen() -> None:
 def test_an_unknown_marker_is_never_read_as_a_number() -> None:
     reading = read_container("compose/app", app(("gunicorn", "-w", mark_unknown("W"), "app")))
     assert isinstance(reading.values["processes"], Unknown)
+
+
+@pytest.mark.parametrize("container, driver", [
+    (app(("uvicorn", "main:app"), DATABASE_URL="postgresql+psycopg2://db/x"), "sqlalchemy-async"),  # an event loop
+    (app(("gunicorn", "-k", "uvicorn.workers.UvicornWorker", "main:app"), DATABASE_URL="postgresql+psycopg2://db/x"),
+     "sqlalchemy-async"),
+    (app(("python", "worker.py"), DATABASE_URL="postgresql+asyncpg://db/x"), "sqlalchemy-async"),
+    (app(("gunicorn", "main:app"), DATABASE_URL="postgresql+psycopg2://db/x"), "sqlalchemy"),  # a thread per request
+])
+def test_sqlalchemy_under_an_event_loop_is_its_async_engine(container: Container, driver: str) -> None:
+    reading = read_container("compose/app", container)
+    assert reading.values["pool.driver"].value == driver
+    assert (reading.get("pool.size").value, reading.get("pool.max_overflow").value) == (5, 10)  # type: ignore[union-attr]

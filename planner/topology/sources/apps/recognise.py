@@ -37,6 +37,7 @@ POOL_SIZE = "pool.size"
 POOL_OVERFLOW = "pool.max_overflow"
 _RANGE = re.compile(r"\s*([0-9]+)\s*[:,]\s*([0-9]+)\s*")
 _GREEN_WORKERS = re.compile(r"(?:gevent|eventlet)", re.I)  # gunicorn -k gevent: each worker serves worker_connections at once
+_ASYNC_DIALECT = re.compile(r"postgres(?:ql)?\+(?:asyncpg|psycopg_async|aiopg)://")
 _ASYNC_WORKERS = re.compile(r"uvicorn|aiohttp|tornado|asgi", re.I)  # an event loop per worker
 
 
@@ -326,10 +327,13 @@ class _Reader:
             if evidence is None:
                 continue
             self.reading.framework = framework
-            if framework.driver != "custom":
-                self.reading.values[POOL_DRIVER] = Fact(framework.driver, evidence)
+            driver = framework.driver
+            if driver == "sqlalchemy" and (self.reading.asynchronous or self._async_dialect()):
+                driver = "sqlalchemy-async"  # an event loop's tasks share the pool: not one connection per thread
+            if driver != "custom":
+                self.reading.values[POOL_DRIVER] = Fact(driver, evidence)
             self.pool_number(framework, framework.size, POOL_SIZE)
-            if framework.driver in ("sqlalchemy",):
+            if framework.driver == "sqlalchemy":
                 self.pool_number(framework, framework.max_overflow, POOL_OVERFLOW)
             return
 
@@ -352,6 +356,10 @@ class _Reader:
                 return Origin(self.command_origin.what, self.command_origin.file, self.command_origin.line,
                               f"runs {' '.join(call.words[:3])} ({framework.name})")
         return None
+
+    def _async_dialect(self) -> bool:
+        """Return whether a database URL names one of SQLAlchemy's asyncio drivers (``postgresql+asyncpg://``)."""
+        return any(isinstance(v, Fact) and _ASYNC_DIALECT.match(str(v.value)) for v in self.container.env.values())
 
     def pool_number(self, framework: Framework, number: Number, key: str) -> None:
         """Read one pool number: a database URL's query, then its variables, then its default."""
