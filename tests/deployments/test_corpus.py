@@ -135,6 +135,7 @@ def test_import_then_check_gives_the_hand_worked_demand(
             got = {s: poolers[pooler]["scenarios"][s]["client_demand"] for s in SCENARIOS}
             assert got == want["client_demand"], f"pooler {pooler}: client demand"
 
-    warnings = "\n".join(result.get("warnings", []))
+    # each warning's message, and its code (warning_details: pool-above-concurrency, deployment, ...)
+    warnings = "\n".join([*result.get("warnings", []), *(w["code"] for w in result.get("warning_details", []))])
     for needle in case.get("warnings_must_name", []):
         assert needle in warnings, f"no warning names {needle}"
