@@ -120,12 +120,21 @@ class PoolerBudget:
 
 @dataclass(frozen=True)
 class Finding:
-    """A warning about a trap in the topology, with where it points."""
+    """A warning about a trap in the topology, with where it points.
+
+    ``message`` stands alone. A lint that can fire for many services of one topology also says what
+    they share (``cause``: the trap and its fix) apart from what is one service's own (``subject``,
+    ``detail``: its numbers), so that :func:`planner.budget.grouping.grouped` can print one line for
+    the cause listing them (issue 18 item 8).
+    """
 
     code: str
     message: str
     key_path: str
     line: int | None = None
+    subject: str | None = None
+    cause: str | None = None
+    detail: str | None = None
 
     def __str__(self) -> str:
         return f"{self.key_path}: {self.message}"

@@ -23,8 +23,10 @@ PRODUCTION_NAMES = ("prod", "production", "live", "prd")
 PROXY_NEAR_FULL_PERCENT = 90
 
 
-def _finding(topology: Topology, code: str, key_path: str, message: str) -> Finding:
-    return Finding(code, message, key_path, topology.line_of(key_path))
+def _finding(topology: Topology, code: str, key_path: str, message: str, *, subject: str | None = None,
+             cause: str | None = None, detail: str | None = None) -> Finding:
+    """Return a finding at ``key_path``; ``subject``/``cause``/``detail`` let many print as one line."""
+    return Finding(code, message, key_path, topology.line_of(key_path), subject, cause, detail)
 
 
 def _writers(report: BudgetReport) -> list[InstanceBudget]:
@@ -39,6 +41,7 @@ def lambda_without_reserved_concurrency(report: BudgetReport) -> Iterator[Findin
                 report.topology, "lambda-unreserved", f"services.{service.name}.lambda",
                 "no reserved concurrency: assuming the account default of 1000 concurrent executions, "
                 "each with its own connections; set lambda.concurrency (reserved concurrency) or put it behind RDS Proxy",
+                subject=service.name,
             )
 
 
@@ -50,6 +53,7 @@ def unbounded_pools(report: BudgetReport) -> Iterator[Finding]:
                 report.topology, "unbounded-pool", f"services.{service.name}.pool",
                 "unbounded pool: demand has no upper limit (e.g. Go database/sql without SetMaxOpenConns, "
                 "SQLAlchemy max_overflow -1); set a pool size",
+                subject=service.name,
             )
 
 
@@ -90,6 +94,9 @@ def pgbouncer_replicas(report: BudgetReport) -> Iterator[Finding]:
                 report.topology, "pgbouncer-replicas", f"poolers.{pooler.pooler}.replicas",
                 f"each of {spec.replicas} PgBouncer replicas keeps its own server pools: {pooler.server_working} "
                 "server connections; size default_pool_size per replica, or set max_db_connections",
+                subject=pooler.pooler, detail=f"{spec.replicas} replicas, {pooler.server_working} server connections",
+                cause="each PgBouncer replica keeps its own server pools; size default_pool_size per replica, or set "
+                "max_db_connections",
             )
 
 
@@ -103,6 +110,9 @@ def pgpool_replicas(report: BudgetReport) -> Iterator[Finding]:
                 f"each of {spec.replicas} Pgpool-II replicas runs its own {spec.num_init_children} children, each caching up "
                 f"to {spec.max_pool} backend connections: {pooler.server_working} server connections; size "
                 "num_init_children and max_pool per replica",
+                subject=pooler.pooler, detail=f"{spec.replicas} replicas, {pooler.server_working} server connections",
+                cause="each Pgpool-II replica runs its own children, each caching its own backend connections; size "
+                "num_init_children and max_pool per replica",
             )
 
 
@@ -114,6 +124,7 @@ def session_mode(report: BudgetReport) -> Iterator[Finding]:
                 report.topology, "session-mode", f"poolers.{pooler.name}.pool_mode",
                 "session mode gives each client a server connection for its whole session: clients beyond the "
                 "server pool wait; use transaction mode if the clients allow it",
+                subject=pooler.name,
             )
 
 
@@ -191,10 +202,12 @@ def estimated_numbers(report: BudgetReport) -> Iterator[Finding]:
         seen.add(key)
         memory = instance.max_connections.memory
         rule = f" ({memory.note})" if memory and memory.note else ""
+        estimate = f"max_connections {instance.max_connections.value} on {instance.instance_class} is an {instance.max_connections.estimate_text()}"
         yield _finding(
             report.topology, "estimated", f"databases.{instance.database}.instance_class",
-            f"max_connections {instance.max_connections.value} on {instance.instance_class} is an {instance.max_connections.estimate_text()}: "
-            f"DBInstanceClassMemory estimated{rule}; run SHOW max_connections on the instance and pass it with --observations",
+            f"{estimate}: DBInstanceClassMemory estimated{rule}; run SHOW max_connections on the instance and pass it with --observations",
+            subject=instance.database, detail=f"{estimate}{rule}",
+            cause="DBInstanceClassMemory estimated; run SHOW max_connections on each instance and pass it with --observations",
         )
 
 
@@ -232,6 +245,10 @@ def surge_as_count(report: BudgetReport) -> Iterator[Finding]:
             f"{fleet + count} replicas at once; did you mean \"{count}%\"? (ceil({fleet} × {count}%) = {as_percent} "
             f"extra replica{'s' if as_percent != 1 else ''}); write max_surge: \"{count}%\", or keep {count} if the "
             "deploy really starts that many",
+            subject=service.name,
+            detail=f"max_surge {count} on {fleet} replicas: {fleet + count} at once, \"{count}%\" would add {as_percent}",
+            cause="an integer max_surge is a number of replicas, not a percentage; write it as a percentage "
+            "(max_surge: \"25%\"), or keep the number if the deploy really starts that many",
         )
 
 
@@ -264,6 +281,12 @@ def pool_below_threads(report: BudgetReport) -> Iterator[Finding]:
             f"{waiting} thread{'s' if waiting != 1 else ''} per process wait for a connection "
             f"({SHARED_POOL_ERRORS[pool.driver]}); the budget counts the {pool.worst} the pool opens. Raise the pool to "
             f"{service.threads} (Rails: pool: <%= ENV[\"RAILS_MAX_THREADS\"] %>) if the database holds it, or run fewer threads",
+            subject=service.name,
+            detail=f"{pool.driver} pool of {pool.worst} shared by {service.threads} threads, {waiting} wait "
+            f"({SHARED_POOL_ERRORS[pool.driver]})",
+            cause="threads beyond a per-process pool wait for a connection, and the budget counts what the pool opens; "
+            "raise each pool to its threads (Rails: pool: <%= ENV[\"RAILS_MAX_THREADS\"] %>) if the database holds "
+            "them, or run fewer threads",
         )
 
 
@@ -311,6 +334,11 @@ def pool_above_concurrency(report: BudgetReport) -> Iterator[Finding]:
             f"a background thread can reach; held to its concurrency (size {capped.pool.size} + max_overflow "
             f"{capped.pool.max_overflow}), {service.name} could open {then:,} {'at' if scenario == 'peak' else 'in'} {scenario}, not {now:,} "
             "(planner recommend offers it at no cost)",
+            subject=service.name,
+            detail=f"{pool.driver} pool of {pool.worst} per {unit}, concurrency {held}: {now:,} → {then:,} "
+            f"{'at' if scenario == 'peak' else 'in'} {scenario}",
+            cause="each pool is above the concurrency that can use it and is counted at its size (what a leak or a "
+            "background thread can reach); held to its concurrency it opens less, at no cost, which planner recommend offers",
         )
 
 
@@ -337,6 +365,9 @@ def django_pool_unknown(report: BudgetReport) -> Iterator[Finding]:
                 f"django pool of {pool.worst} per process, but Django without OPTIONS pool opens one connection per "
                 f"thread ({per_process}) and has no pool size: if {pool.worst} is OPTIONS pool max_size (Django 5.1+), "
                 f"write pool: {{driver: django-pool, max_size: {pool.worst}}}; otherwise remove the size",
+                subject=service.name, detail=f"django pool of {pool.worst}, {per_process} thread{'s' if per_process != 1 else ''}",
+                cause="Django without OPTIONS pool opens one connection per thread and has no pool size: if the size is "
+                "OPTIONS pool max_size (Django 5.1+), write pool: {driver: django-pool, max_size: N}; otherwise remove it",
             )
         elif per_process < DJANGO_POOL_SIZE:
             processes = service.replicas_max * service.processes if service.shape == "long-running" else None
@@ -347,6 +378,10 @@ def django_pool_unknown(report: BudgetReport) -> Iterator[Finding]:
                 f"the django preset counts one connection per thread ({per_process} per process); with OPTIONS "
                 f"{{\"pool\": True}} (Django 5.1+) each process opens a psycopg_pool of {DJANGO_POOL_SIZE} whatever its "
                 f"threads{scale}; if your settings turn the pool on, write pool: django-pool; if not, nothing to change",
+                subject=service.name, detail=f"{per_process} per process" + scale.replace(": ", "; ", 1),
+                cause=f"the django preset counts one connection per thread; with OPTIONS {{\"pool\": True}} (Django 5.1+) "
+                f"each process opens a psycopg_pool of {DJANGO_POOL_SIZE} whatever its threads; if your settings turn the "
+                "pool on, write pool: django-pool; if not, nothing to change",
             )
 
 
@@ -362,6 +397,10 @@ def pool_held_at_max(report: BudgetReport) -> Iterator[Finding]:
             f"{pool.driver} min_size {pool.min_size} < max_size {pool.size}: after a burst {hold.library} keeps up to "
             f"{pool.size} connections per process open until they idle {hold.setting} ({hold.seconds} s), so steady "
             f"counts {pool.size}, not {pool.min_size}; to hold fewer at rest, lower max_size (or {hold.setting})",
+            subject=service.name, detail=f"{pool.driver} min_size {pool.min_size} < max_size {pool.size}",
+            cause=f"after a burst {hold.library} keeps up to max_size connections per process open until they idle "
+            f"{hold.setting} ({hold.seconds} s), so steady counts max_size, not min_size; to hold fewer at rest, lower "
+            f"max_size (or {hold.setting})",
         )
 
 

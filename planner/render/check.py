@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.demand import counted_in
+from planner.budget.grouping import grouped
 from planner.model import SOURCE_ESTIMATED, Topology, worst_status
 from planner.render.data import report_dict
 from planner.render.gate import eased_note, gate_dict, gate_markdown, gate_text, outcome_of, unused_message
@@ -115,7 +116,7 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
             worst = _worst_scenario(instance)
             lines.append(f"largest sources on {instance.name} ({worst}): {_top_sources(instance, worst)}")
     if report.warnings:
-        lines += ["", "warnings:"] + [f"  - {w}" for w in report.warnings]
+        lines += ["", "warnings:"] + [f"  - {w}" for w in grouped(report.warnings)]
     lines += gate_text(gate)
     return "\n".join(lines)
 
@@ -207,7 +208,7 @@ def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], Ob
     if limited:
         out += ["", md_escape(f"counted only in some scenarios: {limited}")]
     if report.warnings:
-        out += ["", "**Warnings**", ""] + [f"- {md_escape(str(w))}" for w in report.warnings]
+        out += ["", "**Warnings**", ""] + [f"- {md_escape(str(w))}" for w in grouped(report.warnings)]
     out += gate_markdown(gate)
     for instance in report.instances:
         srows = [
@@ -385,7 +386,7 @@ def render_github(report: BudgetReport, gate: Gate | None = None) -> str:
                 f"{pooler.pooler}: client demand {_demand(pooler.scenarios[worst].demand)} in {worst} exceeds "
                 f"{limit} = {pooler.client_capacity}{waits}" + (f" ({why})" if why else ""),
             ))
-    for warning in report.warnings:
+    for warning in grouped(report.warnings):
         out.append(_annotation("warning", path, warning.line, f"planner: {warning.code}", str(warning)))
     out += _gate_annotations(report, gate)
     # the topology's name is free text: escaped like a message, a newline in it cannot start a command

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
-from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
+from planner.budget import BudgetReport, Finding, InstanceBudget, PoolerBudget, SourceDemand
+from planner.budget.grouping import grouped
 from planner.model import SOURCE_ESTIMATED
 from planner.reserves import Reserve
 
@@ -91,6 +92,15 @@ def pooler_dict(pooler: PoolerBudget) -> dict[str, Any]:
     }
 
 
+def finding_dict(finding: Finding) -> dict[str, Any]:
+    """Return one warning as JSON: where it points, its code and message, and (for a lint that may fire
+    for many services) its subject, the cause it shares with others and its own detail."""
+    out: dict[str, Any] = {"code": finding.code, "key_path": finding.key_path, "line": finding.line, "message": finding.message}
+    if finding.subject is not None:
+        out |= {"subject": finding.subject, "cause": finding.cause or finding.message, "detail": finding.detail}
+    return out
+
+
 def report_dict(report: BudgetReport) -> dict[str, Any]:
     """Return the whole ``check --format json`` document."""
     return {
@@ -100,9 +110,9 @@ def report_dict(report: BudgetReport) -> dict[str, Any]:
         "scenarios": list(report.scenarios),
         "instances": [instance_dict(i) for i in report.instances],
         "poolers": [pooler_dict(p) for p in report.poolers],
-        "warnings": [str(w) for w in report.warnings],
+        "warnings": [str(w) for w in grouped(report.warnings)],
         "warning_details": [
-            {"code": w.code, "key_path": w.key_path, "line": w.line, "message": w.message} for w in report.warnings
+            finding_dict(w) for w in report.warnings
         ],
         "planner_version": planner.__version__,
     } | provenance_dict(report)

@@ -14,6 +14,8 @@ from typing import Any, Callable
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, Finding, InstanceBudget
 from planner.budget.demand import counted_in
+from planner.budget.grouping import grouped
+from planner.render.data import finding_dict
 from planner.review.diff import ADDED, CHANGED, REMOVED, UNCHANGED, BudgetDiff, Delta, InstanceChange, PoolerChange, SourceChange
 from planner.model import SOURCE_ESTIMATED
 from planner.render.check import ESTIMATE_NOTE, STATUS_MARK
@@ -294,7 +296,7 @@ def render_text(diff: BudgetDiff) -> str:
         lines += ["", "sources that changed:", text_table(headers, _source_rows(diff), indent="  ")]
     for title, findings in (("new warnings", diff.new_warnings), ("resolved warnings", diff.resolved_warnings)):
         if findings:
-            lines += ["", f"{title}:"] + [f"  - {w}" for w in findings]
+            lines += ["", f"{title}:"] + [f"  - {w}" for w in grouped(findings)]
     return "\n".join(lines)
 
 
@@ -326,7 +328,7 @@ def _summary_rows(diff: BudgetDiff) -> tuple[list[list[object]], int]:
 
 
 def _markdown_findings(findings: tuple[Finding, ...]) -> list[str]:
-    return [f"- {md_escape(str(w))}" for w in findings]
+    return [f"- {md_escape(str(w))}" for w in grouped(findings)]
 
 
 def render_markdown(diff: BudgetDiff) -> str:
@@ -474,10 +476,6 @@ def _pooler_dict(change: PoolerChange) -> dict[str, Any]:
     }
 
 
-def _finding_dict(finding: Finding) -> dict[str, Any]:
-    return {"code": finding.code, "key_path": finding.key_path, "line": finding.line, "message": finding.message}
-
-
 def diff_dict(diff: BudgetDiff) -> dict[str, Any]:
     """Return the ``diff --format json`` document.
 
@@ -498,10 +496,10 @@ def diff_dict(diff: BudgetDiff) -> dict[str, Any]:
         "sources": [_source_dict(c) for c in diff.changed_sources],
         "unchanged_sources": len(diff.sources) - len(diff.changed_sources),
         "poolers": [_pooler_dict(c) for c in diff.poolers],
-        "new_warnings": [str(w) for w in diff.new_warnings],
-        "resolved_warnings": [str(w) for w in diff.resolved_warnings],
-        "new_warning_details": [_finding_dict(w) for w in diff.new_warnings],
-        "resolved_warning_details": [_finding_dict(w) for w in diff.resolved_warnings],
+        "new_warnings": [str(w) for w in grouped(diff.new_warnings)],
+        "resolved_warnings": [str(w) for w in grouped(diff.resolved_warnings)],
+        "new_warning_details": [finding_dict(w) for w in diff.new_warnings],
+        "resolved_warning_details": [finding_dict(w) for w in diff.resolved_warnings],
         "planner_version": planner.__version__,
     }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from planner.budget import BudgetReport, InstanceBudget, MaxConnections, PoolerBudget
 from planner.budget.demand import counted_in
+from planner.budget.grouping import grouped
 from planner.formula import substitute
 from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, SOURCE_PARAMETER, Topology
 from planner.reserves import SOURCE_SET, parse_engine_version, version_note
@@ -175,5 +176,5 @@ def render_explain(report: BudgetReport, database: str | None = None) -> str:
         if database is None or pooler.database == database:
             lines += explain_pooler(pooler) + [""]
     if report.warnings:
-        lines += ["warnings:"] + [f"  - {w}" for w in report.warnings]
+        lines += ["warnings:"] + [f"  - {w}" for w in grouped(report.warnings)]
     return "\n".join(lines).rstrip() + "\n"

@@ -20,6 +20,7 @@ from markupsafe import Markup
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget.breaking import BreakingPoint, breaking_point, largest_services
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
+from planner.budget.grouping import grouped
 from planner.budget.candidates import class_fits
 from planner.model import SOURCE_ESTIMATED, Topology
 from planner.advice.recommend import recommend
@@ -285,7 +286,7 @@ def build_context(
         instances=tuple(instances),
         poolers=report.poolers,
         classes=tuple(classes),
-        warnings=report.warnings,
+        warnings=tuple(grouped(report.warnings)),
         any_estimate=any_estimate,
         estimate_help=ESTIMATE_HELP,
         diff=None if baseline is None else build_diff(baseline, report, ids()),

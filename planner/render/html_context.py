@@ -15,7 +15,8 @@ from typing import Any, Mapping
 from markupsafe import Markup
 
 from planner.budget.breaking import BreakingPoint
-from planner.budget import Finding, InstanceBudget, PoolerBudget, SourceDemand
+from planner.budget import InstanceBudget, PoolerBudget, SourceDemand
+from planner.budget.grouping import FindingGroup
 from planner.budget.candidates import ClassFit
 from planner.advice.recommend import Recommendation
 
@@ -112,7 +113,7 @@ class ReportContext:
     instances: tuple[InstanceView, ...] = doc("every instance, writer first")
     poolers: tuple[PoolerBudget, ...] = doc("every pooler's budget (planner.budget.PoolerBudget)")
     classes: tuple[ClassesView, ...] = doc("per database, every candidate class")
-    warnings: tuple[Finding, ...] = doc("the warnings of `planner check`")
+    warnings: tuple[FindingGroup, ...] = doc("the warnings of `planner check`, one per cause (a group lists its services)")
     any_estimate: bool = doc("some number on the page is an estimate")
     estimate_help: str = doc("what 'estimate' means, for the badge's title and the note")
     diff: DiffView | None = doc("the change against --baseline, or None")

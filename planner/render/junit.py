@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget
+from planner.budget.grouping import grouped
 from planner.model import SOURCE_ESTIMATED
 from planner.render.check import _class_label, _demand, pooler_breach
 from planner.render.explain import reserve_lines
@@ -141,7 +142,7 @@ def _suite(parent: ET.Element, report: BudgetReport, fail_on: str, gate: "Gate |
     _element(properties, "property", name="file", value=report.topology.path)
     _element(properties, "property", name="status", value=report.status)
     _element(properties, "property", name="planner.version", value=planner.__version__)
-    for warning in report.warnings:
+    for warning in grouped(report.warnings):
         _element(properties, "property", name=f"warning.{warning.code}", value=str(warning))
     tests = failures = 0
     for instance in report.instances:
@@ -154,7 +155,7 @@ def _suite(parent: ET.Element, report: BudgetReport, fail_on: str, gate: "Gate |
             failures += _pooler_case(suite, report, pooler, scenario, fail_on, gate)
     if report.warnings:
         lines = [f"warning {w.code} ({report.topology.path}:{w.line}): {w}" if w.line else f"warning {w.code}: {w}"
-                 for w in report.warnings]
+                 for w in grouped(report.warnings)]
         _element(suite, "system-out", "\n".join(lines))
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))

@@ -1,0 +1,73 @@
+"""One warning per cause: the findings a lint gives for many services of one topology, as one line.
+
+A topology of forty services whose pools are all above their threads would otherwise print forty
+lines that differ in a name and a number, and the one line that matters (a breach, a new trap) would
+drown in them. Formats read by people (text, Markdown, explain, GitHub annotations, JUnit output,
+the report, JSON's ``warnings`` strings) print :func:`grouped`; formats that place each finding at
+its own line for a machine (SARIF, JSON's ``warning_details``) keep every finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from planner.budget.instances import Finding
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """Findings of one code and one cause: a single finding, or several that differ only in subject."""
+
+    code: str
+    findings: tuple[Finding, ...]
+
+    @property
+    def key_path(self) -> str:
+        """Return where the group points: its first finding's key path."""
+        return self.findings[0].key_path
+
+    @property
+    def line(self) -> int | None:
+        """Return the first finding's line (where an annotation for the group sits)."""
+        return self.findings[0].line
+
+    @property
+    def message(self) -> str:
+        """Return the group's text without a key path: the cause, then each subject with its detail."""
+        first = self.findings[0]
+        if len(self.findings) == 1:
+            return first.message
+        details = "; ".join(f"{_subject(f)}: {f.detail}" for f in self.findings if f.detail)
+        return _cause(first) + (f" ({details})" if details else "")
+
+    def __str__(self) -> str:
+        if len(self.findings) == 1:
+            return str(self.findings[0])
+        return f"{_noun(self.findings)} {', '.join(_subject(f) for f in self.findings)}: {self.message}"
+
+
+def _cause(finding: Finding) -> str:
+    return finding.cause or finding.message
+
+
+def _subject(finding: Finding) -> str:
+    return finding.subject or finding.key_path
+
+
+def _noun(findings: tuple[Finding, ...]) -> str:
+    """Return what the subjects are ("services", "poolers", "databases"), from their key paths."""
+    kinds = {f.key_path.split(".", 1)[0] for f in findings}
+    return kinds.pop() if len(kinds) == 1 and findings[0].subject else "places"
+
+
+def grouped(findings: Iterable[Finding]) -> list[FindingGroup]:
+    """Return ``findings`` grouped by code and cause, each group where its first finding was.
+
+    Findings group when they share a code and a cause (or, for a lint that says the same to each,
+    the same message); a finding with a cause of its own stays alone.
+    """
+    groups: dict[tuple[str, str], list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault((finding.code, _cause(finding)), []).append(finding)
+    return [FindingGroup(code, tuple(members)) for (code, _), members in groups.items()]
