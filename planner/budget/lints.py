@@ -85,35 +85,26 @@ def proxy_sharing(report: BudgetReport) -> Iterator[Finding]:
                 )
 
 
-def pgbouncer_replicas(report: BudgetReport) -> Iterator[Finding]:
-    """Every PgBouncer replica keeps its own server pools: the fleet multiplies them."""
-    for pooler in report.poolers:
-        spec = report.topology.poolers[pooler.pooler]
-        if spec.kind == "pgbouncer" and spec.replicas > 1:
-            yield _finding(
-                report.topology, "pgbouncer-replicas", f"poolers.{pooler.pooler}.replicas",
-                f"each of {spec.replicas} PgBouncer replicas keeps its own server pools: {pooler.server_working} "
-                "server connections; size default_pool_size per replica, or set max_db_connections",
-                subject=pooler.pooler, detail=f"{spec.replicas} replicas, {pooler.server_working} server connections",
-                cause="each PgBouncer replica keeps its own server pools; size default_pool_size per replica, or set "
-                "max_db_connections",
-            )
+# What each replica of a pooler kind keeps of its own, and what to size per replica (kind -> code, cause).
+REPLICATED_POOLERS: dict[str, tuple[str, str]] = {
+    "pgbouncer": ("pgbouncer-replicas", "each PgBouncer replica keeps its own server pools; size default_pool_size per "
+                  "replica, or set max_db_connections"),
+    "pgpool": ("pgpool-replicas", "each Pgpool-II replica runs its own num_init_children children, each caching up to "
+               "max_pool backend connections; size num_init_children and max_pool per replica"),
+}
 
 
-def pgpool_replicas(report: BudgetReport) -> Iterator[Finding]:
-    """Every Pgpool-II replica runs its own children, each with its own cached backend connections."""
+def pooler_replicas(report: BudgetReport) -> Iterator[Finding]:
+    """Every PgBouncer replica keeps its own server pools, every Pgpool-II replica its own children:
+    the fleet multiplies them."""
     for pooler in report.poolers:
         spec = report.topology.poolers[pooler.pooler]
-        if spec.kind == "pgpool" and spec.replicas > 1:
-            yield _finding(
-                report.topology, "pgpool-replicas", f"poolers.{pooler.pooler}.replicas",
-                f"each of {spec.replicas} Pgpool-II replicas runs its own {spec.num_init_children} children, each caching up "
-                f"to {spec.max_pool} backend connections: {pooler.server_working} server connections; size "
-                "num_init_children and max_pool per replica",
-                subject=pooler.pooler, detail=f"{spec.replicas} replicas, {pooler.server_working} server connections",
-                cause="each Pgpool-II replica runs its own children, each caching its own backend connections; size "
-                "num_init_children and max_pool per replica",
-            )
+        if spec.kind not in REPLICATED_POOLERS or spec.replicas <= 1:
+            continue
+        code, cause = REPLICATED_POOLERS[spec.kind]
+        detail = f"{pooler.server_working} server connections"
+        yield _finding(report.topology, code, f"poolers.{pooler.pooler}.replicas", f"{detail}: {cause}",
+                       subject=pooler.pooler, detail=detail, cause=cause)
 
 
 def session_mode(report: BudgetReport) -> Iterator[Finding]:
@@ -417,8 +408,7 @@ LINTS: tuple[Lint, ...] = (
     lambda_without_reserved_concurrency,
     unbounded_pools,
     proxy_sharing,
-    pgbouncer_replicas,
-    pgpool_replicas,
+    pooler_replicas,
     session_mode,
     shared_environments,
     burstable_in_production,

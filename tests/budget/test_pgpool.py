@@ -218,9 +218,9 @@ def test_recommend_offers_more_children_when_the_database_holds_them() -> None:
 def test_lint_for_replicas() -> None:
     [finding] = [w for w in report_of().warnings if w.code == "pgpool-replicas"]
     assert str(finding) == (
-        "poolers.pool.replicas: each of 2 Pgpool-II replicas runs its own 20 children, each caching up to 3 backend "
-        "connections: replicas 2 × num_init_children 20 × max_pool 3 = 120 server connections; size num_init_children "
-        "and max_pool per replica")
+        "poolers.pool.replicas: replicas 2 × num_init_children 20 × max_pool 3 = 120 server connections: each Pgpool-II "
+        "replica runs its own num_init_children children, each caching up to max_pool backend connections; size "
+        "num_init_children and max_pool per replica")
 
 
 def test_written_and_edited_back_the_same() -> None:

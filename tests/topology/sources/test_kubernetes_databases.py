@@ -19,20 +19,7 @@ from planner.topology.sources.base import UNKNOWN_MARK, Container, Fact, Link, O
 from planner.topology.sources.kubernetes.databases import image_parts, parameter, server, server_image, tag_version
 
 from ...conftest import run_cli
-from .test_kubernetes import FIXTURES, edit, facts, origins, ref_error, source
-
-
-@pytest.fixture(autouse=True)
-def _in_fixtures(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(FIXTURES)
-
-
-@pytest.fixture
-def copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in a copy of the fixtures, to edit them."""
-    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+from .test_kubernetes import _in_fixtures, copied, FIXTURES, edit, facts, origins, ref_error, source  # noqa: F401 (the fixtures: run in the fixtures' folder, or a copy)
 
 
 HERE = Origin("Deployment/db", "db.yaml", 9, "containers[db].command")

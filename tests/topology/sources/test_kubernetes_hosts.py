@@ -14,20 +14,7 @@ import pytest
 
 from planner.topology.sources.base import External, Origin
 
-from .test_kubernetes import FIXTURES, edit, source
-
-
-@pytest.fixture(autouse=True)
-def _in_fixtures(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(FIXTURES)
-
-
-@pytest.fixture
-def copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run in a copy of the fixtures, to edit them."""
-    shutil.copytree(FIXTURES, tmp_path, dirs_exist_ok=True)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+from .test_kubernetes import _in_fixtures, copied, FIXTURES, edit, source  # noqa: F401 (the fixtures: run in the fixtures' folder, or a copy)
 
 
 # --------------------------------------------------------------------------- hosts
