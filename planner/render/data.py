@@ -92,17 +92,26 @@ def pooler_dict(pooler: PoolerBudget) -> dict[str, Any]:
     }
 
 
-def finding_dict(finding: Finding) -> dict[str, Any]:
-    """Return one warning as JSON: where it points, its code and message, and (for a lint that may fire
-    for many services) its subject, the cause it shares with others and its own detail."""
-    out: dict[str, Any] = {"code": finding.code, "key_path": finding.key_path, "line": finding.line, "message": finding.message}
-    if finding.subject is not None:
-        out |= {"subject": finding.subject, "cause": finding.cause or finding.message, "detail": finding.detail}
-    return out
+def warnings_json(findings: tuple[Finding, ...]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Return the ``warnings`` strings (one per cause, :func:`grouped`) and the ``warning_details``: one
+    per finding, where it points, its code and message, the index of its line in ``warnings``
+    (``group``) and, for a lint that may fire for many services, its ``subject`` and own ``detail``."""
+    lines: list[str] = []
+    details: list[dict[str, Any]] = []
+    for group in grouped(findings):
+        for finding in group.findings:
+            entry: dict[str, Any] = {"code": finding.code, "key_path": finding.key_path, "line": finding.line,
+                                     "message": finding.message, "group": len(lines)}
+            if finding.subject is not None:
+                entry |= {"subject": finding.subject, "detail": finding.detail}
+            details.append(entry)
+        lines.append(str(group))
+    return lines, details
 
 
 def report_dict(report: BudgetReport) -> dict[str, Any]:
     """Return the whole ``check --format json`` document."""
+    warnings, warning_details = warnings_json(report.warnings)
     return {
         "topology": report.topology.name,
         "file": report.topology.path,
@@ -110,10 +119,8 @@ def report_dict(report: BudgetReport) -> dict[str, Any]:
         "scenarios": list(report.scenarios),
         "instances": [instance_dict(i) for i in report.instances],
         "poolers": [pooler_dict(p) for p in report.poolers],
-        "warnings": [str(w) for w in grouped(report.warnings)],
-        "warning_details": [
-            finding_dict(w) for w in report.warnings
-        ],
+        "warnings": warnings,
+        "warning_details": warning_details,
         "planner_version": planner.__version__,
     } | provenance_dict(report)
 

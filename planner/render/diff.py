@@ -15,7 +15,7 @@ import planner  # planner.__version__ is read on use: the metadata lookup costs 
 from planner.budget import BudgetReport, Finding, InstanceBudget
 from planner.budget.demand import counted_in
 from planner.budget.grouping import grouped
-from planner.render.data import finding_dict
+from planner.render.data import warnings_json
 from planner.review.diff import ADDED, CHANGED, REMOVED, UNCHANGED, BudgetDiff, Delta, InstanceChange, PoolerChange, SourceChange
 from planner.model import SOURCE_ESTIMATED
 from planner.render.check import ESTIMATE_NOTE, STATUS_MARK
@@ -484,6 +484,8 @@ def diff_dict(diff: BudgetDiff) -> dict[str, Any]:
     or null where absent or unbounded (``unbounded_before``/``unbounded_after`` tell which).
     Warnings are strings as in ``check``'s ``warnings``, with ``*_warning_details`` beside them.
     """
+    new_warnings, new_details = warnings_json(diff.new_warnings)
+    resolved_warnings, resolved_details = warnings_json(diff.resolved_warnings)
     return {
         "base": _side_dict(diff.base, diff.overrides[0]),
         "head": _side_dict(diff.head, diff.overrides[1]),
@@ -496,10 +498,10 @@ def diff_dict(diff: BudgetDiff) -> dict[str, Any]:
         "sources": [_source_dict(c) for c in diff.changed_sources],
         "unchanged_sources": len(diff.sources) - len(diff.changed_sources),
         "poolers": [_pooler_dict(c) for c in diff.poolers],
-        "new_warnings": [str(w) for w in grouped(diff.new_warnings)],
-        "resolved_warnings": [str(w) for w in grouped(diff.resolved_warnings)],
-        "new_warning_details": [finding_dict(w) for w in diff.new_warnings],
-        "resolved_warning_details": [finding_dict(w) for w in diff.resolved_warnings],
+        "new_warnings": new_warnings,
+        "resolved_warnings": resolved_warnings,
+        "new_warning_details": new_details,
+        "resolved_warning_details": resolved_details,
         "planner_version": planner.__version__,
     }
 

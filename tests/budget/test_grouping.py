@@ -75,7 +75,8 @@ def test_json_keeps_every_finding_with_its_subject_and_groups_the_strings(topolo
     details = [d for d in document["warning_details"] if d["code"] == "pool-above-concurrency"]
     assert [(d["subject"], d["key_path"], d["line"]) for d in details] == [
         ("web", "services.web.pool", 6), ("api", "services.api.pool", 7), ("admin", "services.admin.pool", 8)]
-    assert len({d["cause"] for d in details}) == 1
+    assert len({d["group"] for d in details}) == 1
+    assert "above the concurrency" in document["warnings"][details[0]["group"]]
     assert details[1]["detail"] == "sqlalchemy pool of 15 per process, concurrency 1: 180 → 12 at peak"
     assert details[1]["message"].startswith("sqlalchemy pool of 15 per process (size 5 + max_overflow 10) is above the 1 thread")
     assert sum("above the concurrency" in w for w in document["warnings"]) == 1

@@ -21,9 +21,45 @@ from planner.topology.parsed import MAX_DEPTH, MAX_NODES
 from planner.topology.sources.base import SourceFileError
 
 try:  # libyaml: several times faster on large renders
-    _Loader: Any = yaml.CSafeLoader
+    _BaseLoader: Any = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
+    """The safe loader, remembering the tag of each plain scalar it has resolved.
+
+    libyaml composes in C but asks PyYAML's resolver, in Python, for the tag of every scalar: a
+    rendered chart repeats the same few thousand words (``name``, ``app``, ``"8080"``) tens of
+    thousands of times, and a plain scalar's tag depends on its text alone (the safe resolver has no
+    path resolvers), so each text is matched against the resolver's regular expressions once per file.
+    Without path resolvers every other node takes its kind's default tag, and descending into a node
+    has nothing to track.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._plain_tags: dict[str, str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if self.yaml_path_resolvers:  # pragma: no cover - the safe loader has none
+            return super().resolve(kind, value, implicit)
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return self.DEFAULT_SCALAR_TAG  # quoted: a string
+            tag = self._plain_tags.get(value)
+            if tag is None:
+                tag = self._plain_tags[value] = super().resolve(kind, value, implicit)
+            return tag
+        return self.DEFAULT_MAPPING_TAG if kind is yaml.MappingNode else self.DEFAULT_SEQUENCE_TAG
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        if self.yaml_path_resolvers:  # pragma: no cover
+            super().descend_resolver(current_node, current_index)
+
+    def ascend_resolver(self) -> None:
+        if self.yaml_path_resolvers:  # pragma: no cover
+            super().ascend_resolver()
 
 
 @dataclass(frozen=True)
@@ -47,6 +83,8 @@ class Document:
 
 
 _STR = "tag:yaml.org,2002:str"
+# The keys flatten_mapping rewrites: `<<` merges (as Compose files use them) and `=` value keys.
+_FLATTENED = ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value")
 
 
 def read_documents(text: str, file: str) -> list[Document]:
@@ -93,16 +131,24 @@ class _Builder:
             raise self.fail(node, f"more than {MAX_NODES:,} nodes", "point sources at the rendered manifests")
         if depth > MAX_DEPTH:
             raise self.fail(node, f"nested more than {MAX_DEPTH} levels deep", "check the file")
-        self.lines.setdefault(path, node.start_mark.line + 1)
+        lines = self.lines
+        lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             result: dict[Any, Any] = {}
-            self.constructor.flatten_mapping(node)  # `<<: *defaults` merges, as Compose files use them
+            prefix = f"{path}." if path else ""
             for key_node, value_node in node.value:
-                key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-                if not isinstance(key, (str, int, float, bool)) or key is None:
-                    raise self.fail(key_node, "a mapping key that is not a plain value", "use plain keys")
-                child = f"{path}.{key}" if path else str(key)
-                self.lines[child] = key_node.start_mark.line + 1
+                tag = key_node.tag
+                if tag == _STR and isinstance(key_node, yaml.ScalarNode):
+                    key = key_node.value  # nearly every key: a plain string
+                elif tag in _FLATTENED:  # `<<: *defaults`, as Compose files use them: merge, then build it
+                    self.constructor.flatten_mapping(node)
+                    return self.build(node, path, depth)
+                else:
+                    key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+                    if not isinstance(key, (str, int, float, bool)) or key is None:
+                        raise self.fail(key_node, "a mapping key that is not a plain value", "use plain keys")
+                child = f"{prefix}{key}"
+                lines[child] = key_node.start_mark.line + 1
                 result[key] = self.build(value_node, child, depth + 1)
             return result
         if isinstance(node, yaml.SequenceNode):
