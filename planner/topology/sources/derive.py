@@ -9,9 +9,10 @@ and puts the result into the entry, in the order of spec §6.1:
 2. else what the deployment states (a flag, a variable, a mounted configuration file);
 3. else the documented default of the app server, framework or pooler image it shows, cited;
 4. else nothing is guessed: a number the deployment holds but planner cannot read (a Secret, a
-   configuration file inside the image, one process per CPU of the host) is an input error at its
-   key, and a service whose pool no framework shows is an input error at ``pool`` (exit 2 naming the
-   key to write). Only hand-written services keep v1's "one connection per thread".
+   configuration file inside the image, one process per CPU of the host, the workers a Python or
+   Ruby application's own command forks) is an input error at its key, and a service whose pool no
+   framework shows is an input error at ``pool`` (exit 2 naming the key to write). Only hand-written
+   services keep v1's "one connection per thread".
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from planner.model import Sourced
 from planner.topology.parsed import join_path
-from planner.topology.sources.apps.recognise import POOL_DRIVER, PROCESSES, THREADS, Reading, read_container
+from planner.topology.sources.apps.recognise import POOL_DRIVER, PROCESSES, THREADS, Reading, program_language, read_container
 from planner.topology.sources.base import Container, Fact, Found, Unknown
 
 if TYPE_CHECKING:
@@ -60,8 +61,10 @@ def derive_service(resolver: _Resolver, path: str, spec: dict[str, Any], ref: st
         if value is not None:
             _apply(resolver, path, spec, key, value, kind)
     if not lambda_shape:
+        if PROCESSES not in spec and reading.get(PROCESSES) is None and reading.server is None and _forks(reading):
+            _apply(resolver, path, spec, PROCESSES, Unknown(found.origin, _unknown_processes(chosen, reading)), "default")
         for key in (PROCESSES, THREADS):
-            if key not in spec and reading.get(key) is None:
+            if key not in spec and reading.get(key) is None and join_path(path, key) not in resolver.parsed.unresolved:
                 said = f"{reading.server.name} does not set it" if reading.server else "no app server recognised in its command"
                 resolver.parsed.provenance.setdefault(join_path(path, key), Sourced(
                     "1", f"{said}: one {'process' if key == PROCESSES else 'thread'} (v1's default)"))
@@ -70,6 +73,31 @@ def derive_service(resolver: _Resolver, path: str, spec: dict[str, Any], ref: st
         _no_pool(resolver, path, ref, chosen, reading, single)
     for note in reading.notes:
         resolver.parsed.source_notes.setdefault(path, []).append(note)
+
+
+# Languages whose applications commonly fork worker processes, each with its own pool, from a command
+# of their own (`airflow api-server`, `celery`-like daemons, `rails`-free Ruby servers): without an app
+# server planner knows, their process count is not one by nature, as a JVM's, Node's or Go's is.
+FORKING_LANGUAGES = ("python", "ruby")
+
+
+def _forks(reading: Reading) -> bool:
+    """Return whether the pool ``reading`` found belongs to a language whose programs may fork workers, and
+    the command does not run the interpreter on a program itself (``python manage.py migrate``,
+    ``python -m app``, ``ruby job.rb``: one process), but an application's own command or none."""
+    framework = reading.framework
+    if framework is None or not any(language in FORKING_LANGUAGES for language in framework.languages):
+        return False
+    return program_language(reading.programs) not in FORKING_LANGUAGES
+
+
+def _unknown_processes(container: Container, reading: Reading) -> str:
+    """Return why the process count of a Python or Ruby container without a known app server is unknown."""
+    assert reading.framework is not None
+    command = " ".join(" ".join(container.command or ()).split())  # a shell script's lines, as one line
+    runs = f"its command ({command[:80]}{'…' if len(command) > 80 else ''}) starts no app server planner knows" if command         else "it runs its image's own command, which the deployment does not show"
+    return (f"{runs}: how many processes it runs, each with its own {reading.framework.name} pool, is not in the "
+            "deployment (gunicorn, uvicorn, uWSGI, Puma, Celery and the like are read from their flags)")
 
 
 def derive_pooler(resolver: _Resolver, path: str, spec: dict[str, Any], ref: str, found: Found, container: Any) -> None:

@@ -549,6 +549,7 @@ def _add_entry(document: Any, root: Any, entry: Entry, body: dict[str, Any], nam
     document.new_entry(section, name, body, f"{entry.section}.{name}")
     if entry.placeholders:  # two spaces after the key, as a person writes it (ruamel lines up with the comment before)
         comment = f"write each {FILLER}: " + "; ".join(f"{key}: {why}" for key, why in entry.placeholders.items())
+        comment = " ".join(comment.split())  # a reason that quotes a file's lines must not end the comment
         section.yaml_add_eol_comment(comment, name, column=document.yaml.map_indent + len(name) + 3)
     written.added.setdefault(entry.section, []).append(name)
 

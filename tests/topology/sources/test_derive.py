@@ -121,3 +121,83 @@ def test_a_fixed_number_of_connections_is_not_multiplied_by_the_workload() -> No
     web = t.services["web"]
     assert (web.shape, web.connections) == ("fixed", 2)
     assert "services.web.replicas" not in t.provenance
+
+
+# Apache Airflow's official Compose file (apache/airflow, airflow-core/docs/howto/docker-compose/
+# docker-compose.yaml, commit 00a1c46df0a9a3159f6ab8d8f94f4201b5f16289): every process reads
+# AIRFLOW__DATABASE__SQL_ALCHEMY_CONN (SQLAlchemy, 5 + 10 per engine), but `airflow api-server` forks
+# its own uvicorn workers ([api] workers) and runs two engines in each: nothing in the file says how
+# many processes, so planner must not count one.
+FORKING = """apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: apache/airflow:3.1.3
+        args: ["api-server"]
+        env:
+        - {name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, value: "postgresql+psycopg2://airflow:airflow@postgres/airflow"}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: migrate}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: shop/web:1
+        args: ["python", "manage.py", "migrate"]
+        env:
+        - {name: DJANGO_SETTINGS_MODULE, value: shop.settings}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: image-default}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: shop/web:1
+        env:
+        - {name: DJANGO_SETTINGS_MODULE, value: shop.settings}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: jvm}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: shop/orders:1
+        env:
+        - {name: SPRING_DATASOURCE_URL, value: "jdbc:postgresql://db/orders"}
+"""
+
+
+def test_a_python_application_command_without_a_known_server_asks_for_its_processes() -> None:
+    Path("app.yaml").write_text(FORKING)
+    lines = refusal(["check", str(topology("  api: {from: Deployment/api}\n  default: {from: Deployment/image-default}\n"))])
+    assert lines == [
+        "t.yaml:6: services.api.processes: Deployment/api, app.yaml:1 its command (api-server) starts no app server "
+        "planner knows: how many processes it runs, each with its own SQLAlchemy pool, is not in the deployment "
+        "(gunicorn, uvicorn, uWSGI, Puma, Celery and the like are read from their flags) (write processes in the topology)",
+        "t.yaml:7: services.default.processes: Deployment/image-default, app.yaml:27 it runs its image's own command, "
+        "which the deployment does not show: how many processes it runs, each with its own Django pool, is not in the "
+        "deployment (gunicorn, uvicorn, uWSGI, Puma, Celery and the like are read from their flags) (write processes in "
+        "the topology)"]
+    # written, it stands: 4 uvicorn workers × 15
+    api = load_topology(topology("  api: {from: Deployment/api, processes: 4}\n")).services["api"]
+    assert (api.processes, api.pool.worst) == (4, 15)  # type: ignore[union-attr]
+
+
+def test_an_interpreter_run_on_a_program_or_a_jvm_is_one_process() -> None:
+    Path("app.yaml").write_text(FORKING)
+    t = load_topology(topology("  migrate: {from: Deployment/migrate}\n  jvm: {from: Deployment/jvm}\n"))
+    assert (t.services["migrate"].processes, t.services["jvm"].processes) == (1, 1)
+    assert t.provenance["services.migrate.processes"].origin == "no app server recognised in its command: one process (v1's default)"

@@ -321,7 +321,7 @@ class _Reader:
 
     def framework(self, programs: list[Invocation]) -> None:
         """Find the framework whose pool the process opens, and read that pool's numbers."""
-        language = self.reading.server.language if self.reading.server else (self.container.language or _language(programs))
+        language = self.reading.server.language if self.reading.server else (self.container.language or program_language(programs))
         for framework in FRAMEWORKS:
             evidence = self.evidence(framework, programs, language)
             if evidence is None:
@@ -434,7 +434,7 @@ def _via(label: str, origin: Origin) -> Origin:
     return Origin(f"{label} ← {origin.what}", origin.file, origin.line, origin.field)
 
 
-def _language(programs: list[Invocation]) -> str:
+def program_language(programs: list[Invocation]) -> str:
     """Return the language a program without a known server runs in, where its name says."""
     for call in programs:
         if call.program.startswith("python") or call.module or (call.script or "").endswith(".py"):
