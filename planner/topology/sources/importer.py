@@ -36,8 +36,8 @@ from planner.topology.sources.apps.evidence import (
     choose_container,
     client_evidence,
     engine_name,
-    image_name,
 )
+from planner.topology.sources.apps.images import is_postgres_image
 from planner.topology.sources.apps.poolers import pooler_image, read_pooler
 from planner.topology.sources.apps.recognise import read_container
 from planner.topology.sources.base import Container, Found, RefError, Role, Source, SourceFileError, SourceFiles, Unknown
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
 ORDER = ("version", "name", "sources", "databases", "environments", "services", "poolers")
 FILLER = "VALUE"  # what import writes where the user must write a value; check refuses it
 DECLARES_POOLERS = ("terraform", "kubernetes")  # the kinds whose names("pooler") are poolers, not any workload
-POSTGRES_IMAGES = re.compile(r"postgres(ql)?|postgis|timescaledb(-ha)?|pgvector")
 NO_EVIDENCE = ("nothing shows it connects to PostgreSQL (no PostgreSQL URL or variable, no depends_on on the database "
                "or a pooler, no recognised framework): add it by hand if it does")
 
@@ -161,13 +160,13 @@ def _relative(path: str, folder: Path) -> str:
 
 
 def _databases(source: Source) -> list[str]:
-    """Return the references that are databases: Terraform's RDS resources, Compose's postgres containers
-    (the Compose reader reads any service as a database; its image says which one is)."""
+    """Return the references that are databases: Terraform's RDS resources, Compose's PostgreSQL containers
+    (the Compose reader reads any service as a database; its image, by the table every reader shares,
+    says which one is: bitnami/postgresql-repmgr as well as postgres)."""
     refs = source.names("database")
     if source.kind != "compose":
         return refs
-    return [ref for ref in refs
-            if any(POSTGRES_IMAGES.fullmatch(image_name(image)) for image in source.find(ref, "database").images)]
+    return [ref for ref in refs if any(is_postgres_image(image) for image in source.find(ref, "database").images)]
 
 
 def _workloads(source: Source, databases: set[str], notes: list[str]) -> dict[str, Found]:

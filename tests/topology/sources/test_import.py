@@ -7,6 +7,7 @@ nothing.
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from pathlib import Path
@@ -353,6 +354,87 @@ services:
     assert checked("c.yaml") == 0
     topology = load_topology("c.yaml")
     assert (topology.databases["db"].parameters["max_connections"], topology.services["result"].replicas_max) == (120, 4)
+
+
+REPMGR_AND_PGPOOL = """services:
+  pg-0:
+    image: bitnami/postgresql-repmgr:16
+    environment:
+      POSTGRESQL_POSTGRES_PASSWORD: adminpassword
+      POSTGRESQL_USERNAME: shop
+      POSTGRESQL_PASSWORD: shoppassword
+      POSTGRESQL_DATABASE: shop
+      POSTGRESQL_MAX_CONNECTIONS: "700"
+      REPMGR_PASSWORD: repmgrpassword
+      REPMGR_PRIMARY_HOST: pg-0
+      REPMGR_PARTNER_NODES: pg-0
+      REPMGR_NODE_NAME: pg-0
+      REPMGR_NODE_NETWORK_NAME: pg-0
+  pgpool:
+    image: bitnami/pgpool:4
+    environment:
+      PGPOOL_BACKEND_NODES: "0:pg-0:5432"
+      PGPOOL_SR_CHECK_USER: repmgr
+      PGPOOL_SR_CHECK_PASSWORD: repmgrpassword
+      PGPOOL_ENABLE_LDAP: "no"
+      PGPOOL_POSTGRES_USERNAME: postgres
+      PGPOOL_POSTGRES_PASSWORD: adminpassword
+      PGPOOL_ADMIN_USERNAME: admin
+      PGPOOL_ADMIN_PASSWORD: adminpassword
+    depends_on: [pg-0]
+  app:
+    image: shop/api:1
+    command: gunicorn -w 2 shop.app:app
+    environment:
+      DATABASE_URL: postgresql+psycopg2://shop:shoppassword@pgpool:5432/shop
+    depends_on: [pgpool]
+"""
+
+
+def test_compose_repmgr_behind_bitnami_pgpool_is_a_database_with_its_pooler() -> None:
+    """bitnami's postgresql-repmgr is PostgreSQL (the image table every reader shares), and bitnami's
+    Pgpool-II in front of it is its pooler, with the app that connects to the pgpool host as its client.
+
+    Worked out by hand from the file above and docs/topology.md:
+    - pg-0: self-managed, max_connections 700 (POSTGRESQL_MAX_CONNECTIONS, the image's variable);
+      reserved 3 (superuser_reserved_connections' default; reserved_connections 0), usable 697,
+      alarm_at floor(700 × (1 − 0.2)) = 560.
+    - pgpool: kind pgpool, replicas 1 (one container); neither PGPOOL_NUM_INIT_CHILDREN nor
+      PGPOOL_MAX_POOL is set, so num_init_children is 32 (Pgpool-II's and bitnami's default) and
+      max_pool 15 (bitnami's pgpool-env.sh, not Pgpool-II's 4). It reaches pg-0 (PGPOOL_BACKEND_NODES
+      0:pg-0:5432) and holds at most 1 × 32 × 15 = 480 backend connections.
+    - app: gunicorn -w 2 (2 processes, 1 thread), SQLAlchemy from postgresql+psycopg2:// (5 + 10 per
+      process): 2 × 15 = 30 client connections to pgpool, within its 1 × 32 children.
+    - the database's demand is the pooler's, 480, in every scenario: below 560, so ok.
+    """
+    Path("ha").mkdir()
+    Path("ha/compose.yaml").write_text(REPMGR_AND_PGPOOL)
+    _, notes = imported("compose", "ha/compose.yaml", "-o", "ha.yaml")
+    assert undated(Path("ha.yaml").read_text()).split("version: 1\n")[1] == """sources:
+  compose: [ha/compose.yaml]
+databases:
+  pg-0:
+    from: compose/pg-0
+services:
+  app:
+    from: compose/app
+poolers:
+  pgpool:
+    from: compose/pgpool
+    database: pg-0
+    clients: [app]
+"""
+    assert checked("ha.yaml") == 0
+    topology = load_topology("ha.yaml")
+    pooler = topology.poolers["pgpool"]
+    assert (pooler.kind, pooler.replicas, pooler.num_init_children, pooler.max_pool, pooler.database, pooler.clients) == (
+        "pgpool", 1, 32, 15, "pg-0", ("app",))
+    assert topology.databases["pg-0"].parameters["max_connections"] == 700
+    code, out, _ = run_cli(["check", "ha.yaml", "--format", "json"])
+    instance = json.loads(out)["instances"][0]
+    assert (code, instance["database"], instance["max_connections"], instance["usable"], instance["alarm_at"]) == (
+        0, "pg-0", 700, 697, 560)
+    assert {name: s["demand"] for name, s in instance["scenarios"].items()} == {"steady": 480, "peak": 480, "rollout": 480}
 
 
 # ---------------------------------------------------------------------------- what the containers run

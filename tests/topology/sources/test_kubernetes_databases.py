@@ -16,7 +16,8 @@ import pytest
 
 from planner.topology import load_topology
 from planner.topology.sources.base import UNKNOWN_MARK, Container, Fact, Link, Origin, Unknown, Unplanned
-from planner.topology.sources.kubernetes.databases import image_parts, parameter, server, server_image, tag_version
+from planner.topology.sources.apps.images import server_image
+from planner.topology.sources.kubernetes.databases import parameter
 
 from ...conftest import run_cli
 from .test_kubernetes import _in_fixtures, copied, FIXTURES, edit, facts, origins, ref_error, source  # noqa: F401 (the fixtures: run in the fixtures' folder, or a copy)
@@ -32,78 +33,6 @@ def run(image: str, command: tuple[str, ...] | None = None, args: tuple[str, ...
                                                            for k, v in (env or {}).items()},
                      files={k: Fact(v, Origin("ConfigMap/conf", "db.yaml", 30, "data.postgresql.conf"))
                             for k, v in (files or {}).items()})
-
-
-# --------------------------------------------------------------------------- the tables
-
-
-@pytest.mark.parametrize(("image", "parts"), [
-    ("postgres:16", ("postgres", "16")),
-    ("docker.io/library/postgres:16.4-alpine@sha256:abc", ("postgres", "16.4-alpine")),
-    ("docker.io/bitnami/postgresql:16.4.0-debian-12-r0", ("bitnami/postgresql", "16.4.0-debian-12-r0")),
-    ("registry.example.com:5000/team/app", ("team/app", "")),
-    ("localhost/postgres", ("postgres", "")),
-    ("ghcr.io/cloudnative-pg/postgresql:18.6-system-trixie", ("cloudnative-pg/postgresql", "18.6-system-trixie")),
-])
-def test_image_parts(image: str, parts: tuple[str, str]) -> None:
-    assert image_parts(image) == parts
-
-
-@pytest.mark.parametrize(("image", "engine", "version"), [
-    ("postgres:18.4", "postgres", "18.4"),
-    ("postgres:16-bookworm", "postgres", "16"),
-    ("postgres", "postgres", None),
-    ("bitnami/postgresql:16.4.0-debian-12-r0", "postgres", "16.4"),
-    ("bitnami/postgresql-repmgr:15", "postgres", "15"),
-    ("postgis/postgis:16-3.4-alpine", "postgres", "16"),
-    ("timescale/timescaledb:2.14.2-pg16", "postgres", "16"),
-    ("timescale/timescaledb-ha:pg16.4-ts2.16.1", "postgres", "16.4"),
-    ("pgvector/pgvector:0.7.0-pg16", "postgres", "16"),
-    ("quay.io/sclorg/postgresql-16-c9s", "postgres", "16"),
-    ("registry.redhat.io/rhel9/postgresql-15:latest", "postgres", "15"),
-    ("quay.io/fedora/postgresql-16@sha256:06d566b4", "postgres", "16"),
-    ("supabase/postgres:15.1.0.147", "postgres", "15"),
-    ("index.docker.io/sourcegraph/postgresql-16-codeinsights:6.2.1106", "postgres", "16"),
-    ("registry.example.com/team/postgres-13:2.0", "postgres", None),  # a build of its own: no version to read
-    ("mysql:8.0", "mysql", None),
-    ("percona/percona-xtradb-cluster:8.0", "mysql", None),
-    ("bitnami/mariadb-galera:11", "mariadb", None),
-    ("mcr.microsoft.com/mssql/server:2022-latest", "sqlserver", None),
-    ("gvenzl/oracle-free:23", "oracle", None),
-])
-def test_known_server_images_and_their_versions(image: str, engine: str, version: str | None) -> None:
-    row = server_image(image)
-    assert row is not None and row.engine == engine
-    assert tag_version(image, row) == version
-
-
-@pytest.mark.parametrize("image", [
-    "prometheuscommunity/postgres-exporter:v0.15.0", "sourcegraph/postgres_exporter:6.2", "bitnami/pgbouncer:1.23",
-    "ghcr.io/cloudnative-pg/pgbouncer:1.23", "dpage/pgadmin4", "redis:7", "registry.example.com/shop/web:1.0",
-    "percona/percona-server-mongodb:7",
-])
-def test_images_that_are_no_database_server(image: str) -> None:
-    assert server_image(image) is None
-
-
-@pytest.mark.parametrize(("command", "args", "runs"), [
-    (None, None, True),  # the image's own: its server
-    (None, ("-c", "max_connections=200"), True),  # flags for the image's entrypoint
-    (None, ("postgres", "-c", "max_connections=200"), True),
-    (("docker-entrypoint.sh", "postgres"), (), True),
-    (("sh", "-c", "exec docker-entrypoint.sh postgres -c max_connections=300"), (), True),
-    (None, ("psql", "-h", "db"), False),  # the entrypoint runs the command given: a client
-    (("/bin/sh",), ("-c", "pg_dumpall -h db > /backups/all.sql"), False),
-    (("bash", "-c", ". /scripts/initialize-database.sh 127.0.0.1 5432 accounts-db"), (), False),
-])
-def test_a_postgres_image_runs_the_server_unless_its_command_runs_a_client(
-        command: tuple[str, ...] | None, args: tuple[str, ...] | None, runs: bool) -> None:
-    assert (server(run("postgres:16", command, args), long_running=True) is not None) is runs
-
-
-def test_a_job_or_an_init_container_with_a_server_image_runs_its_client_tools() -> None:
-    assert server(run("postgres:16"), long_running=False) is None
-    assert server(Container("init", "postgres:16", one_shot=True), long_running=True) is None
 
 
 @pytest.mark.parametrize(("words", "value", "shown"), [

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from planner.topology.sources.apps.frameworks import POSTGRES_URL
-from planner.topology.sources.apps.poolers import repository
+from planner.topology.sources.apps.images import parse_image, unplanned_engine
 from planner.topology.sources.apps.recognise import Reading
 from planner.topology.sources.base import Container, Fact, Found, Unknown
 
@@ -46,15 +46,14 @@ NOT_CLIENTS = re.compile(
     r"prometheus|alertmanager|grafana|loki|tempo|jaeger|otel-collector|opentelemetry-collector|zipkin|statsd|"
     r"snuba|symbolicator|relay|vroom|taskbroker|uptime-checker|seaweedfs|redpanda|kafka-ui|pgadmin4?|adminer)"
     r"(?:[-_].*)?")
-# Databases of other engines, by image: named as such when left out.
+# Names that say a database of another engine where the image table (apps.images) knows no image: a
+# build of its own (shop/mysql-custom), MongoDB, CockroachDB, Db2. Named as such when left out.
 OTHER_DATABASES = re.compile(r"(mysql|mariadb|percona(?:-server)?|mssql|mssql-server|sql-server|oracle(?:-database)?|"
                              r"oracle-free|db2|cockroach|mongo(?:db)?)(?:[-_].*)?")
 # Variables that configure a database connection without saying which engine: evidence only when nothing
 # in the container names another engine.
 DATABASE_SETTINGS = re.compile(r"(?:.*_)?(?:DB|DATABASE)_(?:HOST|HOSTNAME|PORT|NAME|USER|USERNAME|PASSWORD|PASS|POOL\w*"
                                r"|URL|URI|DSN|SCHEMA|SSLMODE|MAX_OVERFLOW|CONN\w*)")
-POSTGRES_IMAGES = re.compile(r"(?:postgres(?:ql)?|postgis|timescaledb(?:-ha)?|pgvector|supabase-postgres|"
-                             r"cloudnative-pg/postgresql|spilo(?:-[0-9]+)?|crunchy-postgres|patroni)(?:[-_].*)?")
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ class Evidence:
 
 def image_name(image: str) -> str:
     """Return the last part of an image's repository: ``docker.io/bitnami/postgresql:16`` → ``postgresql``."""
-    return repository(image).rsplit("/", 1)[-1]
+    return parse_image(image).name
 
 
 ENGINE_NAMES = (("aurora-mysql", "Aurora MySQL"), ("mysql", "MySQL"), ("mariadb", "MariaDB"), ("percona", "MySQL (Percona)"),
@@ -87,9 +86,10 @@ def bystander(container: Container) -> str | None:
     if not container.image:
         return None
     name = image_name(container.image)
-    engine = OTHER_DATABASES.fullmatch(name)
+    stem = OTHER_DATABASES.fullmatch(name)
+    engine = unplanned_engine(container.image) or (stem.group(1) if stem else None)
     if engine:  # spec §6.5: a database planner does not plan is named, never dropped in silence
-        return f"its image {container.image} is a {engine_name(engine.group(1))} database, an engine planner does not plan (it plans PostgreSQL)"
+        return f"its image {container.image} is a {engine_name(engine)} database, an engine planner does not plan (it plans PostgreSQL)"
     if NOT_CLIENTS.fullmatch(name):
         return f"its image {container.image} is a datastore, broker, proxy or web server, not a PostgreSQL client"
     return None

@@ -16,6 +16,7 @@ import configparser
 import re
 from dataclasses import dataclass, field
 
+from planner.topology.sources.apps.images import parse_image
 from planner.topology.sources.base import Container, Fact, Origin, Unknown
 
 PGBOUNCER_DOC = "https://www.pgbouncer.org/config.html"
@@ -31,7 +32,7 @@ class PoolerImage:
     """One family of pooler images: its settings' variables, config file and backend."""
 
     kind: str  # "pgbouncer" or "pgpool"
-    image: re.Pattern[str]  # matched against the image's repository (without tag), e.g. "edoburu/pgbouncer"
+    image: re.Pattern[str]  # matched against the image's repository (parse_image: no registry, tag), e.g. "edoburu/pgbouncer"
     variables: dict[str, tuple[str, ...]]  # topology key -> the variables that set it
     defaults: dict[str, int | str] = field(default_factory=dict)  # the image's own, where it changes the pooler's
     config_files: tuple[str, ...] = ()  # where the image reads its configuration file
@@ -86,19 +87,11 @@ class PoolerReading:
     notes: list[str] = field(default_factory=list)
 
 
-def repository(image: str) -> str:
-    """Return an image's repository without registry port, tag or digest: ``docker.io/edoburu/pgbouncer:1.22`` →
-    ``docker.io/edoburu/pgbouncer``."""
-    name = image.split("@", 1)[0]
-    head, _, tail = name.rpartition("/")
-    return (head + "/" if head else "") + tail.split(":", 1)[0].lower()
-
-
 def pooler_image(image: str | None) -> PoolerImage | None:
     """Return the pooler image family ``image`` belongs to, if it runs PgBouncer or Pgpool-II."""
     if not image:
         return None
-    name = repository(image)
+    name = parse_image(image).repository
     return next((row for row in IMAGES if row.image.fullmatch(name)), None)
 
 

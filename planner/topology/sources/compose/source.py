@@ -18,7 +18,7 @@ from planner.topology.sources.base import (
     Unplanned,
     Value,
 )
-from planner.topology.sources.compose.images import POSTGRES_DOCS, max_connections_argument, max_connections_variable, unplanned_engine
+from planner.topology.sources.apps.images import POSTGRES_DOC, postgres_setting, server_image, unplanned_engine
 from planner.topology.sources.compose.merge import parse_volume
 from planner.topology.sources.compose.project import EnvEntry, Project, Service
 from planner.topology.sources.compose.shell import ShellSyntaxError, split
@@ -157,15 +157,15 @@ class ComposeSource:
         image = spec.get("image")
         at = where_of(image, spec.where)
         facts: dict[str, Value] = {"engine": Fact("self-managed", Origin(ref, at.file, at.line, "image"))}
-        words = container.command or ()
-        argument = max_connections_argument(tuple(words))
+        argument = postgres_setting(container.command or (), "max_connections")
         if argument is not None:
             origin = container.command_origin or Origin(ref, at.file, at.line, "command")
-            facts["parameters.max_connections"] = _count(argument, origin, f"max_connections on its command line ({POSTGRES_DOCS})")
+            facts["parameters.max_connections"] = _count(argument[1], origin, f"max_connections on its command line ({POSTGRES_DOC})")
             return facts
-        known = max_connections_variable(container.image or "")
-        if known is not None and known[0] in container.env:
-            variable, _ = known
+        row = server_image(container.image)
+        # the image's own variable (bitnami's POSTGRESQL_MAX_CONNECTIONS; the official image has none)
+        variable = next((name for name in (row.variables if row else ()) if name in container.env), None)
+        if variable is not None:
             value = container.env[variable]
             facts["parameters.max_connections"] = (value if isinstance(value, Unknown)
                                                    else _count(str(value.value), value.origin, variable))

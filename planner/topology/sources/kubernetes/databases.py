@@ -1,26 +1,26 @@
-"""Databases and poolers that live in the cluster: what planner knows of their images and operators.
+"""Databases and poolers that live in the cluster: what their workloads and operators' objects say.
 
 A PostgreSQL server in the cluster is a ``self-managed`` database: a workload whose container runs a
-known PostgreSQL image (:data:`SERVER_IMAGES`), a CloudNativePG ``Cluster`` or a Zalando
-``postgresql``. A CloudNativePG ``Pooler`` is a PgBouncer pooler. Databases of engines planner does
-not plan (MySQL, MariaDB, SQL Server, Oracle), and PostgreSQL objects of operators planner does not
-read, are listed by :meth:`KubernetesSource.unplanned`, never dropped in silence.
+known PostgreSQL image (:data:`~planner.topology.sources.apps.images.SERVER_IMAGES`, the table every
+reader shares), a CloudNativePG ``Cluster`` or a Zalando ``postgresql``. A CloudNativePG ``Pooler``
+is a PgBouncer pooler. Databases of engines planner does not plan (MySQL, MariaDB, SQL Server,
+Oracle), and PostgreSQL objects of operators planner does not read, are listed by
+:meth:`KubernetesSource.unplanned`, never dropped in silence.
 
-What each image and operator does is data here, each row with the documentation it comes from; the
-functions only apply it. ``max_connections`` (and the reserved-slot parameters) of a server come, in
-the order PostgreSQL lets them win, from its command line (``-c max_connections=N``,
+What each operator does is data here, each row with the documentation it comes from; the functions
+only apply it and the image's row. ``max_connections`` (and the reserved-slot parameters) of a server
+come, in the order PostgreSQL lets them win, from its command line (``-c max_connections=N``,
 ``--max_connections=N``, ``-N N``), the image's variable of extra flags, a configuration file the
-image reads (mounted from a ConfigMap), then the image's own variable (``POSTGRESQL_MAX_CONNECTIONS``).
-"""
+image reads (mounted from a ConfigMap), then the image's own variable (``POSTGRESQL_MAX_CONNECTIONS``)."""
 
 from __future__ import annotations
 
 import posixpath
 import re
-import shlex
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from planner.topology.sources.apps.images import POSTGRES, ServerImage, postgres_setting, server_image, tag_version
 from planner.topology.sources.base import UNKNOWN_MARK, Container, Fact, Link, Origin, Unknown, Value
 from planner.topology.sources.kubernetes.manifests import Manifest, dig, mapping
 
@@ -28,81 +28,6 @@ if TYPE_CHECKING:
     from planner.topology.sources.kubernetes.source import KubernetesSource
 
 PARAMETERS = ("max_connections", "superuser_reserved_connections", "reserved_connections")
-POSTGRES = "postgres"
-POSTGRES_DOC = "https://www.postgresql.org/docs/current/app-postgres.html"  # -c name=value, --name=value, -N
-
-
-@dataclass(frozen=True)
-class ServerImage:
-    """A database server's image: how to know it, and where it takes its settings.
-
-    ``repository`` matches the image's repository without its registry and tag
-    (``bitnami/postgresql``); ``version`` matches ``repository:tag`` with the PostgreSQL version as
-    its group 1; ``variables`` set ``max_connections``; ``flags`` hold extra server flags; ``config``
-    are the files the image reads ``postgresql.conf`` settings from (a path ending in ``/``: every
-    ``.conf`` file in that folder, after the others).
-    """
-
-    engine: str  # "postgres", "mysql", "mariadb", "sqlserver", "oracle"
-    repository: str  # a regular expression, compiled on first use (check, reading services only, never needs it)
-    doc: str
-    version: str | None = None
-    variables: tuple[str, ...] = ()
-    flags: tuple[str, ...] = ()
-    config: tuple[str, ...] = ()
-
-
-def _image(engine: str, repository: str, doc: str, version: str | None = None, **settings: Any) -> ServerImage:
-    return ServerImage(engine, repository, doc, version, **settings)
-
-
-GENERIC_POSTGRES = _image(POSTGRES, r"(?:.*/)?(?:postgres(?:ql)?(?:-[0-9]+[a-z0-9.-]*)?|postgis|timescaledb(?:-ha)?)",
-                          "https://hub.docker.com/_/postgres")
-SERVER_IMAGES: tuple[ServerImage, ...] = (
-    _image(POSTGRES, r"postgres", "https://hub.docker.com/_/postgres", r"postgres:([0-9]+(?:\.[0-9]+)?)"),
-    _image(POSTGRES, r"bitnami(?:legacy)?/postgresql(?:-repmgr)?",
-           "https://github.com/bitnami/containers/blob/main/bitnami/postgresql/README.md",
-           r"[^:]+:([0-9]+(?:\.[0-9]+)?)", variables=("POSTGRESQL_MAX_CONNECTIONS", "POSTGRES_MAX_CONNECTIONS"),
-           flags=("POSTGRESQL_EXTRA_FLAGS",),  # postgresql-env.sh; the mounted configuration folder is /bitnami/postgresql/conf
-           config=("/bitnami/postgresql/conf/postgresql.conf", "/bitnami/postgresql/conf/conf.d/")),
-    _image(POSTGRES, r"(?:sclorg|rhel[0-9]+|centos[0-9]*|rhscl|fedora)/postgresql-[0-9]+(?:-[a-z0-9]+)*",
-           "https://github.com/sclorg/postgresql-container", r"[^:]*/postgresql-([0-9]+)",
-           variables=("POSTGRESQL_MAX_CONNECTIONS",)),
-    _image(POSTGRES, r"postgis/postgis", "https://hub.docker.com/r/postgis/postgis", r"[^:]+:([0-9]+)-"),
-    _image(POSTGRES, r"timescale/timescaledb", "https://hub.docker.com/r/timescale/timescaledb", r"[^:]+:.*pg([0-9]+)"),
-    _image(POSTGRES, r"timescale/timescaledb-ha", "https://hub.docker.com/r/timescale/timescaledb-ha",
-           r"[^:]+:pg([0-9]+(?:\.[0-9]+)?)"),
-    _image(POSTGRES, r"pgvector/pgvector", "https://hub.docker.com/r/pgvector/pgvector", r"[^:]+:(?:.*-)?pg([0-9]+)"),
-    _image(POSTGRES, r"cloudnative-pg/postgresql", "https://github.com/cloudnative-pg/postgres-containers",
-           r"[^:]+:([0-9]+(?:\.[0-9]+)?)"),
-    _image(POSTGRES, r"supabase/postgres", "https://hub.docker.com/r/supabase/postgres", r"[^:]+:([0-9]+)\."),
-    # Sourcegraph's images copy /conf/postgresql.conf into the data folder at start
-    # (https://github.com/sourcegraph/deploy-sourcegraph-docker/pull/806; the pgsql-conf ConfigMap of
-    # https://github.com/sourcegraph/deploy-sourcegraph-k8s/tree/main/base/sourcegraph/pgsql).
-    _image(POSTGRES, r"sourcegraph/postgres(?:ql)?-[0-9]+(?:-[a-z0-9]+)*", "https://github.com/sourcegraph/deploy-sourcegraph-k8s",
-           r"[^:]*/postgres(?:ql)?-([0-9]+)", config=("/conf/postgresql.conf",)),
-    # Images built on the ones above keep their names' stem: postgres, postgresql-16, postgis.
-    GENERIC_POSTGRES,
-    _image("mysql", r"(?:mysql(?:/mysql-server|/enterprise-server)?|bitnami(?:legacy)?/mysql"
-                    r"|percona(?:/percona-server|/percona-xtradb-cluster)?)", "https://hub.docker.com/_/mysql"),
-    _image("mariadb", r"(?:mariadb(?:/server)?|bitnami(?:legacy)?/mariadb(?:-galera)?)", "https://hub.docker.com/_/mariadb"),
-    _image("sqlserver", r"(?:mssql(?:/rhel)?/server|azure-sql-edge)", "https://hub.docker.com/r/microsoft/mssql-server"),
-    _image("oracle", r"(?:database/(?:enterprise|free|express)|gvenzl/oracle-(?:xe|free))",
-           "https://container-registry.oracle.com"),
-)
-# The programs that are the server, when a container's command is written out (a client image, such
-# as `postgres:16` running psql in a Job or a backup loop, runs none of them).
-SERVER_PROGRAMS: dict[str, tuple[str, ...]] = {
-    POSTGRES: ("postgres", "postmaster", "pg_ctl", "pg_ctlcluster", "docker-entrypoint.sh"),
-    "mysql": ("mysqld", "mysqld_safe", "docker-entrypoint.sh"),
-    "mariadb": ("mariadbd", "mysqld", "mysqld_safe", "docker-entrypoint.sh"),
-    "sqlserver": ("sqlservr",),
-    "oracle": ("runOracle.sh", "container-entrypoint.sh"),
-}
-# The official image keeps its data in PGDATA, /var/lib/postgresql/data by default
-# (https://hub.docker.com/_/postgres, "PGDATA"): a container that mounts a volume there is a server
-# built on it, whatever its image is called.
-PGDATA = ("/var/lib/postgresql/data", "/var/lib/postgresql")
 
 
 @dataclass(frozen=True)
@@ -158,49 +83,6 @@ POOLER_ENDPOINTS = {"rw": "writer", "ro": "reader"}
 # it (https://github.com/zalando/spilo/blob/master/postgres-appliance/scripts/configure_spilo.py).
 
 
-def image_parts(image: str) -> tuple[str, str]:
-    """Return an image's repository without its registry, and its tag:
-    ``docker.io/bitnami/postgresql:16.4.0@sha256:…`` → (``bitnami/postgresql``, ``16.4.0``)."""
-    name = image.split("@", 1)[0]
-    tag = ""
-    if name.rfind(":") > name.rfind("/"):
-        name, tag = name.rsplit(":", 1)
-    parts = name.lower().split("/")
-    if len(parts) > 1 and ("." in parts[0] or ":" in parts[0] or parts[0] == "localhost"):
-        parts = parts[1:]  # a registry: docker.io, ghcr.io, registry.example.com:5000
-    if len(parts) > 1 and parts[0] == "library":  # docker.io/library/postgres is the official `postgres`
-        parts = parts[1:]
-    return "/".join(parts), tag
-
-
-def server_image(image: str | None) -> ServerImage | None:
-    """Return the row of a database server's image, or None if ``image`` is no known server."""
-    if not image:
-        return None
-    repository, _ = image_parts(image)
-    return next((row for row in SERVER_IMAGES if re.fullmatch(row.repository, repository)), None)
-
-
-def server(container: Container, long_running: bool) -> ServerImage | None:
-    """Return the row of the server ``container`` runs, or None if it runs none (a client of the image)."""
-    if container.one_shot or not long_running:
-        return None  # a Job or an init container with a database image runs its client tools
-    row = server_image(container.image)
-    if row is None:
-        if any(path.rstrip("/") in PGDATA for path in container.files):
-            return GENERIC_POSTGRES  # built on the official image
-        return None
-    words = container.command
-    if not words or container.entrypoint is None and words[0].startswith("-"):
-        return row  # the image's own command (with flags for it): its server
-    programs = SERVER_PROGRAMS[row.engine]
-    if container.entrypoint is None:
-        # the image's entrypoint with a command of its own: the server only if that command is
-        return row if posixpath.basename(words[0]) in programs else None
-    tokens = (posixpath.basename(token) for word in words for token in word.split())
-    return row if any(token in programs for token in tokens) else None
-
-
 # ---------------------------------------------------------------------------- a PostgreSQL workload
 
 
@@ -216,15 +98,6 @@ def workload_facts(source: KubernetesSource, obj: Manifest, container: Container
         if value is not None:
             facts[f"parameters.{name}"] = value
     return facts
-
-
-def tag_version(image: str, row: ServerImage) -> str | None:
-    """Return the PostgreSQL version an image's name or tag states (``postgres:16.4-alpine`` → ``16.4``)."""
-    if row.version is None:
-        return None
-    repository, tag = image_parts(image)
-    match = re.match(row.version, f"{repository}:{tag}")
-    return match.group(1) if match else None
 
 
 def parameter(container: Container, row: ServerImage, name: str) -> Fact | Unknown | None:
@@ -254,41 +127,9 @@ def parameter(container: Container, row: ServerImage, name: str) -> Fact | Unkno
     return None
 
 
-def _tokens(words: tuple[str, ...]) -> list[str]:
-    """Return a command line's words, with the words of a shell script (``sh -c "…"``) split out."""
-    tokens: list[str] = []
-    for word in words:
-        if any(space in word for space in " \t\n"):
-            try:
-                tokens += shlex.split(word)
-            except ValueError:
-                tokens += word.split()
-        else:
-            tokens.append(word)
-    return tokens
-
-
 def _from_words(words: tuple[str, ...], name: str, container: Container, origin: Origin | None) -> Fact | Unknown | None:
-    """Return the last setting of ``name`` on a postgres command line (the last one wins)."""
-    tokens = _tokens(words)
-    found: tuple[str, str] | None = None
-    for i, token in enumerate(tokens):
-        following = tokens[i + 1] if i + 1 < len(tokens) else ""
-        setting = None
-        if token == "-c":
-            setting = following
-        elif token.startswith("-c") and "=" in token:
-            setting = token[2:]
-        elif token.startswith("--") and "=" in token:
-            setting = token[2:]
-        elif name == "max_connections" and token == "-N" and following:
-            found = (f"-N {following}", following)
-        elif name == "max_connections" and token.startswith("-N") and token[2:].isdigit():
-            found = (token, token[2:])
-        if setting and "=" in setting:
-            key, _, value = setting.partition("=")
-            if key.strip().replace("-", "_") == name:
-                found = (f"-c {setting}" if token == "-c" else token, value)
+    """Return the last setting of ``name`` on a postgres command line, as a number or why it is none."""
+    found = postgres_setting(words, name)
     if found is None:
         return None
     shown, value = found
@@ -315,9 +156,9 @@ def _number(text: str, origin: Origin, shown: str, container: Container | None =
 def _config_files(container: Container, row: ServerImage) -> list[str]:
     """Return the configuration files the server reads that are mounted, in the order they apply."""
     paths = list(row.config)
-    named = _from_words_raw(container.command or (), "config_file")
-    if named:
-        paths.insert(0, named)
+    named = postgres_setting(container.command or (), "config_file")
+    if named and named[1].strip("'\""):
+        paths.insert(0, named[1].strip("'\""))
     files: list[str] = []
     for path in paths:
         folder = path if path.endswith("/") else posixpath.dirname(path) + "/"
@@ -328,18 +169,6 @@ def _config_files(container: Container, row: ServerImage) -> list[str]:
         elif path in container.files:
             files.append(path)
     return files
-
-
-def _from_words_raw(words: tuple[str, ...], name: str) -> str | None:
-    """Return the text value of ``-c NAME=VALUE`` on a command line (the config_file path)."""
-    tokens = _tokens(words)
-    value = None
-    for i, token in enumerate(tokens):
-        setting = tokens[i + 1] if token == "-c" and i + 1 < len(tokens) else token[2:] if token.startswith(("-c", "--")) else ""
-        key, sep, rest = setting.partition("=")
-        if sep and key.replace("-", "_") == name:
-            value = rest.strip("'\"")
-    return value
 
 
 _CONF_LINE = r"\s*([A-Za-z_.]+)\s*=?\s*('(?:[^']*)'|[^\s#]+)"  # a postgresql.conf setting (compiled on use)

@@ -21,7 +21,8 @@ from planner.topology.sources.kubernetes.pods import TEMPLATES, pod_containers, 
 from planner.topology.values import suggest
 
 if TYPE_CHECKING:  # the databases' tables are read only when an object may be one (not by `check` of services)
-    from planner.topology.sources.kubernetes.databases import Operator, ServerImage
+    from planner.topology.sources.apps.images import ServerImage
+    from planner.topology.sources.kubernetes.databases import Operator
 
 DEFAULT_SURGE = "25%"  # Kubernetes' maxSurge when a RollingUpdate Deployment does not say
 LONG_RUNNING = ("Deployment", "StatefulSet", "ReplicaSet", "DaemonSet", "Rollout")  # the kinds whose pods may serve a database
@@ -97,7 +98,9 @@ class KubernetesSource:
         found = self.server(obj)
         if found is None:
             return "service"
-        return "database" if found[1].engine == "postgres" else "unplanned"
+        from planner.topology.sources.apps.images import POSTGRES  # loaded by server() already
+
+        return "database" if found[1].engine == POSTGRES else "unplanned"
 
     def is_database(self, obj: Manifest) -> bool:
         """Return whether ``obj`` is a PostgreSQL server (a Service that selects it leads to a database)."""
@@ -278,7 +281,7 @@ class KubernetesSource:
 
     def server(self, obj: Manifest) -> tuple[Container, ServerImage] | None:
         """Return the container of a workload that runs a database server, and its image's row."""
-        from planner.topology.sources.kubernetes import databases
+        from planner.topology.sources.apps.images import server
 
         key = id(obj)
         if key not in self._servers:
@@ -286,7 +289,7 @@ class KubernetesSource:
             found = None
             if long_running:
                 for container in self.containers(obj):
-                    row = databases.server(container, long_running)
+                    row = server(container, long_running)
                     if row is not None:
                         found = (container, row)
                         break
