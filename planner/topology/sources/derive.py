@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from planner.topology.sources.resolve import _Resolver
 
 POOL = "pool"
+FROM_KEY = "from"
 _POOL_SIZE = re.compile(r".*POOL(?:_?(?:SIZE|MAX|MAX_SIZE|LIMIT))?|.*(?:MAX|SIZE)_?POOL.*|.*POOL_?SIZE.*")
 SERVICE_KEYS = (PROCESSES, THREADS, POOL_DRIVER, "pool.size", "pool.max_overflow")
 WRITE_POOL = ("write pool: {driver: DRIVER} (sqlalchemy, django, rails, hikari, node-pg, asyncpg, psycopg-pool, ...) "
@@ -48,6 +49,10 @@ def derive_service(resolver: _Resolver, path: str, spec: dict[str, Any], ref: st
     if chosen is None:
         return
     reading = read_container(ref, chosen)
+    if reading.unparsed is not None:
+        resolver.add(join_path(path, FROM_KEY), reading.unparsed, "fix the command in the deployment")
+        resolver.parsed.unresolved.add(path)
+        return
     lambda_shape = "lambda" in spec
     keys = [k for k in SERVICE_KEYS if not (lambda_shape and k in (PROCESSES, THREADS))]
     pool = spec.get(POOL)

@@ -392,6 +392,10 @@ def test_docker_compose_config_output_is_read_as_it_is() -> None:
      "app/compose.yaml:4: services.a.command: invalid interpolation format ${ (write $$ for a literal $ (Compose's rule))"),
     ({"compose.yaml": "services:\n  a: {image: a, scale: 2, deploy: {replicas: 3}}\n"},
      "app/compose.yaml:2: services.a: scale is 2 but deploy.replicas is 3 (Compose refuses two different values: keep one)"),
+    # compose-go refuses it too: "'services[a].command' invalid command line string"
+    ({"compose.yaml": "services:\n  a:\n    image: a\n    command: 'gunicorn -w \"4'\n"},
+     "app/compose.yaml:4: services.a.command: invalid command line string (an unclosed quote, or a backslash at the end) "
+     "(Compose refuses it: close the quote, or write command as a list of words)"),
     ({"compose.yaml": "services: {a: {image: a}}\n", ".env": "A=\"unterminated\n"},
      "app/.env:1: unterminated quoted value \"unterminated (fix the line as Compose's env file syntax has it)"),
 ])

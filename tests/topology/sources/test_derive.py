@@ -201,3 +201,12 @@ def test_an_interpreter_run_on_a_program_or_a_jvm_is_one_process() -> None:
     t = load_topology(topology("  migrate: {from: Deployment/migrate}\n  jvm: {from: Deployment/jvm}\n"))
     assert (t.services["migrate"].processes, t.services["jvm"].processes) == (1, 1)
     assert t.provenance["services.migrate.processes"].origin == "no app server recognised in its command: one process (v1's default)"
+
+
+def test_a_shell_script_the_shell_would_refuse_is_exit_2_at_its_line() -> None:
+    Path("app.yaml").write_text(MANIFEST.replace("exec gunicorn -w ${WORKERS:-4} --threads 2 shop.wsgi",
+                                                 "exec gunicorn -w 4 'shop.wsgi"))
+    lines = refusal(["check", str(topology("  web: {from: Deployment/web}\n"))])
+    assert lines == ["t.yaml:6: services.web.from: Deployment/web containers[app].args, app.yaml:11 its shell script has "
+                     "an unclosed quote, which the shell refuses: the container would not start (fix the command in the "
+                     "deployment)"]

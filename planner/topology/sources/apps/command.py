@@ -74,8 +74,14 @@ class Invocation:
 Lookup = Callable[[str], "str | None"]  # a variable's value; None if unset; UNKNOWN_MARK-wrapped name if unknowable
 
 
+class CommandSyntaxError(ValueError):
+    """A shell script the shell itself would refuse (an unclosed quote): the container would not start."""
+
+
 def invocations(words: tuple[str, ...] | None, lookup: Lookup) -> list[Invocation]:
-    """Return the programs the command ``words`` starts, in order (empty when there is no command)."""
+    """Return the programs the command ``words`` starts, in order (empty when there is no command).
+
+    Raises :class:`CommandSyntaxError` for a shell script with an unclosed quote."""
     if not words:
         return []
     found: list[Invocation] = []
@@ -177,7 +183,8 @@ def split_script(script: str, lookup: Lookup) -> list[list[str]]:
     """Return the commands of a shell script, each as its words, variables expanded from ``lookup``.
 
     Control words (``if``, ``then``, ``do``, ...) are dropped so the command inside still counts;
-    a function definition or anything planner cannot split leaves the words it could split.
+    a function definition leaves the words planner could split; an unclosed quote, which the shell
+    refuses too, raises :class:`CommandSyntaxError`.
     """
     expanded = expand_shell(script, lookup)
     lexer = shlex.shlex(expanded, posix=True, punctuation_chars=";&|()")
@@ -187,8 +194,9 @@ def split_script(script: str, lookup: Lookup) -> list[list[str]]:
     current: list[str] = []
     try:
         tokens = list(_tokens(lexer))
-    except ValueError:  # an unclosed quote: split on whitespace, as well as can be done
-        tokens = expanded.replace("\n", " ; ").split()
+    except ValueError:  # shlex: "No closing quotation" (sh: "Unterminated quoted string")
+        raise CommandSyntaxError("its shell script has an unclosed quote, which the shell refuses: the container "
+                                 "would not start") from None
     for token in tokens:
         if token in _SEPARATORS or token == ";":
             if current:

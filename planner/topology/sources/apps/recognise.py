@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from planner.topology.sources.apps.command import Invocation, invocations, mark_unknown, split_words, unknown_names
+from planner.topology.sources.apps.command import CommandSyntaxError, Invocation, invocations, mark_unknown, split_words, unknown_names
 from planner.topology.sources.apps.frameworks import FRAMEWORKS, POSTGRES_URL, Framework, Number
 from planner.topology.sources.apps.servers import HOST_CPUS, Server, Setting, server_named
 from planner.topology.sources.base import Container, Fact, Origin, Unknown
@@ -52,6 +52,7 @@ class Reading:
     asynchronous: bool = False
     notes: list[str] = field(default_factory=list)
     programs: list[Invocation] = field(default_factory=list)
+    unparsed: str | None = None  # why the command line could not be read (a shell would refuse it too)
 
     def get(self, key: str) -> Fact | Unknown | None:
         """Return the value for ``key``: the deployment's, else the default."""
@@ -97,7 +98,11 @@ class _Reader:
 
     def run(self) -> Reading:
         """Read the server, then the framework."""
-        programs = invocations(self.container.command, self.lookup)
+        try:
+            programs = invocations(self.container.command, self.lookup)
+        except CommandSyntaxError as e:  # nothing on that command line can be trusted: say so, read the rest
+            self.reading.unparsed = f"{self.command_origin} {e}"
+            programs = []
         self.reading.programs = programs
         server_call = next((p for p in reversed(programs) if self._server_of(p) is not None), None)
         if server_call is not None:

@@ -36,6 +36,7 @@ from planner.errors import Problem
 from planner.topology.sources.base import SourceFileError, SourceFiles
 from planner.topology.sources.compose import dotenv
 from planner.topology.sources.compose.interpolation import InvalidTemplate, interpolate
+from planner.topology.sources.compose.shell import ShellSyntaxError, split
 from planner.topology.sources.compose.merge import MergeError, canonical, merge_service, merge_services, merge_value
 from planner.topology.sources.compose.tree import Document, Leaf, LMap, LSeq, Where, copy, go_string, plain, read_tree, where_of
 
@@ -639,6 +640,14 @@ class _ProjectLoader:
             if isinstance(a, Leaf) and isinstance(b, Leaf) and _number(a.value) != _number(b.value):
                 self.problem(b.where, f"services.{service.name}: {'.'.join(first)} is {go_string(a.value)} but "
                              f"{'.'.join(second)} is {go_string(b.value)}", "Compose refuses two different values: keep one")
+        for key in ("entrypoint", "command"):
+            node = spec.get(key)
+            if isinstance(node, Leaf) and isinstance(node.value, str):
+                try:
+                    split(go_string(node.value))
+                except ShellSyntaxError as e:  # compose-go: "'services[web].command' invalid command line string"
+                    self.problem(node.where, f"services.{service.name}.{key}: invalid command line string ({e})",
+                                 f"Compose refuses it: close the quote, or write {key} as a list of words")
 
     def environment(self, service: Service) -> None:
         """Resolve a service's environment: its env_files in order, then ``environment`` (Compose's order)."""
