@@ -149,6 +149,9 @@ class BudgetReport:
     instances: tuple[InstanceBudget, ...]
     poolers: tuple[PoolerBudget, ...]
     warnings: tuple[Finding, ...] = field(default_factory=tuple)
+    # every service's demand in every environment it runs in, before routing through poolers or
+    # sharing among readers: what the lints quote a service's own total from
+    demands: tuple[SourceDemand, ...] = field(default_factory=tuple)
 
     @property
     def status(self) -> str:
@@ -214,7 +217,8 @@ def budget_report(
     routes = _routes(topology)
     direct: list[SourceDemand] = []
     via: dict[str, list[SourceDemand]] = {name: [] for name in topology.poolers}
-    for demand in all_service_demands(topology) if demands is None else demands:
+    demands = tuple(all_service_demands(topology) if demands is None else demands)
+    for demand in demands:
         pooler = routes.get((demand.service or "", demand.environment or ""))
         if pooler is None:
             direct.append(demand)
@@ -265,7 +269,7 @@ def budget_report(
                 _instance(db, f"reader-{k}", reader_class, reader_max[db.name], reader_sources, scenarios, _reader_total(on_db, db.readers))
             )
 
-    return BudgetReport(topology, scenarios, tuple(instances), tuple(poolers))
+    return BudgetReport(topology, scenarios, tuple(instances), tuple(poolers), demands=demands)
 
 
 def _reader_total(sources: list[SourceDemand], readers: int) -> dict[str, int | None]:

@@ -303,6 +303,9 @@ def pool_above_concurrency(report: BudgetReport) -> Iterator[Finding]:
     ``threads`` requests at once, each holding one connection.
     """
     topology = report.topology
+    totals: dict[str, list[SourceDemand]] = {}
+    for demand in report.demands:
+        totals.setdefault(demand.service or "", []).append(demand)
     for service in topology.services.values():
         if not above_concurrency(service):
             continue
@@ -311,7 +314,8 @@ def pool_above_concurrency(report: BudgetReport) -> Iterator[Finding]:
         capped = held_to_concurrency(service)
         assert capped.pool is not None
         scenario = _peak_scenario(service)
-        now, then = _service_total(topology, service, scenario), _service_total(topology, capped, scenario)
+        now = sum(d.demand[scenario] for d in totals.get(service.name, ()))
+        then = _service_total(topology, capped, scenario)
         parts = f" (size {pool.size} + max_overflow {pool.max_overflow})" if pool.max_overflow else ""
         if service.shape == "lambda":
             users, unit = f"the {held} request a Lambda execution environment serves at once", "execution environment"
