@@ -313,6 +313,7 @@ class Sourced:
 
     value: str
     origin: str
+    assumed: bool = False  # nothing stated it: v1's default, said in explain but not a reading
 
 
 @dataclass(frozen=True)

@@ -320,7 +320,9 @@ def pool_above_concurrency(report: BudgetReport) -> Iterator[Finding]:
         if service.shape == "lambda":
             users, unit = f"the {held} request a Lambda execution environment serves at once", "execution environment"
         else:
-            written = f"services.{service.name}.threads" in topology.lines or f"services.{service.name}.threads" in topology.provenance
+            key = f"services.{service.name}.threads"
+            sourced = topology.provenance.get(key)
+            written = key in topology.lines or (sourced is not None and not sourced.assumed)
             users = f"the {held} thread{'s' if held != 1 else ''} that can use it" + ("" if written else " (threads not written: 1 by default)")
             unit = "process"
         yield _finding(

@@ -72,7 +72,7 @@ def derive_service(resolver: _Resolver, path: str, spec: dict[str, Any], ref: st
             if key not in spec and reading.get(key) is None and join_path(path, key) not in resolver.parsed.unresolved:
                 said = f"{reading.server.name} does not set it" if reading.server else "no app server recognised in its command"
                 resolver.parsed.provenance.setdefault(join_path(path, key), Sourced(
-                    "1", f"{said}: one {'process' if key == PROCESSES else 'thread'} (v1's default)"))
+                    "1", f"{said}: one {'process' if key == PROCESSES else 'thread'} (v1's default)", assumed=True))
     if POOL not in spec:
         single = len([c for c in found.containers if not c.one_shot]) == 1
         _no_pool(resolver, path, ref, chosen, reading, single)
