@@ -128,56 +128,22 @@ def test_a_fixed_number_of_connections_is_not_multiplied_by_the_workload() -> No
 # AIRFLOW__DATABASE__SQL_ALCHEMY_CONN (SQLAlchemy, 5 + 10 per engine), but `airflow api-server` forks
 # its own uvicorn workers ([api] workers) and runs two engines in each: nothing in the file says how
 # many processes, so planner must not count one.
-FORKING = """apiVersion: apps/v1
-kind: Deployment
-metadata: {name: api}
-spec:
-  template:
-    spec:
-      containers:
-      - name: app
-        image: apache/airflow:3.1.3
-        args: ["api-server"]
-        env:
-        - {name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN, value: "postgresql+psycopg2://airflow:airflow@postgres/airflow"}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: migrate}
-spec:
-  template:
-    spec:
-      containers:
-      - name: app
-        image: shop/web:1
-        args: ["python", "manage.py", "migrate"]
-        env:
-        - {name: DJANGO_SETTINGS_MODULE, value: shop.settings}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: image-default}
-spec:
-  template:
-    spec:
-      containers:
-      - name: app
-        image: shop/web:1
-        env:
-        - {name: DJANGO_SETTINGS_MODULE, value: shop.settings}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: jvm}
-spec:
-  template:
-    spec:
-      containers:
-      - name: app
-        image: shop/orders:1
-        env:
-        - {name: SPRING_DATASOURCE_URL, value: "jdbc:postgresql://db/orders"}
-"""
+def deployment(name: str, image: str, args: str | None, env: dict[str, str]) -> str:
+    """Return one Deployment of one container ``app`` (``args`` as a YAML flow list, None for the image's own)."""
+    lines = ["apiVersion: apps/v1", "kind: Deployment", f"metadata: {{name: {name}}}", "spec:", "  template:",
+             "    spec:", "      containers:", "      - name: app", f"        image: {image}"]
+    lines += [f"        args: {args}"] if args else []
+    lines += ["        env:"] + [f"        - {{name: {k}, value: \"{v}\"}}" for k, v in env.items()]
+    return "\n".join(lines) + "\n"
+
+
+FORKING = "---\n".join([
+    deployment("api", "apache/airflow:3.1.3", '["api-server"]',
+               {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:airflow@postgres/airflow"}),
+    deployment("migrate", "shop/web:1", '["python", "manage.py", "migrate"]', {"DJANGO_SETTINGS_MODULE": "shop.settings"}),
+    deployment("image-default", "shop/web:1", None, {"DJANGO_SETTINGS_MODULE": "shop.settings"}),
+    deployment("jvm", "shop/orders:1", None, {"SPRING_DATASOURCE_URL": "jdbc:postgresql://db/orders"}),
+])
 
 
 def test_a_python_application_command_without_a_known_server_asks_for_its_processes() -> None:
