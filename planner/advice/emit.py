@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from planner.advice.pool_artefacts import emit_pools
 from planner.advice.recommend import Option
 from planner.errors import InputError
-from planner.model import Pooler, Topology
+from planner.model import Pooler
+from planner.reserves import parse_engine_version
 
 # Which option kinds carry each artefact, best first as ranked by `recommend`.
 EMIT_KINDS: dict[str, tuple[str, ...]] = {
@@ -95,10 +96,26 @@ ignore_startup_parameters = extra_float_digits,options
     return {"pgbouncer.ini": ini, "userlist.txt": userlist}
 
 
-def _parameter_family(topology: Topology, database: str) -> str:
-    db = topology.databases[database]
-    major = db.engine_version.split(".")[0]
-    return f"aurora-postgresql{major}" if db.engine == "aurora-postgresql" else f"postgres{major}"
+def parameter_group_family(engine: str, engine_version: str) -> str:
+    """Return the DB parameter group family RDS uses for ``engine`` at ``engine_version``.
+
+    RDS spells the families by release series: ``postgres9.3`` … ``postgres9.6``, then one per major
+    from 10 (``postgres10`` … ``postgres18``), and ``aurora-postgresql9.6``, ``aurora-postgresql10`` …
+    for Aurora (``aws rds describe-db-engine-versions --query "DBEngineVersions[].DBParameterGroupFamily"``;
+    the list the test holds it to is in tests/advice/test_emit.py, with its sources). Before 10 a
+    series is two numbers, so ``9.6.24`` is ``postgres9.6`` and a bare ``9`` names no family.
+    """
+    version = parse_engine_version(engine_version)
+    if version.major < 10:
+        parts = engine_version.strip().split(".")
+        if len(parts) < 2 or not parts[1].isdigit():
+            raise InputError(f"engine_version {engine_version!r} names no parameter group family: before PostgreSQL 10 "
+                             'RDS has one per release series (postgres9.3 … postgres9.6); write the series, e.g. "9.6"')
+        series = f"{version.major}.{parts[1]}"
+    else:
+        series = str(version.major)
+    prefix = "aurora-postgresql" if engine == "aurora-postgresql" else "postgres"
+    return f"{prefix}{series}"
 
 
 def emit_parameters(option: Option) -> dict[str, str]:
@@ -107,7 +124,7 @@ def emit_parameters(option: Option) -> dict[str, str]:
     if value is None:
         raise InputError(f"option '{option.title}' sets no parameter")
     db = option.topology.databases[option.database]
-    family = _parameter_family(option.topology, option.database)
+    family = parameter_group_family(db.engine, db.engine_version)
     name = _ident(f"{option.topology.name}-{option.database}-connections")
     cluster = db.engine == "aurora-postgresql"
     # Aurora takes max_connections in the DB (instance) parameter group as well; the instance group is
@@ -145,7 +162,8 @@ resource "aws_db_parameter_group" "{name.replace('-', '_')}" {{
 
 
 def emit_proxy(option: Option) -> dict[str, str]:
-    """Return the AWS CLI script and Terraform fragment for the option's RDS Proxy."""
+    """Return the AWS CLI script and Terraform fragment for the option's RDS Proxy: a new proxy, or for an
+    option that changes a proxy already there (``proxy-percent``), only the change to its target group."""
     poolers = _poolers_of(option, "rds-proxy")
     if not poolers:
         raise InputError(f"option '{option.title}' has no RDS Proxy to emit")
@@ -153,6 +171,8 @@ def emit_proxy(option: Option) -> dict[str, str]:
     db = option.topology.databases[option.database]
     name = _ident(f"{option.topology.name}-{proxy.name}")
     percent = proxy.max_connections_percent
+    if option.kind == EXISTING_PROXY_KIND:
+        return _proxy_change(option, proxy.name, percent)
     cluster = db.engine == "aurora-postgresql"
     target = "--db-cluster-identifiers CHANGE-ME" if cluster else "--db-instance-identifiers CHANGE-ME"
     cli = f"""\
@@ -206,6 +226,31 @@ resource "aws_db_proxy_target" "{name.replace('-', '_')}" {{
 }}
 """
     return {"rds-proxy.sh": cli, "rds-proxy.tf": terraform}
+
+
+EXISTING_PROXY_KIND = "proxy-percent"  # the option changes a proxy the topology already has
+
+
+def _proxy_change(option: Option, proxy: str, percent: int) -> dict[str, str]:
+    """Return the CLI call and the Terraform attribute that set an existing proxy's max_connections_percent."""
+    cli = f"""\
+#!/usr/bin/env sh
+# Written by planner for {option.topology.name}: {option.title}
+# {proxy} already exists: this changes its default target group only (no new proxy, no new secret).
+# Use the proxy's name in AWS if it differs from the topology's.
+set -eu
+aws rds modify-db-proxy-target-group \\
+  --db-proxy-name {proxy} --target-group-name default \\
+  --connection-pool-config MaxConnectionsPercent={percent}
+"""
+    terraform = f"""\
+# Written by planner for {option.topology.name}: {option.title}
+# In the aws_db_proxy_default_target_group of {proxy}, change one attribute:
+  connection_pool_config {{
+    max_connections_percent = {percent} # of max_connections on the target
+  }}
+"""
+    return {"rds-proxy-change.sh": cli, "rds-proxy-change.tf": terraform}
 
 
 EMITTERS = {"pgbouncer": emit_pgbouncer, "parameters": emit_parameters, "proxy": emit_proxy, "pools": emit_pools}

@@ -187,6 +187,22 @@ def _option_for(kind: EmitKind, topology: "Topology", catalog: "Catalog", databa
     return sorted(candidates, key=_rank_key)[0]
 
 
+def _chosen_option(kind: EmitKind, topology: "Topology", catalog: "Catalog", ident: str) -> "Option":
+    """Return the option ``recommend`` lists as ``ident`` (DATABASE:RANK), if ``kind``'s artefact implements it."""
+    from planner.advice.emit import EMIT_KINDS
+    from planner.advice.recommend import recommend as compute
+    from planner.budget import compute_budget
+
+    (option,) = _select(compute(topology, catalog, compute_budget(topology, catalog)), [ident])
+    if option.kind in EMIT_KINDS[kind.value]:
+        return option
+    carriers = [name for name, kinds in EMIT_KINDS.items() if option.kind in kinds]
+    fix = (f"planner emit {carriers[0]} {topology.path} --option {ident} writes it" if carriers else
+           f"no artefact implements it: planner recommend {topology.path} --option {ident} --apply-to-topology NEW.yaml "
+           "writes the change")
+    raise InputError(f"--option {ident} is '{option.title}' ({option.kind}): emit {kind.value} does not implement it; {fix}")
+
+
 @app.command()
 def emit(
     kind: Annotated[EmitKind, typer.Argument(help="pgbouncer, proxy, parameters or pools.", show_default=False)],
@@ -198,6 +214,7 @@ def emit(
     db_port: Annotated[int, typer.Option("--db-port", help="pgbouncer: the database port.")] = 5432,
     db_name: Annotated[Optional[str], typer.Option("--db-name", help="pgbouncer: the PostgreSQL database name (default: the topology's).")] = None,
     listen_port: Annotated[int, typer.Option("--listen-port", help="pgbouncer: the port PgBouncer listens on.")] = 6432,
+    option_id: Annotated[Optional[str], typer.Option("--option", help="The option to implement, as DATABASE:RANK from planner recommend (default: the best one this artefact implements).", show_default=False)] = None,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     source: SourceOption = None,
@@ -216,12 +233,13 @@ def emit(
       planner emit pgbouncer shop.yaml -o deploy/pgbouncer --db-host shop.cluster-abc.us-east-1.rds.amazonaws.com
       planner emit proxy shop.yaml --database main -o deploy/proxy
       planner emit parameters shop.yaml
+      planner emit proxy shop.yaml --option main:1
       planner emit pools shop.yaml --apply-to-topology shop-smaller-pools.yaml
     """
     from planner.advice.emit import EMITTERS, Connection, emit_pgbouncer
 
     topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
-    option = _option_for(kind, topo, cat, database)
+    option = _option_for(kind, topo, cat, database) if option_id is None else _chosen_option(kind, topo, cat, option_id)
     if kind is EmitKind.pgbouncer:
         files = emit_pgbouncer(option, Connection(host=db_host, port=db_port, dbname=db_name, listen_port=listen_port))
     else:

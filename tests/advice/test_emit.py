@@ -440,3 +440,80 @@ def test_emit_pools_on_every_example_writes_every_file_or_none(example: str, tmp
     code, _, err = run_cli(["emit", "pools", str(EXAMPLES / example), "-o", str(blocked)])
     assert code == 2 and "cannot write the output" in err
     assert [p.name for p in blocked.iterdir()] == ["pools.json"] and (blocked / "pools.json").is_dir()
+
+
+# The DB parameter group families RDS has had for PostgreSQL, as AWS spells them: the RDS API
+# reference's DescribeEngineDefaultParameters "Valid Values" (postgres10 … postgres14,
+# aurora-postgresql10 … aurora-postgresql14); the 9.x series and later majors as `aws rds
+# describe-db-engine-versions --query "DBEngineVersions[].DBParameterGroupFamily"` lists them
+# (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_WorkingWithParamGroups.html; RDS's own
+# error "Please use a Parameter Group with DBParameterGroupFamily aurora-postgresql10",
+# awslabs/aws-rails-provisioner#5, shows the Aurora 9.6 and 10 spellings). Checked 2026-12-07.
+RDS_FAMILIES = {
+    "postgres": ["postgres9.3", "postgres9.4", "postgres9.5", "postgres9.6"] + [f"postgres{m}" for m in range(10, 19)],
+    "aurora-postgresql": ["aurora-postgresql9.6"] + [f"aurora-postgresql{m}" for m in range(10, 18)],
+}
+
+
+@pytest.mark.parametrize(("engine", "family"), [(e, f) for e, families in RDS_FAMILIES.items() for f in families])
+def test_parameter_group_family_is_spelled_as_rds_spells_it(engine: str, family: str) -> None:
+    from planner.advice.emit import parameter_group_family
+
+    series = family.removeprefix("aurora-postgresql").removeprefix("postgres")
+    for version in (series, f"{series}.7", f"{series}.7-rds.20240418" if "." not in series else f"{series}.22"):
+        assert parameter_group_family(engine, version) == family, version
+
+
+def test_a_bare_9_names_no_family() -> None:
+    from planner.advice.emit import parameter_group_family
+    from planner.errors import InputError
+
+    with pytest.raises(InputError, match=r"names no parameter group family.*write the series"):
+        parameter_group_family("postgres", "9")
+
+
+# An RDS Proxy already in front of the Lambdas takes 100 % while web connects directly: the option
+# lowers the existing proxy's percentage, so the artefact changes its target group and creates nothing.
+EXISTING_PROXY = """\
+version: 1
+name: shop
+databases:
+  main: {engine: postgres, engine_version: "16.4", instance_class: db.m6g.large}
+services:
+  api: {lambda: {concurrency: 200}, pool: {driver: node-pg, size: 1}}
+  web: {replicas: 4, processes: 2, threads: 4, pool: {driver: sqlalchemy, size: 4, max_overflow: 0}}
+poolers:
+  proxy: {kind: rds-proxy, database: main, clients: [api], max_connections_percent: 100}
+"""
+
+
+def test_an_existing_proxy_gets_its_target_group_changed_not_a_second_proxy(tmp_path: Path) -> None:
+    from ..conftest import run_cli
+
+    path = tmp_path / "shop.yaml"
+    path.write_text(EXISTING_PROXY)
+    code, out, err = run_cli(["emit", "proxy", str(path), "-o", str(tmp_path / "out")])
+    assert code == 0, err
+    script = (tmp_path / "out" / "rds-proxy-change.sh").read_text()
+    assert "aws rds modify-db-proxy-target-group" in script and "--db-proxy-name proxy" in script
+    assert "create-db-proxy" not in script and "register-db-proxy-targets" not in script
+    percent = int(script.split("MaxConnectionsPercent=")[1].split()[0])
+    assert percent < 100
+    assert f"max_connections_percent = {percent}" in (tmp_path / "out" / "rds-proxy-change.tf").read_text()
+    assert not (tmp_path / "out" / "rds-proxy.sh").exists()
+
+
+def test_emit_option_writes_the_option_recommend_listed_or_names_the_artefact_that_does(tmp_path: Path) -> None:
+    from ..conftest import refusal, run_cli
+
+    path = tmp_path / "shop.yaml"
+    path.write_text(EXISTING_PROXY)
+    _, listing, _ = run_cli(["recommend", str(path)])
+    assert "main:1  proxy-percent" in listing
+    code, out, _ = run_cli(["emit", "proxy", str(path), "--option", "main:1"])
+    assert code == 0 and "modify-db-proxy-target-group" in out
+    (line,) = refusal(["emit", "parameters", str(path), "--option", "main:1"])
+    assert line.startswith("--option main:1 is 'lower proxy's max_connections_percent from 100 to ")
+    assert line.endswith(f"emit parameters does not implement it; planner emit proxy {path} --option main:1 writes it")
+    (line,) = refusal(["emit", "proxy", str(path), "--option", "main:9"])
+    assert "no such option (options: main:1..1" in line
