@@ -513,5 +513,6 @@ def render_github_many(reports: Sequence[BudgetReport], gates: Sequence[Gate] | 
     if len(reports) == 1:
         return render_github(reports[0], _gates(reports, gates)[0])
     lines = [render_github(report, gate) for report, gate in zip(reports, _gates(reports, gates))]
-    lines.append(f"planner: {len(reports)} topologies are {overall_status(reports)} ({_tally(reports)})")
+    # "4 topologies are over" read as if all four were: the verdict is the worst, the tally says how many
+    lines.append(f"planner: {len(reports)} topologies, verdict {overall_status(reports)}: {_tally(reports)}")
     return "\n".join(lines)

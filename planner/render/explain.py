@@ -64,7 +64,8 @@ def reserve_lines(instance: InstanceBudget) -> list[str]:
     m = instance.max_connections.value
     lines.append(f"  usable = max_connections {m} − reserved {instance.reserved} = {instance.usable}  (ordinary application roles)")
     if instance.engine in RDS_ENGINES and instance.master_usable != instance.usable:
-        kept = " + ".join(str(r.value) for r in instance.reserves if not r.master_user_may_use)
+        kept_values = [str(r.value) for r in instance.reserves if not r.master_user_may_use]
+        kept = " + ".join(kept_values) if len(kept_values) == 1 else f"({' + '.join(kept_values)})"
         lines.append(f"    the master user (rds_superuser) may open {m} − {kept} = {instance.master_usable}: "
                      "do not count on it for applications")
     if instance.engine in RDS_ENGINES:

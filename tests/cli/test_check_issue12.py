@@ -139,7 +139,7 @@ def test_markdown_github_and_csv_over_several_topologies(tmp_path: Path, monkeyp
     lines = gh.splitlines()
     assert any(line.startswith(f"::error file={OVER},") for line in lines)
     assert any(line.startswith(f"::warning file={OK},") for line in lines)  # pgbouncer-replicas
-    assert lines[-1] == "planner: 2 topologies are over (1 over, 1 ok)"
+    assert lines[-1] == "planner: 2 topologies, verdict over: 1 over, 1 ok"
     assert summary.read_text().startswith("### planner: 2 topologies")
 
     code, out, _ = run_cli(["check", str(OVER), str(OK), "--format", "csv"])
