@@ -585,3 +585,11 @@ def test_docs_show_real_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     assert code == 0
     shown = block.split("\nnew warnings:", 1)[0]
     assert out.split("\nnew warnings:", 1)[0] == shown
+    # the warnings, each shown to its "…": every shown line starts a real one, in order
+    shown_warnings = block.split("\nnew warnings:", 1)[1].splitlines()
+    real_warnings = out.split("\nnew warnings:", 1)[1].splitlines()
+    real_warnings = [line for line in real_warnings if line.strip()]
+    shown_warnings = [line for line in shown_warnings if line.strip()]
+    assert len(shown_warnings) == len(real_warnings), out
+    for shown_line, real_line in zip(shown_warnings, real_warnings):
+        assert real_line.startswith(shown_line.removesuffix("…").rstrip()), (shown_line, real_line)
