@@ -19,11 +19,16 @@ from planner.reserves import parse_engine_version
 
 # Which option kinds carry each artefact, best first as ranked by `recommend`.
 EMIT_KINDS: dict[str, tuple[str, ...]] = {
-    "pgbouncer": ("pgbouncer", "pool-everything", "resize+pgbouncer", "resize+pool-everything"),
+    "pgbouncer": ("pgbouncer", "client-limit", "pooler-replicas", "pooler-pool", "pool-everything", "resize+pgbouncer",
+                  "resize+pool-everything"),
     "proxy": ("rds-proxy", "proxy-percent", "pool-everything", "resize+rds-proxy", "resize+pool-everything"),
     "parameters": ("parameter",),
     "pools": ("pools-to-concurrency", "shrink-pools", "resize+shrink-pools"),
 }
+
+
+# Options that change a PgBouncer the topology already has (its own settings), not a new one.
+EXISTING_PGBOUNCER_KINDS = ("client-limit", "pooler-replicas", "pooler-pool")
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,16 @@ def emit_pgbouncer(option: Option, connection: Connection = Connection()) -> dic
     dbname = connection.dbname or option.database
     server_cap = pooler.pairs * (pooler.default_pool_size + pooler.reserve_pool_size)
     clients = ", ".join(pooler.clients)
+    replicas = (f"Each of the {pooler.replicas} PgBouncer replicas runs this file and keeps its own server pool"
+                if pooler.replicas > 1 else "The PgBouncer runs this file")
+    point = (f"{pooler.name} is already there: change the settings this option names, keep the rest of your file"
+             if option.kind in EXISTING_PGBOUNCER_KINDS else
+             f"Point them at this PgBouncer (port {connection.listen_port}) instead of the database")
     ini = f"""\
 ;; pgbouncer.ini written by planner for {option.topology.name}: {option.title}
-;; Each of the {pooler.replicas} PgBouncer replicas runs this file and keeps its own server pool:
+;; {replicas}:
 ;; {pooler.replicas} × {server_cap} = {pooler.replicas * server_cap} server connections on {option.database}.
-;; Clients: {clients}. Point them at this PgBouncer (port {connection.listen_port}) instead of the database.
+;; Clients: {clients}. {point}.
 
 [databases]
 {alias} = host={connection.host} port={connection.port} dbname={dbname}

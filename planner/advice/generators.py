@@ -53,10 +53,12 @@ def resize_options(topology: Topology, catalog: "Catalog", database: str, before
     plan = plan_database(topology, catalog, database)
     current = catalog.find(db.instance_class) if db.instance_class else None
     choices: list[tuple[str, str]] = []
-    if plan.candidates:
-        choices.append(("resize", plan.candidates[0].instance_class.instance_class))
+    # today's class is never a resize: the smallest that fits may be it when the instance is not what is over
+    candidates = [c for c in plan.candidates if c.instance_class.instance_class != db.instance_class]
+    if candidates:
+        choices.append(("resize", candidates[0].instance_class.instance_class))
     if current is not None:
-        same = [c for c in plan.candidates if c.instance_class.family == current.family and c.instance_class.arch == current.arch]
+        same = [c for c in candidates if c.instance_class.family == current.family and c.instance_class.arch == current.arch]
         if same and (not choices or same[0].instance_class.instance_class != choices[0][1]):
             choices.append(("resize-family", same[0].instance_class.instance_class))
     now_cost = monthly_instance_cost(topology, catalog, database, db.instance_class)
@@ -271,6 +273,50 @@ def client_limit_option(topology: Topology, catalog: "Catalog | None", database:
             requires=(f"each client connection is a file descriptor: raise the PgBouncer pods' ulimit -n above {needed + 100}",),
             monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE, details={"pooler": spec.name, "max_client_conn": needed},
             effort=1,
+        )
+        # or more replicas at today's max_client_conn: client slots multiply, and so do the server pools
+        replicas = math.ceil(max(d or 0 for d in demands) / spec.max_client_conn)
+        if replicas > spec.replicas:
+            more = replace(topology, poolers={**topology.poolers, spec.name: replace(spec, replicas=replicas)})
+            server = pooler.server_connections // spec.replicas * replicas
+            yield evaluate(
+                "pooler-replicas", database, f"run {replicas} replicas of {spec.name} instead of {spec.replicas} "
+                f"(client slots {pooler.client_capacity} → {replicas * spec.max_client_conn}, server connections "
+                f"{pooler.server_connections} → {server})",
+                before, more, catalog,
+                requires=("each PgBouncer replica keeps its own server pools: the database must hold replicas × "
+                          "default_pool_size (set max_db_connections to cap it)",
+                          "clients must be spread over the replicas (a Service or a load balancer in front of them)"),
+                monthly_cost_delta=None, cost_note="the replicas' pods or VMs: not priced here",
+                details={"pooler": spec.name, "replicas": replicas, "server_connections": server}, effort=2,
+            )
+
+
+def pooler_pool_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport, before: Outcome) -> Iterator[Option]:
+    """Yield a smaller default_pool_size for a PgBouncer already in front of an instance that is over:
+    its server pools are the instance's largest lever, and its clients queue instead of the database."""
+    writer = next(i for i in report.instances if i.database == database and i.role == "writer")
+    if writer.status == "ok":
+        return
+    for pooler in report.poolers:
+        spec = topology.poolers[pooler.pooler]
+        if pooler.database != database or spec.kind != "pgbouncer":
+            continue
+        others = [s for s in writer.demand_by_source if s.source != spec.name]
+        room = writer.alarm_at - _worst(others)
+        per_pair = room // (spec.replicas * spec.pairs) - spec.reserve_pool_size
+        if per_pair < MIN_SERVER_POOL or per_pair >= spec.default_pool_size:
+            continue
+        changed = replace(topology, poolers={**topology.poolers, spec.name: replace(spec, default_pool_size=per_pair)})
+        server = spec.replicas * spec.pairs * (per_pair + spec.reserve_pool_size)
+        yield evaluate(
+            "pooler-pool", database, f"lower {spec.name}'s default_pool_size from {spec.default_pool_size} to {per_pair} "
+            f"(server connections {pooler.server_connections} → {server})",
+            before, changed, catalog,
+            requires=("fewer transactions run at once on the database: clients beyond the pool wait in PgBouncer's queue "
+                      "(query_wait_timeout, 120 s by default), watch SHOW POOLS' cl_waiting",),
+            monthly_cost_delta=0.0, cost_note=NO_PRICE_CHANGE,
+            details={"pooler": spec.name, "default_pool_size": per_pair, "server_connections": server}, effort=1,
         )
 
 

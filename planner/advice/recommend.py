@@ -33,6 +33,7 @@ from planner.advice.generators import (
     parameter_option,
     pgbouncer_option,
     pool_everything_option,
+    pooler_pool_option,
     rds_proxy_option,
     resize_options,
 )
@@ -62,7 +63,7 @@ Generator = Callable[[Topology, Any, str, BudgetReport, Outcome], Iterator[Optio
 
 
 GENERATORS: tuple[Generator, ...] = (
-    concurrency_caps_option, client_limit_option, parameter_option, pool_caps_option, lambda_concurrency_option, autoscaling_max_option,
+    concurrency_caps_option, client_limit_option, pooler_pool_option, parameter_option, pool_caps_option, lambda_concurrency_option, autoscaling_max_option,
     processes_option, serverless_option, pgbouncer_option, rds_proxy_option, pool_everything_option,
 )
 
@@ -154,7 +155,9 @@ def _options(topology: Topology, catalog: "Catalog", database: str, report: Budg
     options: list[Option] = []
     for generate in GENERATORS:
         options.extend(generate(topology, catalog, database, report, before))
-    if topology.databases[database].engine in RDS_ENGINES:
+    # a bigger class gives the instance room; a pooler whose own client side is over gains nothing by it
+    instance_flagged = any(i.status != "ok" for i in report.instances if i.database == database)
+    if topology.databases[database].engine in RDS_ENGINES and instance_flagged:
         options.extend(resize_options(topology, catalog, database, before))
         fit_kinds = {o.kind for o in options if o.fits}
         if not any(o.fits for o in options):
@@ -196,6 +199,36 @@ def _read_from_deployment(topology: Topology, held: Option) -> list[str]:
     return found
 
 
+def problem_of(report: BudgetReport, database: str) -> str:
+    """Return what is over or warns on ``database``: each instance and each pooler's client side that is, with
+    its numbers, and the instance's own state where only a pooler is flagged (a bigger class would not help)."""
+    parts: list[str] = []
+    instances = [i for i in report.instances if i.database == database]
+    for instance in instances:
+        if instance.status == "ok":
+            continue
+        scenario = max(instance.scenarios, key=lambda s: (instance.scenarios[s].demand is None, instance.scenarios[s].demand or 0))
+        demand = instance.scenarios[scenario].demand
+        shown = "unbounded" if demand is None else f"{demand:,}"
+        parts.append(f"{instance.name} is {instance.status}: {scenario} demand {shown} vs alarm at {instance.alarm_at:,}, "
+                     f"usable {instance.usable:,}")
+    for pooler in report.poolers:
+        if pooler.database != database or pooler.status == "ok":
+            continue
+        scenario = max(pooler.scenarios, key=lambda s: (pooler.scenarios[s].demand is None, pooler.scenarios[s].demand or 0))
+        demand = pooler.scenarios[scenario].demand
+        shown = "unbounded" if demand is None else f"{demand:,}"
+        limit = "replicas × num_init_children" if pooler.kind == "pgpool" else "replicas × max_client_conn"
+        parts.append(f"{pooler.pooler}'s client side is {pooler.status}: {scenario} client demand {shown} vs {limit} "
+                     f"{pooler.client_capacity:,}")
+    if all(i.status == "ok" for i in instances):
+        writer = next(i for i in instances if i.role == "writer")
+        worst = writer.worst_demand
+        parts.append(f"{writer.name} itself is ok ({'unbounded' if worst is None else f'{worst:,}'} vs alarm at "
+                     f"{writer.alarm_at:,}): the levers are the pooler's own settings")
+    return "; ".join(parts)
+
+
 def recommend(topology: Topology, catalog: "Catalog", report: BudgetReport | None = None) -> list[Recommendation]:
     """Return ranked options for every database whose instances or poolers warn or are over."""
     report = report or compute_budget(topology, catalog)
@@ -224,9 +257,7 @@ def recommend(topology: Topology, catalog: "Catalog", report: BudgetReport | Non
             demand_after = "unbounded" if held.after.worst_demand is None else f"{held.after.worst_demand:,}"
             notes = (f"{held.title}: not enough on its own ({held.after.worst_scenario} demand {demand_after} vs alarm at "
                      f"{held.after.alarm_at:,}), so every option below starts from it",) + notes
-        demand = "unbounded" if before.worst_demand is None else str(before.worst_demand)
-        problem = f"{database} is {before.status}: {before.worst_scenario} demand {demand} vs alarm at {before.alarm_at}, usable {before.usable}"
-        out.append(Recommendation(database, problem, tuple(fitting), notes))
+        out.append(Recommendation(database, problem_of(report, database), tuple(fitting), notes))
     return out
 
 
