@@ -70,7 +70,8 @@ def parse_topology(text: str, filename: str, fmt: str | None = None, files: Sour
 
     ``filename`` names the file in problems and gives the default topology name (its stem).
     ``files`` reads the deployment files its ``sources`` name (default: from disk, relative to
-    ``filename``'s folder); ``overrides`` replace some kinds' paths with files on disk.
+    ``filename``'s folder, confined to its repository root); ``overrides`` replace some kinds' paths
+    with files on disk, or lift that confinement (``--allow-outside-root``).
     """
     fmt = detect_format(filename, fmt, text)
     with gc_paused():
@@ -79,7 +80,9 @@ def parse_topology(text: str, filename: str, fmt: str | None = None, files: Sour
             from planner.topology.sources.files import DiskFiles
             from planner.topology.sources.resolve import resolve_sources
 
-            parsed = resolve_sources(parsed, filename, files or DiskFiles(Path(filename).parent, filename), overrides)
+            confined = overrides is None or not overrides.outside_root
+            parsed = resolve_sources(parsed, filename, files or DiskFiles(Path(filename).parent, filename, confined=confined),
+                                     overrides)
         return _Validator(filename, parsed).topology()
 
 

@@ -40,7 +40,7 @@ from planner.topology.sources.base import (
     Unknown,
 )
 from planner.topology.sources.derive import derive_pooler, derive_service
-from planner.topology.sources.files import DiskFiles
+from planner.topology.sources.files import DiskFiles, repository_root
 from planner.topology.values import parse_percent, suggest
 
 SECTIONS: dict[str, Role] = {"databases": "database", "services": "service", "poolers": "pooler"}
@@ -174,7 +174,11 @@ class _Resolver:
         """Check the ``sources`` mapping and index each kind's files (or its ``--source`` override's)."""
         profiles = self.compose_profiles(spec)
         for kind, paths in self.overrides.paths.items():
-            self.load(kind, DiskFiles(Path("."), f"--source {kind}="), list(paths), "", profiles)
+            # the paths of the command line are trusted, not what their files name: each path's
+            # repository is a root
+            roots = tuple(repository_root(Path(p)) for p in paths)
+            files = DiskFiles(Path("."), f"--source {kind}=", roots, confined=not self.overrides.outside_root)
+            self.load(kind, files, list(paths), "", profiles)
         if spec is None:
             if self.overrides.profiles is not None and "compose" not in self.overrides.paths:
                 self.add("", "--profile chooses Compose services, but the topology reads no Compose files",
