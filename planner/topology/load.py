@@ -192,5 +192,5 @@ class _Validator(WaiverRules):
                      "remove the environment, or use e.g. scale: 0.25")
         else:
             hint = "write a number, not a percentage: scale: 0.5" if isinstance(value, str) else "write e.g. scale: 0.5"
-            self.add(path, f"scale must be a number greater than 0, not {describe(value)}", hint)
+            self.add(path, f"scale must be a number greater than 0, not {self.describe(path, value)}", hint)
         return None

@@ -226,7 +226,7 @@ class ComposeSource:
                 try:
                     number = float(leaf.value)
                 except (TypeError, ValueError):
-                    return Unknown(origin, f"is {leaf.value!r}, not a number of CPUs")
+                    return Unknown(origin, "is not a number of CPUs")
                 return Fact(int(number) if number.is_integer() else number, origin)
         return None
 
@@ -445,5 +445,5 @@ def _integer(leaf: Any, origin: Origin) -> Fact | Unknown:
 
 def _count(text: str, origin: Origin, what: str) -> Fact | Unknown:
     if "${" in text or "$" in text and not text.strip().isdigit():
-        return Unknown(origin, f"gives {what} as {text!r}, which planner cannot read as a number")
+        return Unknown(origin, f"gives {what} as something planner cannot read as a number")
     return Fact(int(text) if text.strip().isdigit() else text, origin)
