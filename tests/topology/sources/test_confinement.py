@@ -144,19 +144,16 @@ def test_a_home_folder_env_file_is_outside(layout: Path) -> None:
     assert "~/.aws/credentials: resolves outside the repository root" in refused("check", str(path))
 
 
-def test_an_include_outside_is_refused(layout: Path) -> None:
-    (layout.parent / "outside" / "other.yaml").write_text("services:\n  spy:\n    image: busybox\n")
-    path = compose(layout, "include:\n  - ../outside/other.yaml\n")
+@pytest.mark.parametrize(("name", "text", "extra", "where"), [
+    ("other.yaml", "services:\n  spy:\n    image: busybox\n", "include:\n  - ../outside/other.yaml\n", "6: include"),
+    ("base.yaml", "services:\n  base:\n    environment: {WORKERS: '2'}\n",
+     "    extends: {file: ../outside/base.yaml, service: base}\n", "5: extends.file"),
+])
+def test_a_compose_file_outside_is_refused(layout: Path, name: str, text: str, extra: str, where: str) -> None:
+    (layout.parent / "outside" / name).write_text(text)
+    path = compose(layout, extra)
     line = refused("check", str(path))
-    assert line.startswith(f"{layout / 'compose.yaml'}:6: include: ") and "resolves outside the repository root" in line
-    read("check", str(path), "--allow-outside-root")
-
-
-def test_an_extends_file_outside_is_refused(layout: Path) -> None:
-    (layout.parent / "outside" / "base.yaml").write_text("services:\n  base:\n    environment: {WORKERS: '2'}\n")
-    path = compose(layout, "    extends: {file: ../outside/base.yaml, service: base}\n")
-    line = refused("check", str(path))
-    assert line.startswith(f"{layout / 'compose.yaml'}:5: extends.file: ") and "resolves outside the repository root" in line
+    assert line.startswith(f"{layout / 'compose.yaml'}:{where}: ") and "resolves outside the repository root" in line
     read("check", str(path), "--allow-outside-root")
 
 
