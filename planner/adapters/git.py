@@ -22,7 +22,7 @@ from planner.errors import InputError, Problem
 from planner.model import Topology
 from planner.topology import load_topology, parse_topology
 from planner.topology.parse import FORMATS, MAX_FILE_BYTES, decode_bytes
-from planner.topology.sources.base import SourceFileError, SourceOverrides
+from planner.topology.sources.base import OutsideRoot, SourceFileError, SourceOverrides
 
 __all__ = ["GIT_PREFIX", "GitFiles", "GitSpec", "is_git_spec", "load_topology_spec", "parse_git_spec", "read_topology_ref"]
 
@@ -197,11 +197,18 @@ class GitFiles:
         self.cache: dict[str, bytes] = {}
 
     def _object(self, path: str) -> str:
-        """Return the path inside the revision of ``path`` given relative to the topology's folder."""
+        """Return the path inside the revision of ``path`` given relative to the topology's folder;
+        one that leaves the repository (absolute, or ``..`` above its root) is :class:`OutsideRoot`."""
         folder = posixpath.dirname(self.topology.path)
-        joined = posixpath.normpath(posixpath.join(folder, path)) if not posixpath.isabs(path) else path
+        joined = posixpath.normpath(posixpath.join(folder, path))
+        if _leaves(path, joined):
+            raise self._outside(path, self.topology.spec, "sources")
         # git reads REF:./PATH from the current directory: keep the topology's ./ if it had one
         return "./" + joined if self.topology.path.startswith("./") and not joined.startswith("../") else joined
+
+    def _outside(self, written: str, file: str, key: str) -> OutsideRoot:
+        return OutsideRoot(written, self.topology.ref, file, key,
+                           reason=f"leaves the repository in {self.topology.ref}: planner reads only the revision's files")
 
     def _name(self, inside: str) -> str:
         return f"{GIT_PREFIX}{self.topology.ref}:{inside}"
@@ -246,11 +253,15 @@ class GitFiles:
         """Return ``git:REF:PATH`` for ``path`` relative to the folder of ``file`` (``git:REF:...``), read ahead."""
         inside = file[len(self._name("")):]
         joined = posixpath.normpath(posixpath.join(posixpath.dirname(inside), path))
-        self._fetch([joined])
+        if not _leaves(path, joined):  # read() refuses one that does
+            self._fetch([joined])
         return self._name(joined)
 
     def read(self, path: str) -> str:
         """Return the text of a file :meth:`files` or :meth:`beside` named (``git:REF:PATH``)."""
+        inside = path[len(self._name("")):] if path.startswith(self._name("")) else path
+        if _leaves(inside, posixpath.normpath(inside)):
+            raise self._outside(inside, self.topology.spec, "sources")
         data = self.cache.get(path)
         if data is None:
             raise SourceFileError([Problem(path, "", "not in the revision", hint="check the path in sources")])
@@ -260,3 +271,9 @@ class GitFiles:
             return decode_bytes(data, path)
         except InputError as e:
             raise SourceFileError([p for p in e.problems if isinstance(p, Problem)]) from None
+
+
+def _leaves(written: str, joined: str) -> bool:
+    """Return whether a path (``written``, ``joined`` to the folder it is relative to and normalized)
+    leaves the repository's tree: absolute, from a home folder, or ``..`` above the root."""
+    return posixpath.isabs(written) or written.startswith("~") or joined == ".." or joined.startswith("../")

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from planner.cli.common import (
+    AllowOutsideRootOption,
     CatalogOption,
     CheckFormat,
     FailOn,
@@ -67,6 +68,7 @@ def check(
     observations: ObservationsOption = None,
     source: SourceOption = None,
     profile: ProfileOption = None,
+    allow_outside_root: AllowOutsideRootOption = False,
     output: OutputOption = None,
     observed: Annotated[
         Optional[Path], typer.Option("--observed", help="Observations file from planner observe: show each instance's observed peak, warn where the plan is below it (one topology only).")
@@ -112,7 +114,7 @@ def check(
         from planner.budget.gate import load_baseline
 
         recorded = load_baseline(baseline)
-    loaded, cat = _load_all(paths, catalog, observations, sources=source, profiles=profile)
+    loaded, cat = _load_all(paths, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
     reports = [compute_budget(topo, cat, chosen) for topo in loaded]
     extra = {}
     if observed is not None:  # observed peaks: warnings for every format, a column where there are columns
@@ -181,6 +183,7 @@ def plan(
     observations: ObservationsOption = None,
     source: SourceOption = None,
     profile: ProfileOption = None,
+    allow_outside_root: AllowOutsideRootOption = False,
     output: OutputOption = None,
 ) -> None:
     """List the instance classes that hold each database's worst scenario under the alarm line.
@@ -202,7 +205,7 @@ def plan(
     if engine is not None and engine not in ENGINES[:2]:
         raise InputError(f"--engine: unknown engine {engine!r} (choose postgres or aurora-postgresql)")
     families = [f.strip() for value in family or [] for f in value.split(",") if f.strip()]
-    topo, cat = _load(topology, catalog, observations, limits=False, sources=source, profiles=profile)
+    topo, cat = _load(topology, catalog, observations, limits=False, sources=source, profiles=profile, outside_root=allow_outside_root)
     topo = _what_if(topo, engine or None, engine_version, deployment)
     plans = plan_topology(topo, cat, engine, families, include_retired, database)
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
@@ -244,6 +247,7 @@ def explain(
     observations: ObservationsOption = None,
     source: SourceOption = None,
     profile: ProfileOption = None,
+    allow_outside_root: AllowOutsideRootOption = False,
     output: OutputOption = None,
 ) -> None:
     """Write out the arithmetic: the formula with DBInstanceClassMemory substituted, each
@@ -257,7 +261,7 @@ def explain(
     from planner.budget import compute_budget
     from planner.render.explain import render_explain
 
-    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
+    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
     if database is not None and database not in topo.databases:
         raise InputError(f"--database: no database named {database!r} in {topo.path} (choose from {', '.join(topo.databases)})")
     report = compute_budget(topo, cat, _scenarios(scenario))
@@ -298,6 +302,7 @@ def diff(
         typer.Option("--head-source", metavar="KIND=PATH", help="HEAD reads this kind's deployment files from PATH instead of its `sources` (repeatable)."),
     ] = None,
     profile: ProfileOption = None,
+    allow_outside_root: AllowOutsideRootOption = False,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     output: OutputOption = None,
@@ -325,8 +330,8 @@ def diff(
     from planner.review.diff import diff_reports
 
     chosen = _scenarios(scenario)
-    sides = [(base, source_overrides(base_source, "--base-source", profile)),
-             (head, source_overrides(head_source, "--head-source", profile))]
+    sides = [(base, source_overrides(base_source, "--base-source", profile, allow_outside_root)),
+             (head, source_overrides(head_source, "--head-source", profile, allow_outside_root))]
     if sides[0] == sides[1]:
         sides = sides[:1]
     # Report the problems of both sides at once: a CI log then shows everything to fix.
@@ -380,6 +385,7 @@ def report(
     observations: ObservationsOption = None,
     source: SourceOption = None,
     profile: ProfileOption = None,
+    allow_outside_root: AllowOutsideRootOption = False,
 ) -> None:
     """Write a self-contained HTML report for review: verdicts, charts, every candidate class,
     breaking points, tables, and the change against a baseline.
@@ -397,7 +403,7 @@ def report(
     from planner.budget import compute_budget
     from planner.render.html import render_report
 
-    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
+    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
     before = None
     if baseline is not None:
         from planner.topology import load_topology

@@ -69,14 +69,23 @@ ProfileOption = Annotated[
         "are read only when one of theirs is active. Replaces the topology's sources.compose profiles for one run.",
     ),
 ]
+AllowOutsideRootOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside-root",
+        help="Read source files outside the topology's repository root (the git work tree it is in, else its folder): "
+        "by default a path in sources, a Compose env_file, include or extends that leads out of it (.., an absolute path, "
+        "a symlink) is refused, since a topology in a pull request decides what planner reads.",
+    ),
+]
 TopologyArgument = Annotated[Path, typer.Argument(help="Topology file (.yaml, .yml, .toml or .json).", show_default=False)]
 
 
 def source_overrides(values: Optional[list[str]], option: str = "--source",
-                     profiles: Optional[list[str]] = None) -> "SourceOverrides | None":
+                     profiles: Optional[list[str]] = None, outside_root: bool = False) -> "SourceOverrides | None":
     """Parse ``--source KIND=PATH`` options (repeatable) into the paths that replace a topology's sources,
-    and ``--profile NAME`` options into the Compose profiles to activate."""
-    if not values and not profiles:
+    ``--profile NAME`` options into the Compose profiles to activate, and ``--allow-outside-root``."""
+    if not values and not profiles and not outside_root:
         return None
     from planner.topology.sources.base import KINDS, SourceOverrides
 
@@ -87,7 +96,7 @@ def source_overrides(values: Optional[list[str]], option: str = "--source",
             raise InputError(f"{option} {value}: write {option} KIND=PATH with KIND one of {', '.join(KINDS)} "
                              f"(e.g. {option} kubernetes=rendered/head/)")
         paths[kind] = paths.get(kind, ()) + (path,)
-    return SourceOverrides(paths, _profiles(profiles))
+    return SourceOverrides(paths, _profiles(profiles), outside_root)
 
 
 def _profiles(values: Optional[list[str]]) -> tuple[str, ...] | None:
@@ -101,19 +110,21 @@ def _profiles(values: Optional[list[str]]) -> tuple[str, ...] | None:
 
 
 def _load(topology: Path, catalog: Optional[Path], observations: Optional[Path], limits: bool = True,
-          sources: Optional[list[str]] = None, profiles: Optional[list[str]] = None) -> "tuple[Topology, Catalog]":
+          sources: Optional[list[str]] = None, profiles: Optional[list[str]] = None,
+          outside_root: bool = False) -> "tuple[Topology, Catalog]":
     """Load the topology and the catalogue, the two inputs of every topology command (every problem at once).
 
     ``limits=False`` for commands that need no instance class (``plan`` chooses one); ``sources``
-    holds the ``--source KIND=PATH`` options, ``profiles`` the ``--profile NAME`` ones.
+    holds the ``--source KIND=PATH`` options, ``profiles`` the ``--profile NAME`` ones, ``outside_root``
+    ``--allow-outside-root``.
     """
-    (loaded,), cat = _load_all([topology], catalog, observations, limits, sources, profiles)
+    (loaded,), cat = _load_all([topology], catalog, observations, limits, sources, profiles, outside_root)
     return loaded, cat
 
 
 def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional[Path],
               limits: bool = True, sources: Optional[list[str]] = None,
-              profiles: Optional[list[str]] = None) -> "tuple[list[Topology], Catalog]":  # fmt: skip
+              profiles: Optional[list[str]] = None, outside_root: bool = False) -> "tuple[list[Topology], Catalog]":  # fmt: skip
     """Load the catalogue and every topology, raising one InputError with every problem of every file.
 
     A topology's own problems come with those the budget would meet next (an unknown instance
@@ -125,7 +136,7 @@ def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional
     from planner.errors import Problem
     from planner.topology.load import TopologyError, load_topology
 
-    overrides = source_overrides(sources, profiles=profiles)
+    overrides = source_overrides(sources, profiles=profiles, outside_root=outside_root)
     problems: list[Problem | str] = []
     cat = None
     try:

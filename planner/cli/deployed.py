@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 
 from planner.cli.aws import import_app
-from planner.cli.common import ProfileOption, _emit, _profiles
+from planner.cli.common import AllowOutsideRootOption, ProfileOption, _emit, _profiles
 from planner.errors import InputError
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ def _note(text: str) -> None:
 
 @import_app.command("kubernetes")
 def import_kubernetes(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
-                      instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None) -> None:
+                      instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None,
+                      allow_outside_root: AllowOutsideRootOption = False) -> None:
     """Write a topology's services from Kubernetes manifests: one per workload whose containers show
     they connect to PostgreSQL, each reading its replicas, autoscaler range, surge, app server and
     pool with from:; the others are listed on stderr with the reason they were left out.
@@ -65,12 +66,13 @@ def import_kubernetes(paths: PathsArgument, output: OutputFile = None, database:
       planner import terraform plan.json -o shop.yaml
       planner check shop.yaml
     """
-    _import("kubernetes", paths, output, database, instance_class, engine_version)
+    _import("kubernetes", paths, output, database, instance_class, engine_version, outside_root=allow_outside_root)
 
 
 @import_app.command("terraform")
 def import_terraform(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
-                     instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None) -> None:
+                     instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None,
+                     allow_outside_root: AllowOutsideRootOption = False) -> None:
     """Write a topology from `terraform show -json` output (a plan or a state): databases from
     aws_db_instance and aws_rds_cluster, services from the aws_lambda_function and aws_ecs_service
     whose environment shows a PostgreSQL connection, poolers from aws_db_proxy, each reading its
@@ -88,13 +90,13 @@ def import_terraform(paths: PathsArgument, output: OutputFile = None, database: 
       planner import terraform state.json --database main -o shop.yaml
       planner check shop.yaml
     """
-    _import("terraform", paths, output, database, instance_class, engine_version)
+    _import("terraform", paths, output, database, instance_class, engine_version, outside_root=allow_outside_root)
 
 
 @import_app.command("compose")
 def import_compose(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
                    instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None,
-                   profile: ProfileOption = None) -> None:
+                   profile: ProfileOption = None, allow_outside_root: AllowOutsideRootOption = False) -> None:
     """Write a topology from a Compose project, read as docker compose reads it: a folder is its
     compose.yaml and override file, with its .env; files are merged in order (docker compose -f a
     -f b); docker compose config --format json output is read as it is. A postgres container is a
@@ -115,14 +117,14 @@ def import_compose(paths: PathsArgument, output: OutputFile = None, database: Da
       planner import compose . --profile workers -o shop.yaml
       planner check shop.yaml
     """
-    _import("compose", paths, output, database, instance_class, engine_version, _profiles(profile))
+    _import("compose", paths, output, database, instance_class, engine_version, _profiles(profile), allow_outside_root)
 
 
 def _import(kind: str, paths: list[Path], output: Optional[Path], database: Optional[str],
             instance_class: Optional[str], engine_version: Optional[str],
-            profiles: Optional[tuple[str, ...]] = None) -> None:
+            profiles: Optional[tuple[str, ...]] = None, outside_root: bool = False) -> None:
     """Import ``kind`` files into ``output`` (or stdout), then say what was written and what is left."""
-    from planner.topology.sources.files import DiskFiles
+    from planner.topology.sources.files import DiskFiles, repository_root
     from planner.topology.sources.importer import Options, import_sources, write_topology
 
     if output is not None and output.suffix.lower() not in (".yaml", ".yml"):
@@ -131,11 +133,13 @@ def _import(kind: str, paths: list[Path], output: Optional[Path], database: Opti
     existing = _existing(output)
     target = output if output is not None else Path("topology.yaml")  # stdout: paths from here
     listed = [str(p) for p in paths]
-    imported = import_sources(kind, listed, DiskFiles(Path("."), f"planner import {kind}"), target.parent, profiles)
+    # the paths of the command line are trusted, not what their files name: each path's repository is a root
+    files = DiskFiles(Path("."), f"planner import {kind}", tuple(repository_root(p) for p in paths), not outside_root)
+    imported = import_sources(kind, listed, files, target.parent, profiles, outside_root)
     header = (f"Imported by planner import {kind} from {', '.join(imported.paths)} on {_today()}.\n"
               "Replace each VALUE, then run planner check.")
     written = write_topology(existing, str(target), imported, Options(database, instance_class, engine_version), header)
-    _check_classes(written.text, str(target))
+    _check_classes(written.text, str(target), not outside_root)
     _emit(written.text, output)
     for note in written.notes:
         _note(note)
@@ -152,7 +156,7 @@ def _existing(output: Optional[Path]) -> Optional[str]:
         raise InputError(f"{output}: cannot read the topology to merge into ({exc})") from exc
 
 
-def _check_classes(text: str, filename: str) -> None:
+def _check_classes(text: str, filename: str, confined: bool) -> None:
     """Refuse a topology check would refuse for its databases' limits (an unknown --instance-class)."""
     from planner.budget.limits import limit_problems
     from planner.catalog import load_catalog
@@ -163,7 +167,7 @@ def _check_classes(text: str, filename: str) -> None:
     # the catalogue check will read: PLANNER_CATALOG's, as `check` without --catalog does
     catalog = load_catalog(os.environ.get("PLANNER_CATALOG") or None, os.environ.get("PLANNER_OBSERVATIONS") or None)
     try:
-        topology = read_written(text, filename)
+        topology = read_written(text, filename, confined)
     except TopologyError as exc:  # placeholders the user must replace: the databases read all the same
         if exc.partial is None:
             return

@@ -15,6 +15,7 @@ import typer
 
 from planner.cli.app import app
 from planner.cli.common import (
+    AllowOutsideRootOption,
     CatalogOption,
     ObservationsOption,
     OutputOption,
@@ -84,7 +85,7 @@ def _select(recs: Sequence["Recommendation"], ids: Sequence[str]) -> list["Optio
 
 
 def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"], target: Path,
-           sources: Optional[list[str]] = None, profiles: Optional[list[str]] = None) -> None:
+           sources: Optional[list[str]] = None, profiles: Optional[list[str]] = None, outside_root: bool = False) -> None:
     """Write the user's topology file with ``options`` applied and say what check makes of it.
 
     The file is edited, not rewritten: only the keys the options change are written, and comments,
@@ -108,7 +109,7 @@ def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"]
         raise InputError(f"--apply-to-topology {target}: {source} reads its sources relative to its own folder, so the "
                          f"new file goes beside it (e.g. {source.with_name(target.name)})")
     applied = merge_options(topology, options)
-    _emit(edit_topology(text, topology.path, topology, applied, source_overrides(sources, profiles=profiles)), target)
+    _emit(edit_topology(text, topology.path, topology, applied, source_overrides(sources, profiles=profiles, outside_root=outside_root)), target)
     status = compute_budget(applied, catalog).status
     print(f"topology written: {target} ({source} with {'; '.join(o.title for o in options)}; planner check: {status})",
           file=sys.stderr)
@@ -127,6 +128,7 @@ def recommend(
     observations: ObservationsOption = None,
     source: SourceOption = None,
     profile: ProfileOption = None,
+    allow_outside_root: AllowOutsideRootOption = False,
     output: OutputOption = None,
 ) -> None:
     """List the options that bring each warn/over instance or pooler back under its alarm line.
@@ -145,7 +147,7 @@ def recommend(
     from planner.budget import compute_budget
     from planner.render import recommend as render
 
-    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
+    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
     report = compute_budget(topo, cat)
     recs = compute(topo, cat, report)
     if database is not None:
@@ -155,7 +157,7 @@ def recommend(
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
     text = renderer(topo, recs, report.warnings)
     if apply_to is not None:
-        _apply(topo, cat, _select(recs, option or []), apply_to, source, profile)
+        _apply(topo, cat, _select(recs, option or []), apply_to, source, profile, allow_outside_root)
     _emit(text, output)
 
 
@@ -219,6 +221,7 @@ def emit(
     observations: ObservationsOption = None,
     source: SourceOption = None,
     profile: ProfileOption = None,
+    allow_outside_root: AllowOutsideRootOption = False,
 ) -> None:
     """Write the artefacts that implement an option: pgbouncer.ini (with a userlist placeholder),
     AWS CLI and Terraform for RDS Proxy or a parameter group, or per-service pool settings.
@@ -238,7 +241,7 @@ def emit(
     """
     from planner.advice.emit import EMITTERS, Connection, emit_pgbouncer
 
-    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
+    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
     option = _option_for(kind, topo, cat, database) if option_id is None else _chosen_option(kind, topo, cat, option_id)
     if kind is EmitKind.pgbouncer:
         files = emit_pgbouncer(option, Connection(host=db_host, port=db_port, dbname=db_name, listen_port=listen_port))
@@ -251,4 +254,4 @@ def emit(
         _emit_files({output_dir / name: content for name, content in files.items()})
         print(f"written: {', '.join(str(output_dir / n) for n in files)} ({option.title})", file=sys.stderr)
     if apply_to is not None:
-        _apply(topo, cat, [option], apply_to, source, profile)
+        _apply(topo, cat, [option], apply_to, source, profile, allow_outside_root)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 import typer
 
 from planner.cli.app import app
-from planner.cli.common import CatalogOption, ObservationsOption, OutputOption, ProfileOption, SourceOption, TopologyArgument, _emit, _load
+from planner.cli.common import AllowOutsideRootOption, CatalogOption, ObservationsOption, OutputOption, ProfileOption, SourceOption, TopologyArgument, _emit, _load
 from planner.errors import EXIT_OVER, InputError
 from planner.model import SCENARIOS
 
@@ -125,6 +125,7 @@ def inspect(
     observations: ObservationsOption = None,
     source: SourceOption = None,
     profile: ProfileOption = None,
+    allow_outside_root: AllowOutsideRootOption = False,
     output: OutputOption = None,
 ) -> None:
     """Show who holds a live server's connection slots, in one read-only session.
@@ -158,7 +159,7 @@ def inspect(
     if topology is not None:
         from planner.budget import compute_budget
 
-        topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
+        topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
         report = compute_budget(topo, cat)
         _writer(report, database, topo.path)  # fail early on a bad --database, before connecting
     doc: dict[str, Any] = {}
@@ -219,6 +220,7 @@ def verify(
     observations: ObservationsOption = None,
     source: SourceOption = None,
     profile: ProfileOption = None,
+    allow_outside_root: AllowOutsideRootOption = False,
     output: OutputOption = None,
 ) -> None:
     """Open a scenario's connections on a real server and compare the refusal with the plan.
@@ -246,7 +248,7 @@ def verify(
         raise InputError("verify: give exactly one of --local (a throwaway server) and --dsn URL (a server of yours)")
     if scenario not in SCENARIOS:
         raise InputError(f"--scenario: unknown scenario {scenario!r} (choose from {', '.join(SCENARIOS)})")
-    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile)
+    topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
     instance = _writer(compute_budget(topo, cat, (scenario,)), database, topo.path)
     plan = build_plan(topo, instance, scenario, scale, local)
     with _progress(plan.total) as progress:

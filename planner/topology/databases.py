@@ -170,7 +170,7 @@ class DatabaseRules(Checker):
             value = acu_spec.get(name)
             acu = to_fraction(value) if is_number(value) and math.isfinite(value) else None
             if acu is None or acu < 0 or acu > MAX_ACU or (acu * 2).denominator != 1:
-                self.add(join_path(key, name), f"{name} must be a number of ACUs in steps of 0.5 from 0 to {MAX_ACU}, not {describe(value)}",
+                self.add(join_path(key, name), f"{name} must be a number of ACUs in steps of 0.5 from 0 to {MAX_ACU}, not {self.describe(join_path(key, name), value)}",
                          f"write e.g. {name}: {'0.5' if name == 'min_acu' else '16'}")
                 acu = None
             values.append(acu)
@@ -222,7 +222,7 @@ class DatabaseRules(Checker):
                 return None
         if result is None:
             self.add(path, f"headroom must be a percentage such as \"20%\" or a fraction in [0, 1), "
-                     f"not {describe(value)}", "write e.g. headroom: 20%")
+                     f"not {self.describe(path, value)}", "write e.g. headroom: 20%")
             return None
         if not 0 <= result < 1:
             self.add(path, f"headroom must be at least 0% and below 100%, not {value}",
@@ -275,12 +275,13 @@ class DatabaseRules(Checker):
         if is_int(value):
             return self.integer(value, path, minimum=1)
         if not isinstance(value, str):
-            self.add(path, f"max_connections must be an integer or an RDS formula, not {describe(value)}",
+            self.add(path, f"max_connections must be an integer or an RDS formula, not {self.describe(path, value)}",
                      'write e.g. max_connections: 500 or "LEAST({DBInstanceClassMemory/9531392},5000)"')
             return None
         error = _formula_error(value)
         if error is not None:
-            self.add(path, f"invalid max_connections formula {value!r}: {error}",
+            shown = "read from the deployment" if self.origin_of(path) else repr(value)  # anything but a number: not quoted
+            self.add(path, f"invalid max_connections formula {shown}: {error}",
                      "write it as RDS does, e.g. LEAST({DBInstanceClassMemory/9531392},5000), or an integer")
             return None
         return value

@@ -70,7 +70,8 @@ def parse_topology(text: str, filename: str, fmt: str | None = None, files: Sour
 
     ``filename`` names the file in problems and gives the default topology name (its stem).
     ``files`` reads the deployment files its ``sources`` name (default: from disk, relative to
-    ``filename``'s folder); ``overrides`` replace some kinds' paths with files on disk.
+    ``filename``'s folder, confined to its repository root); ``overrides`` replace some kinds' paths
+    with files on disk, or lift that confinement (``--allow-outside-root``).
     """
     fmt = detect_format(filename, fmt, text)
     with gc_paused():
@@ -79,7 +80,9 @@ def parse_topology(text: str, filename: str, fmt: str | None = None, files: Sour
             from planner.topology.sources.files import DiskFiles
             from planner.topology.sources.resolve import resolve_sources
 
-            parsed = resolve_sources(parsed, filename, files or DiskFiles(Path(filename).parent, filename), overrides)
+            confined = overrides is None or not overrides.outside_root
+            parsed = resolve_sources(parsed, filename, files or DiskFiles(Path(filename).parent, filename, confined=confined),
+                                     overrides)
         return _Validator(filename, parsed).topology()
 
 
@@ -189,5 +192,5 @@ class _Validator(WaiverRules):
                      "remove the environment, or use e.g. scale: 0.25")
         else:
             hint = "write a number, not a percentage: scale: 0.5" if isinstance(value, str) else "write e.g. scale: 0.5"
-            self.add(path, f"scale must be a number greater than 0, not {describe(value)}", hint)
+            self.add(path, f"scale must be a number greater than 0, not {self.describe(path, value)}", hint)
         return None

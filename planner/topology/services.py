@@ -224,7 +224,7 @@ class ServiceRules(DatabaseRules):
             count = self.integer(value, path)
             return None if count is None else (None, count)
         self.add(path, f"max_surge must be a percentage such as \"25%\" or a whole number of replicas, "
-                 f"not {describe(value)}", "write e.g. max_surge: 25% or max_surge: 1")
+                 f"not {self.describe(path, value)}", "write e.g. max_surge: 25% or max_surge: 1")
         return None
 
     def pool(self, value: Any, path: str, threads: int) -> Pool | None:

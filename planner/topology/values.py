@@ -126,6 +126,14 @@ class Checker:
             sourced = next((o for p, o in self.provenance.items() if p.startswith(prefix)), None)
         return None if sourced is None else sourced.origin
 
+    def describe(self, path: str, value: Any) -> str:
+        """Name ``value`` for a message about the key ``path``, as :func:`describe` does, except a text
+        a source gave, which is not quoted: it is not what the key expects, and may be anything
+        (a secret in the wrong variable); the message names where it came from instead."""
+        if isinstance(value, str) and self.origin_of(path) is not None:
+            return "the text read from the deployment"
+        return describe(value)
+
     def missing(self, path: str, hint: str) -> None:
         """Record that the required key ``path`` is missing."""
         self.add(path, f"missing required key {leaf(path)!r}", hint)
@@ -172,7 +180,7 @@ class Checker:
             hint = f"remove the quotes: {key}: {value.strip()}"
         else:
             hint = f"write a number, e.g. {example}"
-        self.add(path, f"{key} must be a whole number, not {describe(value)}", hint)
+        self.add(path, f"{key} must be a whole number, not {self.describe(path, value)}", hint)
         return None
 
     def string(self, value: Any, path: str, example: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -115,6 +116,7 @@ def test_check_takes_a_source_override(tmp_path: Path, monkeypatch: pytest.Monke
     _scale_result(tmp_path / "rendered" / "docker-stack.yml", 3)
     (tmp_path / "infra").mkdir()
     (tmp_path / "infra" / "topology.yaml").write_text(TOPOLOGY)
+    subprocess.run(["git", "init", "-q"], check=True, capture_output=True)  # ../stack is in the repository
     assert run_cli(["check", "infra/topology.yaml"])[0] == 0
     assert run_cli(["check", "infra/topology.yaml", "--source", "compose=rendered/docker-stack.yml"])[0] == 1
 

@@ -245,6 +245,30 @@ class SourceFileError(Exception):
         self.problems = problems
 
 
+class OutsideRoot(SourceFileError):
+    """A path a topology or a source names that resolves outside the repository root.
+
+    A topology in a pull request decides which files planner reads, and what planner reads can reach
+    CI logs: so, as kustomize's default load restrictor does, planner reads only files under the
+    topology's repository root unless ``--allow-outside-root`` says otherwise. ``written`` is the
+    path as the topology or the source wrote it; a caller that knows where it was written (a Compose
+    ``env_file`` line) re-states the problem there with :meth:`at`.
+    """
+
+    def __init__(self, written: str, root: str, file: str = "", key: str = "", line: int | None = None,
+                 reason: str | None = None) -> None:
+        self.written = written
+        self.root = root
+        self.reason = reason or f"resolves outside the repository root {root}: planner reads only files under it"
+        self.hint = ("move the file, or pass --allow-outside-root" if reason is None
+                     else "name a file inside the repository")
+        super().__init__([Problem(file, key, f"{written}: {self.reason}", line, self.hint)])
+
+    def at(self, file: str, key: str, line: int | None, written: str | None = None) -> Problem:
+        """Return the problem as written at ``file:line``, key ``key`` (the path as that file spells it)."""
+        return Problem(file, key, f"{written or self.written}: {self.reason}", line, self.hint)
+
+
 class SourceFiles(Protocol):
     """How a source reads its files: from disk, or from a git revision (``diff git:REF:PATH``)."""
 
@@ -264,7 +288,8 @@ class SourceFiles(Protocol):
 
 @dataclass(frozen=True)
 class SourceOverrides:
-    """``--source KIND=PATH``: files on disk that replace what a topology's ``sources`` lists for a kind.
+    """How this run reads sources: ``--source KIND=PATH`` files on disk that replace what a topology's
+    ``sources`` lists for a kind, ``--profile`` and ``--allow-outside-root``.
 
     A CI job renders the manifests of two branches into two folders and compares them with the
     same topology. Paths are relative to where planner runs, not to the topology.
@@ -272,6 +297,7 @@ class SourceOverrides:
 
     paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
     profiles: tuple[str, ...] | None = None  # --profile NAME: the Compose profiles to activate
+    outside_root: bool = False  # --allow-outside-root: read files outside the topology's repository root too
 
     def __bool__(self) -> bool:
         return bool(self.paths) or self.profiles is not None

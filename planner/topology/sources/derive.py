@@ -24,6 +24,7 @@ from planner.model import Sourced
 from planner.topology.parsed import join_path
 from planner.topology.sources.apps.recognise import POOL_DRIVER, PROCESSES, THREADS, Reading, program_language, read_container
 from planner.topology.sources.base import Container, Fact, Found, Unknown
+from planner.topology.sources.redact import compared, is_number, is_secret, redact
 
 if TYPE_CHECKING:
     from planner.topology.sources.resolve import _Resolver
@@ -170,7 +171,7 @@ def _apply(resolver: _Resolver, path: str, spec: dict[str, Any], key: str, value
         written = node[leaf]
         if isinstance(value, Fact) and kind == "read" and written != value.value and not isinstance(written, dict):
             resolver.parsed.source_notes.setdefault(path, []).append(
-                f"{key}: the topology says {written!r}, but {value.origin} says {value.value!r}")
+                f"{key}: the topology says {written!r}, but {value.origin} says {compared(written, value.value)}")
         return
     if isinstance(value, Unknown):
         line = resolver.line_of(join_path(path, "from"))
@@ -182,7 +183,7 @@ def _apply(resolver: _Resolver, path: str, spec: dict[str, Any], key: str, value
             _prune(spec, parts)
         return
     node[leaf] = value.value
-    resolver.parsed.provenance[full] = Sourced(repr(value.value) if isinstance(value.value, str) else str(value.value),
+    resolver.parsed.provenance[full] = Sourced(repr(redact(value.value)) if isinstance(value.value, str) else str(value.value),
                                                str(value.origin))
 
 
@@ -206,8 +207,8 @@ def _no_pool(resolver: _Resolver, path: str, ref: str, container: Container | No
         image = f" (image {container.image}{runs})" if container.image else runs
         where = "its environment" if single else f"container {container.name}"
         seen = f"no framework or driver recognised in {where}{image}"
-        pooled = [f"{name}={value.value}" for name, value in container.env.items()
-                  if _POOL_SIZE.fullmatch(name.upper()) and isinstance(value, Fact)]
+        pooled = [f"{name}={value.value}" if is_number(value.value) and not is_secret(name) else name
+                  for name, value in container.env.items() if _POOL_SIZE.fullmatch(name.upper()) and isinstance(value, Fact)]
         if pooled:
             seen += f"; {', '.join(pooled[:3])} may size its pool"
     line = resolver.line_of(join_path(path, "from"))

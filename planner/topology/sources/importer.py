@@ -82,6 +82,7 @@ class Imported:
     notes: list[str] = field(default_factory=list)
     profiles: tuple[str, ...] | None = None  # Compose profiles read with (written to sources.compose)
     given: list[str] = field(default_factory=list)  # the paths as the command line gave them
+    outside_root: bool = False  # --allow-outside-root: the written topology is read as check would read it with it
 
 
 @dataclass
@@ -98,10 +99,11 @@ class Written:
 
 
 def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_folder: Path,
-                   profiles: tuple[str, ...] | None = None) -> Imported:
+                   profiles: tuple[str, ...] | None = None, outside_root: bool = False) -> Imported:
     """Read the ``kind`` files at ``paths`` (relative to where planner runs) and return an entry for every
     database, service and pooler they describe; the paths come back relative to ``topology_folder``.
-    ``profiles`` (``--profile``) activate Compose services, and are written beside the paths.
+    ``profiles`` (``--profile``) activate Compose services, and are written beside the paths;
+    ``outside_root`` (``--allow-outside-root``) reads the written topology as check would with it.
 
     Raises :class:`InputError` for a path that does not exist or files that are not of that kind.
     """
@@ -117,7 +119,8 @@ def import_sources(kind: str, paths: list[str], files: SourceFiles, topology_fol
         source = load_source(kind, files, paths, chosen)
     except SourceFileError as e:
         raise InputError(list(e.problems)) from None
-    imported = Imported(kind, [_relative(path, topology_folder) for path in paths], [], profiles=profiles, given=list(paths))
+    imported = Imported(kind, [_relative(path, topology_folder) for path in paths], [], profiles=profiles, given=list(paths),
+                        outside_root=outside_root)
     imported.notes.extend(source.warnings())
     unplanned = source.unplanned()
     imported.notes.extend(f"{u.ref}: left out: a {engine_name(u.engine)} database ({u.engine}: {u.origin}), an engine "
@@ -336,7 +339,7 @@ def write_topology(existing: str | None, filename: str, imported: Imported, opti
         raise InputError(f"{', '.join(imported.given)}: found no database, service or pooler to import ({why})")
     draft = _write(existing, filename, imported, options, header)
     waiting = set(_fillers(existing or "", filename))  # placeholders an earlier import wrote: still the user's to replace
-    problems = [p for p in _problems(draft.text, filename) if p.key_path not in waiting]
+    problems = [p for p in _problems(draft.text, filename, not imported.outside_root) if p.key_path not in waiting]
     no_service = any(p.key_path == "services" for p in problems)
     if no_service:  # databases without services yet: written; check asks for the services until they are imported
         waiting.add("services")
@@ -353,7 +356,7 @@ def write_topology(existing: str | None, filename: str, imported: Imported, opti
         if others:
             raise InputError(others)
         draft = _write(existing, filename, imported, options, header)
-        left = [p for p in _problems(draft.text, filename) if p.key_path not in draft.written.placeholders
+        left = [p for p in _problems(draft.text, filename, not imported.outside_root) if p.key_path not in draft.written.placeholders
                 and p.key_path not in waiting]
         if left:
             raise InputError(left)
@@ -420,7 +423,7 @@ def _write(existing: str | None, filename: str, imported: Imported, options: Opt
             _put(body, key, [FILLER] if key == "clients" else FILLER)
             written.placeholders.append(f"{entry.section}.{named[entry.ref]}.{key}")
         _add_entry(document, root, entry, body, named[entry.ref], written)
-    written.text = _proven(document.render(), filename)
+    written.text = _proven(document.render(), filename, not imported.outside_root)
     return _Draft(written, [(e, named[e.ref]) for e in entries])
 
 
@@ -450,10 +453,10 @@ def _fillers(text: str, filename: str) -> list[str]:
     return found
 
 
-def _problems(text: str, filename: str) -> list[Problem]:
+def _problems(text: str, filename: str, confined: bool) -> list[Problem]:
     """Return what ``check`` would refuse in ``text`` (empty if it reads)."""
     try:
-        read_written(text, filename)
+        read_written(text, filename, confined)
     except InputError as e:
         return [p for p in e.problems if isinstance(p, Problem)]
     return []
@@ -569,15 +572,16 @@ class _FolderToBe(DiskFiles):
         return Path(os.path.normpath(super()._path(path)))
 
 
-def read_written(text: str, filename: str) -> "Topology":
+def read_written(text: str, filename: str, confined: bool = True) -> "Topology":
     """Return the topology ``text`` will be once written to ``filename``, its sources read from there
-    (the folder need not exist yet); raises :class:`InputError` as ``check`` would."""
+    (the folder need not exist yet); raises :class:`InputError` as ``check`` would (``confined``: without
+    ``--allow-outside-root``)."""
     from planner.topology.load import parse_topology
 
-    return parse_topology(text, filename, "yaml", files=_FolderToBe(Path(filename).parent, filename))
+    return parse_topology(text, filename, "yaml", files=_FolderToBe(Path(filename).parent, filename, confined=confined))
 
 
-def _proven(texts: list[str], filename: str) -> str:
+def _proven(texts: list[str], filename: str, confined: bool) -> str:
     """Return the first rendering that reads as well as the other (the user's own text where it can be kept)."""
-    counts = [len(_problems(text, filename)) for text in texts]
+    counts = [len(_problems(text, filename, confined)) for text in texts]
     return texts[counts.index(min(counts))]

@@ -40,7 +40,8 @@ from planner.topology.sources.base import (
     Unknown,
 )
 from planner.topology.sources.derive import derive_pooler, derive_service
-from planner.topology.sources.files import DiskFiles
+from planner.topology.sources.files import DiskFiles, repository_root
+from planner.topology.sources.redact import assignment, compared, is_number, is_secret, redact
 from planner.topology.values import parse_percent, suggest
 
 SECTIONS: dict[str, Role] = {"databases": "database", "services": "service", "poolers": "pooler"}
@@ -174,7 +175,11 @@ class _Resolver:
         """Check the ``sources`` mapping and index each kind's files (or its ``--source`` override's)."""
         profiles = self.compose_profiles(spec)
         for kind, paths in self.overrides.paths.items():
-            self.load(kind, DiskFiles(Path("."), f"--source {kind}="), list(paths), "", profiles)
+            # the paths of the command line are trusted, not what their files name: each path's
+            # repository is a root
+            roots = tuple(repository_root(Path(p)) for p in paths)
+            files = DiskFiles(Path("."), f"--source {kind}=", roots, confined=not self.overrides.outside_root)
+            self.load(kind, files, list(paths), "", profiles)
         if spec is None:
             if self.overrides.profiles is not None and "compose" not in self.overrides.paths:
                 self.add("", "--profile chooses Compose services, but the topology reads no Compose files",
@@ -342,8 +347,9 @@ class _Resolver:
         self.parsed.provenance[full] = Sourced(_show(value.value), str(value.origin))
 
     def conflict(self, path: str, written: Any, key: str, value: Fact | Unknown) -> None:
-        """Report a key the topology writes differently from its source."""
-        said = "an unknown value" if isinstance(value, Unknown) else _show(value.value)
+        """Report a key the topology writes differently from its source (what is not a number where the
+        topology writes one is not shown)."""
+        said = "an unknown value" if isinstance(value, Unknown) else compared(written, value.value)
         self.add(path, f"the topology says {_show(written)}, but {value.origin} says {said} for {key}",
                  "remove the key from the topology to take the deployed value, or change the source")
 
@@ -426,9 +432,14 @@ class _Resolver:
                 self.add(path, f"{name}: {value.origin} {value.reason}", f"write the value in the topology instead of {{env: {shown}}}")
                 holder.pop(key)
                 return
+            if is_secret(name) and not is_number(value.value):  # never put where a message could quote it
+                self.add(path, f"{name} ({value.origin}) is not a number, and its name marks a secret: planner neither "
+                         "uses nor shows its value", f"write the value in the topology instead of {{env: {shown}}}")
+                holder.pop(key)
+                return
             holder[key] = _typed(value.value)
             passed = f" ({', '.join(names[:names.index(name)])} not set)" if names.index(name) else ""
-            self.parsed.provenance[path] = Sourced(_show(holder[key]), f"{name} = {value.value!r}{passed} ← {value.origin}")
+            self.parsed.provenance[path] = Sourced(_show(holder[key]), f"{assignment(name, value.value)}{passed} ← {value.origin}")
             return
         if DEFAULT in placeholder:
             holder[key] = placeholder[DEFAULT]
@@ -514,7 +525,8 @@ def _same(written: Any, given: Any) -> bool:
 def _show(value: Any) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {_show(v)}" for k, v in value.items()) + "}"
-    return repr(value) if isinstance(value, str) else str(value)
+    return repr(redact(value)) if isinstance(value, str) else str(value)
+
 
 
 __all__ = ["InputError", "needs_resolving", "ref_kind", "resolve_sources"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,6 +94,7 @@ services:
 
 
 def test_kubernetes_into_a_new_file_in_a_subfolder() -> None:
+    subprocess.run(["git", "init", "-q"], check=True, capture_output=True)  # ../rendered/ is then inside the root
     out, notes = imported("kubernetes", "rendered/", "--instance-class", "db.m6g.large", "--engine-version", "16.4",
                           "-o", "deploy/shop.yaml")
     assert out == ""

@@ -26,6 +26,7 @@ from planner.topology.sources.apps.frameworks import POSTGRES_URL
 from planner.topology.sources.apps.images import parse_image, unplanned_engine
 from planner.topology.sources.apps.recognise import Reading
 from planner.topology.sources.base import Container, Fact, Found, Unknown
+from planner.topology.sources.redact import shown
 
 _URL = re.compile(r"(?:jdbc:)?[a-z][a-z0-9+.-]*://[^\s'\"]+", re.I)
 _OTHER_ENGINES = re.compile(r"(?:jdbc:)?(?:mysql|mariadb|sqlserver|mssql|oracle|sqlite|mongodb(?:\+srv)?|redis|rediss|amqp|"
@@ -125,9 +126,9 @@ def client_evidence(found: Found, container: Container, reading: Reading | None,
         elif _HOST_VARIABLE.fullmatch(name) and text.strip():
             target = _target(text.strip(), hosts, targets)
             if target is not None:
-                evidence.append(Evidence(f"{name} = {text.strip()!r} names {target}", target))
+                evidence.append(Evidence(f"{name} = {shown(name, text.strip())} names {target}", target))
             elif POSTGRES_VARIABLES.fullmatch(name):
-                evidence.append(Evidence(f"{name} = {text.strip()!r} (a PostgreSQL host outside the deployment)", None))
+                evidence.append(Evidence(f"{name} = {shown(name, text.strip())} (a PostgreSQL host outside the deployment)", None))
     for dependency in found.depends_on:
         ref = _dependency_ref(dependency, hosts, targets)
         if ref is not None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from planner.topology.sources.apps.images import parse_image
 from planner.topology.sources.base import Container, Fact, Origin, Unknown
+from planner.topology.sources.redact import assignment, shown
 
 PGBOUNCER_DOC = "https://www.pgbouncer.org/config.html"
 PGPOOL_DOC = "https://www.pgpool.net/docs/latest/en/html/runtime-config-connection-pooling.html"
@@ -44,6 +45,7 @@ def _upper(prefix: str, keys: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
     return {key: (prefix + key.upper(),) for key in keys}
 
 
+_POOL_MODES = ("session", "transaction", "statement")
 _BOUNCER_KEYS = ("default_pool_size", "reserve_pool_size", "max_client_conn", "max_db_connections", "pool_mode")
 
 IMAGES: tuple[PoolerImage, ...] = (
@@ -130,7 +132,9 @@ def _variable(container: Container, names: tuple[str, ...]) -> Fact | Unknown | 
             return value
         if isinstance(value, Fact) and str(value.value).strip() != "":  # the images treat "" as unset
             text = str(value.value).strip()
-            origin = Origin(f"{name} = {text!r} ← {value.origin.what}", value.origin.file, value.origin.line, value.origin.field)
+            # a pool mode is shown, a number too; anything else is not (a number was expected)
+            said = f"{name} = {shown(name, text)}" if text.lower() in _POOL_MODES else assignment(name, text)
+            origin = Origin(f"{said} ← {value.origin.what}", value.origin.file, value.origin.line, value.origin.field)
             return Fact(int(text) if text.isdigit() else text, origin)
     return None
 

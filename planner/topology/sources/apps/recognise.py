@@ -26,6 +26,7 @@ from planner.topology.sources.apps.command import CommandSyntaxError, Invocation
 from planner.topology.sources.apps.frameworks import FRAMEWORKS, POSTGRES_URL, Framework, Number
 from planner.topology.sources.apps.servers import HOST_CPUS, Server, Setting, server_named
 from planner.topology.sources.base import Container, Fact, Origin, Unknown
+from planner.topology.sources.redact import assignment, shown
 
 if TYPE_CHECKING:
     from planner.topology.sources.apps import configs
@@ -121,7 +122,7 @@ class _Reader:
         elif isinstance(value, Fact):
             setting = Setting(PROCESSES)
             self.reading.values[PROCESSES] = self.number(str(value.value), setting, _via(
-                f"WEB_CONCURRENCY = {value.value!r} (the worker processes gunicorn, uvicorn and Puma read it as)", value.origin))
+                f"{assignment('WEB_CONCURRENCY', value.value)} (the worker processes gunicorn, uvicorn and Puma read it as)", value.origin))
 
     def _server_of(self, call: Invocation) -> Server | None:
         server = server_named(call.program)
@@ -179,7 +180,7 @@ class _Reader:
             name, value = found
             if isinstance(value, Unknown):
                 return Unknown(value.origin, f"sets {name}, which {server.name} reads for {setting.key}, but {value.reason}")
-            return self.number(str(value.value), setting, _via(f"{name} = {value.value!r}", value.origin))
+            return self.number(str(value.value), setting, _via(assignment(name, value.value), value.origin))
         return None
 
     def number(self, text: str, setting: Setting, origin: Origin) -> Fact | Unknown:
@@ -195,7 +196,7 @@ class _Reader:
             return Fact(int(text), origin)
         if text.lower() == "auto":
             return Unknown(origin, "is 'auto': one per CPU of the host, which no deployment file states")
-        return Unknown(origin, f"is {text!r}, which is not a number")
+        return Unknown(origin, "is not a number")  # what it is instead is not shown: it may be anything
 
     def default(self, server: Server, setting: Setting) -> Fact | Unknown:
         """Return the server's documented default for ``setting``."""
@@ -269,13 +270,13 @@ class _Reader:
                 name, value = hit
                 if isinstance(value, Unknown):
                     return Unknown(value.origin, f"sets {name}, which {path} reads for {setting.key}, but {value.reason}")
-                return self.number(str(value.value), setting, _via(f"{name} = {value.value!r} (read by {path})", value.origin))
+                return self.number(str(value.value), setting, _via(f"{assignment(name, value.value)} (read by {path})", value.origin))
             if found.default is not None:
                 return Fact(found.default, _via(f"{path} default ({', '.join(found.variables)} not set)", origin))
             return Unknown(origin, f"reads {' or '.join(found.variables)}, which the deployment does not set")
         if isinstance(found, configs.HostCpus):
             return Unknown(origin, f"sets {setting.key} from the host's CPU count ({found.text}), which no deployment file states")
-        return Unknown(origin, f"sets {setting.key} to {found.text!r}, which planner does not evaluate")
+        return Unknown(origin, f"sets {setting.key} to an expression planner does not evaluate")
 
     def gunicorn_worker_class(self, args: list[str], extra_args: list[str]) -> None:
         """A gevent or eventlet worker serves worker_connections requests at once; an ASGI worker runs an event loop."""
@@ -354,7 +355,7 @@ class _Reader:
                     continue  # SPRING_DATASOURCE_URL=jdbc:mysql://...: the framework, but not PostgreSQL's
                 return _via(f"{name} ({framework.name})", value.origin)
             if schemes is not None and isinstance(value, Fact) and schemes.match(str(value.value)):
-                return _via(f"{name} = {_redacted(str(value.value))} ({framework.name})", value.origin)
+                return _via(f"{name} = {shown(name, str(value.value), quote=False)} ({framework.name})", value.origin)
         for call in programs:
             names_run = {call.program, (call.script or "").rsplit("/", 1)[-1]}
             if names_run & set(framework.programs):
@@ -385,9 +386,9 @@ class _Reader:
                 self.reading.values[key] = Unknown(value.origin, f"sets {name}, the {framework.name} pool's {key.split('.')[-1]}, "
                                                                  f"but {value.reason}")
             elif str(value.value).strip().isdigit():
-                self.reading.values[key] = Fact(int(str(value.value).strip()), _via(f"{name} = {value.value!r}", value.origin))
+                self.reading.values[key] = Fact(int(str(value.value).strip()), _via(assignment(name, value.value), value.origin))
             else:
-                self.reading.values[key] = Unknown(value.origin, f"sets {name} to {value.value!r}, which is not a number")
+                self.reading.values[key] = Unknown(value.origin, f"sets {name} to something that is not a number")
             return
         origin = Origin(f"default of {framework.name}", number.doc or framework.doc, None, None)
         if number.default == HOST_CPUS:
@@ -452,7 +453,3 @@ def program_language(programs: list[Invocation]) -> str:
             return "java"
     return ""
 
-
-def _redacted(url: str) -> str:
-    """Return a database URL without its password, as it may be shown."""
-    return re.sub(r"(//[^:/@]+:)[^@]*@", r"\1***@", url)

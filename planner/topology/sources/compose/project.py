@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from planner.errors import Problem
-from planner.topology.sources.base import SourceFileError, SourceFiles
+from planner.topology.sources.base import OutsideRoot, SourceFileError, SourceFiles
 from planner.topology.sources.compose import dotenv
 from planner.topology.sources.compose.interpolation import InvalidTemplate, interpolate
 from planner.topology.sources.compose.shell import ShellSyntaxError, split
@@ -232,6 +232,8 @@ class _ProjectLoader:
         for name in names:
             try:
                 found += self.files.files(name if posixpath.isabs(name) else posixpath.join(folder, name))
+            except OutsideRoot as e:
+                self.problems.append(e.at(variable.file, "COMPOSE_FILE", variable.line, name))
             except SourceFileError:
                 self.problems.append(Problem(variable.file, "", f"COMPOSE_FILE names {name}, which is not there",
                                              variable.line, "fix COMPOSE_FILE in the .env"))
@@ -467,6 +469,9 @@ class _ProjectLoader:
         if key not in self.cache:
             try:
                 documents = read_tree(self.read_compose(target), target)
+            except OutsideRoot as e:
+                self.problems.append(e.at(where.file, "extends.file", where.line, target))
+                return None
             except SourceFileError as e:
                 self.problem(where, f"extends names {target}, which cannot be read: {e.problems[0].message}",
                              "check the file's path (relative to the project's folder)")
@@ -513,6 +518,9 @@ class _ProjectLoader:
             for name in names:
                 try:
                     documents = read_tree(self.read_compose(name), name)
+                except OutsideRoot as e:
+                    self.problems.append(e.at(where.file, "include", where.line, name))
+                    documents = []
                 except SourceFileError as e:
                     self.problem(where, f"include names {name}, which cannot be read: {e.problems[0].message}",
                                  "check the path (relative to the including file's project folder)")
@@ -533,6 +541,9 @@ class _ProjectLoader:
                 name = self.files.beside(base.anchor, normalize(posixpath.join(base.prefix, str(item.value))))
                 try:
                     self.files.read(name)
+                except OutsideRoot as e:
+                    self.problems.append(e.at(item.where.file, "include.env_file", item.where.line, str(item.value)))
+                    continue
                 except SourceFileError:
                     self.problem(item.where, f"include env_file {item.value}: no such file", "check the path")
                     continue
@@ -681,11 +692,11 @@ class _ProjectLoader:
             path = item["path"]
             name = str(path.value)
             required = not (isinstance(item.get("required"), Leaf) and item["required"].value is False)
-            if name in self.outside:
-                service.env_unread.append(f"env_file {name} (outside the project)")
-                continue
-            try:
+            try:  # one outside the project's folder but in the repository is read, as Compose reads it
                 text = self.files.read(name)
+            except OutsideRoot as e:
+                self.problems.append(e.at(path.where.file, f"services.{service.name}.env_file", path.where.line, name))
+                continue
             except SourceFileError:
                 if required:
                     self.problem(path.where, f"services.{service.name}.env_file: {name} does not exist",

@@ -10,6 +10,7 @@ from planner.topology.sources.base import (
     Fact,
     Found,
     Origin,
+    OutsideRoot,
     RefError,
     Role,
     SourceFileError,
@@ -39,7 +40,7 @@ class ComposeSource:
     def __init__(self, project: Project, files: SourceFiles) -> None:
         self.project = project
         self.files = files
-        self.read: dict[str, str | None] = {}  # file name -> text (None: not there), for mounted files
+        self.read: dict[str, str | OutsideRoot | None] = {}  # file name -> text (None: not there), for mounted files
         self.waited: dict[str, tuple[str, Where]] = {}  # one-shot service -> (who waits for it, where)
         for service in project.services.values():
             for other, condition in _depends_on(service.spec).items():
@@ -225,15 +226,18 @@ class ComposeSource:
                 try:
                     number = float(leaf.value)
                 except (TypeError, ValueError):
-                    return Unknown(origin, f"is {leaf.value!r}, not a number of CPUs")
+                    return Unknown(origin, "is not a number of CPUs")
                 return Fact(int(number) if number.is_integer() else number, origin)
         return None
 
-    def text_of(self, name: str) -> str | None:
-        """Return the text of a file in the project (read once), or None if it is not there."""
+    def text_of(self, name: str) -> str | OutsideRoot | None:
+        """Return the text of a file in the project (read once), None if it is not there, or why
+        planner does not read it (it resolves outside the repository root)."""
         if name not in self.read:
             try:
                 self.read[name] = self.files.read(name)
+            except OutsideRoot as e:
+                self.read[name] = e
             except SourceFileError:
                 self.read[name] = None
         return self.read[name]
@@ -280,6 +284,8 @@ class MountedFiles(Mapping[str, "Fact | Unknown"]):
         text = self.source.text_of(name)
         if text is None:
             raise KeyError(path)
+        if isinstance(text, OutsideRoot):  # a symlink in the project that leads out of the repository
+            return Unknown(mount.origin, f"mounts {name}, which {text.reason}")
         return Fact(text, Origin(self.ref, name, None, mount.origin.field))
 
     def __iter__(self) -> Iterator[str]:
@@ -439,5 +445,5 @@ def _integer(leaf: Any, origin: Origin) -> Fact | Unknown:
 
 def _count(text: str, origin: Origin, what: str) -> Fact | Unknown:
     if "${" in text or "$" in text and not text.strip().isdigit():
-        return Unknown(origin, f"gives {what} as {text!r}, which planner cannot read as a number")
+        return Unknown(origin, f"gives {what} as something planner cannot read as a number")
     return Fact(int(text) if text.strip().isdigit() else text, origin)

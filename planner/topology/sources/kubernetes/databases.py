@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from planner.topology.sources.apps.images import POSTGRES, ServerImage, postgres_setting, server_image, tag_version
 from planner.topology.sources.base import UNKNOWN_MARK, Container, Fact, Link, Origin, Unknown, Value
 from planner.topology.sources.kubernetes.manifests import Manifest, dig, mapping
+from planner.topology.sources.redact import assignment, is_number
 
 if TYPE_CHECKING:
     from planner.topology.sources.kubernetes.source import KubernetesSource
@@ -123,7 +124,7 @@ def parameter(container: Container, row: ServerImage, name: str) -> Fact | Unkno
             if isinstance(value, Unknown):
                 return Unknown(value.origin, f"sets {variable}, the image's {name}, but {value.reason}")
             if value is not None:
-                return _number(str(value.value), value.origin, f"{variable} = {value.value!r}")
+                return _number(str(value.value), value.origin, assignment(variable, value.value))
     return None
 
 
@@ -139,8 +140,8 @@ def _from_words(words: tuple[str, ...], name: str, container: Container, origin:
 
 def _number(text: str, origin: Origin, shown: str, container: Container | None = None) -> Fact | Unknown:
     """Return a setting's value as an integer, or Unknown saying why it is none; ``shown`` (the
-    setting as written) is added to the origin's field."""
-    if shown:
+    setting as written) is added to the origin's field, unless it is not a number (which is not shown)."""
+    if shown and is_number(text.strip().strip("'\"")) or UNKNOWN_MARK in text:
         origin = Origin(origin.what, origin.file, origin.line, f"{origin.field} {shown}" if origin.field else shown)
     marked = re.findall(f"{UNKNOWN_MARK}([^{UNKNOWN_MARK}]*){UNKNOWN_MARK}", text)
     if marked:
@@ -150,7 +151,7 @@ def _number(text: str, origin: Origin, shown: str, container: Container | None =
     text = text.strip().strip("'\"")
     if text.isdigit():
         return Fact(int(text), origin)
-    return Unknown(origin, f"is {text!r}, not a number planner can read")
+    return Unknown(origin, "is not a number planner can read")
 
 
 def _config_files(container: Container, row: ServerImage) -> list[str]:
@@ -203,7 +204,7 @@ def cnpg_cluster_facts(source: KubernetesSource, obj: Manifest, notes: list[str]
         facts["readers"] = Fact(instances - 1, source.at(obj, "spec.instances",
                                                          f"spec.instances {instances} (a primary and {instances - 1} standby{'' if instances == 2 else 's'})"))
     else:
-        facts["readers"] = Unknown(source.at(obj, "spec.instances"), f"is {instances!r}, not a number of instances")
+        facts["readers"] = Unknown(source.at(obj, "spec.instances"), "is not a number of instances")
     image = spec.get("imageName")
     major = mapping(spec.get("imageCatalogRef")).get("major")
     if isinstance(image, str):
@@ -231,7 +232,7 @@ def zalando_facts(source: KubernetesSource, obj: Manifest) -> dict[str, Value]:
     else:
         facts["readers"] = Unknown(source.at(obj, "spec.numberOfInstances" if count is not None else "spec"),
                                    "has no spec.numberOfInstances the operator can run" if count is None else
-                                   f"is {count!r}, not a number of instances")
+                                   "is not a number of instances")
     version = dig(spec, "postgresql.version")
     if version is not None:
         facts["engine_version"] = Fact(str(version), source.at(obj, "spec.postgresql.version"))
