@@ -17,15 +17,20 @@ from planner.errors import PlannerError
 if TYPE_CHECKING:
     pass
 
+# -h as well as --help, on every command and group (issue 20 item 8)
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
+
 app = typer.Typer(
     name="planner",
+    context_settings=HELP_OPTIONS,
     help="Connection-budget capacity planner for PostgreSQL on AWS RDS and Aurora.",
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-catalog_app = typer.Typer(help="The instance-class catalogue: list classes, show one.", no_args_is_help=True)
+catalog_app = typer.Typer(help="The instance-class catalogue: list classes, show one.", no_args_is_help=True,
+                          context_settings=HELP_OPTIONS)
 app.add_typer(catalog_app, name="catalog")
 
 

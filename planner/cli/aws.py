@@ -16,7 +16,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from planner.cli.app import app, catalog_app
+from planner.cli.app import HELP_OPTIONS, app, catalog_app
 from planner.cli.common import CatalogOption, ObservationsOption, OutputOption, _emit
 from planner.errors import InputError
 from planner.model import RDS_ENGINES
@@ -31,7 +31,8 @@ EndpointOption = Annotated[
 ]
 ProfileOption = Annotated[Optional[str], typer.Option("--profile", help="AWS profile (default: AWS_PROFILE, else the default credential chain).")]
 
-import_app = typer.Typer(help="Write parts of a topology from what is deployed.", no_args_is_help=True)
+import_app = typer.Typer(help="Write parts of a topology from what is deployed.", no_args_is_help=True,
+                         context_settings=HELP_OPTIONS)
 app.add_typer(import_app, name="import")
 
 
@@ -49,7 +50,7 @@ def _today() -> str:
     return datetime.now(timezone.utc).date().isoformat()
 
 
-@catalog_app.command("refresh")
+@catalog_app.command("refresh", short_help="Rebuild the catalogue from AWS's published data.")
 def catalog_refresh(
     region: RegionOption = None,
     engine: Annotated[Optional[str], typer.Option("--engine", help="Refresh only this engine: postgres or aurora-postgresql (default: both).")] = None,
@@ -103,7 +104,7 @@ def catalog_refresh(
     _note(f"catalogue {'written: ' + str(output) if output else 'refreshed'} ({'; '.join(lines)})")
 
 
-@import_app.command("rds")
+@import_app.command("rds", short_help="Write databases (and RDS Proxies) from the RDS API.")
 def import_rds(
     db_instance_identifier: Annotated[Optional[str], typer.Option("--db-instance-identifier", help="An RDS for PostgreSQL instance (with its read replicas).")] = None,
     db_cluster_identifier: Annotated[Optional[str], typer.Option("--db-cluster-identifier", help="An Aurora PostgreSQL (or Multi-AZ DB) cluster.")] = None,
@@ -171,7 +172,7 @@ def import_rds(
     _note(f"imported {len(imported.databases)} database(s) ({names}){proxies}" + (f" into {output}" if output else ""))
 
 
-@app.command()
+@app.command(short_help="Read the peak of CloudWatch DatabaseConnections.")
 def observe(
     instances: Annotated[list[str], typer.Argument(metavar="ID...", help="DB instance identifiers (writers or replicas).", show_default=False)],
     days: Annotated[int, typer.Option("--days", min=1, max=63, help="How many days back to look (5-minute data is kept 63 days).")] = 14,

@@ -39,12 +39,12 @@ from planner.cli.app import app
 
 TopologiesArgument = Annotated[
     list[Path],
-    typer.Argument(metavar="topology", help="Topology files (.yaml, .yml, .toml or .json); several give one verdict, the worst.",
+    typer.Argument(metavar="TOPOLOGY...", help="Topology files (.yaml, .yml, .toml or .json); several give one verdict, the worst.",
                    show_default=False),
 ]
 
 
-@app.command()
+@app.command(short_help="Check topologies against their connection budgets (the CI gate).")
 def check(
     topologies: TopologiesArgument,
     format: Annotated[
@@ -161,7 +161,7 @@ def check(
         raise typer.Exit(EXIT_OVER)
 
 
-@app.command()
+@app.command(short_help="List the instance classes that hold each database, with prices.")
 def plan(
     topology: TopologyArgument,
     engine: Annotated[Optional[str], typer.Option("--engine", help="postgres or aurora-postgresql (default: the database's).")] = None,
@@ -236,7 +236,7 @@ def _what_if(topology: "Topology", engine: str | None, engine_version: str | Non
     return replace(topology, databases=changed)
 
 
-@app.command()
+@app.command(short_help="Write out the arithmetic behind every number.")
 def explain(
     topology: TopologyArgument,
     database: Annotated[Optional[str], typer.Option("--database", "-d", help="Only this database.")] = None,
@@ -274,7 +274,7 @@ class DiffFailOn(str, Enum):
     increase = "increase"
 
 
-@app.command()
+@app.command(short_help="Compare two versions of a topology (the pull-request view).")
 def diff(
     base: Annotated[
         str, typer.Argument(metavar="BASE", help="The topology before: a file, or git:REF:PATH (e.g. git:origin/main:infra/topology.yaml).", show_default=False)
@@ -368,7 +368,7 @@ def diff(
         raise typer.Exit(EXIT_OVER)
 
 
-@app.command()
+@app.command(short_help="Write a self-contained HTML report for review.")
 def report(
     topology: TopologyArgument,
     output: Annotated[

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 from planner.cli.app import catalog_app
 
 
-@catalog_app.command("list")
+@catalog_app.command("list", short_help="List the catalogue's instance classes.")
 def catalog_list(
     engine: Annotated[Optional[str], typer.Option("--engine", help="Only classes that support this engine.")] = None,
     family: Annotated[Optional[str], typer.Option("--family", help="Only these families, comma-separated (e.g. m7g,r7g).")] = None,
@@ -46,9 +46,9 @@ def catalog_list(
     _emit(renderer(classes, engine), None)
 
 
-@catalog_app.command("show")
+@catalog_app.command("show", short_help="Show one instance class's budget.")
 def catalog_show(
-    instance_class: Annotated[str, typer.Argument(help="An instance class, e.g. db.m6g.large.", show_default=False)],
+    instance_class: Annotated[str, typer.Argument(metavar="INSTANCE_CLASS", help="An instance class, e.g. db.m6g.large.", show_default=False)],
     engine: Annotated[str, typer.Option("--engine", help="postgres or aurora-postgresql.")] = "postgres",
     engine_version: Annotated[str, typer.Option("--engine-version", help='Engine version whose reserved slots apply: "16", "15.8" (a bare major means its newest minor).')] = "16",
     format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,

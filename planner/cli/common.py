@@ -78,7 +78,7 @@ AllowOutsideRootOption = Annotated[
         "a symlink) is refused, since a topology in a pull request decides what planner reads.",
     ),
 ]
-TopologyArgument = Annotated[Path, typer.Argument(help="Topology file (.yaml, .yml, .toml or .json).", show_default=False)]
+TopologyArgument = Annotated[Path, typer.Argument(metavar="TOPOLOGY", help="Topology file (.yaml, .yml, .toml or .json).", show_default=False)]
 
 
 def source_overrides(values: Optional[list[str]], option: str = "--source",

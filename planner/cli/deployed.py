@@ -45,7 +45,7 @@ def _note(text: str) -> None:
     print(f"planner: {text}", file=sys.stderr)
 
 
-@import_app.command("kubernetes")
+@import_app.command("kubernetes", short_help="Write services and poolers from Kubernetes manifests.")
 def import_kubernetes(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
                       instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None,
                       allow_outside_root: AllowOutsideRootOption = False) -> None:
@@ -69,7 +69,7 @@ def import_kubernetes(paths: PathsArgument, output: OutputFile = None, database:
     _import("kubernetes", paths, output, database, instance_class, engine_version, outside_root=allow_outside_root)
 
 
-@import_app.command("terraform")
+@import_app.command("terraform", short_help="Write databases and services from a Terraform plan.")
 def import_terraform(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
                      instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None,
                      allow_outside_root: AllowOutsideRootOption = False) -> None:
@@ -93,7 +93,7 @@ def import_terraform(paths: PathsArgument, output: OutputFile = None, database: 
     _import("terraform", paths, output, database, instance_class, engine_version, outside_root=allow_outside_root)
 
 
-@import_app.command("compose")
+@import_app.command("compose", short_help="Write a topology from a Docker Compose project.")
 def import_compose(paths: PathsArgument, output: OutputFile = None, database: DatabaseOption = None,
                    instance_class: InstanceClassOption = None, engine_version: EngineVersionOption = None,
                    profile: ProfileOption = None, allow_outside_root: AllowOutsideRootOption = False) -> None:

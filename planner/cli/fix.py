@@ -115,7 +115,7 @@ def _apply(topology: "Topology", catalog: "Catalog", options: Sequence["Option"]
           file=sys.stderr)
 
 
-@app.command()
+@app.command(short_help="Rank the options that close a gap, each re-checked.")
 def recommend(
     topology: TopologyArgument,
     format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.text,
@@ -205,9 +205,9 @@ def _chosen_option(kind: EmitKind, topology: "Topology", catalog: "Catalog", ide
     raise InputError(f"--option {ident} is '{option.title}' ({option.kind}): emit {kind.value} does not implement it; {fix}")
 
 
-@app.command()
+@app.command(short_help="Write the artefacts that implement an option.")
 def emit(
-    kind: Annotated[EmitKind, typer.Argument(help="pgbouncer, proxy, parameters or pools.", show_default=False)],
+    kind: Annotated[EmitKind, typer.Argument(metavar="KIND", help="pgbouncer, proxy, parameters or pools.", show_default=False)],
     topology: TopologyArgument,
     database: Annotated[Optional[str], typer.Option("--database", "-d", help="The database (needed when several qualify).")] = None,
     output_dir: Annotated[Optional[Path], typer.Option("--output", "-o", help="Directory to write the files to (default: print them).")] = None,

@@ -101,7 +101,7 @@ def _bouncer_budget(snapshot: "Snapshot | None", report: "BudgetReport | None", 
     return None
 
 
-@app.command()
+@app.command(short_help="Show who holds a live server's connection slots.")
 @_interruptible()
 def inspect(
     dsn: DsnOption = None,
@@ -203,7 +203,7 @@ def inspect(
 # --------------------------------------------------------------------------- verify
 
 
-@app.command()
+@app.command(short_help="Open a scenario's connections on a real server.")
 @_interruptible()
 def verify(
     topology: TopologyArgument,
