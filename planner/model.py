@@ -316,6 +316,32 @@ class Sourced:
     assumed: bool = False  # nothing stated it: v1's default, said in explain but not a reading
 
 
+# The warning codes of `check` (docs/topology.md "Warnings"): a topology may acknowledge them (`lints:`).
+LINT_CODES = (
+    "estimated", "not-orderable", "lambda-unreserved", "unbounded-pool", "proxy-full-with-direct", "proxy-over-100",
+    "pgbouncer-replicas", "pgpool-replicas", "session-mode", "shared-instance", "burstable-production",
+    "max-connections-override", "old-formula", "surge-count", "pool-below-threads", "pool-above-concurrency",
+    "django-pool-unknown", "pool-held-at-max", "deployment",
+)
+
+
+@dataclass(frozen=True)
+class LintIgnore:
+    """Warnings a team has read and acknowledged (``lints: {ignore: [...], reason: ...}``), for the whole
+    topology (``service`` None) or for one service: they are counted in one line instead of listed."""
+
+    codes: tuple[str, ...]
+    reason: str
+    service: str | None = None
+    key_path: str = "lints"
+
+    def covers(self, code: str, key_path: str) -> bool:
+        """Return whether this acknowledges a warning of ``code`` at ``key_path``."""
+        if code not in self.codes:
+            return False
+        return self.service is None or key_path == f"services.{self.service}" or key_path.startswith(f"services.{self.service}.")
+
+
 @dataclass(frozen=True)
 class Waiver:
     """A breach the team accepts until a date: it warns instead of failing ``check`` until it expires.
@@ -361,6 +387,8 @@ class Topology:
     source_warnings: tuple[str, ...] = ()
     # breaches accepted until a date (`waivers`): check warns instead of failing on them
     waivers: tuple[Waiver, ...] = ()
+    # warnings read and acknowledged (`lints`): counted in one line, not listed
+    lint_ignores: tuple[LintIgnore, ...] = ()
 
     def line_of(self, key_path: str) -> int | None:
         """Return the line of ``key_path`` in the file, or of its nearest parent that has one."""

@@ -47,7 +47,15 @@ def compute_budget(
 ) -> BudgetReport:
     """Compute every instance's and pooler's budget for ``scenarios`` (spec §2–3), with its warnings."""
     report = budget_report(topology, catalog, scenarios, demands)
-    return replace(report, warnings=tuple(find_traps(report)))
+    shown: list[Finding] = []
+    acknowledged: list[tuple[Finding, str]] = []
+    for finding in find_traps(report):
+        ignore = next((i for i in topology.lint_ignores if i.covers(finding.code, finding.key_path)), None)
+        if ignore is None:
+            shown.append(finding)
+        else:
+            acknowledged.append((finding, ignore.reason))
+    return replace(report, warnings=tuple(shown), acknowledged=tuple(acknowledged))
 
 
 __all__ = [

@@ -10,7 +10,7 @@ its own line for a machine (SARIF, JSON's ``warning_details``) keep every findin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from planner.budget.instances import Finding
 
@@ -71,3 +71,19 @@ def grouped(findings: Iterable[Finding]) -> list[FindingGroup]:
     for finding in findings:
         groups.setdefault((finding.code, _cause(finding)), []).append(finding)
     return [FindingGroup(code, tuple(members)) for (code, _), members in groups.items()]
+
+
+def acknowledged_summary(acknowledged: Sequence[tuple[Finding, str]]) -> str | None:
+    """Return the one line that counts the warnings a topology acknowledges (``lints``), with their reasons,
+    or None when there are none: ``3 acknowledged warnings (lints): pool-above-concurrency (web, api): …``."""
+    if not acknowledged:
+        return None
+    by_cause: dict[tuple[str, str], list[str]] = {}
+    for finding, reason in acknowledged:
+        subjects = by_cause.setdefault((finding.code, reason), [])
+        subject = _subject(finding)
+        if subject not in subjects:
+            subjects.append(subject)
+    parts = [f"{code} ({', '.join(subjects)}): {reason}" for (code, reason), subjects in by_cause.items()]
+    count = len(acknowledged)
+    return f"{count} acknowledged warning{'s' if count != 1 else ''} (lints): " + "; ".join(parts)

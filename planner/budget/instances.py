@@ -149,6 +149,8 @@ class BudgetReport:
     instances: tuple[InstanceBudget, ...]
     poolers: tuple[PoolerBudget, ...]
     warnings: tuple[Finding, ...] = field(default_factory=tuple)
+    # warnings the topology acknowledges (`lints`), each with the reason it gives: counted, not listed
+    acknowledged: tuple[tuple[Finding, str], ...] = field(default_factory=tuple)
     # every service's demand in every environment it runs in, before routing through poolers or
     # sharing among readers: what the lints quote a service's own total from
     demands: tuple[SourceDemand, ...] = field(default_factory=tuple)

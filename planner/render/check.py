@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.demand import counted_in
-from planner.budget.grouping import grouped
+from planner.budget.grouping import acknowledged_summary, grouped
 from planner.model import SOURCE_ESTIMATED, Topology, worst_status
 from planner.render.data import report_dict
 from planner.render.gate import eased_note, gate_dict, gate_markdown, gate_text, outcome_of, unused_message
@@ -117,6 +117,9 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
             lines.append(f"largest sources on {instance.name} ({worst}): {_top_sources(instance, worst)}")
     if report.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in grouped(report.warnings)]
+    acknowledged = acknowledged_summary(report.acknowledged)
+    if acknowledged:
+        lines += ["", acknowledged]
     lines += gate_text(gate)
     return "\n".join(lines)
 
@@ -209,6 +212,9 @@ def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], Ob
         out += ["", md_escape(f"counted only in some scenarios: {limited}")]
     if report.warnings:
         out += ["", "**Warnings**", ""] + [f"- {md_escape(str(w))}" for w in grouped(report.warnings)]
+    acknowledged = acknowledged_summary(report.acknowledged)
+    if acknowledged:
+        out += ["", md_escape(acknowledged)]
     out += gate_markdown(gate)
     for instance in report.instances:
         srows = [

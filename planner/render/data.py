@@ -121,6 +121,10 @@ def report_dict(report: BudgetReport) -> dict[str, Any]:
         "poolers": [pooler_dict(p) for p in report.poolers],
         "warnings": warnings,
         "warning_details": warning_details,
+        "acknowledged_warnings": [
+            {"code": f.code, "key_path": f.key_path, "line": f.line, "message": f.message, "reason": reason}
+            for f, reason in report.acknowledged
+        ],
         "planner_version": planner.__version__,
     } | provenance_dict(report)
 

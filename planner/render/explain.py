@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from planner.budget import BudgetReport, InstanceBudget, MaxConnections, PoolerBudget
 from planner.budget.demand import counted_in
-from planner.budget.grouping import grouped
+from planner.budget.grouping import acknowledged_summary, grouped
 from planner.formula import substitute
 from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, SOURCE_PARAMETER, Topology
 from planner.reserves import SOURCE_SET, parse_engine_version, version_note
@@ -178,4 +178,7 @@ def render_explain(report: BudgetReport, database: str | None = None) -> str:
             lines += explain_pooler(pooler) + [""]
     if report.warnings:
         lines += ["warnings:"] + [f"  - {w}" for w in grouped(report.warnings)]
+    acknowledged = acknowledged_summary(report.acknowledged)
+    if acknowledged:
+        lines.append(acknowledged)
     return "\n".join(lines).rstrip() + "\n"

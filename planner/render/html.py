@@ -20,7 +20,7 @@ from markupsafe import Markup
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget.breaking import BreakingPoint, breaking_point, largest_services
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
-from planner.budget.grouping import grouped
+from planner.budget.grouping import acknowledged_summary, grouped
 from planner.budget.candidates import class_fits
 from planner.model import SOURCE_ESTIMATED, Topology
 from planner.advice.recommend import recommend
@@ -287,6 +287,7 @@ def build_context(
         poolers=report.poolers,
         classes=tuple(classes),
         warnings=tuple(grouped(report.warnings)),
+        acknowledged=acknowledged_summary(report.acknowledged),
         any_estimate=any_estimate,
         estimate_help=ESTIMATE_HELP,
         diff=None if baseline is None else build_diff(baseline, report, ids()),

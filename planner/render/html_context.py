@@ -114,6 +114,7 @@ class ReportContext:
     poolers: tuple[PoolerBudget, ...] = doc("every pooler's budget (planner.budget.PoolerBudget)")
     classes: tuple[ClassesView, ...] = doc("per database, every candidate class")
     warnings: tuple[FindingGroup, ...] = doc("the warnings of `planner check`, one per cause (a group lists its services)")
+    acknowledged: str | None = doc("the one line counting the warnings the topology acknowledges (`lints`), or None")
     any_estimate: bool = doc("some number on the page is an estimate")
     estimate_help: str = doc("what 'estimate' means, for the badge's title and the note")
     diff: DiffView | None = doc("the change against --baseline, or None")

@@ -26,14 +26,14 @@ from planner.topology.parse import describe, detect_format, gc_paused, parse_tex
 from planner.topology.services import POOL_DRIVERS
 from planner.topology.sources import needs_resolving
 from planner.topology.values import is_int, is_number, to_fraction
-from planner.topology.waivers import WaiverRules
+from planner.topology.lint_ignores import LintIgnoreRules
 
 if TYPE_CHECKING:
     from planner.topology.sources.base import SourceFiles, SourceOverrides
 
 __all__ = ["POOL_DRIVERS", "TopologyError", "load_topology", "parse_topology"]
 
-TOP_KEYS = ("version", "name", "databases", "environments", "services", "poolers", "waivers", "sources")
+TOP_KEYS = ("version", "name", "databases", "environments", "services", "poolers", "waivers", "lints", "sources")
 ENVIRONMENT_KEYS = ("scale", "database")
 EXTENSION_PREFIX = "x-"  # top-level keys the planner ignores: a place for YAML anchors
 
@@ -86,7 +86,7 @@ def parse_topology(text: str, filename: str, fmt: str | None = None, files: Sour
         return _Validator(filename, parsed).topology()
 
 
-class _Validator(WaiverRules):
+class _Validator(LintIgnoreRules):
     """Check parsed values against spec §1, collecting every problem, and build the model."""
 
     def topology(self) -> Topology:
@@ -104,6 +104,7 @@ class _Validator(WaiverRules):
         services = self.services(data, db_names, env_names)
         poolers = self.poolers(data, db_names, env_names, list(services) if services is not None else None)
         waivers = self.waivers(data, databases, list(poolers) if poolers is not None else None)
+        lint_ignores = self.lint_ignores(data)
         if databases is not None and environments is not None and services is not None:
             self.check_service_databases(databases, environments, services)
             if poolers is not None:
@@ -124,6 +125,7 @@ class _Validator(WaiverRules):
             source_notes={k: tuple(v) for k, v in self.source_notes.items()},
             source_warnings=tuple(self.source_warnings),
             waivers=waivers,
+            lint_ignores=lint_ignores,
         )
 
     def partial(self, name: str, databases: dict[str, Database | None] | None,

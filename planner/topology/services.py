@@ -84,7 +84,7 @@ DEFAULT_SURGE = Fraction(1, 4)
 CUSTOM_DRIVER = "custom"  # a pool given by its numbers alone
 LONG_RUNNING_KEYS = ("replicas", "max_surge", "processes", "threads")
 SERVICE_KEYS = ("database", "endpoint", "environments", "scenarios", *LONG_RUNNING_KEYS, "pool", "lambda", "connections",
-                "from", "container")
+                "from", "container", "lints")
 POOL_KEYS = ("driver", "size", "max_overflow", "min_size", "max_size")
 RANGE_KEYS = ("min_size", "max_size")
 ENDPOINTS = ("writer", "reader")
