@@ -21,8 +21,9 @@ from pathlib import Path, PurePosixPath
 from planner.errors import InputError, Problem
 from planner.model import Topology
 from planner.topology import load_topology, parse_topology
-from planner.topology.parse import FORMATS, MAX_FILE_BYTES, decode_bytes
+from planner.topology.parse import FORMATS, MAX_FILE_BYTES, decode_bytes, too_large
 from planner.topology.sources.base import SourceFileError, SourceOverrides
+from planner.topology.sources.files import SOURCE_HINT, decode_source
 
 __all__ = ["GIT_PREFIX", "GitFiles", "GitSpec", "is_git_spec", "load_topology_spec", "parse_git_spec", "read_topology_ref"]
 
@@ -145,10 +146,7 @@ def read_git_file(spec: str, cwd: str | Path | None = None) -> tuple[GitSpec, by
     if kind != "blob":
         raise fail(f"{parsed.path!r} is a {'directory' if kind == 'tree' else kind} in {parsed.ref}, not a file", "name the topology file itself")
     if int(size) > MAX_FILE_BYTES:
-        raise fail(
-            f"file is too large ({int(size) / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB)",
-            "a topology is a few kilobytes: check that this is the right file",
-        )
+        raise fail(too_large(int(size)), "a topology is a few kilobytes: check that this is the right file")
 
     shown = _run(["show", parsed.object_name, "--"], spec, where)
     if shown.returncode != 0:
@@ -253,10 +251,7 @@ class GitFiles:
         """Return the text of a file :meth:`files` or :meth:`beside` named (``git:REF:PATH``)."""
         data = self.cache.get(path)
         if data is None:
-            raise SourceFileError([Problem(path, "", "not in the revision", hint="check the path in sources")])
+            raise SourceFileError([Problem(path, "", "not in the revision", hint="check the path in sources")], missing=True)
         if len(data) > MAX_FILE_BYTES:
-            raise SourceFileError([Problem(path, "", f"file too large ({len(data):,} bytes)", hint="point sources at the files that describe the deployment")])
-        try:
-            return decode_bytes(data, path)
-        except InputError as e:
-            raise SourceFileError([p for p in e.problems if isinstance(p, Problem)]) from None
+            raise SourceFileError([Problem(path, "", too_large(len(data)), hint=SOURCE_HINT)])
+        return decode_source(data, path)

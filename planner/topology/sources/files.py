@@ -10,10 +10,11 @@ the kind's suffixes, in sorted order, so two runs read the same documents in the
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from planner.errors import InputError, Problem
-from planner.topology.parse import MAX_FILE_BYTES, decode_bytes
+from planner.topology.parse import Unreadable, decode_bytes, read_bounded
 from planner.topology.sources.base import SourceFileError
 
 # No deployment is described by more files than this; more means the path points at a whole disk.
@@ -36,17 +37,19 @@ class DiskFiles:
         The names returned are ``path`` joined to the topology's folder, which :meth:`read` takes.
         """
         full = self._path(path)
-        if full.is_file():
-            return [str(full)]
         if not full.is_dir():
-            raise SourceFileError([Problem(self.topology, "sources", f"{path}: no such file or folder",
-                                           hint=f"paths in sources are relative to the topology's folder ({self.base}); check the path")])
-        found = sorted(str(p) for p in full.rglob("*")
-                       if p.is_file() and (not suffixes or p.suffix.lower() in suffixes))
+            if not os.path.lexists(full):
+                raise SourceFileError([Problem(self.topology, "sources", f"{path}: no such file or folder",
+                                               hint=f"paths in sources are relative to the topology's folder ({self.base}); check the path")])
+            return _named([str(full)])  # not a regular file, a link to nothing: read() says which
+        # rglob does not descend into linked folders (a link to `..` cannot loop); whatever else has the
+        # suffix is listed (a FIFO, a link to nothing or one that loops), so that read() reports it
+        # instead of skipping it silently
+        found = sorted(str(p) for p in full.rglob("*") if (not suffixes or p.suffix.lower() in suffixes) and not p.is_dir())
         if len(found) > MAX_SOURCE_FILES:
             raise SourceFileError([Problem(self.topology, "sources", f"{path}: more than {MAX_SOURCE_FILES:,} files",
                                            hint="point sources at the rendered manifests or the plan, not a whole tree")])
-        return found
+        return _named(found)
 
     def beside(self, file: str, path: str) -> str:
         """Return ``path`` relative to the folder of ``file`` (a name :meth:`files` returned)."""
@@ -54,17 +57,52 @@ class DiskFiles:
 
     def read(self, path: str) -> str:
         """Return the text of ``path`` (a name :meth:`files` returned, or one relative to where planner runs);
-        a file too large, binary or not UTF-8 is a :class:`SourceFileError`."""
-        full = Path(path)
+        a file that is not a regular one, too large, binary or not UTF-8 is a :class:`SourceFileError`."""
+        return read_source(Path(path), path)
+
+
+def _named(names: list[str]) -> list[str]:
+    """Return ``names``, refusing any that is not valid UTF-8 (raises :class:`SourceFileError`, one problem each).
+
+    Every file planner reads is named in its problems, provenance and reports, which are UTF-8: a
+    name the file system holds as other bytes (Latin-1 ``caf\\xe9.yaml``) could not be written there.
+    """
+    problems = []
+    for name in names:
         try:
-            size = full.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise SourceFileError([Problem(path, "", f"file too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})",
-                                               hint="point sources at the files that describe the deployment")])
-            data = full.read_bytes()
-        except OSError as e:
-            raise SourceFileError([Problem(path, "", f"cannot read: {e.strerror or e}", hint="check the path and its permissions")]) from e
-        try:
-            return decode_bytes(data, path)
-        except InputError as e:
-            raise SourceFileError([p for p in e.problems if isinstance(p, Problem)]) from None
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = os.fsencode(name).decode("utf-8", "backslashreplace")
+            problems.append(Problem(shown, "", "file name is not valid UTF-8",
+                                    hint="rename the file (planner names each file it reads in its output)"))
+    if problems:
+        raise SourceFileError(problems)
+    return names
+
+
+# A file the sources name should be text: what to point at instead of a binary file.
+SOURCE_HINT = "point sources at the rendered manifests, the plan's JSON or the Compose files"
+
+
+def read_source(full: Path, name: str) -> str:
+    """Return the text of the source file ``full`` (named ``name`` in problems), within planner's limits.
+
+    A FIFO or device (an ``env_file`` that would block or never end) and a file over the size
+    limit are refused before reading; raises :class:`SourceFileError`.
+    """
+    try:
+        data = read_bounded(full)
+    except Unreadable as e:
+        hints = {"link": "fix the link, or remove it", "os": "check the path and its permissions",
+                 "special": "replace it with a regular file", "directory": "name a file"}
+        hint = hints.get(e.reason, SOURCE_HINT)
+        raise SourceFileError([Problem(name, "", e.message, hint=hint)], missing=e.reason == "missing") from None
+    return decode_source(data, name)
+
+
+def decode_source(data: bytes, name: str) -> str:
+    """Decode a source file's bytes as UTF-8 text; binary or another encoding is a :class:`SourceFileError`."""
+    try:
+        return decode_bytes(data, name, "text", SOURCE_HINT)
+    except InputError as e:
+        raise SourceFileError([p for p in e.problems if isinstance(p, Problem)]) from None
