@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 from planner.errors import InputError, Problem
 from planner.topology.parse import Unreadable, decode_bytes, read_bounded
@@ -41,7 +42,7 @@ class DiskFiles:
             if not os.path.lexists(full):
                 raise SourceFileError([Problem(self.topology, "sources", f"{path}: no such file or folder",
                                                hint=f"paths in sources are relative to the topology's folder ({self.base}); check the path")])
-            return _named([str(full)])  # not a regular file, a link to nothing: read() says which
+            return check_names([str(full)])  # not a regular file, a link to nothing: read() says which
         # rglob does not descend into linked folders (a link to `..` cannot loop); whatever else has the
         # suffix is listed (a FIFO, a link to nothing or one that loops), so that read() reports it
         # instead of skipping it silently
@@ -49,7 +50,7 @@ class DiskFiles:
         if len(found) > MAX_SOURCE_FILES:
             raise SourceFileError([Problem(self.topology, "sources", f"{path}: more than {MAX_SOURCE_FILES:,} files",
                                            hint="point sources at the rendered manifests or the plan, not a whole tree")])
-        return _named(found)
+        return check_names(found)
 
     def beside(self, file: str, path: str) -> str:
         """Return ``path`` relative to the folder of ``file`` (a name :meth:`files` returned)."""
@@ -61,20 +62,26 @@ class DiskFiles:
         return read_source(Path(path), path)
 
 
-def _named(names: list[str]) -> list[str]:
-    """Return ``names``, refusing any that is not valid UTF-8 (raises :class:`SourceFileError`, one problem each).
+def check_names(names: list[str], shown: Callable[[str], str] = str) -> list[str]:
+    """Return ``names``, refusing any that is not valid UTF-8 or holds a control character (raises
+    :class:`SourceFileError`, one problem each, the name ``shown`` with its bytes escaped).
 
-    Every file planner reads is named in its problems, provenance and reports, which are UTF-8: a
-    name the file system holds as other bytes (Latin-1 ``caf\\xe9.yaml``) could not be written there.
+    Every file planner reads is named in its problems, provenance and reports: those are UTF-8
+    (a Latin-1 ``caf\\xe9.yaml`` could not be written there) and one line per problem (a name
+    with a line break would split one).
     """
     problems = []
     for name in names:
         try:
             name.encode("utf-8")
+            if not any(ch < " " or ch == "\x7f" for ch in name):
+                continue
         except UnicodeEncodeError:
-            shown = os.fsencode(name).decode("utf-8", "backslashreplace")
-            problems.append(Problem(shown, "", "file name is not valid UTF-8",
-                                    hint="rename the file (planner names each file it reads in its output)"))
+            pass
+        escaped = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")  # \xe9
+        escaped = "".join(f"\\x{ord(ch):02x}" if ch < " " or ch == "\x7f" else ch for ch in escaped)  # \x0a
+        problems.append(Problem(shown(escaped), "", "file name is not valid UTF-8 or holds a control character",
+                                hint="rename the file (planner names each file it reads in its output)"))
     if problems:
         raise SourceFileError(problems)
     return names
