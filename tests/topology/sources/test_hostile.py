@@ -161,8 +161,8 @@ CASES: dict[str, Case] = {
     "t01-gzip": Case("terraform", "t01-gzip.plan.json", copy("t01-gzip.plan.json"),
                      (("t01-gzip.plan.json:1:", "a gzip-compressed file, not text"),)),
     "t02-png": Case("terraform", "t02-png.plan.json", copy("t02-png.plan.json"), (("t02-png.plan.json:1:", "a PNG image"),)),
-    "t04-latin1": Case("terraform", "t04-latin1.plan.json", copy("t04-latin1.plan.json"),
-                       (("t04-latin1.plan.json:1:", "not valid UTF-8: byte 0xE9"),)),
+    "t03-latin1": Case("terraform", "t03-latin1.plan.json", copy("t03-latin1.plan.json"),
+                       (("t03-latin1.plan.json:1:", "not valid UTF-8: byte 0xE9"),)),
     # generated here
     "g01-plan-200-mib": Case("terraform", "plan.json", big_plan,
                              (("plan.json:", "MiB; the limit is 16 MiB) (point sources at"),)),
