@@ -21,8 +21,9 @@ from pathlib import Path, PurePosixPath
 from planner.errors import InputError, Problem
 from planner.model import Topology
 from planner.topology import load_topology, parse_topology
-from planner.topology.parse import FORMATS, MAX_FILE_BYTES, decode_bytes
+from planner.topology.parse import FORMATS, MAX_FILE_BYTES, decode_bytes, too_large
 from planner.topology.sources.base import OutsideRoot, SourceFileError, SourceOverrides
+from planner.topology.sources.files import SOURCE_HINT, check_names, decode_source
 
 __all__ = ["GIT_PREFIX", "GitFiles", "GitSpec", "is_git_spec", "load_topology_spec", "parse_git_spec", "read_topology_ref"]
 
@@ -145,12 +146,10 @@ def read_git_file(spec: str, cwd: str | Path | None = None) -> tuple[GitSpec, by
     if kind != "blob":
         raise fail(f"{parsed.path!r} is a {'directory' if kind == 'tree' else kind} in {parsed.ref}, not a file", "name the topology file itself")
     if int(size) > MAX_FILE_BYTES:
-        raise fail(
-            f"file is too large ({int(size) / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB)",
-            "a topology is a few kilobytes: check that this is the right file",
-        )
+        raise fail(too_large(int(size)), "a topology is a few kilobytes: check that this is the right file")
 
-    shown = _run(["show", parsed.object_name, "--"], spec, where)
+    # --end-of-options (git >= 2.24): belt and braces over the '-' check in parse_git_spec
+    shown = _run(["show", "--end-of-options", parsed.object_name, "--"], spec, where)
     if shown.returncode != 0:
         raise fail(f"git show failed: {_fatal(shown)}", None)
     return parsed, shown.stdout
@@ -195,6 +194,7 @@ class GitFiles:
         self.topology = topology
         self.cwd = cwd
         self.cache: dict[str, bytes] = {}
+        self.sizes: dict[str, int] = {}  # files over the size limit, never read: their size
 
     def _object(self, path: str) -> str:
         """Return the path inside the revision of ``path`` given relative to the topology's folder;
@@ -225,15 +225,34 @@ class GitFiles:
         if kind != "tree":
             raise SourceFileError([Problem(self.topology.spec, "sources", f"{path}: not in {self.topology.ref} ({inside})",
                                            hint=f"list the revision's files with `git ls-tree -r --name-only {self.topology.ref}`")])
-        listed = _run(["ls-tree", "-r", "-z", "--name-only", f"{self.topology.ref}:{inside}"], self.topology.spec, self.cwd)
-        names = sorted(posixpath.join(inside, n) for n in listed.stdout.decode("utf-8", "replace").split("\0")
-                       if n and (not suffixes or posixpath.splitext(n)[1].lower() in suffixes))
+        listed = _run(["ls-tree", "-r", "-z", "--name-only", "--end-of-options", f"{self.topology.ref}:{inside}"],
+                      self.topology.spec, self.cwd)
+        names = sorted(posixpath.join(inside, n) for n in self._names(listed.stdout, inside)
+                       if not suffixes or posixpath.splitext(n)[1].lower() in suffixes)
         self._fetch(names)
         return [self._name(n) for n in names]
 
+    def _names(self, listing: bytes, inside: str) -> list[str]:
+        """Return the file names of ``git ls-tree -z`` output under ``inside``, refusing any that
+        :func:`check_names` refuses (cat-file would also misread a name holding a line break)."""
+        names = [raw.decode("utf-8", "surrogateescape") for raw in listing.split(b"\0") if raw]
+        return check_names(names, lambda name: self._name(posixpath.join(inside, name)))
+
     def _fetch(self, names: list[str]) -> None:
-        """Read the blobs ``names`` (paths inside the revision) in one git call, into the cache."""
-        wanted = [n for n in names if self._name(n) not in self.cache]
+        """Read the blobs ``names`` (paths inside the revision) in one git call, into the cache.
+
+        Their sizes are asked first: a blob over the size limit is never read (read() refuses it).
+        """
+        wanted = [n for n in names if self._name(n) not in self.cache and self._name(n) not in self.sizes]
+        if not wanted:
+            return
+        request = "".join(f"{self.topology.ref}:{n}\n" for n in wanted).encode()
+        checked = _run(["cat-file", "--batch-check=%(objecttype) %(objectsize)"], self.topology.spec, self.cwd, request)
+        for name, line in zip(wanted, checked.stdout.decode("utf-8", "replace").splitlines()):
+            kind, _, size = line.partition(" ")
+            if kind == "blob" and size.isdigit() and int(size) > MAX_FILE_BYTES:
+                self.sizes[self._name(name)] = int(size)
+        wanted = [n for n in wanted if self._name(n) not in self.sizes]
         if not wanted:
             return
         request = "".join(f"{self.topology.ref}:{n}\n" for n in wanted).encode()
@@ -262,15 +281,12 @@ class GitFiles:
         inside = path[len(self._name("")):] if path.startswith(self._name("")) else path
         if _leaves(inside, posixpath.normpath(inside)):
             raise self._outside(inside, self.topology.spec, "sources")
+        if path in self.sizes:
+            raise SourceFileError([Problem(path, "", too_large(self.sizes[path]), hint=SOURCE_HINT)])
         data = self.cache.get(path)
         if data is None:
-            raise SourceFileError([Problem(path, "", "not in the revision", hint="check the path in sources")])
-        if len(data) > MAX_FILE_BYTES:
-            raise SourceFileError([Problem(path, "", f"file too large ({len(data):,} bytes)", hint="point sources at the files that describe the deployment")])
-        try:
-            return decode_bytes(data, path)
-        except InputError as e:
-            raise SourceFileError([p for p in e.problems if isinstance(p, Problem)]) from None
+            raise SourceFileError([Problem(path, "", "not in the revision", hint="check the path in sources")], missing=True)
+        return decode_source(data, path)
 
 
 def _leaves(written: str, joined: str) -> bool:

@@ -10,7 +10,9 @@ records the 1-based line of every key path it sees (``services.web.replicas``,
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import stat
 from dataclasses import replace
 from pathlib import Path
@@ -33,8 +35,8 @@ from planner.topology.parsed import (
 
 __all__ = [
     "FORMATS", "MAX_ALIAS_NODES", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "ParsedFile",
-    "decode_bytes", "describe", "detect_format", "gc_paused", "join_path", "parse_text", "read_text",
-    "short_text",
+    "Unreadable", "decode_bytes", "describe", "detect_format", "gc_paused", "join_path", "parse_text",
+    "read_bounded", "read_text", "short_text", "too_large",
 ]
 
 FORMATS: dict[str, str] = {".yaml": "yaml", ".yml": "yaml", ".toml": "toml", ".json": "json"}
@@ -97,49 +99,103 @@ def _with_format_hint(problem: Problem, text: str, fmt: str) -> Problem:
     return replace(problem, hint=hint)
 
 
-def read_text(path: Path) -> str:
-    """Read a topology file as UTF-8 text, refusing what is not one (raises InputError)."""
-    name = str(path)
+class Unreadable(Exception):
+    """A file :func:`read_bounded` refused: ``reason`` is "missing", "link", "directory", "special",
+    "large" or "os"; ``message`` says it in words."""
 
-    def fail(message: str, hint: str | None = None, line: int | None = None) -> InputError:
-        return InputError(Problem(name, "", message, line=line, hint=hint))
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
 
+
+def too_large(size: int) -> str:
+    """Return the message for a file of ``size`` bytes over :data:`MAX_FILE_BYTES`: its size and the limit."""
+    return f"file is too large ({size / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB)"
+
+
+def _nonblocking(path: str, flags: int) -> int:
+    # a FIFO opens at once instead of waiting for a writer; a regular file reads the same either way
+    return os.open(path, flags | os.O_NONBLOCK)
+
+
+def read_bounded(path: Path) -> bytes:
+    """Return the bytes of the regular file at ``path``; raise :class:`Unreadable` for anything else.
+
+    What is not a regular file (a folder, a FIFO that would wait for a writer, ``/dev/zero`` that
+    never ends) and a file over :data:`MAX_FILE_BYTES` are refused from their metadata, before a
+    byte is read; the read itself stops at the limit, for a file that grows or lies about its size
+    (``/proc`` files say 0).
+    """
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise fail("file not found", "check the path") from None
+        if path.is_symlink():
+            raise Unreadable("link", f"a symbolic link to nothing ({os.readlink(path)} does not exist)") from None
+        raise Unreadable("missing", "file not found") from None
     except OSError as e:
-        raise fail(f"cannot read the file: {e.strerror or e}") from None
+        if e.errno == errno.ELOOP:
+            raise Unreadable("link", "a symbolic link that loops (it leads back to itself)") from None
+        raise Unreadable("os", f"cannot read the file: {e.strerror or e}") from None
     if stat.S_ISDIR(st.st_mode):
-        raise fail("is a directory, not a topology file", "give the path of a .yaml, .toml or .json file")
+        raise Unreadable("directory", "is a directory")
     if not stat.S_ISREG(st.st_mode):
-        raise fail("not a regular file", "give the path of a .yaml, .toml or .json file")
+        raise Unreadable("special", "not a regular file (a FIFO, device or socket)")
     if st.st_size > MAX_FILE_BYTES:
-        raise fail(
-            f"file is too large ({st.st_size / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB)",
-            "a topology is a few kilobytes: check that this is the right file",
-        )
+        raise Unreadable("large", too_large(st.st_size))
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb", opener=_nonblocking) as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced since the stat above
+                raise Unreadable("special", "not a regular file (a FIFO, device or socket)")
             data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
-        raise fail(f"cannot read the file: {e.strerror or e}") from None
+        raise Unreadable("os", f"cannot read the file: {e.strerror or e}") from None
     if len(data) > MAX_FILE_BYTES:
-        raise fail(f"file is larger than {MAX_FILE_BYTES // 2**20} MiB")
-    return decode_bytes(data, name)
+        raise Unreadable("large", f"file is larger than {MAX_FILE_BYTES // 2**20} MiB")
+    return data
 
 
-def decode_bytes(data: bytes, filename: str) -> str:
-    """Decode file bytes as UTF-8 (a BOM is allowed); binary or other encodings raise InputError."""
+def read_text(path: Path) -> str:
+    """Read a topology file as UTF-8 text, refusing what is not one (raises InputError)."""
+    hints = {
+        "missing": "check the path",
+        "directory": "give the path of a .yaml, .toml or .json file",
+        "special": "give the path of a .yaml, .toml or .json file",
+        "large": "a topology is a few kilobytes: check that this is the right file",
+    }
+    try:
+        data = read_bounded(path)
+    except Unreadable as e:
+        message = "is a directory, not a topology file" if e.reason == "directory" else e.message
+        raise InputError(Problem(str(path), "", message, hint=hints.get(e.reason))) from None
+    return decode_bytes(data, str(path))
+
+
+# What a binary file most often is, by its first bytes: named, the fix is plain.
+_MAGIC = ((b"\x1f\x8b", "a gzip-compressed file", "decompress it (gunzip)"),
+          (b"PK\x03\x04", "a zip archive", "extract it"),
+          (b"\x89PNG", "a PNG image", None))
+
+
+def decode_bytes(data: bytes, filename: str, what: str = "a topology",
+                 hint: str = "give the path of a .yaml, .toml or .json text file") -> str:
+    """Decode file bytes as UTF-8 (a BOM is allowed); binary or other encodings raise InputError.
+
+    ``what`` names what the file should have been ("a topology", "text") and ``hint`` where to
+    point instead, in the problem for a binary file.
+    """
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise InputError(
             Problem(filename, "", "file is UTF-16, not UTF-8", hint="save the file as UTF-8")
         )
+    for magic, kind, fix in _MAGIC:
+        if data.startswith(magic):
+            raise InputError(Problem(filename, "", f"{kind}, not {what}", line=1,
+                                     hint=f"{fix}, or {hint}" if fix else hint))
     if b"\x00" in data:
         line = data.count(b"\n", 0, data.index(b"\x00")) + 1
         raise InputError(
-            Problem(filename, "", "binary file (contains NUL bytes), not a topology", line=line,
-                    hint="give the path of a .yaml, .toml or .json text file")
+            Problem(filename, "", f"binary file (contains NUL bytes), not {what}", line=line, hint=hint)
         )
     try:
         text = data.decode("utf-8")

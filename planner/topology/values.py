@@ -29,12 +29,25 @@ _INDEX = re.compile(r"\[[0-9]+\]$")
 def suggest(value: str, options: Iterable[str], what: str = "allowed") -> str:
     """Return "did you mean 'x'?" for the closest option, or list the options (``what`` names them)."""
     options = list(options)
-    close = difflib.get_close_matches(value, options, n=1, cutoff=0.6)
-    if not close:
-        close = [o for o in options if len(value) >= 3 and (o.startswith(value) or value in o)][:1]
-    if close:
-        return f"did you mean {close[0]!r}?"
+    close = closest(value, options)
+    if close is not None:
+        return f"did you mean {close!r}?"
     return f"{what}: " + ", ".join(options) if options else f"no {what} names"
+
+
+def closest(value: str, options: Iterable[str], cutoff: float = 0.6, parts: bool = True) -> str | None:
+    """Return the option most like ``value`` (a typo, another case), or None.
+
+    ``cutoff`` is difflib's similarity ratio an option needs; with ``parts``, an option that
+    ``value`` begins or is part of is taken too (``mem`` for ``memory_gib``).
+    """
+    options = list(options)
+    close = difflib.get_close_matches(value, options, n=1, cutoff=cutoff)
+    if not close:
+        close = [o for o in options if o.lower() == value.lower()][:1]  # db_pool_size: DB_POOL_SIZE
+    if not close and parts:
+        close = [o for o in options if len(value) >= 3 and (o.startswith(value) or value in o)][:1]
+    return close[0] if close else None
 
 
 def leaf(path: str) -> str:

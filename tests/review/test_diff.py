@@ -255,6 +255,28 @@ def test_git_errors_exit_2_with_one_line(repo: Path, spec: str, fragments: list[
 
 
 @needs_git
+@needs_git
+@pytest.mark.parametrize("ref", ["--output={out}", "-c core.pager=touch {out}", "-p", "--end-of-options", "-"])
+def test_a_ref_that_is_an_option_never_reaches_git(repo: Path, tmp_path: Path, ref: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "written-by-git"
+    ran: list[list[str]] = []
+    real = subprocess.run
+
+    def recorded(args: list[str], **kwargs: Any) -> Any:
+        ran.append(list(args))
+        return real(args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", recorded)
+    spec = f"git:{ref.format(out=out)}:topo.yaml"
+    for args in (["diff", spec, "topo.yaml"], ["diff", "topo.yaml", spec]):
+        code, stdout, err = run_cli(args)
+        assert (code, stdout) == (2, ""), err
+        assert err.splitlines() == [f"planner: {spec}: the revision {ref.format(out=out)!r} starts with '-' "
+                                    "(write git:REF:PATH, e.g. git:origin/main:infra/topology.yaml)"]
+    assert ran == [] and not out.exists()
+
+
+@needs_git
 def test_git_outside_a_repository_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_git: None) -> None:
     outside = tmp_path / "not-a-repo"
     outside.mkdir()

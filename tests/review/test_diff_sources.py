@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -129,3 +131,43 @@ def test_a_bad_source_option_is_one_line(tmp_path: Path, value: str) -> None:
     assert (code, out) == (2, "")
     assert err.splitlines() == [f"planner: --source {value}: write --source KIND=PATH with KIND one of kubernetes, "
                                 "terraform, compose (e.g. --source kubernetes=rendered/head/)"]
+
+
+K8S_TOPOLOGY = """version: 1
+sources: {kubernetes: [../k/]}
+databases:
+  main: {instance_class: db.m6g.large}
+services:
+  web: {from: Deployment/web, pool: 5}
+"""
+MANIFEST = ("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  template:\n"
+            "    spec:\n      containers: [{name: web, image: shop/web:1}]\n")
+
+
+@needs_git
+@pytest.mark.parametrize(("name", "make", "expected"), [
+    # 17 MiB of one repeated line: git stores it small; planner must not ask git for its bytes
+    ("big.yaml", lambda path: path.write_bytes(b"# padding\n" * (17 * 2**20 // 10 + 1)),
+     "git:HEAD:k/big.yaml: file is too large (17.0 MiB; the limit is 16 MiB)"),
+    (os.fsdecode(b"caf\xe9.yaml"), lambda path: path.write_text(MANIFEST.replace("web", "cafe")),
+     "git:HEAD:k/caf\\xe9.yaml: file name is not valid UTF-8 or holds a control character"),
+    ("two\nlines.yaml", lambda path: path.write_text(MANIFEST.replace("web", "two")),
+     "git:HEAD:k/two\\x0alines.yaml: file name is not valid UTF-8 or holds a control character"),
+])
+def test_a_hostile_file_in_a_source_folder_at_the_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          isolated_git: None, name: str, make: Any, expected: str) -> None:  # noqa: F811
+    root = tmp_path / "repo"
+    (root / "infra").mkdir(parents=True)
+    (root / "k").mkdir()
+    (root / "k" / "web.yaml").write_text(MANIFEST)
+    make(root / "k" / name)
+    (root / "infra" / "topology.yaml").write_text(K8S_TOPOLOGY)
+    _git(root, "init", "-q", "-b", "main")
+    _commit(root, "manifests")
+    monkeypatch.chdir(root)
+    code, out, err = run_cli(["diff", "git:HEAD:infra/topology.yaml", "infra/topology.yaml", "-o", str(tmp_path / "out.txt")])
+    assert (code, out) == (2, ""), err
+    lines = err.splitlines()
+    assert len(lines) == 2 and "Traceback" not in err, err  # the file on disk is refused too, on its own line
+    assert any(line.startswith(f"planner: {expected}") for line in lines), err
+    assert not (tmp_path / "out.txt").exists()

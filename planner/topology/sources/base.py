@@ -238,11 +238,16 @@ class RefError(Exception):
 
 
 class SourceFileError(Exception):
-    """A source file that cannot be read as its kind: the problems, each naming the file (and line)."""
+    """A source file that cannot be read as its kind: the problems, each naming the file (and line).
 
-    def __init__(self, problems: list[Problem]) -> None:
+    ``missing`` says the file is not there at all, which an optional file (a Compose ``.env``, an
+    ``env_file`` with ``required: false``) may be; a file that is there but cannot be read may not.
+    """
+
+    def __init__(self, problems: list[Problem], missing: bool = False) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+        self.missing = missing
 
 
 class OutsideRoot(SourceFileError):

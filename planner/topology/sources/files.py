@@ -16,10 +16,12 @@ default load restrictor refuses it; ``--allow-outside-root`` lifts the limit for
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Callable
 
 from planner.errors import InputError, Problem
-from planner.topology.parse import MAX_FILE_BYTES, decode_bytes
+from planner.topology.parse import Unreadable, decode_bytes, read_bounded
 from planner.topology.sources.base import OutsideRoot, SourceFileError
 
 # No deployment is described by more files than this; more means the path points at a whole disk.
@@ -79,19 +81,21 @@ class DiskFiles:
         """
         full = self._path(path)
         self.confine(full, path)
-        if full.is_file():
-            return [str(full)]
         if not full.is_dir():
-            raise SourceFileError([Problem(self.topology, "sources", f"{path}: no such file or folder",
-                                           hint=f"paths in sources are relative to the topology's folder ({self.base}); check the path")])
-        found = sorted(str(p) for p in full.rglob("*")
-                       if p.is_file() and (not suffixes or p.suffix.lower() in suffixes))
+            if not os.path.lexists(full):
+                raise SourceFileError([Problem(self.topology, "sources", f"{path}: no such file or folder",
+                                               hint=f"paths in sources are relative to the topology's folder ({self.base}); check the path")])
+            return check_names([str(full)])  # not a regular file, a link to nothing: read() says which
+        # rglob does not descend into linked folders (a link to `..` cannot loop); whatever else has the
+        # suffix is listed (a FIFO, a link to nothing or one that loops), so that read() reports it
+        # instead of skipping it silently
+        found = sorted(str(p) for p in full.rglob("*") if (not suffixes or p.suffix.lower() in suffixes) and not p.is_dir())
         if len(found) > MAX_SOURCE_FILES:
             raise SourceFileError([Problem(self.topology, "sources", f"{path}: more than {MAX_SOURCE_FILES:,} files",
                                            hint="point sources at the rendered manifests or the plan, not a whole tree")])
         for name in found:  # a symlink in the folder that points out of the root is outside
             self.confine(Path(name), name)
-        return found
+        return check_names(found)
 
     def beside(self, file: str, path: str) -> str:
         """Return ``path`` relative to the folder of ``file`` (a name :meth:`files` returned)."""
@@ -99,18 +103,61 @@ class DiskFiles:
 
     def read(self, path: str) -> str:
         """Return the text of ``path`` (a name :meth:`files` returned, or one relative to where planner runs);
-        a file too large, binary or not UTF-8 is a :class:`SourceFileError`."""
+        a path outside the root is :class:`OutsideRoot`; a file that is not a regular one, too large, binary
+        or not UTF-8 is a :class:`SourceFileError`."""
         full = Path(path).expanduser()
         self.confine(full, path)
+        return read_source(full, path)
+
+
+def check_names(names: list[str], shown: Callable[[str], str] = str) -> list[str]:
+    """Return ``names``, refusing any that is not valid UTF-8 or holds a control character (raises
+    :class:`SourceFileError`, one problem each, the name ``shown`` with its bytes escaped).
+
+    Every file planner reads is named in its problems, provenance and reports: those are UTF-8
+    (a Latin-1 ``caf\\xe9.yaml`` could not be written there) and one line per problem (a name
+    with a line break would split one).
+    """
+    problems = []
+    for name in names:
         try:
-            size = full.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise SourceFileError([Problem(path, "", f"file too large ({size:,} bytes; the limit is {MAX_FILE_BYTES:,})",
-                                               hint="point sources at the files that describe the deployment")])
-            data = full.read_bytes()
-        except OSError as e:
-            raise SourceFileError([Problem(path, "", f"cannot read: {e.strerror or e}", hint="check the path and its permissions")]) from e
-        try:
-            return decode_bytes(data, path)
-        except InputError as e:
-            raise SourceFileError([p for p in e.problems if isinstance(p, Problem)]) from None
+            name.encode("utf-8")
+            if not any(ch < " " or ch == "\x7f" for ch in name):
+                continue
+        except UnicodeEncodeError:
+            pass
+        escaped = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")  # \xe9
+        escaped = "".join(f"\\x{ord(ch):02x}" if ch < " " or ch == "\x7f" else ch for ch in escaped)  # \x0a
+        problems.append(Problem(shown(escaped), "", "file name is not valid UTF-8 or holds a control character",
+                                hint="rename the file (planner names each file it reads in its output)"))
+    if problems:
+        raise SourceFileError(problems)
+    return names
+
+
+# A file the sources name should be text: what to point at instead of a binary file.
+SOURCE_HINT = "point sources at the rendered manifests, the plan's JSON or the Compose files"
+
+
+def read_source(full: Path, name: str) -> str:
+    """Return the text of the source file ``full`` (named ``name`` in problems), within planner's limits.
+
+    A FIFO or device (an ``env_file`` that would block or never end) and a file over the size
+    limit are refused before reading; raises :class:`SourceFileError`.
+    """
+    try:
+        data = read_bounded(full)
+    except Unreadable as e:
+        hints = {"link": "fix the link, or remove it", "os": "check the path and its permissions",
+                 "special": "replace it with a regular file", "directory": "name a file"}
+        hint = hints.get(e.reason, SOURCE_HINT)
+        raise SourceFileError([Problem(name, "", e.message, hint=hint)], missing=e.reason == "missing") from None
+    return decode_source(data, name)
+
+
+def decode_source(data: bytes, name: str) -> str:
+    """Decode a source file's bytes as UTF-8 text; binary or another encoding is a :class:`SourceFileError`."""
+    try:
+        return decode_bytes(data, name, "text", SOURCE_HINT)
+    except InputError as e:
+        raise SourceFileError([p for p in e.problems if isinstance(p, Problem)]) from None

@@ -42,7 +42,7 @@ from planner.topology.sources.base import (
 from planner.topology.sources.derive import derive_pooler, derive_service
 from planner.topology.sources.files import DiskFiles, repository_root
 from planner.topology.sources.redact import assignment, compared, is_number, is_secret, redact
-from planner.topology.values import parse_percent, suggest
+from planner.topology.values import closest, parse_percent, suggest
 
 SECTIONS: dict[str, Role] = {"databases": "database", "services": "service", "poolers": "pooler"}
 CONTAINER = "container"
@@ -446,8 +446,25 @@ class _Resolver:
             self.parsed.provenance[path] = Sourced(_show(placeholder[DEFAULT]), f"default of {{env: {shown}}} (not set in {what})")
             return
         self.add(path, f"{' nor '.join(names) if len(names) > 1 else names[0]} is not set in {what}",
-                 f"set it in the source, or write {{env: {shown}, default: VALUE}} with the application's default")
+                 _did_you_mean(names, env) + f"set it in the source, or write {{env: {shown}, default: VALUE}} "
+                                            "with the application's default")
         holder.pop(key)
+
+
+def _did_you_mean(names: list[str], env: dict[str, Fact | Unknown]) -> str:
+    """Return "did you mean DB_POOL_SIZE? Else " for names not set where the environment has a similar one.
+
+    Only the names the container's environment really has are offered, never their values: a
+    value may be a secret, and this line reaches CI logs.
+    """
+    others = [n for n in env if n not in names]
+    # a typo, not a sibling: WORKER_PROCESSES is not a misspelt WORKER_THREADS (difflib's 0.6 says it is)
+    guesses = [(name, close) for name in names if (close := closest(name, others, 0.8, parts=False)) is not None]
+    if not guesses:
+        return ""
+    if len(names) == 1:
+        return f"did you mean {guesses[0][1]}? Else "
+    return "did you mean " + " or ".join(f"{close} for {name}" for name, close in guesses) + "? Else "
 
 
 # what a long-running service multiplies its pool by: not read into one that writes a fixed `connections`

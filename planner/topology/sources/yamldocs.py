@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from planner.errors import Problem
-from planner.topology.parsed import MAX_DEPTH, MAX_NODES
+from planner.topology.parsed import MAX_ALIAS_NODES, MAX_DEPTH, MAX_NODES
 from planner.topology.sources.base import SourceFileError
 
 try:  # libyaml: several times faster on large renders
@@ -120,6 +120,12 @@ class _Builder:
         self.lines: dict[str, int] = {}
         self.nodes = 0
         self.constructor = yaml.constructor.SafeConstructor()
+        # An alias names a node built before; building it again at its new path is what a "billion
+        # laughs" file multiplies. Nodes built that way count against MAX_ALIAS_NODES, far below
+        # MAX_NODES, so that ten nested aliases stop in milliseconds, not after 2 million nodes.
+        self.seen: set[int] = set()  # ids of the mappings and sequences built
+        self.again = 0  # > 0 while building a node a second time (through an alias)
+        self.alias_nodes = 0
 
     def fail(self, node: yaml.Node, message: str, hint: str) -> SourceFileError:
         return SourceFileError([Problem(self.file, "", message, line=node.start_mark.line + 1, hint=hint)])
@@ -130,6 +136,26 @@ class _Builder:
             raise self.fail(node, f"more than {MAX_NODES:,} nodes", "point sources at the rendered manifests")
         if depth > MAX_DEPTH:
             raise self.fail(node, f"nested more than {MAX_DEPTH} levels deep", "check the file")
+        if self.again:
+            self.alias_nodes += 1
+            if self.alias_nodes > MAX_ALIAS_NODES:
+                raise self.fail(node, f"more than {MAX_ALIAS_NODES:,} nodes repeated through aliases (a \"billion laughs\" file?)",
+                                "use fewer, smaller aliases, or point sources at the rendered manifests")
+        if isinstance(node, yaml.ScalarNode):
+            self.lines.setdefault(path, node.start_mark.line + 1)
+            return self.scalar(node)
+        key = id(node)
+        if key not in self.seen:
+            self.seen.add(key)
+            return self.collection(node, path, depth)
+        self.again += 1
+        try:
+            return self.collection(node, path, depth)
+        finally:
+            self.again -= 1
+
+    def collection(self, node: yaml.Node, path: str, depth: int) -> Any:
+        """Return a mapping's or a sequence's value, recording the line of every key path in it."""
         lines = self.lines
         lines.setdefault(path, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
@@ -141,7 +167,7 @@ class _Builder:
                     key = key_node.value  # nearly every key: a plain string
                 elif tag in _FLATTENED:  # `<<: *defaults`, as Compose files use them: merge, then build it
                     self.constructor.flatten_mapping(node)
-                    return self.build(node, path, depth)
+                    return self.collection(node, path, depth)
                 else:
                     key = self.scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
                     if not isinstance(key, (str, int, float, bool)) or key is None:
@@ -150,9 +176,7 @@ class _Builder:
                 lines[child] = key_node.start_mark.line + 1
                 result[key] = self.build(value_node, child, depth + 1)
             return result
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node.value)]
-        return self.scalar(node)
+        return [self.build(item, f"{path}[{i}]", depth + 1) for i, item in enumerate(node.value)]
 
     def scalar(self, node: yaml.Node) -> Any:
         if node.tag == _STR and isinstance(node, yaml.ScalarNode):

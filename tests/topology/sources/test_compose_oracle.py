@@ -56,7 +56,8 @@ def projects() -> list[Path]:
     """Return every folder under tests/ that holds a Compose file Compose would pick up."""
     found = set()
     for root, folders, files in os.walk(TESTS):
-        folders[:] = [f for f in folders if not f.startswith((".", "__"))]
+        # hostile/ holds files built to hurt any reader (an alias bomb keeps Compose busy for minutes)
+        folders[:] = [f for f in folders if not f.startswith((".", "__")) and f != "hostile"]
         if any(name in files for name in DEFAULT_FILES):
             found.add(Path(root))
     return sorted(found)

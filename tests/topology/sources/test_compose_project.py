@@ -377,7 +377,7 @@ def test_docker_compose_config_output_is_read_as_it_is() -> None:
 
 @pytest.mark.parametrize(("files", "expected"), [
     ({"compose.yaml": "include: [missing.yaml]\nservices: {a: {image: a}}\n"},
-     "app/compose.yaml:1: include names app/missing.yaml, which cannot be read: cannot read: No such file or directory "
+     "app/compose.yaml:1: include names app/missing.yaml, which cannot be read: file not found "
      "(check the path (relative to the including file's project folder))"),
     ({"compose.yaml": "services:\n  a:\n    image: a\n    env_file: [gone.env]\n"},
      "app/compose.yaml:4: services.a.env_file: app/gone.env does not exist (create it, fix the path (relative to the "

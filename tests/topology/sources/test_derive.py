@@ -176,3 +176,45 @@ def test_a_shell_script_the_shell_would_refuse_is_exit_2_at_its_line() -> None:
     assert lines == ["t.yaml:6: services.web.from: Deployment/web containers[app].args, app.yaml:11 its shell script has "
                      "an unclosed quote, which the shell refuses: the container would not start (fix the command in the "
                      "deployment)"]
+
+
+# --------------------------------------------------------------------------- did you mean (issue 19, part 3)
+
+NOT_SET_HINT = "set it in the source, or write {env: %s, default: VALUE} with the application's default"
+
+
+@pytest.mark.parametrize(("written", "names", "guess"), [
+    ("DB_POL", "DB_POL", "did you mean DB_POOL? Else "),
+    ("db_pool", "db_pool", "did you mean DB_POOL? Else "),  # another case
+    ("MAX_THREAD", "MAX_THREAD", "did you mean MAX_THREADS? Else "),
+    ("[DB_POL, MAX_THREAD]", "DB_POL nor MAX_THREAD", "did you mean DB_POOL for DB_POL or MAX_THREADS for MAX_THREAD? Else "),
+    ("[NOPE, MAX_THREAD]", "NOPE nor MAX_THREAD", "did you mean MAX_THREADS for MAX_THREAD? Else "),
+    ("[NOPE, NADA]", "NOPE nor NADA", ""),  # nothing like them: no guess
+    ("MAX", "MAX", ""),  # a part of MAX_THREADS is not a typo of it
+])
+def test_a_variable_that_is_not_set_names_a_similar_one_the_container_has(written: str, names: str, guess: str) -> None:
+    lines = refusal(["check", str(topology(f"  web: {{from: Deployment/web, pool: {{driver: rails, size: {{env: {written}}}}}}}\n"))])
+    assert lines == [f"t.yaml:6: services.web.pool.size: {names} is not set in Deployment/web ({guess}"
+                     + NOT_SET_HINT % written + ")"]
+
+
+def test_a_guess_names_a_variable_of_this_container_never_its_value() -> None:
+    Path("app.yaml").write_text(MANIFEST + """---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: api}
+spec:
+  template:
+    spec:
+      containers:
+      - name: app
+        image: shop/api:1
+        env:
+        - {name: DB_PASSWORD, value: "s3cr3t-hunter2"}
+        - {name: POOL_SIZE, value: "7"}
+""")
+    lines = refusal(["check", str(topology("  api: {from: Deployment/api, pool: {driver: rails, size: {env: DB_PASSWORDS}}}\n"
+                                           "  web: {from: Deployment/web, pool: {driver: rails, size: {env: DB_POOLS}}}\n"))])
+    assert [line.split(" (")[1].split("?")[0] for line in lines] == ["did you mean DB_PASSWORD", "did you mean DB_POOL"]
+    assert "s3cr3t" not in "\n".join(lines)
+    assert "POOL_SIZE" not in "\n".join(lines)  # Deployment/api's variable, not web's

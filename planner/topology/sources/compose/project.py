@@ -257,7 +257,7 @@ class _ProjectLoader:
         try:
             text = self.files.read(name)
         except SourceFileError as e:
-            if not optional:
+            if not optional or not e.missing:  # an optional file may be absent, not unreadable
                 self.problems.extend(e.problems)
             return out
         try:
@@ -544,8 +544,11 @@ class _ProjectLoader:
                 except OutsideRoot as e:
                     self.problems.append(e.at(item.where.file, "include.env_file", item.where.line, str(item.value)))
                     continue
-                except SourceFileError:
-                    self.problem(item.where, f"include env_file {item.value}: no such file", "check the path")
+                except SourceFileError as e:
+                    if e.missing:
+                        self.problem(item.where, f"include env_file {item.value}: no such file", "check the path")
+                    else:
+                        self.problems.extend(e.problems)
                     continue
 
                 def known(key: str, _out: dict[str, dotenv.Variable] = out) -> tuple[str, tuple[str, ...]] | None:
@@ -697,8 +700,10 @@ class _ProjectLoader:
             except OutsideRoot as e:
                 self.problems.append(e.at(path.where.file, f"services.{service.name}.env_file", path.where.line, name))
                 continue
-            except SourceFileError:
-                if required:
+            except SourceFileError as e:
+                if not e.missing:  # there, but a FIFO or binary: whether it is required or not
+                    self.problems.extend(e.problems)
+                elif required:
                     self.problem(path.where, f"services.{service.name}.env_file: {name} does not exist",
                                  "create it, fix the path (relative to the project's folder), or write "
                                  "{path: ..., required: false}")

@@ -175,7 +175,7 @@ class KubernetesSource:
         elif self.workloads():
             hint = "the workloads are " + ", ".join(self.label(obj) for obj in self.workloads())
         else:
-            hint = f"the manifests have no {WORKLOAD_NAMES}"
+            hint = f"the manifests have no {WORKLOAD_NAMES.removeprefix('a ')}"
         raise RefError(f"no {kind} named {name!r}{where} in the Kubernetes manifests", hint)
 
     def not_a_workload(self, kind: str, name: str) -> RefError:
