@@ -257,7 +257,10 @@ class _ProjectLoader:
         try:
             text = self.files.read(name)
         except SourceFileError as e:
-            if not optional or not e.missing:  # an optional file may be absent, not unreadable
+            # an optional file may be absent, not unreadable; one outside the root that is not there
+            # either (the .env of an include that is itself refused) is absent
+            absent = e.missing or (isinstance(e, OutsideRoot) and not os.path.lexists(os.path.expanduser(name)))
+            if not optional or not absent:
                 self.problems.extend(e.problems)
             return out
         try:
