@@ -144,9 +144,11 @@ def memory_of(cls: RefClass, engine: str, rule: EstimateRule, readings: dict[tup
     if r.capped:
         return EngineMemory(max(estimate.dbicm_bytes, CAP * Q), r.kind, note + f"; lower bound: default capped at {CAP}",
                             readings=shown)  # fmt: skip
-    highest = max(x.postgres_n for x in found)
-    if highest > r.n:  # read higher elsewhere (another engine version): a real instance may read up to that
-        note += f"; the lowest of the readings {shown}"
+    # read higher elsewhere (another engine version): a real instance may read up to that; an RDS for
+    # MySQL reading only pins an interval, so it does not widen the range
+    highest = max(x.postgres_n for x in found if x.via == "postgres")
+    if highest > r.n:
+        note += "; the lowest of its readings (they differ: see the readings and their engine versions)"
         return EngineMemory(r.middle, r.kind, note, (round(math.floor((r.n / highest - 1) * 10_000) / 10_000, 4), 0.0), shown)
     return EngineMemory(r.middle, r.kind, note, readings=shown)
 
