@@ -74,13 +74,16 @@ class MaxConnections:
     def estimate_text(self) -> str:
         """Return "estimate" with its range where known.
 
-        "estimate 819; a real instance may read 806–840; the budget counts on 806, the low end".
+        "estimate; a real instance may read 806–840; the catalogue's estimate is 819, the budget counts on
+        806, the low end".
         """
         found = self.reading_range
         if found is None:
             return "estimate"
-        text = f"estimate {self.point}; a real instance may read {found[0]}–{found[1]}"
-        return text + (f"; the budget counts on {self.value}, the low end" if self.uses_low_end else "")
+        text = f"estimate; a real instance may read {found[0]}–{found[1]}"
+        if self.uses_low_end:
+            text += f"; the catalogue's estimate is {self.point}, the budget counts on {self.value}, the low end"
+        return text
 
 
 def max_connections_for(database: Database, instance_class: str | None, catalog: "Catalog | None", topology: Topology,
