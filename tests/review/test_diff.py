@@ -439,14 +439,14 @@ def test_added_and_removed_services_and_a_new_instance_class(tmp_path: Path) -> 
     assert "main/writer: db.t2.small → db.m6g.large, usable 55 → 239 (+184)" in text
     # peak and rollout tie (status and Δ): the later, larger scenario is the headline
     assert "rollout on main/writer: 62 → 64 (+2), OVER → ok" in text
-    assert "55 → 243*" in text and "* estimated:" in text
+    assert "55 → 239*" in text and "* estimated:" in text
     assert "cron@default" in text and "added" in text and "admin@default" in text and "removed" in text
 
     code, markdown, err = run_cli(["diff", str(head), str(base), "--format", "markdown"])
     assert code == 1 and "HEAD is over budget" in err
     title = markdown.splitlines()[0]
     assert title == "### planner diff: **beanstalk-flask** is ❌ over (was ✅ ok)"
-    assert "| main/writer | db.m6g.large → db.t2.small | 243\\* → 55 | rollout | 64 → 62 | -2 | 179 → -7 | ✅ ok → ❌ over |" in markdown
+    assert "| main/writer | db.m6g.large → db.t2.small | 239\\* → 55 | rollout | 64 → 62 | -2 | 175 → -7 | ✅ ok → ❌ over |" in markdown
     assert markdown.index("| main/writer |") < markdown.index("<details>")  # the summary comes first
     assert "<details><summary>Warnings new in HEAD (1)</summary>" in markdown
     assert markdown.rstrip().endswith("<!-- planner diff -->")
