@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
-from typing import Literal, Mapping
+from typing import Callable, Literal, Mapping
 
 from planner.reserves import EngineVersion, parse_engine_version
 
@@ -49,19 +49,37 @@ class EngineMemory:
     dbicm_bytes: int
     source: str  # observed | aws-doc | estimated
     note: str = ""  # the rule for estimates, the URL or observation for the others
-    # For estimates: the relative error (estimate − reading) / reading that the rule made on classes
-    # it was not fitted on (leave-one-out), lowest and highest, e.g. (-0.02, 0.008).
+    # The relative error (estimate − reading) / reading a real instance may show, lowest and highest,
+    # e.g. (-0.02, 0.008): for an estimate, the leave-one-out errors of the classes nearest to it
+    # (planner.catalog.bands); for a class read differently on two engine versions, how far above
+    # the lowest (kept) reading the others are.
     error_range: tuple[float, float] | None = None
+    readings: str = ""  # every reading the value rests on, with the engine version each came from
 
-    def reading_range(self, estimate: int) -> tuple[int, int] | None:
-        """Return the range of readings an ``estimate`` of max_connections is consistent with, or None.
+    def bounds(self) -> tuple[int, int] | None:
+        """Return the DBInstanceClassMemory a real instance may have, lowest and highest, or None.
 
         An error e means estimate = reading × (1 + e), so reading = estimate / (1 + e).
         """
         if self.error_range is None:
             return None
         low, high = self.error_range
-        return math.floor(estimate / (1 + high)), math.ceil(estimate / (1 + low))
+        return math.floor(self.dbicm_bytes / (1 + high)), math.ceil(self.dbicm_bytes / (1 + low))
+
+    @property
+    def may_be_optimistic(self) -> bool:
+        """Return whether a real instance may have less memory than this value (its band's top is above zero)."""
+        return self.error_range is not None and self.error_range[1] > 0
+
+    def budget_bytes(self) -> int:
+        """Return the DBInstanceClassMemory a budget counts on: the low end of the band where the value may be optimistic."""
+        found = self.bounds()
+        return found[0] if found is not None and self.may_be_optimistic else self.dbicm_bytes
+
+    def reading_range(self, evaluate: "Callable[[int], int]") -> tuple[int, int] | None:
+        """Return the range of ``evaluate(DBInstanceClassMemory)`` (a max_connections formula) over :meth:`bounds`."""
+        found = self.bounds()
+        return None if found is None else (evaluate(found[0]), evaluate(found[1]))
 
 
 # How a database is deployed: RDS for PostgreSQL as a single instance, a Multi-AZ instance (one

@@ -77,7 +77,7 @@ def build(reference_dir: Path) -> tuple[str, str, str, list[tuple[Reading, float
     price_file = load_prices(reference_dir, classes)
     fitted = fit_rules(readings)
     catalogue = build_classes(classes, readings, fitted)
-    report = render_report(catalogue, readings, fitted, price_file)
+    report = render_report(catalogue, readings, fitted, price_file, catalog_build.check_coverage(readings))
     rules = {key: fitted[group].rule for key, group in GROUPS.items()}
     bad = [item for group in fitted.values() for item in over_predictions(group)]
     return catalog_csv(row_of(c) for c in catalogue), rules_csv(rules), report, bad

@@ -60,18 +60,30 @@ class MaxConnections:
     # formula's own value and the rule, so that explanations never show false arithmetic
     uncapped: int | None = None
     cap_reason: str = ""
+    # Where DBInstanceClassMemory has a band: what a real instance may read (the formula over the
+    # band), and the value at the catalogue's point when the budget counts on the band's low end
+    # instead (the point may be optimistic: the band's top is above zero).
+    reading_range: tuple[int, int] | None = None
+    point: int | None = None
 
     @property
-    def reading_range(self) -> tuple[int, int] | None:
-        """Return what a real instance may read for an estimate (the rule's leave-one-out range), else None."""
-        if self.source != SOURCE_ESTIMATED or self.memory is None:
-            return None
-        return self.memory.reading_range(self.value)
+    def uses_low_end(self) -> bool:
+        """Return whether the budget counts on the low end of the band, not the catalogue's point."""
+        return self.point is not None and self.point != self.value
 
     def estimate_text(self) -> str:
-        """Return "estimate" with its range where known: "estimate; a real instance may read 812–833"."""
+        """Return "estimate" with its range where known.
+
+        "estimate; a real instance may read 806–840; the catalogue's estimate is 819, the budget counts on
+        806, the low end".
+        """
         found = self.reading_range
-        return "estimate" + (f"; a real instance may read {found[0]}–{found[1]}" if found else "")
+        if found is None:
+            return "estimate"
+        text = f"estimate; a real instance may read {found[0]}–{found[1]}"
+        if self.uses_low_end:
+            text += f"; the catalogue's estimate is {self.point}, the budget counts on {self.value}, the low end"
+        return text
 
 
 def max_connections_for(database: Database, instance_class: str | None, catalog: "Catalog | None", topology: Topology,
@@ -108,7 +120,8 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
         vcpu = cls.vcpu
         offer = {"deployable": cls.deployable(database.engine, database.deployment_name, database.version),
                  "offered_as": tuple(d for d in DEPLOYMENTS[database.engine] if cls.deployable(database.engine, d, database.version))}
-    variables = {"DBInstanceClassMemory": memory.dbicm_bytes, "DBInstanceVCPU": vcpu}
+    # the memory the budget counts on: the low end of its band where the value may be optimistic
+    variables = {"DBInstanceClassMemory": memory.budget_bytes(), "DBInstanceVCPU": vcpu}
     default_value = evaluate_formula(DEFAULT_MAX_CONNECTIONS_FORMULA, variables)
     if instance_class == SERVERLESS_CLASS and database.min_acu is not None and database.min_acu <= SERVERLESS_LOW_MIN_ACU:
         if default_value > SERVERLESS_LOW_MIN_CAP:
@@ -117,6 +130,7 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
                                    f"is 0 or 0.5 ACU (min_acu {float(database.min_acu):g})")  # fmt: skip
         default_value = min(default_value, SERVERLESS_LOW_MIN_CAP)
     if param is None:
+        offer.update(_band(DEFAULT_MAX_CONNECTIONS_FORMULA, memory, vcpu, offer.get("uncapped"), database))
         return MaxConnections(default_value, memory.source, DEFAULT_MAX_CONNECTIONS_FORMULA, memory, vcpu, default_value, **offer)
     offer.pop("uncapped", None)
     offer.pop("cap_reason", None)  # the cap is the default parameter group's; a set parameter is what it says
@@ -131,7 +145,22 @@ def max_connections_for(database: Database, instance_class: str | None, catalog:
             topology, f"{key}.parameters.max_connections",
             f"evaluates to {value} on {instance_class}", "PostgreSQL needs max_connections ≥ 1",
         )
+    offer.update(_band(str(param), memory, vcpu, None, database))
     return MaxConnections(value, memory.source, str(param), memory, vcpu, default_value, **offer)
+
+
+def _band(formula: str, memory: EngineMemory, vcpu: int, uncapped: int | None, database: Database) -> dict[str, Any]:
+    """Return the reading range of ``formula`` over the memory's band, and its value at the point where the budget uses the low end."""
+    if memory.error_range is None:
+        return {}
+
+    def value(dbicm: int) -> int:
+        found = evaluate_formula(formula, {"DBInstanceClassMemory": dbicm, "DBInstanceVCPU": vcpu})
+        if uncapped is not None and database.min_acu is not None:
+            found = min(found, SERVERLESS_LOW_MIN_CAP)
+        return found
+
+    return {"reading_range": memory.reading_range(value), "point": value(memory.dbicm_bytes)}
 
 
 def instance_classes(database: Database) -> list[tuple[str | None, str]]:

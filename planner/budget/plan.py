@@ -46,6 +46,8 @@ class Candidate:
     worst_demand: int | None  # the largest demand over the database's instances; None = unbounded
     fits: bool  # every instance of the database is `ok` in every scenario
     deployment: str = ""  # whose price applies: single-az, multi-az, ... ("" = the engine's default)
+    reading_range: tuple[int, int] | None = None  # what a real instance may read (its memory's band)
+    point: int | None = None  # the catalogue's value where max_connections counts on the band's low end
 
     @property
     def headroom(self) -> int | None:
@@ -159,7 +161,8 @@ def judge_classes(
         mc = max_connections_for(changed, cls.instance_class, catalog, with_class)
         if mc.value not in runs:
             runs[mc.value] = _judge(budget_report(with_class, catalog, SCENARIOS, demands), cls, engine)
-        judged.append(replace(runs[mc.value], instance_class=cls, max_connections_source=mc.source, deployment=deployment))
+        judged.append(replace(runs[mc.value], instance_class=cls, max_connections_source=mc.source, deployment=deployment,
+                              reading_range=mc.reading_range, point=mc.point if mc.uses_low_end else None))
     return judged
 
 

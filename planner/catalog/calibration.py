@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Sequence
+from typing import Callable, Sequence
 
 from planner.catalog.estimate import FIXED, K_SCALE, MARGIN_SCALE, MIB, POWERS, EstimateRule, gib_power
 from planner.catalog.memory import DBICM_DIVISOR, MAX_CONNECTIONS_CAP, default_max_connections
@@ -51,6 +51,7 @@ class Reading:
     source: str  # URL
     origin: str  # file:line
     context: str = ""
+    version: str = ""  # the engine version it was read on, as its source states it ("18.6", "10-12", "all versions")
 
     @property
     def divisor(self) -> int:
@@ -150,6 +151,27 @@ def fit_rule(name: str, readings: Sequence[Reading], power: Fraction, per_vcpu: 
     return replace(rule, margin=_margin(rule, usable))
 
 
+def fit_base(name: str, readings: Sequence[Reading], shape: EstimateRule) -> EstimateRule | None:
+    """Fit only the base ``b`` of ``held = b + k × GiB^p (+ c × vCPU)`` on ``readings``, with ``shape``'s p, k and c.
+
+    For a group with too few readings to pin a shape of its own (Aurora x86: two): it takes the
+    shape of its engine's readings and sets its own level. None without a usable reading.
+    """
+    usable = [r for r in readings if not r.capped]
+    if not usable:
+        return None
+    total = weights = 0.0
+    for r in usable:
+        nominal_mib = r.nominal / MIB
+        held_mib = nominal_mib - r.middle / MIB
+        rest = shape.k / K_SCALE * gib_power(r.nominal, shape.power) / FIXED + shape.c * r.vcpu
+        weight = 1.0 / (nominal_mib * nominal_mib)
+        total += weight * (held_mib - rest)
+        weights += weight
+    rule = EstimateRule(name, shape.power, shape.k, round(total / weights), shape.c)
+    return replace(rule, margin=_margin(rule, usable))
+
+
 @dataclass(frozen=True)
 class FittedGroup:
     """A group's chosen rule, and how each reading fares held in and held out."""
@@ -160,6 +182,13 @@ class FittedGroup:
     tried: int  # forms tried
     padding: int = 0  # parts per 100,000 added to the margin (see fit_group)
     unpadded: dict[str, float] | None = None  # the leave-one-out errors before the padding
+    shape_from: str = ""  # the pool whose shape the rule borrows (too few readings of its own), else ""
+    band_basis: tuple[tuple[str, str], ...] = ()  # per size band, what its range rests on (planner.catalog.bands)
+
+
+# A fitter makes a rule from some readings; it is told the nominal memory held out, so that a
+# shape borrowed from a pool is refitted without that memory too.
+Fitter = Callable[[Sequence[Reading], int], "EstimateRule | None"]
 
 
 def leave_one_out(name: str, readings: Sequence[Reading], power: Fraction, per_vcpu: bool,
@@ -169,11 +198,16 @@ def leave_one_out(name: str, readings: Sequence[Reading], power: Fraction, per_v
     Every reading of the same nominal memory is left out with it: db.t3.large and db.t4g.large both
     read 844 on Aurora, and a rule that has seen one has, in effect, seen the other.
     """
+    return held_out_errors(readings, lambda others, _: fit_rule(name, others, power, per_vcpu), padding)
+
+
+def held_out_errors(readings: Sequence[Reading], fitter: Fitter, padding: int = 0) -> dict[str, float] | None:
+    """Return each reading's error under the rule ``fitter`` makes without it and its same-memory siblings."""
     usable = [r for r in readings if not r.capped]
     errors: dict[str, float] = {}
     for reading in usable:
         others = [r for r in usable if r.nominal != reading.nominal]
-        rule = fit_rule(name, others, power, per_vcpu)
+        rule = fitter(others, reading.nominal)
         if rule is None:
             return None
         errors[reading.instance_class] = error_of(replace(rule, margin=rule.margin + padding), reading)
@@ -188,10 +222,9 @@ def _score(errors: dict[str, float]) -> tuple[float, float, float]:
     return (round(over, 6), round(worst, 6), round(mean, 6))
 
 
-def fit_group(name: str, readings: Sequence[Reading]) -> FittedGroup:
-    """Choose and fit the form of ``name``'s rule on ``readings`` (see the module docstring)."""
-    usable = [r for r in readings if not r.capped]
-    best: tuple[tuple[float, float, float], Fraction, bool, dict[str, float]] | None = None
+def _own_form(name: str, usable: list[Reading]) -> tuple[Fitter, int] | None:
+    """Return the fitter of the form whose leave-one-out error is best, and the forms tried (None: too few)."""
+    best: tuple[tuple[float, float, float], Fraction, bool] | None = None
     tried = 0
     for power in POWERS:
         for per_vcpu in (False, True):
@@ -204,26 +237,62 @@ def fit_group(name: str, readings: Sequence[Reading]) -> FittedGroup:
             tried += 1
             score = _score(errors)
             if best is None or score < best[0]:
-                best = (score, power, per_vcpu, errors)
+                best = (score, power, per_vcpu)
     if best is None:
+        return None
+    _, power, per_vcpu = best
+    return (lambda others, _: fit_rule(name, others, power, per_vcpu)), tried
+
+
+def _borrowed_form(name: str, pool: Sequence[Reading], pool_name: str) -> Fitter:
+    """Return a fitter that takes the pool's shape (refitted without the memory held out) and fits the base."""
+    pooled = [r for r in pool if not r.capped]
+    chosen = _own_form(pool_name, pooled)
+    if chosen is None:
+        raise ValueError(f"rule {name}: too few readings of its own, and {pool_name} too few to lend a shape")
+    shape_of = chosen[0]
+
+    def fitter(readings: Sequence[Reading], held: int) -> EstimateRule | None:
+        shape = shape_of([r for r in pooled if r.nominal != held], held)
+        return None if shape is None else fit_base(name, readings, shape)
+
+    return fitter
+
+
+def fit_group(name: str, readings: Sequence[Reading], pool: Sequence[Reading] = (), pool_name: str = "") -> FittedGroup:
+    """Choose and fit the form of ``name``'s rule on ``readings`` (see the module docstring).
+
+    A group with too few readings for a shape of its own borrows ``pool``'s (the readings of its
+    engine on every platform) and fits only its base on its own readings.
+    """
+    usable = [r for r in readings if not r.capped]
+    own = _own_form(name, usable)
+    if own is not None:
+        fitter, tried, shape_from = own[0], own[1], ""
+    elif pool_name and usable:
+        fitter, tried, shape_from = _borrowed_form(name, pool, pool_name), 1, pool_name
+    else:
         raise ValueError(f"rule {name}: {len(usable)} readings are too few to fit and measure a rule")
-    _, power, per_vcpu, errors = best
-    rule = fit_rule(name, usable, power, per_vcpu)
-    assert rule is not None  # it fitted when it was chosen
+    # one memory size alone cannot be held out against anything: no errors of its own (its range
+    # then comes from its pool, planner.catalog.bands)
+    errors = held_out_errors(usable, fitter) if len({r.nominal for r in usable}) >= 2 else {}
+    rule = fitter(usable, 0)  # 0: no memory held out
+    if errors is None or rule is None:
+        raise ValueError(f"rule {name}: the readings do not fit its form")
     # A group whose best form still over-predicts a held-out reading by more than 1 % (too few
     # readings to pin its shape) is padded: its margin grows until none would have been. The
     # padding is tuned on the same readings, so the report says so beside the group.
     padding, unpadded = 0, None
-    if max(errors.values()) > OVER_LIMIT:
+    if errors and max(errors.values()) > OVER_LIMIT:
         unpadded = errors
         while max(errors.values()) > OVER_LIMIT:
             padding += PADDING_STEP
-            errors = leave_one_out(name, usable, power, per_vcpu, padding) or errors
+            errors = held_out_errors(usable, fitter, padding) or errors
     # to 0.01 %, outwards: the range the catalogue writes is never narrower than the measured one
     error_range = (round(math.floor(min(errors.values()) * 10_000) / 10_000, 4),
-                   round(math.ceil(max(errors.values()) * 10_000) / 10_000, 4))
+                   round(math.ceil(max(errors.values()) * 10_000) / 10_000, 4)) if errors else None
     rule = replace(rule, margin=rule.margin + padding, error_range=error_range)
-    return FittedGroup(rule, tuple(usable), errors, tried, padding, unpadded)
+    return FittedGroup(rule, tuple(usable), errors, tried, padding, unpadded, shape_from)
 
 
 def over_predictions(group: FittedGroup) -> list[tuple[Reading, float]]:
@@ -240,7 +309,9 @@ __all__ = [
     "Reading",
     "default_max_connections",
     "error_of",
+    "fit_base",
     "fit_group",
+    "held_out_errors",
     "fit_rule",
     "leave_one_out",
     "over_predictions",

@@ -1,7 +1,9 @@
 """The catalogue CSV format: its columns, how a class becomes a row, and how the newer cells read.
 
 One row per instance class. Besides the class's specs and its DBInstanceClassMemory per engine
-(value, source, note, and for estimates the rule's leave-one-out error range), a row says where the
+(value, source, note; the error range a real instance may show: for estimates the leave-one-out
+band of the classes nearest to it, for a class read differently on two engine versions how far the
+others are above the lowest, kept; and the readings it rests on, each with its engine version), a row says where the
 class can be ordered (per deployment: ``true``, ``false`` or ``unknown``; the engine versions it runs,
 as first minors per major) and its on-demand prices per deployment, with region, date and source.
 
@@ -37,8 +39,9 @@ PRICE_COLUMNS: dict[str, str] = {d: "usd_hour_" + d.replace("-", "_") for names 
 COLUMNS: tuple[str, ...] = (
     "instance_class", "family", "generation", "size", "arch", "burstable", "vcpu", "memory_gib", "retired",
     "dbicm_postgres", "dbicm_postgres_source", "dbicm_postgres_note", "dbicm_postgres_error",
+    "dbicm_postgres_readings",
     "dbicm_aurora_postgresql", "dbicm_aurora_postgresql_source", "dbicm_aurora_postgresql_note",
-    "dbicm_aurora_postgresql_error",
+    "dbicm_aurora_postgresql_error", "dbicm_aurora_postgresql_readings",
     "orderable_single_az", "orderable_multi_az", "orderable_multi_az_cluster", "orderable_aurora",
     "postgres_versions", "aurora_postgresql_versions", "orderable_source",
     *PRICE_COLUMNS.values(), "price_region", "price_date", "price_source",
@@ -140,8 +143,8 @@ def row_of(cls: InstanceClass) -> list[str]:
            str(cls.vcpu), _number(cls.memory_gib), "true" if cls.retired else "false"]  # fmt: skip
     for engine in ENGINE_COLUMNS:
         memory: EngineMemory | None = cls.memory.get(engine)
-        row += ["", "", "", ""] if memory is None else [
-            str(memory.dbicm_bytes), memory.source, memory.note, error_text(memory.error_range)]
+        row += ["", "", "", "", ""] if memory is None else [
+            str(memory.dbicm_bytes), memory.source, memory.note, error_text(memory.error_range), memory.readings]
     # one cell per orderable column: the Aurora storage configurations share theirs
     flags = {column: cls.orderable.get(deployment) for deployment, column in ORDERABLE_COLUMNS.items()}
     row += [_flag(flags[column]) if cls.orderable else "" for column in dict.fromkeys(ORDERABLE_COLUMNS.values())]

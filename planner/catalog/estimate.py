@@ -38,6 +38,10 @@ K_SCALE = 1000  # k in thousandths of a MiB
 
 ENGINE_PREFIX: dict[str, str] = {"postgres": "rds", "aurora-postgresql": "aurora"}
 XEN_FAMILIES = frozenset({"t1", "m1", "m2", "t2", "m3", "m4", "r3", "r4"})
+# The size bands a rule states its uncertainty for (nominal GiB, up to and including the bound): the
+# memory held back changes shape with size, so a rule's error on 1-4 GiB classes says little of 64 GiB.
+SIZE_BANDS: tuple[tuple[str, int | None], ...] = (("small", 4), ("medium", 32), ("large", None))
+BAND_NAMES: tuple[str, ...] = (*(name for name, _ in SIZE_BANDS), "above", "below")
 # The exponents a rule may use: each has an exact integer evaluation below.
 POWERS: tuple[Fraction, ...] = (Fraction(1, 3), Fraction(1, 2), Fraction(2, 3), Fraction(3, 4), Fraction(1))
 
@@ -49,6 +53,24 @@ def platform_of(family: str, arch: str) -> str:
     if arch == "arm64":
         return "graviton"
     return "nitro-x86"
+
+
+def size_band(nominal: int | Fraction) -> str:
+    """Return the size band of a class of ``nominal`` bytes: ``small`` (≤ 4 GiB), ``medium`` (≤ 32 GiB) or ``large``."""
+    for name, bound in SIZE_BANDS:
+        if bound is None or nominal <= bound * GIB:
+            return name
+    raise AssertionError("the last band has no bound")
+
+
+def band_label(name: str) -> str:
+    """Return a size band as prose: "up to 4 GiB", "over 4 and up to 32 GiB", "over 32 GiB"."""
+    bounds = dict(SIZE_BANDS)
+    names = [n for n, _ in SIZE_BANDS]
+    below = bounds[names[names.index(name) - 1]] if names.index(name) else None
+    if bounds[name] is None:
+        return f"over {below} GiB"
+    return f"over {below} and up to {bounds[name]} GiB" if below else f"up to {bounds[name]} GiB"
 
 
 def _icbrt(n: int) -> int:
@@ -95,6 +117,25 @@ class EstimateRule:
     margin: int = 0  # parts per 100,000 taken off, so that no fitted reading is over-predicted
     # leave-one-out error of max_connections, (estimate − reading) / reading, lowest and highest
     error_range: tuple[float, float] | None = None
+    # per size band, the range an estimate of that size states (planner.catalog.bands): (band, low, high)
+    bands: tuple[tuple[str, float, float], ...] = ()
+    span: tuple[Fraction, Fraction] | None = None  # the smallest and largest nominal GiB it was fitted on
+
+    def band_for(self, nominal: int | Fraction) -> tuple[float, float] | None:
+        """Return the error range an estimate of a class of ``nominal`` bytes states (its size band's).
+
+        A class larger than every reading the rule's shape was fitted on takes the ``above`` band, one
+        smaller the ``below`` band.
+        """
+        name = size_band(nominal)
+        if self.span is not None and nominal > self.span[1] * GIB:
+            name = "above"
+        elif self.span is not None and nominal < self.span[0] * GIB:
+            name = "below"
+        for band, low, high in self.bands:
+            if band == name:
+                return low, high
+        return self.error_range
 
     def held(self, nominal: int, vcpu: int) -> int:
         """Return the memory the rule says RDS holds back, in bytes, for ``nominal`` bytes and ``vcpu``."""
@@ -126,7 +167,8 @@ def _rule(engine: str, platform: str, power: Fraction, k: int, b: int, c: int, m
 
 
 RULES_FILE = ("data", "estimate_rules.csv")  # written by scripts/build_catalog.py beside the catalogue
-RULE_COLUMNS = ("engine", "platform", "name", "power", "k", "b", "c", "margin", "error_low", "error_high")
+RULE_COLUMNS = ("engine", "platform", "name", "power", "k", "b", "c", "margin", "error_low", "error_high",
+                "span_gib", *(f"{band}_{end}" for band in BAND_NAMES for end in ("low", "high")))
 
 
 def rules_csv(rules: dict[tuple[str, str], EstimateRule]) -> str:
@@ -134,8 +176,12 @@ def rules_csv(rules: dict[tuple[str, str], EstimateRule]) -> str:
     lines = [",".join(RULE_COLUMNS)]
     for (engine, platform), r in sorted(rules.items()):
         low, high = r.error_range if r.error_range is not None else ("", "")
+        bands = {band: (lo, hi) for band, lo, hi in r.bands}
+        cells = [repr(e) for band in BAND_NAMES for e in bands[band]] if bands else ["", ""] * len(BAND_NAMES)
+        span = f"{r.span[0]}..{r.span[1]}" if r.span else ""
         lines.append(",".join(str(v) for v in (engine, platform, r.name, r.power, r.k, r.b, r.c, r.margin,
-                                               repr(low) if low != "" else "", repr(high) if high != "" else "")))  # fmt: skip
+                                               repr(low) if low != "" else "", repr(high) if high != "" else "", span,
+                                               *cells)))  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
@@ -144,8 +190,12 @@ def parse_rules(text: str) -> dict[tuple[str, str], EstimateRule]:
     rules: dict[tuple[str, str], EstimateRule] = {}
     for row in csv.DictReader(io.StringIO(text)):
         error = (float(row["error_low"]), float(row["error_high"])) if row["error_low"] else None
+        bands = tuple((band, float(row[f"{band}_low"]), float(row[f"{band}_high"]))
+                      for band in BAND_NAMES if row.get(f"{band}_low"))  # fmt: skip
+        span = tuple(Fraction(v) for v in row["span_gib"].split("..")) if row.get("span_gib") else None
         rules[(row["engine"], row["platform"])] = EstimateRule(
-            row["name"], Fraction(row["power"]), int(row["k"]), int(row["b"]), int(row["c"]), int(row["margin"]), error)
+            row["name"], Fraction(row["power"]), int(row["k"]), int(row["b"]), int(row["c"]), int(row["margin"]), error,
+            bands, span)  # type: ignore[arg-type]
     return rules
 
 
@@ -166,13 +216,16 @@ def estimate_memory(engine: str, family: str, arch: str, memory_gib: str | Fract
                     rules: dict[tuple[str, str], EstimateRule] | None = None) -> EngineMemory:  # fmt: skip
     """Return the DBInstanceClassMemory the fitted rule gives a class under ``engine``, as an estimate."""
     rule = (rules or fitted_rules())[(engine, platform_of(family, arch))]
-    return EngineMemory(rule.dbicm(nominal_bytes(memory_gib), vcpu), SOURCE_ESTIMATED, rule.note(), rule.error_range)
+    nominal = nominal_bytes(memory_gib)
+    return EngineMemory(rule.dbicm(nominal, vcpu), SOURCE_ESTIMATED, rule.note(), rule.band_for(nominal))
 
 
 __all__ = [
     "ENGINE_PREFIX",
     "RULE_COLUMNS",
+    "BAND_NAMES",
     "POWERS",
+    "SIZE_BANDS",
     "XEN_FAMILIES",
     "EstimateRule",
     "estimate_memory",
@@ -182,4 +235,6 @@ __all__ = [
     "gib_power",
     "nominal_bytes",
     "platform_of",
+    "band_label",
+    "size_band",
 ]

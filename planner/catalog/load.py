@@ -47,7 +47,8 @@ def convert_catalog(table: CsvTable) -> dict[str, InstanceClass]:
     problems = Problems(table)
     classes: dict[str, InstanceClass] = {}
     first_line: dict[str, int] = {}
-    engine_cols = [(e, d[c], d[c + "_source"], d[c + "_note"], d[c + "_error"], c) for e, c in ENGINE_COLUMNS.items()]
+    engine_cols = [(e, d[c], d[c + "_source"], d[c + "_note"], d[c + "_error"], d[c + "_readings"], c)
+                   for e, c in ENGINE_COLUMNS.items()]  # fmt: skip
     blank = table.blank
     for i in range(table.nrows):
         if i in blank:
@@ -87,7 +88,7 @@ def convert_catalog(table: CsvTable) -> dict[str, InstanceClass]:
         prices = _prices(d, i, problems)
         orderable, versions = _orderability(d, i, problems)
         engines: dict[str, EngineMemory] = {}
-        for engine, values, sources, notes, errors, column in engine_cols:
+        for engine, values, sources, notes, errors, read, column in engine_cols:
             text, source = values[i], sources[i]
             if not text:
                 if source:
@@ -107,7 +108,7 @@ def convert_catalog(table: CsvTable) -> dict[str, InstanceClass]:
                 problems.add(i, column + "_error", f"{errors[i]!r} is not an error range",
                              "write the low and high error in percent, e.g. -1.5/+0.8, or leave it empty")  # fmt: skip
             if dbicm is not None and dbicm >= 0 and source in DBICM_SOURCES and error != "bad":
-                engines[engine] = EngineMemory(dbicm, source, notes[i], error)  # type: ignore[arg-type]
+                engines[engine] = EngineMemory(dbicm, source, notes[i], error, read[i])  # type: ignore[arg-type]
         if name and name not in first_line:
             first_line[name] = i
         if problems.count > bad:

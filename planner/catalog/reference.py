@@ -121,10 +121,23 @@ def load_readings(reference_dir: Path, classes: dict[str, RefClass], extra: tupl
             if n < 1:
                 raise BuildError(f"{path.name}:{line}: max_connections {n} below 1")
             confidence = row["confidence"].split(" ")[0].strip('"') or "high"
+            context = row.get("context", "")
             readings.append(Reading(target, name, spec.nominal, spec.vcpu, spec.platform, n,
                                     "mysql" if engine == "mysql" else "postgres", confidence, row["source_kind"],
-                                    row["source_url"], f"{path.name}:{line}", row.get("context", "")))  # fmt: skip
+                                    row["source_url"], f"{path.name}:{line}", context,
+                                    row.get("engine_version") or version_of(context)))  # fmt: skip
     return readings
+
+
+_READ_ON = re.compile(r"PostgreSQL (\d+(?:\.\d+)?(?:-\d+)?)\b|\((all versions)\)")
+
+
+def version_of(context: str) -> str:
+    """Return the engine version a reading's context names ("RDS for PostgreSQL 16.3" -> "16.3"), else ""."""
+    found = _READ_ON.search(context)
+    if found is None:
+        return ""
+    return found.group(1) or found.group(2)
 
 
 def version_support(text: str) -> VersionSupport:
@@ -216,5 +229,6 @@ __all__ = [
     "load_prices",
     "load_readings",
     "read_csv",
+    "version_of",
     "version_support",
 ]

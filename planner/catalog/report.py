@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import statistics
 
+from typing import Sequence
+
+from planner.catalog.bands import FoldResult, coverage_summary
 from planner.catalog.calibration import FittedGroup, Reading, default_max_connections, error_of
 from planner.catalog.columns import error_text
 from planner.catalog.estimate import GIB
@@ -24,8 +27,8 @@ def _summary(errors: list[float]) -> str:
 
 
 def render_report(classes: list[InstanceClass], readings: list[Reading], fitted: dict[str, FittedGroup],
-                  price_file: str) -> str:  # fmt: skip
-    """Return the calibration report (Markdown)."""
+                  price_file: str, folds: Sequence[FoldResult] = ()) -> str:  # fmt: skip
+    """Return the calibration report (Markdown); ``folds``: the nested leave-one-out check of the bands."""
     out: list[str] = []
     w = out.append
     w("# DBInstanceClassMemory calibration report")
@@ -39,7 +42,14 @@ def render_report(classes: list[InstanceClass], readings: list[Reading], fitted:
     w("without the vCPU term, is fitted by least squares on the relative error; the margin is the smallest that")
     w("keeps every reading the rule was fitted on from being over-predicted. The form kept is the one with the")
     w("best **leave-one-out** error (each reading predicted by the rule fitted without it): first none above")
-    w("+1 %, then the smallest worst error. That range is the uncertainty every estimate of the group states.")
+    w("+1 %, then the smallest worst error. A group with too few readings for a shape of its own (Aurora x86)")
+    w("borrows the shape of its engine's readings and fits only its base.")
+    w("")
+    w("Each estimate states a **band**: the leave-one-out errors of the comparable readings (same rule, same")
+    w("size band: up to 4 GiB, up to 32 GiB, larger), widened a little; widened more where its size band has")
+    w("fewer than two readings or it lies beyond every reading of its rule; never narrower than the spread")
+    w("between siblings (readings of one memory size that differ). Where a band reaches above zero (the")
+    w("estimate may be optimistic), the budget counts on its low end. See `planner/catalog/bands.py`.")
     w("Error = (estimate − reading) / reading of max_connections: negative is the safe side.")
     w("Readings at the cap (5000) are lower bounds and are not fitted; low-confidence readings are not fitted.")
     w("")
@@ -56,9 +66,35 @@ def render_report(classes: list[InstanceClass], readings: list[Reading], fitted:
     w("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, group in sorted(fitted.items()):
         r = group.rule
+        tried = f"{group.tried}" + (f" (shape of {group.shape_from})" if group.shape_from else "")
         w(f"| {name} | {r.power} | {r.k / 1000:g} | {r.b} | {r.c} | {r.margin / 1000:g} % ({group.padding / 1000:g} %) | {len(group.readings)} "
-          f"| {group.tried} | {error_text(r.error_range)} % |")  # fmt: skip
+          f"| {tried} | {error_text(r.error_range)} % |")  # fmt: skip
     w("")
+    w("## Bands")
+    w("")
+    w("| rule | band | error range % | rests on |")
+    w("| --- | --- | --- | --- |")
+    for name, group in sorted(fitted.items()):
+        basis = dict(group.band_basis)
+        for band, low, high in group.rule.bands:
+            w(f"| {name} | {band} | {error_text((low, high))} | {basis.get(band, '')} |")
+    w("")
+    if folds:
+        w("## Do the bands hold the truth? (nested leave-one-out)")
+        w("")
+        w("Each fitted reading held out with every reading of its engine and memory size; the rule, its")
+        w("held-out errors and its bands refitted without them; the range that fold states for the class, and")
+        w("the value the budget would count on. Every confident reading of the class is checked (other")
+        w("sources, other engine versions).")
+        w("")
+        w("| engine | class | reading | fold's estimate | range | budget counts on | error there % | inside |")
+        w("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for f in folds:
+            w(f"| {f.reading.engine} | {f.reading.instance_class} | {f.value} | {f.point} | {f.low}–{f.high} | {f.used} "
+              f"| {_pct(f.error_used)} | {'yes' if f.inside else '**no**'} |")  # fmt: skip
+        w("")
+        w(coverage_summary(folds) + ".")
+        w("")
     all_in: list[float] = []
     all_out: list[float] = []
     all_naive: list[float] = []
@@ -104,8 +140,8 @@ def render_report(classes: list[InstanceClass], readings: list[Reading], fitted:
     w(f"| rules, held out (leave-one-out) | {len(all_out)} | {_summary(all_out)} |")
     w(f"| naive nominal/9531392 | {len(all_naive)} | {_summary(all_naive)} |")
     w("")
-    w("Held-out errors show how far a rule can be from a class it has not seen; every estimate carries its")
-    w("group's range. Calibrate with `SHOW max_connections` (`--observations`) where it matters.")
+    w("Held-out errors show how far a rule can be from a class it has not seen; every estimate carries the")
+    w("band of its size. Calibrate with `SHOW max_connections` (`--observations`) where it matters.")
     w("")
     w("## Readings not fitted")
     w("")
@@ -119,9 +155,16 @@ def render_report(classes: list[InstanceClass], readings: list[Reading], fitted:
     w("")
     w("## Engine versions")
     w("")
-    w("No reading shows one class with two values on two engine versions: db.t3.micro reads 81 on 14.10 and")
-    w("14.12, db.t4g.micro 79 on 17.6 and 17.9 (`data/calibration_extra.csv` context). The catalogue keeps one")
-    w("value per class and engine; a new reading that differs by version goes in that file with its version.")
+    w("The catalogue keeps every reading of a class with the engine version its source names (columns")
+    w("`dbicm_*_readings`). Where they differ, the lowest is the value and the others its range:")
+    w("")
+    for cls in classes:
+        for engine, m in cls.memory.items():
+            if m.source != "estimated" and m.error_range is not None:
+                w(f"- {engine} {cls.instance_class}: {m.readings}")
+    w("")
+    w("One class is too few to fit a version term; the spread widens the band of its rule and size (it is a")
+    w("sibling spread). A new reading that differs by version goes in `data/calibration_extra.csv` with its version.")
     w("")
     w("## Where classes can run, and prices")
     w("")

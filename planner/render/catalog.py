@@ -26,8 +26,11 @@ DEFAULT_ENGINE_VERSION = "16"  # the topology's default engine_version (spec §1
 def default_budget(cls: InstanceClass, engine: str, memory: EngineMemory, version: EngineVersion | None = None) -> dict[str, Any]:
     """Return the spec §5 ``catalog show`` document for the default parameter group of ``version``."""
     version = version or parse_engine_version(DEFAULT_ENGINE_VERSION)
-    variables = {"DBInstanceClassMemory": memory.dbicm_bytes, "DBInstanceVCPU": cls.vcpu}
-    max_connections = evaluate_formula(DEFAULT_MAX_CONNECTIONS_FORMULA, variables)
+    def evaluate(dbicm: int) -> int:
+        return evaluate_formula(DEFAULT_MAX_CONNECTIONS_FORMULA, {"DBInstanceClassMemory": dbicm, "DBInstanceVCPU": cls.vcpu})
+
+    # the budget counts on the low end of the band where the value may be optimistic
+    max_connections = evaluate(memory.budget_bytes())
     reserves = reserves_for(engine, version, {})
     reserved = sum(r.value for r in reserves)
     return {
@@ -50,7 +53,9 @@ def default_budget(cls: InstanceClass, engine: str, memory: EngineMemory, versio
         "master_user_usable": max_connections - sum(r.value for r in reserves if not r.master_user_may_use),
         "max_connections_source": memory.source,
         "estimated": memory.source == "estimated",
-        "max_connections_range": list(found) if (found := memory.reading_range(max_connections)) else None,
+        "max_connections_range": list(found) if (found := memory.reading_range(evaluate)) else None,
+        "max_connections_estimate": evaluate(memory.dbicm_bytes) if memory.may_be_optimistic else None,
+        "readings": memory.readings or None,
         "error_range_percent": [round(e * 100, 2) for e in memory.error_range] if memory.error_range else None,
         "source_note": memory.note,
         "deployments": {
@@ -122,14 +127,20 @@ def render_show_text(cls: InstanceClass, engine: str, memory: EngineMemory, vers
     if doc["estimated"]:
         found = doc["max_connections_range"]
         low, high = doc["error_range_percent"] or (None, None)
-        estimate = (f" (ESTIMATE: a real instance may read {found[0]}–{found[1]}; the rule's leave-one-out error is "
-                    f"{low:+.2f} % to {high:+.2f} %)") if found else " (ESTIMATE)"
+        point = doc["max_connections_estimate"]
+        counted = f"; estimate {point}, counted at the low end as it may be optimistic" if point is not None else ""
+        estimate = (f" (ESTIMATE: a real instance may read {found[0]}–{found[1]}; leave-one-out error of comparable "
+                    f"classes {low:+.2f} % to {high:+.2f} %{counted})") if found else " (ESTIMATE)"
+    elif doc["max_connections_range"]:
+        found = doc["max_connections_range"]
+        estimate = f" (the lowest reading: a real instance may read {found[0]}–{found[1]})"
     lines = [
         f"{cls.instance_class} on {engine}",
         f"  family {cls.family}, {cls.arch}, {cls.vcpu} vCPU, {cls.memory_gib:g} GiB"
         + (", burstable" if cls.burstable else "") + (", retired" if cls.retired else ""),
         f"  DBInstanceClassMemory  {memory.dbicm_bytes:,} bytes [{memory.source}]",
         f"    from: {memory.note}",
+        *([f"    readings: {memory.readings}"] if memory.readings else []),
         f"  max_connections        {doc['max_connections']}{estimate}  = {DEFAULT_MAX_CONNECTIONS_FORMULA}",
         f"  reserved               {doc['reserved']}{' (ESTIMATE)' if doc['reserved_estimated'] else ''}  on {engine} {doc['engine_version']}, default parameter group",
     ]

@@ -33,11 +33,15 @@ def estimate_note(instances: "Sequence[InstanceBudget]") -> str:
     """Return the footnote for starred max_connections, with what each estimate may really read."""
     ranges = []
     for i in instances:
-        found = i.max_connections.reading_range
+        mc = i.max_connections
+        found = mc.reading_range if mc.source == SOURCE_ESTIMATED else None
         text = f"{i.instance_class} {found[0]}–{found[1]}" if found else None
+        if text and mc.uses_low_end:
+            text += f" (counted as {mc.value}, the low end)"
         if text and text not in ranges:
             ranges.append(text)
-    return ESTIMATE_NOTE + (f"; a real instance may read (the rule's leave-one-out range): {', '.join(ranges)}" if ranges else "")
+    return ESTIMATE_NOTE + (f"; a real instance may read (leave-one-out range of comparable classes): {', '.join(ranges)}"
+                            if ranges else "")  # fmt: skip
 
 
 def _class_label(instance: InstanceBudget) -> str:

@@ -58,6 +58,7 @@ def instance_dict(instance: InstanceBudget) -> dict[str, Any]:
         "max_connections_source": mc.source,
         "estimated": mc.source == SOURCE_ESTIMATED,
         "max_connections_range": list(mc.reading_range) if mc.reading_range else None,
+        "max_connections_estimate": mc.point if mc.uses_low_end else None,
         "max_connections_formula": mc.formula,
         "dbinstanceclassmemory_bytes": mc.memory.dbicm_bytes if mc.memory else None,
         "reserved_slots": dict(instance.reserved_slots),

@@ -24,11 +24,18 @@ def _max_connections_lines(instance: InstanceBudget, origin: str | None = None, 
         return lines
     if mc.memory is not None:
         tag = f" ({_range(mc) or 'ESTIMATE'})" if mc.source == SOURCE_ESTIMATED else ""
+        if mc.memory.readings and mc.reading_range and mc.source != SOURCE_ESTIMATED:
+            tag = f" (read {mc.memory.readings}: a real instance may read {mc.reading_range[0]}–{mc.reading_range[1]})"
         lines.append(
             f"  DBInstanceClassMemory of {instance.instance_class} on {instance.engine} = {mc.memory.dbicm_bytes:,} bytes"
             f" [{mc.source}{tag}: {mc.memory.note}]"
         )
-    variables = {"DBInstanceClassMemory": mc.memory.dbicm_bytes if mc.memory else 0, "DBInstanceVCPU": mc.vcpu or 0}
+    used = mc.memory.budget_bytes() if mc.memory else 0
+    if mc.uses_low_end and mc.memory is not None:
+        low, high = mc.memory.error_range or (0.0, 0.0)
+        lines.append(f"  the estimate may be optimistic (its band reaches {high * 100:+.2f} %): the budget counts on the low end, "
+                     f"DBInstanceClassMemory {mc.memory.dbicm_bytes:,} ÷ (1 + {high:g}) = {used:,} bytes")
+    variables = {"DBInstanceClassMemory": used, "DBInstanceVCPU": mc.vcpu or 0}
     lines.append(f"  max_connections = {mc.formula}")
     if mc.memory is not None:
         lines.append(f"                  = {substitute(mc.formula, variables)}")
@@ -42,11 +49,11 @@ def _max_connections_lines(instance: InstanceBudget, origin: str | None = None, 
 
 
 def _range(mc: MaxConnections) -> str:
-    """Return the rule's leave-one-out error range as the explanation writes it."""
+    """Return the band's error range as the explanation writes it."""
     if mc.memory is None or mc.memory.error_range is None:
         return ""
     low, high = mc.memory.error_range
-    return f"leave-one-out error {low * 100:+.2f} % to {high * 100:+.2f} %"
+    return f"leave-one-out error of comparable classes {low * 100:+.2f} % to {high * 100:+.2f} %"
 
 
 def reserve_lines(instance: InstanceBudget) -> list[str]:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 ESTIMATE_HELP = (
     "estimated: DBInstanceClassMemory for this class is estimated from its nominal memory, not observed; "
+    "where the estimate may be optimistic the budget counts on the low end of its range; "
     "run SHOW max_connections on the instance and pass it with --observations"
 )
 SHORTLIST = 5

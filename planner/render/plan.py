@@ -78,19 +78,17 @@ def _candidate_dict(c: Candidate) -> dict[str, Any]:
         "memory_gib": cls.memory_gib, "max_connections": c.max_connections,
         "max_connections_source": c.max_connections_source, "estimated": c.max_connections_source == SOURCE_ESTIMATED,
         "usable": c.usable, "alarm_at": c.alarm_at, "worst_scenario": c.worst_scenario, "worst_demand": c.worst_demand,
-        "headroom": c.headroom, "max_connections_range": _range(c),
+        "headroom": c.headroom, "max_connections_range": _range(c), "max_connections_estimate": c.point,
         "price_usd_hour": c.price.usd_per_hour if c.price else None, "price_usd_month": c.monthly_usd,
         "price_source": c.price.describe() if c.price else None,
     }
 
 
 def _range(c: Candidate) -> list[int] | None:
-    """Return the readings an estimated max_connections is consistent with (its rule's error range)."""
-    memory = c.instance_class.memory.get(c.engine)
-    if c.max_connections_source != SOURCE_ESTIMATED or memory is None:
+    """Return the readings an estimated max_connections is consistent with (the band of comparable classes)."""
+    if c.max_connections_source != SOURCE_ESTIMATED or c.reading_range is None:
         return None
-    found = memory.reading_range(c.max_connections)
-    return list(found) if found else None
+    return list(c.reading_range)
 
 
 def estimate_notes(candidates: Sequence[Candidate]) -> list[str]:
@@ -100,7 +98,10 @@ def estimate_notes(candidates: Sequence[Candidate]) -> list[str]:
         return []
     ranges = ", ".join(f"{c.instance_class.instance_class} {low}–{high}" for c in estimated if (r := _range(c)) for low, high in [r])
     text = "* estimated: DBInstanceClassMemory for this class is estimated, not read off an instance"
-    return ["", text + (f"; a real instance may read (leave-one-out range of the rule): {ranges}" if ranges else "")]
+    text += (f"; a real instance may read (leave-one-out range of comparable classes): {ranges}" if ranges else "")
+    if any(c.point is not None for c in estimated):
+        text += "; MAX_CONN is the low end where the estimate may be optimistic"
+    return ["", text]
 
 
 def render_json(topology: Topology, plans: Sequence[DatabasePlan], top: int) -> str:

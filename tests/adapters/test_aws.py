@@ -137,7 +137,8 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, moto_url: str, depl
 
 
 def _default(instance_class: str, engine: str = "postgres") -> int:
-    return CATALOG.dbicm(instance_class, engine).dbicm_bytes
+    """Return the DBInstanceClassMemory a budget counts on (an estimate's low end where it may be optimistic)."""
+    return CATALOG.dbicm(instance_class, engine).budget_bytes()
 
 
 def _check_json(topology: Path, *args: str) -> dict[str, Any]:

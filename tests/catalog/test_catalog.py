@@ -149,9 +149,10 @@ def test_no_rule_over_predicts_a_held_out_reading_by_more_than_one_percent(fitte
     assert within_two >= len(everything) - 3  # the x86 group has 4 readings: its padded range is wider
 
 
-def test_four_rules_one_per_rds_platform_and_one_for_aurora(fitted):
+def test_five_rules_one_per_rds_platform_and_aurora_graviton_apart_from_x86(fitted):
     _, groups = fitted
-    assert set(groups) == {"rds-xen", "rds-nitro-x86", "rds-graviton", "aurora"}
+    assert set(groups) == {"rds-xen", "rds-nitro-x86", "rds-graviton", "aurora-graviton", "aurora-x86"}
+    assert groups["aurora-x86"].shape_from == "aurora"  # two readings: the shape of all Aurora readings
     rules = estimate.fitted_rules()
     for (engine, platform), name in build_catalog.GROUPS.items():
         assert rules[(engine, platform)] == groups[name].rule  # the packaged rules are the fitted ones
@@ -170,7 +171,7 @@ def test_estimated_rows_follow_their_rule_and_carry_its_error_range(catalog):
             rule = rules[NOTE_RE.match(memory.note)["name"]]
             assert memory.note == rule.note()
             assert memory.dbicm_bytes == rule.dbicm(estimate.nominal_bytes(Fraction(str(cls.memory_gib))), cls.vcpu)
-            assert memory.error_range == rule.error_range
+            assert memory.error_range == rule.band_for(estimate.nominal_bytes(Fraction(str(cls.memory_gib))))
             count += 1
     assert count > 250
 

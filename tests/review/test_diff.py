@@ -434,13 +434,13 @@ def test_added_and_removed_services_and_a_new_instance_class(tmp_path: Path) -> 
     _, check_head, _ = run_cli(["check", str(head), "--format", "json"])
     before, after = json.loads(check_base)["instances"][0], json.loads(check_head)["instances"][0]
     assert (writer["instance_class_before"], writer["instance_class_after"]) == ("db.t2.small", "db.m6g.large")
-    assert (writer["usable_before"], writer["usable_after"]) == (before["usable"], after["usable"]) == (55, 243)
-    assert (writer["max_connections_before"], writer["max_connections_after"]) == (60, 248)
+    assert (writer["usable_before"], writer["usable_after"]) == (before["usable"], after["usable"]) == (55, 239)
+    assert (writer["max_connections_before"], writer["max_connections_after"]) == (60, 244)
     assert (writer["status_before"], writer["status_after"]) == ("over", "ok")
     # api 60 at peak, + cron 4 − admin 2
     peak = writer["scenarios"]["peak"]
     assert (peak["before"], peak["after"], peak["delta"]) == (62, 64, 2)
-    assert (peak["headroom_before"], peak["headroom_after"]) == (55 - 62, 243 - 64)
+    assert (peak["headroom_before"], peak["headroom_after"]) == (55 - 62, 239 - 64)
     assert (peak["alarm_headroom_before"], peak["alarm_headroom_after"]) == (48 - 62, after["alarm_at"] - 64)
     assert (peak["status_before"], peak["status_after"]) == ("over", "ok")
 
@@ -458,17 +458,17 @@ def test_added_and_removed_services_and_a_new_instance_class(tmp_path: Path) -> 
     assert not any("old default formula" in w for w in doc["new_warnings"] + doc["resolved_warnings"])
 
     _, text, _ = run_cli(["diff", str(base), str(head)])
-    assert "main/writer: db.t2.small → db.m6g.large, usable 55 → 243 (+188)" in text
+    assert "main/writer: db.t2.small → db.m6g.large, usable 55 → 239 (+184)" in text
     # peak and rollout tie (status and Δ): the later, larger scenario is the headline
     assert "rollout on main/writer: 62 → 64 (+2), OVER → ok" in text
-    assert "55 → 243*" in text and "* estimated:" in text
+    assert "55 → 239*" in text and "* estimated:" in text
     assert "cron@default" in text and "added" in text and "admin@default" in text and "removed" in text
 
     code, markdown, err = run_cli(["diff", str(head), str(base), "--format", "markdown"])
     assert code == 1 and "HEAD is over budget" in err
     title = markdown.splitlines()[0]
     assert title == "### planner diff: **beanstalk-flask** is ❌ over (was ✅ ok)"
-    assert "| main/writer | db.m6g.large → db.t2.small | 243\\* → 55 | rollout | 64 → 62 | -2 | 179 → -7 | ✅ ok → ❌ over |" in markdown
+    assert "| main/writer | db.m6g.large → db.t2.small | 239\\* → 55 | rollout | 64 → 62 | -2 | 175 → -7 | ✅ ok → ❌ over |" in markdown
     assert markdown.index("| main/writer |") < markdown.index("<details>")  # the summary comes first
     assert "<details><summary>Warnings new in HEAD (1)</summary>" in markdown
     assert markdown.rstrip().endswith("<!-- planner diff -->")

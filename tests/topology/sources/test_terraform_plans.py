@@ -136,9 +136,9 @@ def test_the_cluster_without_instances_once_the_topology_writes_what_it_lacks(tm
     code, out, err = run_cli(["check", str(path), "--format", "json"])
     assert code == 0, out + err
     instances = json.loads(out)["instances"]
-    # LEAST(16,334,135,559 / 9,531,392, 5000) = 1713 on each of the writer and its reader; Aurora PostgreSQL 15 reserves 3 + 2
+    # 1722 on each of the writer and its reader (AWS's default max_connections table); Aurora PostgreSQL 15 reserves 3 + 2
     assert [(i["role"], i["engine"], i["max_connections"], i["reserved"], i["usable"]) for i in instances] == [
-        ("writer", "aurora-postgresql", 1713, 5, 1708), ("reader-1", "aurora-postgresql", 1713, 5, 1708)]
+        ("writer", "aurora-postgresql", 1722, 5, 1717), ("reader-1", "aurora-postgresql", 1722, 5, 1717)]
     assert load_topology(path).databases["main"].deployment == "aurora-standard"  # from the plan
 
 
