@@ -17,7 +17,8 @@ from planner.budget import (
     all_service_demands,
 )
 from planner.budget.instances import budget_report
-from planner.budget.plan import HOURS_PER_MONTH, single_database
+from planner.budget.plan import single_database
+from planner.budget.pricing import HOURS_PER_MONTH
 from planner.model import (
     SCENARIOS,
     STATUS_RANK,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from planner.budget.plan import Candidate, candidate_classes, candidate_order, judge_classes
+from planner.budget.plan import Candidate, candidate_classes, candidate_order, judge_classes, judge_current
 from planner.errors import InputError
 from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, Topology
 
@@ -22,7 +22,7 @@ class ClassFit:
     """One class against the database's worst scenario: ``fits`` (≤ alarm_at), ``tight`` (≤ usable), ``over``."""
 
     candidate: Candidate
-    fit: str  # fits | tight | over
+    fit: str  # fits | tight | over (Candidate.fit)
     current: bool  # the class the database runs on today
 
     @property
@@ -46,19 +46,12 @@ def class_fits(topology: Topology, catalog: "Catalog", database: str, include_re
     if db.engine not in RDS_ENGINES:
         return []
     classes, _ = candidate_classes(topology, catalog, database, db.engine, include_retired=include_retired)
-    today = catalog.find(db.instance_class) if db.instance_class else None
-    if today is not None and today.supports(db.engine) and today not in classes:
-        classes = [*classes, today]
-    judged = judge_classes(topology, catalog, database, db.engine, classes)
+    others = [c for c in classes if c.instance_class != db.instance_class]
+    judged = judge_classes(topology, catalog, database, db.engine, others)
+    # today's class as the database runs it (its readers on their own class), as plan's "now" row
+    current, _ = judge_current(topology, catalog, database, db.engine)
+    if current is not None:
+        judged.append(current)
     # plan's order (smallest memory, then cheapest): the first that fits is plan's first candidate
     judged.sort(key=candidate_order)
-    return [ClassFit(c, _fit(c), c.instance_class.instance_class == db.instance_class) for c in judged]
-
-
-def _fit(candidate: Candidate) -> str:
-    """Return ``fits`` exactly when ``plan`` counts the class as fitting, else ``tight`` or ``over``."""
-    if candidate.fits:
-        return "fits"
-    if candidate.worst_demand is not None and candidate.worst_demand <= candidate.usable:
-        return "tight"
-    return "over"
+    return [ClassFit(c, c.fit, c is current) for c in judged]
