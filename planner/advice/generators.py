@@ -51,7 +51,7 @@ from planner.advice.options import (
 def resize_options(topology: Topology, catalog: "Catalog", database: str, before: Outcome) -> Iterator[Option]:
     """Yield the smallest class that fits, and the smallest of the current family (if different)."""
     db = topology.databases[database]
-    plan = plan_database(topology, catalog, database, burstable=True)  # resizes may be burstable: the burstable-production lint says so
+    plan = plan_database(topology, catalog, database)  # plan's choice: no burstable class for production
     current = catalog.find(db.instance_class) if db.instance_class else None
     choices: list[tuple[str, str]] = []
     # today's class is never a resize: the smallest that fits may be it when the instance is not what is over

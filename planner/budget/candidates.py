@@ -8,7 +8,7 @@ judges it (the same budget re-run), so the two never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from planner.budget.plan import Candidate, candidate_classes, candidate_order, judge_classes, judge_current
 from planner.errors import InputError
@@ -55,3 +55,8 @@ def class_fits(topology: Topology, catalog: "Catalog", database: str, include_re
     # plan's order (smallest memory, then cheapest): the first that fits is plan's first candidate
     judged.sort(key=candidate_order)
     return [ClassFit(c, c.fit, c is current) for c in judged]
+
+
+def proposed(fits: Sequence[ClassFit], burstable_reason: str) -> list[ClassFit]:
+    """Return the classes ``plan`` proposes among ``fits``: those that fit, burstable ones only when none is left out."""
+    return [f for f in fits if f.fit == "fits" and not (burstable_reason and f.candidate.burstable)]

@@ -238,6 +238,13 @@ def burstable_reason(topology: Topology, database: str, include: bool | None) ->
     return f"left out: {database} serves {label}; --burstable includes them"
 
 
+def burstable_left_out(count: int, reason: str) -> str:
+    """Say how many burstable classes that fit were left out, why, and how to include them ("" when none were)."""
+    if not count or not reason:
+        return ""
+    return f"{count} burstable class{'es' if count != 1 else ''} that fit{'s' if count == 1 else ''} {reason}"
+
+
 def plan_database(
     topology: Topology,
     catalog: "Catalog",

@@ -21,8 +21,8 @@ import planner  # planner.__version__ is read on use: the metadata lookup costs 
 from planner.budget.breaking import BreakingPoint, breaking_point, largest_services
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.grouping import acknowledged_summary, grouped
-from planner.budget.candidates import class_fits
-from planner.budget.plan import burstable_reason
+from planner.budget.candidates import class_fits, proposed
+from planner.budget.plan import burstable_left_out, burstable_reason
 from planner.model import SOURCE_ESTIMATED, Topology
 from planner.advice.recommend import recommend
 from planner.render import charts, charts_plan
@@ -239,10 +239,9 @@ def _classes_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids) -
         current = next((f for f in fits if f.current), None)
         # plan's choice: burstable classes are not proposed for a database that serves production
         reason = burstable_reason(report.topology, name, None)
-        proposed = [f for f in fits if f.fit == "fits" and not (reason and f.candidate.burstable)]
-        left_out = sum(1 for f in fits if f.fit == "fits" and f.candidate.burstable) if reason else 0
-        burstable_note = f"{left_out} burstable class{'es' if left_out != 1 else ''} that fit{'s' if left_out == 1 else ''} {reason}" if left_out else ""
-        shortlist = tuple(proposed)[:SHORTLIST]
+        shown = proposed(fits, reason)
+        burstable_note = burstable_left_out(sum(1 for f in fits if f.fit == "fits" and f.candidate.burstable), reason)
+        shortlist = tuple(shown)[:SHORTLIST]
         smallest = shortlist[0].name if shortlist else "none"
         demand = fits[0].candidate.worst_demand
         label = (

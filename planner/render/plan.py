@@ -6,7 +6,7 @@ import json
 from typing import Any, Sequence
 
 from planner.model import DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
-from planner.budget.plan import BURSTABLE_NOTE, Candidate, DatabasePlan
+from planner.budget.plan import BURSTABLE_NOTE, Candidate, DatabasePlan, burstable_left_out
 from planner.budget.pricing import DatabasePrice
 from planner.render.table import markdown_table, md_escape, text_table
 
@@ -64,14 +64,6 @@ def _heading(plan: DatabasePlan) -> str:
     what = f"{plan.engine} {plan.engine_version}, {DEPLOYMENT_LABELS.get(plan.deployment, plan.deployment)}".rstrip(", ")
     left = f"; {plan.not_deployable} not orderable that way left out" if plan.not_deployable else ""
     return f"{what}, now {plan.current_class or 'none'}): {_fitting(plan)} of {plan.considered} classes fit{left}"
-
-
-def _burstable_line(plan: DatabasePlan) -> str:
-    """Say how many burstable classes that fit were left out, why, and how to include them ("" if none were)."""
-    if not plan.burstable_left_out:
-        return ""
-    n = plan.burstable_left_out
-    return f"{n} burstable class{'es' if n != 1 else ''} that fit{'s' if n == 1 else ''} {plan.burstable_reason}"
 
 
 def _note(c: Candidate, plan: DatabasePlan) -> str:
@@ -144,8 +136,9 @@ def _footnotes(plans: Sequence[DatabasePlan], top: int) -> list[str]:
 def _database_lines(plan: DatabasePlan, top: int) -> tuple[list[list[object]], list[str]]:
     """Return a database's table rows and the lines that follow it (miss, burstable, sums)."""
     rows = [_row(c, plan) for c in shown(plan, top)]
-    lines = [] if plan.candidates else [_miss(plan)]
-    lines += [line for line in (_burstable_line(plan),) if line and plan.candidates]
+    left_out = burstable_left_out(plan.burstable_left_out, plan.burstable_reason)
+    # with no candidates, _miss already says that only burstable classes fit
+    lines = ([left_out] if left_out else []) if plan.candidates else [_miss(plan)]
     return rows, lines + _sums(plan)
 
 

@@ -226,3 +226,14 @@ def test_report_marks_burstable_and_now_and_prices_the_whole_database(tmp_path: 
 def test_bad_flags_exit_2() -> None:
     lines = refusal(["plan", str(EXAMPLES / "beanstalk-flask.yaml"), "--burstable=maybe"])
     assert any("--burstable" in line for line in lines), lines
+
+
+def test_recommend_prices_a_resize_as_plan_prices_the_database() -> None:
+    from planner.advice.options import monthly_instance_cost
+
+    following = _topology(MULTI_AZ.replace(", reader_instance_class: db.r6g.large", ""))
+    # rds_prices_2026-05-12.csv:85 and :84: the writer and standby 232.14, each read replica at Single-AZ 116.07
+    assert monthly_instance_cost(following, CATALOG, "main", "db.m6g.large") == 464.28  # 232.14 + 2 × 116.07
+    # replicas on a class of their own do not change with the writer's: only the writer and standby count
+    assert monthly_instance_cost(_topology(MULTI_AZ), CATALOG, "main", "db.m6g.large") == 232.14
+    assert monthly_instance_cost(following, CATALOG, "main", "db.m6g.unknown") is None
