@@ -15,7 +15,8 @@ from planner.budget import (
     InstanceBudget,
     SourceDemand,
 )
-from planner.budget.plan import HOURS_PER_MONTH, plan_database
+from planner.budget.plan import plan_database
+from planner.budget.pricing import HOURS_PER_MONTH
 from planner.model import (
     RDS_ENGINES,
     SCENARIOS,
@@ -50,7 +51,7 @@ from planner.advice.options import (
 def resize_options(topology: Topology, catalog: "Catalog", database: str, before: Outcome) -> Iterator[Option]:
     """Yield the smallest class that fits, and the smallest of the current family (if different)."""
     db = topology.databases[database]
-    plan = plan_database(topology, catalog, database)
+    plan = plan_database(topology, catalog, database)  # plan's choice: no burstable class for production
     current = catalog.find(db.instance_class) if db.instance_class else None
     choices: list[tuple[str, str]] = []
     # today's class is never a resize: the smallest that fits may be it when the instance is not what is over

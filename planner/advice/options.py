@@ -17,7 +17,8 @@ from planner.budget import (
     all_service_demands,
 )
 from planner.budget.instances import budget_report
-from planner.budget.plan import HOURS_PER_MONTH, single_database
+from planner.budget.plan import single_database
+from planner.budget.pricing import DatabasePrice, database_price
 from planner.model import (
     SCENARIOS,
     STATUS_RANK,
@@ -161,17 +162,19 @@ def instance_price(topology: Topology, catalog: "Catalog", database: str, instan
 
 
 def monthly_instance_cost(topology: Topology, catalog: "Catalog", database: str, instance_class: str | None) -> float | None:
-    """Return the monthly on-demand price of the writer and the readers that follow its class.
+    """Return the month of what a resize to ``instance_class`` changes: the writer and the readers that follow its class.
 
-    A Multi-AZ DB cluster's listed rate is the deployment's, its two standbys included.
+    Priced as ``plan`` prices the whole database (:func:`planner.budget.pricing.database_price`): a
+    Multi-AZ writer with its standby at the Multi-AZ rate, a Multi-AZ DB cluster's writer and two
+    standbys at the deployment's rate, read replicas at the Single-AZ rate. None when any is unknown.
     """
     db = topology.databases[database]
-    price = instance_price(topology, catalog, database, instance_class)
-    if price is None:
+    if instance_class is None:
         return None
-    follow = db.reader_instance_class is None and db.deployment_name != "multi-az-cluster"
-    copies = 1 + (db.readers if follow else 0)
-    return round(price.usd_per_hour * HOURS_PER_MONTH * copies, 2)
+    cls = catalog.find(instance_class)
+    lines = database_price(db, db.engine, db.deployment_name, cls, instance_class, cls, instance_class).lines
+    # readers on a reader_instance_class of their own do not change with the writer's class
+    return DatabasePrice(lines if db.reader_instance_class is None else lines[:1]).usd_month
 
 
 def instance_price_note(topology: Topology, catalog: "Catalog", database: str, instance_class: str | None) -> str:

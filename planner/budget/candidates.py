@@ -8,9 +8,9 @@ judges it (the same budget re-run), so the two never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
-from planner.budget.plan import Candidate, candidate_classes, candidate_order, judge_classes
+from planner.budget.plan import Candidate, candidate_classes, candidate_order, judge_classes, judge_current
 from planner.errors import InputError
 from planner.model import RDS_ENGINES, SOURCE_ESTIMATED, Topology
 
@@ -22,7 +22,7 @@ class ClassFit:
     """One class against the database's worst scenario: ``fits`` (≤ alarm_at), ``tight`` (≤ usable), ``over``."""
 
     candidate: Candidate
-    fit: str  # fits | tight | over
+    fit: str  # fits | tight | over (Candidate.fit)
     current: bool  # the class the database runs on today
 
     @property
@@ -46,19 +46,17 @@ def class_fits(topology: Topology, catalog: "Catalog", database: str, include_re
     if db.engine not in RDS_ENGINES:
         return []
     classes, _ = candidate_classes(topology, catalog, database, db.engine, include_retired=include_retired)
-    today = catalog.find(db.instance_class) if db.instance_class else None
-    if today is not None and today.supports(db.engine) and today not in classes:
-        classes = [*classes, today]
-    judged = judge_classes(topology, catalog, database, db.engine, classes)
+    others = [c for c in classes if c.instance_class != db.instance_class]
+    judged = judge_classes(topology, catalog, database, db.engine, others)
+    # today's class as the database runs it (its readers on their own class), as plan's "now" row
+    current, _ = judge_current(topology, catalog, database, db.engine)
+    if current is not None:
+        judged.append(current)
     # plan's order (smallest memory, then cheapest): the first that fits is plan's first candidate
     judged.sort(key=candidate_order)
-    return [ClassFit(c, _fit(c), c.instance_class.instance_class == db.instance_class) for c in judged]
+    return [ClassFit(c, c.fit, c is current) for c in judged]
 
 
-def _fit(candidate: Candidate) -> str:
-    """Return ``fits`` exactly when ``plan`` counts the class as fitting, else ``tight`` or ``over``."""
-    if candidate.fits:
-        return "fits"
-    if candidate.worst_demand is not None and candidate.worst_demand <= candidate.usable:
-        return "tight"
-    return "over"
+def proposed(fits: Sequence[ClassFit], burstable_reason: str) -> list[ClassFit]:
+    """Return the classes ``plan`` proposes among ``fits``: those that fit, burstable ones only when none is left out."""
+    return [f for f in fits if f.fit == "fits" and not (burstable_reason and f.candidate.burstable)]

@@ -8,7 +8,7 @@ verdict stays the arithmetic's.
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from planner.budget.concurrency import above_concurrency, concurrency, held_to_concurrency
 from planner.budget.demand import SourceDemand, resolve_database, service_demand, service_environments
@@ -144,6 +144,20 @@ def _all_sources(report: BudgetReport, instance: InstanceBudget) -> Iterator[Sou
             yield from pooler.clients
 
 
+def production_label(environments: Iterable[str | None]) -> str | None:
+    """Return what makes a database's clients production, or None when nothing does.
+
+    An environment named like production (PRODUCTION_NAMES), else a topology that declares no
+    environments (its only one is "default"): a single-environment file describes what runs.
+    ``burstable-production`` and ``plan``'s choice of classes read the same answer.
+    """
+    envs = {e for e in environments}
+    prod = sorted(e for e in envs if e and e.lower() in PRODUCTION_NAMES)
+    if prod:
+        return prod[0]
+    return "production (no environments declared)" if envs == {"default"} else None
+
+
 def burstable_in_production(report: BudgetReport) -> Iterator[Finding]:
     """T classes run out of CPU credits under sustained load: a trap for production."""
     topology = report.topology
@@ -151,10 +165,8 @@ def burstable_in_production(report: BudgetReport) -> Iterator[Finding]:
         cls = writer.instance_class or ""
         if not re.match(r"db\.t\d", cls):
             continue
-        envs = {s.environment for s in _all_sources(report, writer)}
-        prod = sorted(e for e in envs if e and e.lower() in PRODUCTION_NAMES)
-        if prod or (envs == {"default"}):
-            label = prod[0] if prod else "production (no environments declared)"
+        label = production_label(s.environment for s in _all_sources(report, writer))
+        if label is not None:
             yield _finding(
                 topology, "burstable-production", f"databases.{writer.database}.instance_class",
                 f"{cls} is a burstable class serving {label}: it throttles when CPU credits run out; "

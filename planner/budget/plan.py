@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING, Sequence
 from planner.budget.demand import all_service_demands
 from planner.budget.instances import BudgetReport, budget_report
 from planner.budget.limits import max_connections_for
+from planner.budget.lints import production_label
+from planner.budget.pricing import DatabasePrice, database_price, monthly
 from planner.errors import InputError, Problem
 from planner.model import (
     DEFAULT_DEPLOYMENT,
+    DEPLOYMENT_LABELS,
     RDS_ENGINES,
     SCENARIOS,
     SERVERLESS_CLASS,
@@ -29,7 +32,7 @@ from planner.reserves import EngineVersion
 if TYPE_CHECKING:
     from planner.catalog import Catalog
 
-HOURS_PER_MONTH = 730  # AWS's convention for monthly prices
+BURSTABLE_NOTE = "burstable: throttles when CPU credits run out"
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,21 @@ class Candidate:
     deployment: str = ""  # whose price applies: single-az, multi-az, ... ("" = the engine's default)
     reading_range: tuple[int, int] | None = None  # what a real instance may read (its memory's band)
     point: int | None = None  # the catalogue's value where max_connections counts on the band's low end
+    total: DatabasePrice | None = None  # the whole database's month on this class (writer, standbys, readers)
+
+    @property
+    def burstable(self) -> bool:
+        """Return whether the class is burstable (db.t*): it throttles when its CPU credits run out."""
+        return self.instance_class.burstable
+
+    @property
+    def fit(self) -> str:
+        """Return ``fits`` (every instance at or under alarm_at), ``tight`` (worst demand ≤ usable) or ``over``."""
+        if self.fits:
+            return "fits"
+        if self.worst_demand is not None and self.worst_demand <= self.usable:
+            return "tight"
+        return "over"
 
     @property
     def headroom(self) -> int | None:
@@ -62,7 +80,7 @@ class Candidate:
     @property
     def monthly_usd(self) -> float | None:
         price = self.price
-        return None if price is None else round(price.usd_per_hour * HOURS_PER_MONTH, 2)
+        return None if price is None else monthly(price.usd_per_hour)
 
 
 @dataclass(frozen=True)
@@ -78,6 +96,10 @@ class DatabasePlan:
     deployment: str = ""
     engine_version: str = ""
     not_deployable: int = 0  # classes of the engine left out: not orderable that way (or retired)
+    current: Candidate | None = None  # today's database judged as it is (its readers on their own class)
+    current_note: str = ""  # why there is no current row, when there is none
+    burstable_left_out: int = 0  # burstable classes judged but not proposed
+    burstable_reason: str = ""  # why burstable classes are left out ("" = they are proposed)
 
 
 def single_database(topology: Topology, name: str) -> Topology:
@@ -161,9 +183,66 @@ def judge_classes(
         mc = max_connections_for(changed, cls.instance_class, catalog, with_class)
         if mc.value not in runs:
             runs[mc.value] = _judge(budget_report(with_class, catalog, SCENARIOS, demands), cls, engine)
+        total = database_price(changed, engine, deployment, cls, cls.instance_class, cls, cls.instance_class)
         judged.append(replace(runs[mc.value], instance_class=cls, max_connections_source=mc.source, deployment=deployment,
-                              reading_range=mc.reading_range, point=mc.point if mc.uses_low_end else None))
+                              reading_range=mc.reading_range, point=mc.point if mc.uses_low_end else None, total=total))
     return judged
+
+
+def judge_current(topology: Topology, catalog: "Catalog", database: str, engine: str) -> tuple[Candidate | None, str]:
+    """Judge the database as it runs today (its readers on their own class), for the row marked "now".
+
+    Returns the candidate, or None and why there is no row; the text also says when today's class
+    could not be ordered that way any more.
+    """
+    db = topology.databases[database]
+    name = db.instance_class
+    if name is None:
+        return None, "no instance_class in the topology"
+    if name == SERVERLESS_CLASS:
+        return None, "Aurora Serverless v2 sizes by ACUs, not by class"
+    cls = catalog.find(name)
+    reader_name = db.reader_instance_class or name
+    reader = catalog.find(reader_name) if reader_name != SERVERLESS_CLASS else None
+    for role, found, named in (("writer", cls, name), ("reader", reader, reader_name)):
+        if named != SERVERLESS_CLASS and (found is None or not found.supports(engine)):
+            return None, f"the {role} class {named} has no {engine} budget in the catalogue"
+    assert cls is not None  # checked in the loop
+    deployment = deployment_for(db, engine)
+    changed = replace(db, engine=engine)
+    sub = replace(single_database(topology, database), databases={database: changed})
+    candidate = _judge(budget_report(sub, catalog, SCENARIOS, all_service_demands(topology, database)), cls, engine)
+    mc = max_connections_for(changed, name, catalog, sub)
+    total = database_price(changed, engine, deployment, cls, name, reader, reader_name)
+    candidate = replace(candidate, deployment=deployment, total=total, reading_range=mc.reading_range,
+                        point=mc.point if mc.uses_low_end else None)
+    orderable = "" if proposable(cls, engine, deployment, db.version) else (
+        f"{name} is {'retired' if cls.retired else 'not orderable'} for {engine} {db.engine_version}, "
+        f"{DEPLOYMENT_LABELS.get(deployment, deployment)}")
+    return candidate, orderable
+
+
+def burstable_reason(topology: Topology, database: str, include: bool | None) -> str:
+    """Return why burstable classes are left out of ``database``'s candidates ("" = they are proposed).
+
+    ``include`` is ``--burstable`` (True), ``--no-burstable`` (False) or neither (None): then they are
+    left out where the database serves production, as the ``burstable-production`` lint decides it.
+    """
+    if include is True:
+        return ""
+    if include is False:
+        return "left out: --no-burstable"
+    label = production_label(d.environment for d in all_service_demands(topology, database))
+    if label is None:
+        return ""
+    return f"left out: {database} serves {label}; --burstable includes them"
+
+
+def burstable_left_out(count: int, reason: str) -> str:
+    """Say how many burstable classes that fit were left out, why, and how to include them ("" when none were)."""
+    if not count or not reason:
+        return ""
+    return f"{count} burstable class{'es' if count != 1 else ''} that fit{'s' if count == 1 else ''} {reason}"
 
 
 def plan_database(
@@ -173,8 +252,13 @@ def plan_database(
     engine: str | None = None,
     families: Sequence[str] | None = None,
     include_retired: bool = False,
+    burstable: bool | None = None,
 ) -> DatabasePlan:
-    """Return every class of the engine that keeps ``database`` under its alarm line, best first."""
+    """Return every class of the engine that keeps ``database`` under its alarm line, best first.
+
+    ``burstable``: propose burstable classes (True), never (False), or unless the database serves
+    production (None, see :func:`burstable_reason`). The database as it runs today is judged too.
+    """
     if database not in topology.databases:
         known = ", ".join(topology.databases)
         raise InputError(Problem(topology.path, "databases", f"no database named {database!r}", None, f"choose one of: {known}"))
@@ -199,9 +283,13 @@ def plan_database(
     classes, left_out = candidate_classes(topology, catalog, database, engine, family, include_retired)
     judged = judge_classes(topology, catalog, database, engine, classes)
     fitting = sorted((c for c in judged if c.fits), key=candidate_order)
+    reason = burstable_reason(topology, database, burstable)
+    kept = [c for c in fitting if not (reason and c.burstable)]
     largest = max(judged, key=lambda c: c.usable, default=None)
-    return DatabasePlan(database, engine, db.instance_class, tuple(fitting), len(judged), largest,
-                        deployment_for(db, engine), db.engine_version, left_out)  # fmt: skip
+    current, current_note = judge_current(topology, catalog, database, engine)
+    return DatabasePlan(database, engine, db.instance_class, tuple(kept), len(judged), largest,
+                        deployment_for(db, engine), db.engine_version, left_out, current, current_note,
+                        len(fitting) - len(kept), reason)  # fmt: skip
 
 
 def candidate_order(c: Candidate) -> tuple[float, bool, float, int, str]:
@@ -218,7 +306,8 @@ def plan_topology(
     families: Sequence[str] | None = None,
     include_retired: bool = False,
     database: str | None = None,
+    burstable: bool | None = None,
 ) -> list[DatabasePlan]:
     """Return a :class:`DatabasePlan` for each RDS database (or just ``database``)."""
     names = [database] if database else [n for n, d in topology.databases.items() if engine or d.engine in RDS_ENGINES]
-    return [plan_database(topology, catalog, n, engine, families, include_retired) for n in names]
+    return [plan_database(topology, catalog, n, engine, families, include_retired, burstable) for n in names]

@@ -171,6 +171,10 @@ def plan(
     top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many candidates per database.")] = 5,
     database: Annotated[Optional[str], typer.Option("--database", "-d", help="Only this database.")] = None,
     include_retired: Annotated[bool, typer.Option("--include-retired", help="Also consider retired classes (t2, m3, m4, r3, r4).")] = False,
+    burstable: Annotated[
+        Optional[bool], typer.Option("--burstable/--no-burstable", help="Propose burstable classes (db.t*: they throttle when "
+                                     "CPU credits run out), or never (default: not for a database that serves production).")
+    ] = None,
     engine_version: Annotated[
         Optional[str], typer.Option("--engine-version", help='Plan as if the databases ran this version, e.g. "17" (default: their own).')
     ] = None,
@@ -190,7 +194,10 @@ def plan(
 
     Only classes AWS offers for the database's engine, version and deployment; smallest first,
     then cheapest where a price is known (prices of that deployment). Works when instance_class
-    is missing.
+    is missing. Burstable classes are left out for production (an environment named prod,
+    production, live or prd, or no environments declared). The class the database runs on is a
+    row marked "now"; USD/MONTH is the whole database (writer, Multi-AZ standby, readers),
+    and how it adds up is written under each table.
 
     \b
     Examples:
@@ -198,6 +205,7 @@ def plan(
       planner plan shop.yaml --family m7g,r7g --top 3
       planner plan shop.yaml --deployment multi-az --engine-version 17
       planner plan shop.yaml --engine aurora-postgresql --format json
+      planner plan shop.yaml --burstable
     """
     from planner.budget.plan import plan_topology
     from planner.render import plan as render
@@ -207,7 +215,7 @@ def plan(
     families = [f.strip() for value in family or [] for f in value.split(",") if f.strip()]
     topo, cat = _load(topology, catalog, observations, limits=False, sources=source, profiles=profile, outside_root=allow_outside_root)
     topo = _what_if(topo, engine or None, engine_version, deployment)
-    plans = plan_topology(topo, cat, engine, families, include_retired, database)
+    plans = plan_topology(topo, cat, engine, families, include_retired, database, burstable)
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
     _emit(renderer(topo, plans, top), output)
 

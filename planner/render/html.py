@@ -21,7 +21,8 @@ import planner  # planner.__version__ is read on use: the metadata lookup costs 
 from planner.budget.breaking import BreakingPoint, breaking_point, largest_services
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.grouping import acknowledged_summary, grouped
-from planner.budget.candidates import class_fits
+from planner.budget.candidates import class_fits, proposed
+from planner.budget.plan import burstable_left_out, burstable_reason
 from planner.model import SOURCE_ESTIMATED, Topology
 from planner.advice.recommend import recommend
 from planner.render import charts, charts_plan
@@ -232,11 +233,15 @@ def _classes_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids) -
         fits = class_fits(report.topology, catalog, name) if catalog is not None else []
         if not fits:
             note = f"{db.engine}: no catalogue classes to compare" if db.engine == "self-managed" else "no classes in the catalogue for this engine"
-            views.append(ClassesView(name, db.engine, anchor, (), {}, None, (), None, note))
+            views.append(ClassesView(name, db.engine, anchor, (), {}, None, (), None, note, ""))
             continue
         counts = {k: sum(1 for f in fits if f.fit == k) for k in ("fits", "tight", "over")}
         current = next((f for f in fits if f.current), None)
-        shortlist = tuple(f for f in fits if f.fit == "fits")[:SHORTLIST]
+        # plan's choice: burstable classes are not proposed for a database that serves production
+        reason = burstable_reason(report.topology, name, None)
+        shown = proposed(fits, reason)
+        burstable_note = burstable_left_out(sum(1 for f in fits if f.fit == "fits" and f.candidate.burstable), reason)
+        shortlist = tuple(shown)[:SHORTLIST]
         smallest = shortlist[0].name if shortlist else "none"
         demand = fits[0].candidate.worst_demand
         label = (
@@ -249,7 +254,8 @@ def _classes_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids) -
             "(triangle), over (square); hollow markers are estimates. The line is the worst demand on each class."
         )
         svg = charts_plan.classes_chart(fits, f"Every candidate class: {name} ({db.engine})", ids())
-        views.append(ClassesView(name, db.engine, anchor, tuple(fits), counts, current, shortlist, Chart(Markup(svg), label, caption), ""))
+        views.append(ClassesView(name, db.engine, anchor, tuple(fits), counts, current, shortlist, Chart(Markup(svg), label, caption), "",
+                                 burstable_note))
     return views
 
 

@@ -96,6 +96,7 @@ class ClassesView:
     shortlist: tuple[ClassFit, ...] = doc("the smallest classes that fit, for the table under the chart")
     chart: Chart | None = doc("the chart (None for self-managed databases)")
     note: str = doc("why there is no chart, when there is none")
+    burstable_note: str = doc("how many burstable classes that fit are left out of the shortlist and why ('' when none are)")
 
 
 @dataclass(frozen=True)

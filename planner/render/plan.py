@@ -6,46 +6,94 @@ import json
 from typing import Any, Sequence
 
 from planner.model import DEPLOYMENT_LABELS, SOURCE_ESTIMATED, Topology
-from planner.budget.plan import Candidate, DatabasePlan
+from planner.budget.plan import BURSTABLE_NOTE, Candidate, DatabasePlan, burstable_left_out
+from planner.budget.pricing import DatabasePrice
 from planner.render.table import markdown_table, md_escape, text_table
 
-HEADERS = ["CLASS", "VCPU", "MEMORY_GIB", "MAX_CONN", "USABLE", "ALARM_AT", "WORST", "HEADROOM", "USD/MONTH"]
+HEADERS = ["CLASS", "VCPU", "MEMORY_GIB", "MAX_CONN", "USABLE", "ALARM_AT", "WORST", "HEADROOM", "USD/MONTH", "NOTE"]
 NO_PRICES = "prices: none known for these classes (planner catalog refresh reads current ones)"
+
+
+def shown(plan: DatabasePlan, top: int) -> list[Candidate]:
+    """Return the rows of a database's table: the best ``top`` candidates, and the database as it runs today.
+
+    Today's row takes the place of its class among the candidates, else it comes last, so the user
+    compares it with the proposals even when it does not fit or is not among the best ``top``.
+    """
+    rows = list(plan.candidates[:top])
+    current = plan.current
+    if current is not None:
+        names = [c.instance_class.instance_class for c in rows]
+        if current.instance_class.instance_class in names:
+            rows[names.index(current.instance_class.instance_class)] = current
+        else:
+            rows.append(current)
+    return rows
 
 
 def price_note(plans: Sequence[DatabasePlan], top: int) -> str:
     """Name where the prices shown come from: each price's source, region, deployment and date."""
-    sources = sorted({c.price.describe() for p in plans for c in p.candidates[:top] if c.price is not None})
-    unpriced = sum(1 for p in plans for c in p.candidates[:top] if c.price is None)
+    lines = [line for p in plans for c in shown(p, top) if c.total is not None for line in c.total.lines]
+    # one entry per price list: "…, us-east-1 on-demand Multi-AZ instance and Single-AZ, 2026-05-12"
+    labels: dict[tuple[str, str, str], list[str]] = {}
+    for price in sorted({line.price for line in lines if line.price is not None}, key=lambda p: p.describe()):
+        named = labels.setdefault((price.source, price.region, price.date), [])
+        label = DEPLOYMENT_LABELS.get(price.deployment, price.deployment)
+        if label not in named:
+            named.append(label)
+    sources = sorted(f"{src}, {region} on-demand {' and '.join(named)}, {date}" for (src, region, date), named in labels.items())
+    unpriced = sum(1 for p in plans for c in shown(p, top) if c.total is None or c.total.usd_month is None)
     if not sources:
         return NO_PRICES
-    note = "prices: " + "; ".join(sources) + " (hourly × 730, on-demand instance hours only)"
+    note = ("prices: " + "; ".join(sources) + " (hourly × 730, on-demand instance hours only; "
+            "USD/MONTH is the whole database: writer, standby or standbys, readers)")
     if any(p.deployment == "multi-az-cluster" for p in plans):
         note += "; a Multi-AZ DB cluster's price is AWS's listed rate for the deployment (its writer and two standbys)"
     if unpriced:
-        note += f"; {unpriced} shown without a price: none known (nothing is guessed)"
+        note += f"; {unpriced} shown without a price: not all of it is known (nothing is guessed)"
     return note
+
+
+def _fitting(plan: DatabasePlan) -> int:
+    """Return how many classes fit, burstable ones left out included."""
+    return len(plan.candidates) + plan.burstable_left_out
 
 
 def _heading(plan: DatabasePlan) -> str:
     """Return what a database's candidates were chosen for: engine, version, deployment, what was left out."""
     what = f"{plan.engine} {plan.engine_version}, {DEPLOYMENT_LABELS.get(plan.deployment, plan.deployment)}".rstrip(", ")
     left = f"; {plan.not_deployable} not orderable that way left out" if plan.not_deployable else ""
-    return f"{what}, now {plan.current_class or 'none'}): {len(plan.candidates)} of {plan.considered} classes fit{left}"
+    return f"{what}, now {plan.current_class or 'none'}): {_fitting(plan)} of {plan.considered} classes fit{left}"
 
 
-def _row(c: Candidate) -> list[object]:
+def _note(c: Candidate, plan: DatabasePlan) -> str:
+    """Return a row's NOTE: "now" (with its fit when it does not fit), "burstable", why today's class is not orderable."""
+    notes = []
+    if c is plan.current:
+        notes.append("now" if c.fits else f"now ({c.fit})")
+    if c.burstable:
+        notes.append("burstable")
+    if c is plan.current and plan.current_note:
+        notes.append(plan.current_note)
+    return "; ".join(notes)
+
+
+def _row(c: Candidate, plan: DatabasePlan) -> list[object]:
     star = "*" if c.max_connections_source == SOURCE_ESTIMATED else ""
     worst = "unbounded" if c.worst_demand is None else f"{c.worst_demand} ({c.worst_scenario})"
+    total = c.total.usd_month if c.total is not None else None
     return [
         c.instance_class.instance_class, c.instance_class.vcpu, c.instance_class.memory_gib,
-        f"{c.max_connections}{star}", c.usable, c.alarm_at, worst, c.headroom, c.monthly_usd,
+        f"{c.max_connections}{star}", c.usable, c.alarm_at, worst, c.headroom,
+        None if total is None else f"{total:.2f}", _note(c, plan),
     ]
 
 
 def _miss(plan: DatabasePlan) -> str:
     """Say why nothing fits, with how far the roomiest class is from the demand."""
     largest = plan.largest
+    if plan.burstable_left_out:
+        return f"only burstable classes fit, {plan.burstable_reason}"
     if largest is None:
         return f"no {plan.engine} classes in the catalogue match the filters"
     if largest.worst_demand is None:
@@ -57,16 +105,54 @@ def _miss(plan: DatabasePlan) -> str:
     )
 
 
+def _sums(plan: DatabasePlan) -> list[str]:
+    """Return how the month of the whole database adds up, on the first candidate and on today's class."""
+    now = plan.current
+    # the first candidate's sum, unless it is today's database, readers and all
+    rows: list[tuple[Candidate | None, str]] = [
+        (c, " (first)") for c in plan.candidates[:1]
+        if not (now and now.total and c.total and c.total.text() == now.total.text())
+    ]
+    if now is not None:
+        rows.append((now, " (now)"))
+    elif plan.current_class:
+        rows.append((None, f"{plan.current_class} (now): no row: {plan.current_note}"))
+    out = ["price of the whole database, per month:"] if rows else []
+    for c, label in rows:
+        if c is None:
+            out.append(f"  {label}")
+        elif c.total is not None:
+            out.append(f"  {c.instance_class.instance_class}{label}: {c.total.text()}")
+    return out
+
+
+def _footnotes(plans: Sequence[DatabasePlan], top: int) -> list[str]:
+    """Return the lines under the tables: what "burstable" means, when a row or a left-out class is one."""
+    if any(c.burstable for p in plans for c in shown(p, top)) or any(p.burstable_left_out for p in plans):
+        return ["", BURSTABLE_NOTE]
+    return []
+
+
+def _database_lines(plan: DatabasePlan, top: int) -> tuple[list[list[object]], list[str]]:
+    """Return a database's table rows and the lines that follow it (miss, burstable, sums)."""
+    rows = [_row(c, plan) for c in shown(plan, top)]
+    left_out = burstable_left_out(plan.burstable_left_out, plan.burstable_reason)
+    # with no candidates, _miss already says that only burstable classes fit
+    lines = ([left_out] if left_out else []) if plan.candidates else [_miss(plan)]
+    return rows, lines + _sums(plan)
+
+
 def render_text(topology: Topology, plans: Sequence[DatabasePlan], top: int) -> str:
-    """Return one table of candidates per database."""
+    """Return one table of candidates per database, with today's class, and the month of the whole database."""
     out: list[str] = [f"{topology.name} ({topology.path})"]
     for plan in plans:
         out += ["", f"{plan.database} ({_heading(plan)}"]
-        if plan.candidates:
-            out.append(text_table(HEADERS, [_row(c) for c in plan.candidates[:top]], indent="  "))
-        else:
-            out.append("  " + _miss(plan))
-    out += estimate_notes([c for p in plans for c in p.candidates[:top]])
+        rows, lines = _database_lines(plan, top)
+        if rows:
+            out.append(text_table(HEADERS, rows, indent="  "))
+        out += ["  " + line for line in lines]
+    out += estimate_notes([c for p in plans for c in shown(p, top)])
+    out += _footnotes(plans, top)
     out += ["", price_note(plans, top)]
     return "\n".join(out)
 
@@ -81,6 +167,23 @@ def _candidate_dict(c: Candidate) -> dict[str, Any]:
         "headroom": c.headroom, "max_connections_range": _range(c), "max_connections_estimate": c.point,
         "price_usd_hour": c.price.usd_per_hour if c.price else None, "price_usd_month": c.monthly_usd,
         "price_source": c.price.describe() if c.price else None,
+        "burstable": c.burstable, "fit": c.fit, "database_price": _price_dict(c.total),
+    }
+
+
+def _price_dict(total: DatabasePrice | None) -> dict[str, Any] | None:
+    """Return the month of the whole database and its lines; unknown parts are null with why."""
+    if total is None:
+        return None
+    return {
+        "usd_month": total.usd_month, "adds_up": total.text(), "unknown": total.missing or None,
+        "lines": [
+            {"what": line.what, "count": line.count, "instance_class": line.instance_class, "deployment": line.deployment,
+             "usd_hour": line.price.usd_per_hour if line.price else None, "usd_month_each": line.each_usd_month,
+             "usd_month": line.usd_month, "source": line.price.describe() if line.price else None,
+             "unknown": line.missing or None}
+            for line in total.lines
+        ],
     }
 
 
@@ -105,17 +208,22 @@ def estimate_notes(candidates: Sequence[Candidate]) -> list[str]:
 
 
 def render_json(topology: Topology, plans: Sequence[DatabasePlan], top: int) -> str:
-    """Return the plan as JSON: per database, the best ``top`` candidates."""
+    """Return the plan as JSON (docs/schema/plan.schema.json): per database, the best ``top`` candidates and today's class."""
     doc = {
         "topology": topology.name,
         "file": topology.path,
         "price_source": price_note(plans, top),
+        "burstable_note": BURSTABLE_NOTE,
         "databases": [
             {
                 "database": p.database, "engine": p.engine, "engine_version": p.engine_version,
                 "deployment": p.deployment, "current_class": p.current_class,
-                "considered": p.considered, "fitting": len(p.candidates), "not_deployable": p.not_deployable,
+                "considered": p.considered, "fitting": _fitting(p), "not_deployable": p.not_deployable,
+                "burstable": {"proposed": not p.burstable_reason, "left_out": p.burstable_left_out,
+                              "reason": p.burstable_reason or None},
                 "candidates": [_candidate_dict(c) for c in p.candidates[:top]],
+                "current": _candidate_dict(p.current) if p.current is not None else None,
+                "current_note": p.current_note or None,
                 "note": None if p.candidates else _miss(p),
             }
             for p in plans
@@ -129,10 +237,12 @@ def render_markdown(topology: Topology, plans: Sequence[DatabasePlan], top: int)
     out = [f"### planner plan: `{md_escape(topology.name)}`"]
     for plan in plans:
         out += ["", f"**{md_escape(plan.database)}** ({md_escape(_heading(plan))}", ""]
-        if plan.candidates:
-            out.append(markdown_table([h.lower() for h in HEADERS], [_row(c) for c in plan.candidates[:top]]))
-        else:
-            out.append(md_escape(_miss(plan)))
-    out += [md_escape(line) for line in estimate_notes([c for p in plans for c in p.candidates[:top]])]
+        rows, lines = _database_lines(plan, top)
+        if rows:
+            out += [markdown_table([h.lower() for h in HEADERS], rows), ""]
+        # one list item per line; the sums' own indented lines nest under "price of the whole database"
+        out += [("  - " if line.startswith("  ") else "- ") + md_escape(line) for line in lines]
+    out += [md_escape(line) for line in estimate_notes([c for p in plans for c in shown(p, top)])]
+    out += [md_escape(line) for line in _footnotes(plans, top)]
     out += ["", md_escape(price_note(plans, top))]
     return "\n".join(out)

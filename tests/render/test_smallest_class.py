@@ -8,8 +8,8 @@ import pytest
 
 from planner.advice.recommend import recommend
 from planner.budget import compute_budget
-from planner.budget.candidates import class_fits
-from planner.budget.plan import plan_database
+from planner.budget.candidates import class_fits, proposed
+from planner.budget.plan import burstable_reason, plan_database
 from planner.catalog import load_catalog
 from planner.render.html import render_report
 from planner.topology import load_topology, parse_topology
@@ -35,7 +35,7 @@ def test_plan_report_and_recommend_name_the_same_smallest_class(name: str) -> No
             continue
         plan = plan_database(topology, CATALOG, database)
         planned = plan.candidates[0].instance_class.instance_class if plan.candidates else None
-        fits = [f.name for f in class_fits(topology, CATALOG, database) if f.fit == "fits"]
+        fits = [f.name for f in proposed(class_fits(topology, CATALOG, database), burstable_reason(topology, database, None))]
         assert (fits[0] if fits else None) == planned
         html = render_report(compute_budget(topology, CATALOG), CATALOG)
         said = re.search(r"Smallest that fits: ([a-z0-9.]+|none)\.", html)
