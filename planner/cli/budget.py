@@ -152,7 +152,7 @@ def check(
             print(f"planner: baseline written: {write_baseline} ({count} breach{'es' if count != 1 else ''} recorded)",
                   file=sys.stderr)
         gates = [judge(report, failing, today, recorded) for report in reports]
-    _emit(renderer(reports, **extra, gates=gates), output)
+    _emit(renderer(reports, **extra, gates=gates), output, human=format is CheckFormat.text)
     if format is CheckFormat.github and os.environ.get("GITHUB_STEP_SUMMARY"):
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(render.render_markdown_many(reports, gates=gates) + "\n")
@@ -217,7 +217,7 @@ def plan(
     topo = _what_if(topo, engine or None, engine_version, deployment)
     plans = plan_topology(topo, cat, engine, families, include_retired, database, burstable)
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
-    _emit(renderer(topo, plans, top), output)
+    _emit(renderer(topo, plans, top), output, human=format is TableFormat.text)
 
 
 def _what_if(topology: "Topology", engine: str | None, engine_version: str | None, deployment: str | None) -> "Topology":
@@ -273,7 +273,7 @@ def explain(
     if database is not None and database not in topo.databases:
         raise InputError(f"--database: no database named {database!r} in {topo.path} (choose from {', '.join(topo.databases)})")
     report = compute_budget(topo, cat, _scenarios(scenario))
-    _emit(render_explain(report, database), output)
+    _emit(render_explain(report, database), output, human=True)
 
 
 class DiffFailOn(str, Enum):
@@ -368,7 +368,7 @@ def diff(
                   for _, o in (sides[0], sides[-1]))
     result = dataclasses.replace(diff_reports(reports[0], reports[-1]), overrides=shown)
     renderer = {TableFormat.text: render.render_text, TableFormat.json: render.render_json, TableFormat.markdown: render.render_markdown}[format]
-    _emit(renderer(result), output)
+    _emit(renderer(result), output, human=format is TableFormat.text)
     reasons = result.failures(c.value for c in (fail_on or [DiffFailOn.over]))
     if reasons:
         for reason in reasons:  # the report may have gone to a file: say in the log why the job fails

@@ -176,9 +176,16 @@ def _scenarios(values: Optional[list[str]]) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def _emit(text: str, output: Optional[Path]) -> None:
-    """Print ``text``, or write it to ``output`` atomically so a failed run leaves no half file."""
+def _emit(text: str, output: Optional[Path], human: bool = False) -> None:
+    """Print ``text``, or write it to ``output`` atomically so a failed run leaves no half file.
+
+    ``human``: a text format for a person, shown in colour and wrapped when stdout is a terminal.
+    """
     if output is None:
+        if human:
+            from planner.render.terminal import for_terminal
+
+            text = for_terminal(text, sys.stdout)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
     _emit_files({output: text})

@@ -158,7 +158,7 @@ def recommend(
     text = renderer(topo, recs, report.warnings)
     if apply_to is not None:
         _apply(topo, cat, _select(recs, option or []), apply_to, source, profile, allow_outside_root)
-    _emit(text, output)
+    _emit(text, output, human=format is TableFormat.text)
 
 
 def _option_for(kind: EmitKind, topology: "Topology", catalog: "Catalog", database: str | None) -> "Option":
