@@ -40,7 +40,9 @@ def test_an_option_on_values_the_topology_writes_is_applied_and_the_sources_stil
     code, _, err = run_cli(["recommend", "shop.yaml", "--option", options()["resize"], "--apply-to-topology", "fixed.yaml"])
     assert code == 0, err
     written = (shop / "fixed.yaml").read_text()
-    assert written == TOPOLOGY.replace("db.t4g.micro", "db.t4g.large")  # one key changed; from: and {env} kept
+    # one key changed; from: and {env} kept. The class: the smallest that fits and is not burstable, as the
+    # topology names no environment (production by default: plan and recommend leave burstable classes out)
+    assert written == TOPOLOGY.replace("db.t4g.micro", "db.m6g.large")
     code, out, _ = run_cli(["check", "fixed.yaml"])
     assert (code, out.splitlines()[0]) == (0, "fixed (fixed.yaml): OK")
 
