@@ -100,6 +100,8 @@ class DatabasePlan:
     current_note: str = ""  # why there is no current row, when there is none
     burstable_left_out: int = 0  # burstable classes judged but not proposed
     burstable_reason: str = ""  # why burstable classes are left out ("" = they are proposed)
+    # the RDS Proxies in front of it and the share of max_connections each takes, whatever the class
+    proxies: tuple[tuple[str, int], ...] = ()
 
 
 def single_database(topology: Topology, name: str) -> Topology:
@@ -289,7 +291,9 @@ def plan_database(
     current, current_note = judge_current(topology, catalog, database, engine)
     return DatabasePlan(database, engine, db.instance_class, tuple(kept), len(judged), largest,
                         deployment_for(db, engine), db.engine_version, left_out, current, current_note,
-                        len(fitting) - len(kept), reason)  # fmt: skip
+                        len(fitting) - len(kept), reason,
+                        tuple((p.name, p.max_connections_percent) for p in topology.poolers.values()
+                              if p.kind == "rds-proxy" and p.database == database))  # fmt: skip
 
 
 def candidate_order(c: Candidate) -> tuple[float, bool, float, int, str]:

@@ -98,10 +98,31 @@ def _miss(plan: DatabasePlan) -> str:
         return f"no {plan.engine} classes in the catalogue match the filters"
     if largest.worst_demand is None:
         return "no class fits: an unbounded pool has no limit; bound the pool first"
+    if plan.proxies:
+        return _proxy_miss(plan, largest)
     return (
         f"no {plan.engine} class fits: worst demand {largest.worst_demand} ({largest.worst_scenario}) exceeds the alarm line "
         f"{largest.alarm_at} of the roomiest class {largest.instance_class.instance_class} "
         f"(the default formula caps max_connections at 5000); put a pooler in front (PgBouncer or RDS Proxy) or shrink pools"
+    )
+
+
+def _proxy_miss(plan: DatabasePlan, largest: "Candidate") -> str:
+    """Say that an RDS Proxy's share, a fixed fraction of any class, leaves the rest too little on every
+    class, and which setting changes that: the proxy's percentage, not the class or another pooler."""
+    assert largest.worst_demand is not None
+    mc = largest.max_connections
+    share = sum(mc * percent // 100 for _, percent in plan.proxies)
+    direct = largest.worst_demand - share  # what the other clients open on that class
+    room = max(0, largest.alarm_at - direct)
+    percent = room * 100 // mc
+    names = ", ".join(f"{name} ({p} %)" for name, p in plan.proxies)
+    return (
+        f"no {plan.engine} class fits while RDS Proxy {names} takes that share of max_connections: the share grows "
+        f"with every class, so a bigger one never leaves the other clients room (on the roomiest, "
+        f"{largest.instance_class.instance_class}, they open {direct} beside the proxy's {share} against an alarm line "
+        f"of {largest.alarm_at}); lower max_connections_percent (at most {percent} % there; planner recommend "
+        "computes it for today's class)"
     )
 
 
