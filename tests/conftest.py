@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -13,6 +14,15 @@ import pytest
 from planner.cli import main
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
+# The first comment of each example states what `planner check` says of it and why
+# (tests/docs/test_example_verdicts.py keeps it true): "# planner check: STATUS (exit N): WHY",
+# continued on comment lines indented by three spaces.
+VERDICT = re.compile(r"\A# planner check: (?P<status>OK|WARN|OVER) \(exit (?P<code>\d)\): (?P<why>.*(?:\n#   .*)*)\n")
+
+
+def without_verdict(text: str) -> str:
+    """Return an example's text without its verdict comment (the workplace's copies have none)."""
+    return VERDICT.sub("", text, count=1)
 
 
 def run_cli(args: list[str]) -> tuple[int, str, str]:
