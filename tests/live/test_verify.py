@@ -8,7 +8,6 @@ numbers), independently of verify's prediction: usable at the verify scale is
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Iterator
@@ -17,6 +16,7 @@ import psycopg
 import pytest
 
 from ..conftest import EXAMPLES, run_cli
+from ..docs.test_readme import machine_neutral
 from ..pgserver import (
     PostgresServer,
     free_port,
@@ -132,20 +132,12 @@ def test_examples_refuse_exactly_the_predicted_connection(example: str) -> None:
     assert doc["server"]["max_connections"] <= 200 and doc["already_connected"] == 0
 
 
-def test_beanstalk_flask_refuses_the_56th_api_connection_as_the_readme_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_beanstalk_flask_refuses_the_56th_api_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's verify session (tests/docs/test_readme.py compares all of it): the lines that matter."""
     command = "planner verify examples/beanstalk-flask.yaml --database main --local"
     monkeypatch.chdir(EXAMPLES.parent)
     code, out, err = run_cli(command.split()[1:])
     assert code == 0, err
-    readme = (EXAMPLES.parent / "README.md").read_text()
-    block = readme.split(f"$ {command}\n", 1)[1].split("\n```", 1)[0]
-
-    def machine_neutral(text: str) -> str:
-        # the machine's server binaries: their version, and where they are
-        text = re.sub(r"PostgreSQL \d+(\.\d+)?", "PostgreSQL N", text)
-        return re.sub(r"(binaries: PostgreSQL N, ).*?( \(/[^)]*\))", r"\1SOURCE (DIR)", text)
-
-    assert machine_neutral(out.rstrip("\n")) == machine_neutral(block)
     assert "binaries: PostgreSQL N, SOURCE (DIR), the closest here to engine_version 9.4" in machine_neutral(out)
     assert "refused: connection #56 (api@default #56): FATAL: remaining connection slots are reserved for non-replication superuser connections" in out
     assert "PASS: the server refused exactly connection #56, as the plan predicts" in out

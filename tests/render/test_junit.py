@@ -74,7 +74,7 @@ def test_over_budget_case_carries_the_arithmetic(schema: xmlschema.XMLSchema10) 
                  "admin@default: connections 2 = 2",
                  "demand = 62 → 62 > usable 55 → OVER"):
         assert line in text.splitlines() or any(l.startswith(line) for l in text.splitlines()), line
-    assert "beanstalk-flask.yaml:6" in text.splitlines()[0]
+    assert "beanstalk-flask.yaml:9" in text.splitlines()[0]
     out = root.find("testsuite/system-out")
     assert out is not None and "warning burstable-production" in (out.text or "")
     names = [p.get("name") for p in root.iterfind("testsuite/properties/property")]

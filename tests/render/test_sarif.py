@@ -81,15 +81,15 @@ def test_over_budget_results_point_at_the_database(validator: jsonschema.Draft4V
     assert code == 1
     found = [(r["ruleId"], r["level"], r["properties"].get("scenario"), place(r)) for r in results(log)]
     assert found == [
-        ("budget-over", "error", "peak", ("examples/beanstalk-flask.yaml", 6)),
-        ("budget-over", "error", "rollout", ("examples/beanstalk-flask.yaml", 6)),
-        ("burstable-production", "warning", None, ("examples/beanstalk-flask.yaml", 9)),
-        ("old-formula", "warning", None, ("examples/beanstalk-flask.yaml", 11)),
+        ("budget-over", "error", "peak", ("examples/beanstalk-flask.yaml", 9)),
+        ("budget-over", "error", "rollout", ("examples/beanstalk-flask.yaml", 9)),
+        ("burstable-production", "warning", None, ("examples/beanstalk-flask.yaml", 12)),
+        ("old-formula", "warning", None, ("examples/beanstalk-flask.yaml", 14)),
     ]
     peak = results(log)[0]
     assert "main/writer (db.t2.small) is over in peak: demand 62 > usable 55" in peak["message"]["text"]
     assert "api@default 60 (replicas 6 × processes 2 × per-thread pool 5 = 60)" in peak["message"]["text"]
-    assert [place(r) for r in peak["relatedLocations"]] == [("examples/beanstalk-flask.yaml", 13)]  # the service
+    assert [place(r) for r in peak["relatedLocations"]] == [("examples/beanstalk-flask.yaml", 16)]  # the service
 
 
 def test_warn_ok_and_several_topologies_in_one_run(validator: jsonschema.Draft4Validator, tmp_path: Path,

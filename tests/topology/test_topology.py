@@ -73,16 +73,16 @@ def test_example_beanstalk_flask(examples: Path) -> None:
     assert t.path == str(examples / "beanstalk-flask.yaml")
     assert t.databases == {
         "main": Database("main", "postgres", "9.4", "db.t2.small",
-                         {"max_connections": "{DBInstanceClassMemory/31457280}"}, line=6)
+                         {"max_connections": "{DBInstanceClassMemory/31457280}"}, line=9)
     }
     assert t.environments == {"default": Environment("default")}
     assert t.services["api"] == Service(
         "api", "long-running", replicas_min=2, replicas_max=6, surge_percent=None, surge_count=0,
-        processes=2, threads=5, pool=Pool("per-thread", 5, 0), line=13)
-    assert t.services["admin"] == Service("admin", "fixed", connections=2, line=18)
+        processes=2, threads=5, pool=Pool("per-thread", 5, 0), line=16)
+    assert t.services["admin"] == Service("admin", "fixed", connections=2, line=21)
     assert t.poolers == {}
-    assert t.lines["services.api.max_surge"] == 15
-    assert t.line_of("databases.main.parameters.max_connections") == 11
+    assert t.lines["services.api.max_surge"] == 18
+    assert t.line_of("databases.main.parameters.max_connections") == 14
 
 
 def test_example_lambda_proxy(examples: Path) -> None:
@@ -96,7 +96,7 @@ def test_example_lambda_proxy(examples: Path) -> None:
     assert reports.pool == Pool("psycopg-pool", 4, 0)
     assert t.services["ops"].connections == 3
     assert t.poolers["proxy"] == Pooler("proxy", "rds-proxy", "cluster", ("api",), max_connections_percent=60,
-                                        line=22)
+                                        line=25)
 
 
 def test_example_pgbouncer_fleet(examples: Path) -> None:
@@ -109,7 +109,7 @@ def test_example_pgbouncer_fleet(examples: Path) -> None:
     assert bouncer.clients == ("web", "worker")
     assert (bouncer.replicas, bouncer.pool_mode, bouncer.default_pool_size, bouncer.reserve_pool_size,
             bouncer.max_db_connections, bouncer.pairs, bouncer.max_client_conn) == (3, "transaction", 40, 5, 0, 1, 1000)
-    assert t.lines["poolers.bouncer.clients[1]"] == 25
+    assert t.lines["poolers.bouncer.clients[1]"] == 28
 
 
 def test_example_shared_instance(examples: Path) -> None:
@@ -120,7 +120,7 @@ def test_example_shared_instance(examples: Path) -> None:
     importer = t.services["importer"]
     assert (importer.shape, importer.lambda_concurrency, importer.pool) == ("lambda", None, Pool("node-pg", 10, 0))
     assert t.services["monitoring"].environments == ("prod",)
-    assert t.environments["staging"].line == 11
+    assert t.environments["staging"].line == 14
 
 
 def test_examples_match_their_copies(examples: Path) -> None:
