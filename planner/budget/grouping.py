@@ -9,10 +9,10 @@ its own line for a machine (SARIF, JSON's ``warning_details``) keep every findin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
-from planner.budget.instances import Finding
+from planner.budget.instances import BudgetReport, Finding
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,29 @@ def grouped(findings: Iterable[Finding]) -> list[FindingGroup]:
     for finding in findings:
         groups.setdefault((finding.code, _cause(finding)), []).append(finding)
     return [FindingGroup(code, tuple(members)) for (code, _), members in groups.items()]
+
+
+# Warnings that say how a number was counted and ask for no change: an estimated class (the table's
+# footnote says so too), a PgBouncer or Pgpool-II fleet's multiplied pools (the pooler table shows them),
+# a pool held at max_size (steady counts it). A person's view shows them with --verbose.
+NOTE_CODES = ("estimated", "pgbouncer-replicas", "pgpool-replicas", "pool-held-at-max")
+
+
+def fold_notes(report: BudgetReport) -> BudgetReport:
+    """Return ``report`` with its informational warnings (:data:`NOTE_CODES`) moved to ``notes``."""
+    notes = tuple(w for w in report.warnings if w.code in NOTE_CODES)
+    if not notes:
+        return report
+    return replace(report, warnings=tuple(w for w in report.warnings if w.code not in NOTE_CODES), notes=notes)
+
+
+def notes_summary(notes: Sequence[Finding], command: str = "planner check") -> str | None:
+    """Return the one line that counts the folded notes, or None: ``2 notes (estimated): --verbose shows them``."""
+    if not notes:
+        return None
+    codes = ", ".join(dict.fromkeys(n.code for n in notes))
+    many = len(notes) != 1
+    return f"{len(notes)} note{'s' if many else ''} ({codes}): {command} --verbose shows {'them' if many else 'it'}"
 
 
 def acknowledged_summary(acknowledged: Sequence[tuple[Finding, str]]) -> str | None:

@@ -149,6 +149,9 @@ class BudgetReport:
     instances: tuple[InstanceBudget, ...]
     poolers: tuple[PoolerBudget, ...]
     warnings: tuple[Finding, ...] = field(default_factory=tuple)
+    # informational warnings (how a number was counted, nothing to change) a person's view folds into one
+    # line unless --verbose (planner.budget.grouping.fold_notes); machine formats keep them in warnings
+    notes: tuple[Finding, ...] = field(default_factory=tuple)
     # warnings the topology acknowledges (`lints`), each with the reason it gives: counted, not listed
     acknowledged: tuple[tuple[Finding, str], ...] = field(default_factory=tuple)
     # every service's demand in every environment it runs in, before routing through poolers or

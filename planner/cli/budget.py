@@ -81,6 +81,8 @@ def check(
         Optional[Path], typer.Option("--write-baseline", help="Record today's breaches (over, and above the alarm line) "
                                      "in this file, for --baseline; the run then passes on them.")
     ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="text and markdown: list the notes too (how a number "
+                                          "was counted: an estimate, a fleet's pools), not only the warnings.")] = False,
 ) -> None:
     """Check topologies against their connection budgets: the CI gate.
 
@@ -116,6 +118,10 @@ def check(
         recorded = load_baseline(baseline)
     loaded, cat = _load_all(paths, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
     reports = [compute_budget(topo, cat, chosen) for topo in loaded]
+    if not verbose and format in (CheckFormat.text, CheckFormat.markdown):
+        from planner.budget.grouping import fold_notes
+
+        reports = [fold_notes(report) for report in reports]
     extra = {}
     if observed is not None:  # observed peaks: warnings for every format, a column where there are columns
         from planner.live.observe import apply_observed

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.demand import counted_in
-from planner.budget.grouping import acknowledged_summary, grouped
+from planner.budget.grouping import acknowledged_summary, grouped, notes_summary
 from planner.model import SOURCE_ESTIMATED, Topology, worst_status
 from planner.render.data import report_dict
 from planner.render.gate import eased_note, gate_dict, gate_markdown, gate_text, outcome_of, unused_message
@@ -121,9 +121,9 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
             lines.append(f"largest sources on {instance.name} ({worst}): {_top_sources(instance, worst)}")
     if report.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in grouped(report.warnings)]
-    acknowledged = acknowledged_summary(report.acknowledged)
-    if acknowledged:
-        lines += ["", acknowledged]
+    for summary in (notes_summary(report.notes), acknowledged_summary(report.acknowledged)):
+        if summary:
+            lines += ["", summary]
     lines += gate_text(gate)
     return "\n".join(lines)
 
@@ -216,9 +216,9 @@ def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], Ob
         out += ["", md_escape(f"counted only in some scenarios: {limited}")]
     if report.warnings:
         out += ["", "**Warnings**", ""] + [f"- {md_escape(str(w))}" for w in grouped(report.warnings)]
-    acknowledged = acknowledged_summary(report.acknowledged)
-    if acknowledged:
-        out += ["", md_escape(acknowledged)]
+    for summary in (notes_summary(report.notes), acknowledged_summary(report.acknowledged)):
+        if summary:
+            out += ["", md_escape(summary)]
     out += gate_markdown(gate)
     for instance in report.instances:
         srows = [
