@@ -173,17 +173,40 @@ def service_environments(topology: Topology, service: Service) -> list[str]:
     return [e for e in topology.environments if e in service.environments]
 
 
+# Recommend, plan and the report re-run the budget on thousands of topologies that differ from the
+# one read in a single service or database setting; the other services are the same immutable
+# objects. Their demands are remembered by identity (hashing a Service costs a fifth of computing
+# its demand), and only while the same environments and databases mappings come with them. Each
+# entry holds its Service, so an id is never reused while its entry lives.
+_MEMO: dict[int, tuple[Service, object, object, tuple[tuple[str, SourceDemand], ...]]] = {}
+_MEMO_LIMIT = 50_000
+
+
+def _demands_of(topology: Topology, service: Service) -> tuple[tuple[str, SourceDemand], ...]:
+    """Return (database, demand) of ``service`` in each environment it runs in, in the topology's order."""
+    entry = _MEMO.get(id(service))
+    if entry is not None and entry[0] is service and entry[1] is topology.environments and entry[2] is topology.databases:
+        return entry[3]
+    found: list[tuple[str, SourceDemand]] = []
+    for env_name in service_environments(topology, service):
+        database = resolve_database(topology, service, env_name)
+        if database is None:  # the loader reports it
+            continue
+        found.append((database, service_demand(service, env_name, topology.environments[env_name].scale, database)))
+    if len(_MEMO) >= _MEMO_LIMIT:
+        _MEMO.clear()
+    _MEMO[id(service)] = (service, topology.environments, topology.databases, tuple(found))
+    return _MEMO[id(service)][3]
+
+
 def all_service_demands(topology: Topology, only: str | None = None) -> list[SourceDemand]:
     """Return the demand of every service in every environment it runs in (on database ``only``)."""
-    demands: list[SourceDemand] = []
-    for service in topology.services.values():
-        for env_name in service_environments(topology, service):
-            database = resolve_database(topology, service, env_name)
-            if database is None or (only is not None and database != only):  # the loader reports None
-                continue
-            scale = topology.environments[env_name].scale
-            demands.append(service_demand(service, env_name, scale, database))
-    return demands
+    return [
+        demand
+        for service in topology.services.values()
+        for database, demand in _demands_of(topology, service)
+        if only is None or database == only
+    ]
 
 
 __all__ = [
