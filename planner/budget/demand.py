@@ -178,35 +178,40 @@ def service_environments(topology: Topology, service: Service) -> list[str]:
 # objects. Their demands are remembered by identity (hashing a Service costs a fifth of computing
 # its demand), and only while the same environments and databases mappings come with them. Each
 # entry holds its Service, so an id is never reused while its entry lives.
-_MEMO: dict[int, tuple[Service, object, object, tuple[tuple[str, SourceDemand], ...]]] = {}
+_Entry = tuple[Service, object, object, tuple[SourceDemand, ...], dict[str, tuple[SourceDemand, ...]]]
+_MEMO: dict[int, _Entry] = {}
 _MEMO_LIMIT = 50_000
 
 
-def _demands_of(topology: Topology, service: Service) -> tuple[tuple[str, SourceDemand], ...]:
-    """Return (database, demand) of ``service`` in each environment it runs in, in the topology's order."""
-    entry = _MEMO.get(id(service))
-    if entry is not None and entry[0] is service and entry[1] is topology.environments and entry[2] is topology.databases:
-        return entry[3]
-    found: list[tuple[str, SourceDemand]] = []
+def _remember(topology: Topology, service: Service) -> _Entry:
+    """Compute and remember ``service``'s demand in each environment it runs in: all, and per database."""
+    found: list[SourceDemand] = []
+    per_database: dict[str, list[SourceDemand]] = {}
     for env_name in service_environments(topology, service):
         database = resolve_database(topology, service, env_name)
         if database is None:  # the loader reports it
             continue
-        found.append((database, service_demand(service, env_name, topology.environments[env_name].scale, database)))
+        demand = service_demand(service, env_name, topology.environments[env_name].scale, database)
+        found.append(demand)
+        per_database.setdefault(database, []).append(demand)
     if len(_MEMO) >= _MEMO_LIMIT:
         _MEMO.clear()
-    _MEMO[id(service)] = (service, topology.environments, topology.databases, tuple(found))
-    return _MEMO[id(service)][3]
+    entry = (service, topology.environments, topology.databases, tuple(found), {k: tuple(v) for k, v in per_database.items()})
+    _MEMO[id(service)] = entry
+    return entry
 
 
 def all_service_demands(topology: Topology, only: str | None = None) -> list[SourceDemand]:
     """Return the demand of every service in every environment it runs in (on database ``only``)."""
-    return [
-        demand
-        for service in topology.services.values()
-        for database, demand in _demands_of(topology, service)
-        if only is None or database == only
-    ]
+    environments, databases = topology.environments, topology.databases
+    demands: list[SourceDemand] = []
+    for service in topology.services.values():
+        # the lookup inline: recommend runs this loop a million times on a large topology
+        entry = _MEMO.get(id(service))
+        if entry is None or entry[0] is not service or entry[1] is not environments or entry[2] is not databases:
+            entry = _remember(topology, service)
+        demands.extend(entry[3] if only is None else entry[4].get(only, ()))
+    return demands
 
 
 __all__ = [

@@ -31,6 +31,9 @@ RC: Any = {  # Any: matplotlib's stubs want literal keys
     "font.size": 9,
     "axes.titlesize": 10.5,
     "axes.titleweight": "bold",
+    # a fixed title position: matplotlib otherwise measures every axis on every draw to lift the title
+    # above top ticks, which these charts never have (a tenth of the report's chart time)
+    "axes.titley": 1.0,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "hatch.linewidth": 0.6,
