@@ -12,7 +12,7 @@ TEST_STAMP := $(VENV)/.installed-test
 # build environment.
 PIP_LOCKED := $(BIN)/python -m pip install --quiet --constraint $(LOCK)
 
-.PHONY: demo test install install-run system-deps catalog bench lock clean dist
+.PHONY: demo test install install-run system-deps catalog bench lock clean dist docs-report-png
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,11 @@ bench: $(TEST_STAMP)
 	$(BIN)/python benchmarks/bench_report.py
 	$(BIN)/python benchmarks/bench_sources.py
 	$(BIN)/python benchmarks/bench_check_small.py
+
+# docs/report.png: the report of examples/shared-instance.yaml photographed in headless Chromium (a test
+# fails when the recommendation it shows is no longer the one planner makes).
+docs-report-png: $(TEST_STAMP) system-deps
+	$(BIN)/python scripts/report_png.py --out docs/report.png
 
 # The wheel and the sdist, built with the locked setuptools and wheel (no isolated, unpinned build environment).
 dist: $(TEST_STAMP)

@@ -21,6 +21,7 @@ Nothing here calls ``eval``. Every problem is a :class:`FormulaError` whose ``po
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -391,6 +392,13 @@ def parse_formula(text: str) -> Formula:
     if len(text) > MAX_LENGTH:
         raise FormulaError(text[:40] + "...", MAX_LENGTH,
                            f"formula is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    return _parsed(text)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(text: str) -> Formula:
+    # a Formula is immutable, and plan, recommend and the report evaluate the same few formulas
+    # on thousands of candidate budgets: parse each text once
     return _Parser(text).parse()
 
 

@@ -389,7 +389,8 @@ def report(
         Optional[Path], typer.Option("--output", "-o", help="Where to write the HTML (default: reports/NAME.html; only once it succeeded).")
     ] = None,
     baseline: Annotated[
-        Optional[Path], typer.Option("--baseline", help="Another topology (e.g. the main branch's) to show the change against.")
+        Optional[str], typer.Option("--baseline", metavar="BASE", help="Another topology to show the change against: a file, "
+                                    "or git:REF:PATH (e.g. git:origin/main:infra/topology.yaml).")
     ] = None,
     title: Annotated[Optional[str], typer.Option("--title", help="The page title (default: 'Connection budget: NAME').")] = None,
     observed: Annotated[
@@ -412,6 +413,7 @@ def report(
       planner report shop.yaml
       planner report shop.yaml -o report.html --title "Shop: Black Friday sizing"
       planner report shop.yaml --baseline main-branch/shop.yaml
+      planner report shop.yaml --baseline git:origin/main:shop.yaml
       planner report shop.yaml --observed observed.json   # from planner observe
     """
     from planner.budget import compute_budget
@@ -420,9 +422,9 @@ def report(
     topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
     before = None
     if baseline is not None:
-        from planner.topology import load_topology
+        from planner.adapters.git import load_topology_spec
 
-        before = compute_budget(load_topology(baseline), cat)
+        before = compute_budget(load_topology_spec(baseline), cat)
     report = compute_budget(topo, cat)
     peaks = None
     if observed is not None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 import matplotlib
 from matplotlib.figure import Figure
-from matplotlib.ticker import StrMethodFormatter
+from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
 from planner.model import SOURCE_ESTIMATED
 
@@ -31,6 +31,9 @@ RC: Any = {  # Any: matplotlib's stubs want literal keys
     "font.size": 9,
     "axes.titlesize": 10.5,
     "axes.titleweight": "bold",
+    # a fixed title position: matplotlib otherwise measures every axis on every draw to lift the title
+    # above top ticks, which these charts never have (a tenth of the report's chart time)
+    "axes.titley": 1.0,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "hatch.linewidth": 0.6,
@@ -176,53 +179,100 @@ def _line_labels(ax: Any, lines: list[tuple[float, str, str, str]], span: float)
         )
 
 
-def demand_chart(instance: "InstanceBudget", title: str, prefix: str) -> str:
-    """Return stacked bars of demand by source per scenario, with the usable and alarm lines."""
+# Demand beyond this many times the budget lines breaks the axis (demand chart) or cuts the bars
+# (waterfall): drawn to scale, 17,462 against 72 usable would flatten the lines onto the axis.
+BREAK_RATIO = 4
+
+
+def _scenario_note(instance: "InstanceBudget", scenario: str) -> str:
+    result = instance.scenarios[scenario]
+    total = result.demand
+    if total is None:
+        return "unbounded: over"
+    if result.status == "over":
+        return f"{total - instance.usable:,} over usable"
+    if result.status == "warn":
+        return f"{total - instance.alarm_at:,} past alarm"
+    return f"{instance.alarm_at - total:,} below alarm"
+
+
+def _break_marks(upper: Any, lower: Any) -> None:
+    """Draw the two short diagonals that say the y axis is broken between ``upper`` and ``lower``."""
+    size = 5
+    kwargs = {"marker": [(-1, -0.5), (1, 0.5)], "markersize": size * 2, "linestyle": "none", "color": INK, "mec": INK,
+              "mew": 1, "clip_on": False}
+    upper.plot([0], [0], transform=upper.transAxes, **kwargs)
+    lower.plot([0], [1], transform=lower.transAxes, **kwargs)
+
+
+def demand_figure(instance: "InstanceBudget", title: str) -> Figure:
+    """Return stacked bars of demand by source per scenario, with the usable and alarm lines.
+
+    Where demand dwarfs the budget (more than ``BREAK_RATIO`` times usable), the y axis is broken:
+    the lower panel keeps the budget lines to scale, the upper one shows the tops of the bars.
+    """
     scenarios = list(instance.scenarios)
     segs = segments(instance.demand_by_source, scenarios)
+    totals = [instance.scenarios[s].demand for s in scenarios]
+    stacked = [sum(seg.demand[s] for seg in segs) for s in scenarios]
+    budget = max(instance.usable, instance.alarm_at, 1)
+    top = max([t or 0 for t in totals] + stacked + [budget])
+    broken = top > BREAK_RATIO * budget
     fig = new_figure(9, 4.4, {"left": 0.9, "right": 2.75, "bottom": 0.55, "top": 0.35})
     with matplotlib.rc_context(RC):
-        ax = fig.add_subplot()
+        if broken:
+            upper, ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [1, 2], "hspace": 0.08})
+            axes = [upper, ax]
+        else:
+            upper, ax = None, fig.add_subplot()
+            axes = [ax]
         x = list(range(len(scenarios)))
-        bottom = [0] * len(scenarios)
-        for i, seg in enumerate(segs):
-            colour, hatch = OTHERS_STYLE if seg.sources > 1 else SEGMENT_STYLES[i % len(SEGMENT_STYLES)]
-            heights = [seg.demand[s] for s in scenarios]
-            ax.bar(x, heights, bottom=bottom, width=0.55, color=colour, hatch=hatch, edgecolor=INK, linewidth=0.4, label=plain(shorten(seg.label)))
-            bottom = [b + h for b, h in zip(bottom, heights)]
-        totals = [instance.scenarios[s].demand for s in scenarios]
-        top = max([t or 0 for t in totals] + [instance.usable, instance.alarm_at, 1])
-        for xi, scenario, total in zip(x, scenarios, totals):
+        for target in axes:
+            bottom = [0] * len(scenarios)
+            for i, seg in enumerate(segs):
+                colour, hatch = OTHERS_STYLE if seg.sources > 1 else SEGMENT_STYLES[i % len(SEGMENT_STYLES)]
+                heights = [seg.demand[s] for s in scenarios]
+                target.bar(x, heights, bottom=bottom, width=0.55, color=colour, hatch=hatch, edgecolor=INK, linewidth=0.4,
+                           label=plain(shorten(seg.label)) if target is ax else None)
+                bottom = [b + h for b, h in zip(bottom, heights)]
+        low_top = budget * 1.45 if broken else top * 1.14
+        ax.set_ylim(0, low_top)
+        if upper is not None:
+            high = [v for v in stacked if v > low_top]
+            upper.set_ylim(min(high) * 0.8, top * 1.12)
+            upper.spines["bottom"].set_visible(False)
+            upper.tick_params(axis="x", which="both", bottom=False, labelbottom=False)
+            upper.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+            upper.yaxis.set_major_locator(MaxNLocator(nbins=3))
+            _break_marks(upper, ax)
+        for xi, scenario, total, height in zip(x, scenarios, totals, stacked):
             status = instance.scenarios[scenario].status
-            ax.annotate(
-                fmt(total), xy=(xi, (total if total is not None else bottom[xi])), xytext=(0, 3), textcoords="offset points",
+            where = upper if upper is not None and height > low_top else ax
+            where.annotate(
+                fmt(total), xy=(xi, (total if total is not None else height)), xytext=(0, 3), textcoords="offset points",
                 ha="center", va="bottom", fontsize=9, fontweight="bold", color=STATUS_COLOURS[status],
             )
-        labels = []
-        for scenario, total in zip(scenarios, totals):
-            result = instance.scenarios[scenario]
-            if total is None:
-                note = "unbounded: over"
-            elif result.status == "over":
-                note = f"{total - instance.usable:,} over usable"
-            elif result.status == "warn":
-                note = f"{total - instance.alarm_at:,} past alarm"
-            else:
-                note = f"{instance.alarm_at - total:,} below alarm"
-            labels.append(f"{scenario}\n{note}")
-        ax.set_xticks(x, labels)
-        ax.set_ylim(0, top * 1.14)
+        ax.set_xticks(x, [f"{s}\n{_scenario_note(instance, s)}" for s in scenarios])
         ax.set_xlim(-0.6, len(scenarios) - 0.4)
-        ax.set_ylabel("connections")
-        ax.set_title(plain(title), loc="left")
+        if broken:
+            cut = upper.get_ylim()[0] if upper is not None else 0
+            ax.set_ylabel(f"connections\n(axis broken: {low_top:,.0f} to {cut:,.0f} not drawn)", fontsize=8.5)
+        else:
+            ax.set_ylabel("connections")
+        (upper or ax).set_title(plain(title), loc="left")
         ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         _line_labels(ax, [
             (instance.usable, f"usable {instance.usable:,}", INK, "-"),
             (instance.alarm_at, f"alarm_at {instance.alarm_at:,} (dashed)", "#7f3b08", "--"),
-        ], top * 1.14)
+        ], low_top)
         handles, names = ax.get_legend_handles_labels()
-        ax.legend(handles[::-1], names[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), title="source (largest first from top)")
-    return to_svg(fig, prefix)
+        (upper or ax).legend(handles[::-1], names[::-1], loc="upper left", bbox_to_anchor=(1.01, 1.0), title="source (largest first from top)")
+    return fig
+
+
+def demand_chart(instance: "InstanceBudget", title: str, prefix: str) -> str:
+    """Return :func:`demand_figure` as an inline SVG fragment."""
+    return to_svg(demand_figure(instance, title), prefix)
 
 
 # --------------------------------------------------------------------------- budget waterfall
@@ -235,8 +285,13 @@ def worst_scenario(instance: "InstanceBudget") -> str:
     return max(scenarios, key=lambda s: (instance.scenarios[s].demand is None, instance.scenarios[s].demand or 0))
 
 
-def waterfall_chart(instance: "InstanceBudget", title: str, prefix: str) -> str:
-    """Return a horizontal waterfall: max_connections, each reserved slot, usable, alarm, demand, headroom."""
+def waterfall_figure(instance: "InstanceBudget", title: str) -> Figure:
+    """Return a horizontal waterfall: max_connections, each reserved slot, usable, alarm, demand, headroom.
+
+    Where demand is more than ``BREAK_RATIO`` times max_connections, the axis stops just past
+    max_connections: the budget rows stay to scale, and the demand and headroom bars are cut at
+    the edge (a jagged end) with their numbers written on them.
+    """
     mc = instance.max_connections.value
     estimate = " (estimate)" if instance.max_connections.source == SOURCE_ESTIMATED else ""
     worst = worst_scenario(instance)
@@ -260,19 +315,40 @@ def waterfall_chart(instance: "InstanceBudget", title: str, prefix: str) -> str:
             rows.append(("headroom = usable − demand", demand, free, STATUS_COLOURS[status], STATUS_HATCH[status], f"{free:,} free"))
         else:
             rows.append(("headroom = usable − demand", instance.usable, -free, STATUS_COLOURS["over"], "xx", f"{-free:,} over"))
+    right = max(mc, demand or 0)
+    cut = mc * 1.5 if (demand or 0) > BREAK_RATIO * max(mc, 1) else None
     fig = new_figure(9, 0.42 * len(rows) + 1.1, {"left": 3.0, "right": 0.35, "bottom": 0.5, "top": 0.35})
     with matplotlib.rc_context(RC):
         ax = fig.add_subplot()
         y = list(range(len(rows)))
         for yi, (_, left, width, colour, hatch, text) in zip(y, rows):
+            end = left + width
+            if cut is not None and end > cut:
+                # cut at the edge, with a jagged end and its number written on it
+                ax.barh(yi, cut - left, left=left, height=0.6, color=colour, hatch=hatch, edgecolor=INK, linewidth=0.4)
+                tooth = cut * 0.012
+                ax.plot([cut, cut - tooth, cut, cut - tooth, cut], [yi - 0.3, yi - 0.15, yi, yi + 0.15, yi + 0.3], color="white",
+                        linewidth=2.5, zorder=3, clip_on=False)
+                ax.annotate(plain(f"{text} (off the scale →)"), xy=(cut, yi), xytext=(-6, 0), textcoords="offset points",
+                            va="center", ha="right", fontsize=8.5, fontweight="bold", zorder=4,
+                            bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9})
+                continue
             ax.barh(yi, width, left=left, height=0.6, color=colour, hatch=hatch, edgecolor=INK, linewidth=0.4)
-            ax.annotate(plain(text), xy=(left + width, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8.5)
+            ax.annotate(plain(text), xy=(end, yi), xytext=(4, 0), textcoords="offset points", va="center", fontsize=8.5)
         ax.axvline(instance.alarm_at, color="#7f3b08", linestyle="--", linewidth=1.2, zorder=0)
         ax.set_yticks(y, [plain(r[0]) for r in rows])
         ax.invert_yaxis()
-        right = max(mc, demand or 0)
-        ax.set_xlim(0, right * 1.18 if right else 1)
-        ax.set_xlabel(f"connections (worst scenario: {worst})")
+        if cut is not None:
+            ax.set_xlim(0, cut)
+            ax.set_xlabel(f"connections (worst scenario: {worst}); the axis stops at {cut:,.0f}: longer bars are cut, their numbers written")
+        else:
+            ax.set_xlim(0, right * 1.18 if right else 1)
+            ax.set_xlabel(f"connections (worst scenario: {worst})")
         ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         ax.set_title(plain(title), loc="left")
-    return to_svg(fig, prefix)
+    return fig
+
+
+def waterfall_chart(instance: "InstanceBudget", title: str, prefix: str) -> str:
+    """Return :func:`waterfall_figure` as an inline SVG fragment."""
+    return to_svg(waterfall_figure(instance, title), prefix)

@@ -28,6 +28,7 @@ from planner.advice.recommend import recommend
 from planner.render import charts, charts_plan
 from planner.render.html_context import BreakingView, Chart, ClassesView, InstanceView, ReportContext, SourcedValue, Verdict
 from planner.render.html_diff import build_diff
+from planner.render.html_lead import lead
 
 if TYPE_CHECKING:
     from typing import Mapping
@@ -280,6 +281,7 @@ def build_context(
     peaks = observed or {}
     verdicts = [verdict(i, peaks.get((i.database, i.role))) for i in report.instances] + [pooler_verdict(p) for p in report.poolers if p.status != "ok"]
     classes = _classes_views(report, catalog, ids)
+    recommendations = tuple(recommend(report.topology, catalog, report)) if catalog is not None else ()
     any_estimate = any(v.estimated for v in instances) or any(f.estimated for c in classes for f in c.shortlist)
     return ReportContext(
         title=title or f"Connection budget: {report.topology.name}",
@@ -298,7 +300,8 @@ def build_context(
         any_estimate=any_estimate,
         estimate_help=ESTIMATE_HELP,
         diff=None if baseline is None else build_diff(baseline, report, ids()),
-        recommendations=tuple(recommend(report.topology, catalog, report)) if catalog is not None else (),
+        lead=lead(report, verdicts, recommendations, baseline),
+        recommendations=recommendations,
         sourced=sourced_values(report.topology),
     )
 

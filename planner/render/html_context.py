@@ -100,6 +100,36 @@ class ClassesView:
 
 
 @dataclass(frozen=True)
+class Action:
+    """The one change the report leads with: ``planner recommend``'s first option for the worst flagged database."""
+
+    database: str = doc("the database it is for (the worst of those that warn or are over)")
+    problem: str = doc("what is over or warns there, as recommend says it")
+    option_id: str = doc("its id for `recommend --option` and `emit --option`: 'main:1' ('' when no option fits)")
+    title: str = doc("what to change, as recommend words it ('' when no option fits)")
+    effect: str = doc("the worst demand before → after against the alarm line: 'rollout 17,462 → 63 vs alarm 64'")
+    status_after: str = doc("ok | warn | over once applied, as check would say")
+    cost: str = doc("the monthly cost of the change: '+$21.90/month', '$0.00/month', or 'unknown'")
+    cost_note: str = doc("where the price comes from ('' when it changes nothing)")
+    requires: tuple[str, ...] = doc("what it takes or costs the applications, one line each")
+    command: str = doc("the command that writes the changed topology")
+    alternatives: int = doc("how many other options recommend lists for this database (in the Recommendations section)")
+    other_databases: tuple[str, ...] = doc("the other flagged databases, whose options are in the Recommendations section")
+
+
+@dataclass(frozen=True)
+class Lead:
+    """The first screen: the verdict, the one recommended change, the change against the baseline."""
+
+    verdicts: tuple[Verdict, ...] = doc("the banners shown first: the worst, at most three")
+    folded: tuple[Verdict, ...] = doc("the other banners, folded under the first ones (in page order)")
+    action: Action | None = doc("the one recommended change (None when nothing warns or is over, or without a catalogue)")
+    baseline: str | None = doc("the baseline topology's name (None without --baseline)")
+    changes: tuple[str, ...] = doc("what changed against the baseline, one line each, as `planner diff` summarises it")
+    changes_more: int = doc("summary lines left out of the first screen (the whole change is further down)")
+
+
+@dataclass(frozen=True)
 class ReportContext:
     """Everything ``report.html`` reads."""
 
@@ -119,6 +149,7 @@ class ReportContext:
     any_estimate: bool = doc("some number on the page is an estimate")
     estimate_help: str = doc("what 'estimate' means, for the badge's title and the note")
     diff: DiffView | None = doc("the change against --baseline, or None")
+    lead: Lead = doc("what the first screen shows: the verdict, the one recommended change, the change against the baseline")
     recommendations: tuple[Recommendation, ...] = doc("planner recommend's ranked options per flagged database (planner.advice.recommend.Recommendation)")
     sourced: tuple[SourcedValue, ...] = doc("the values read from the deployment, entry by entry (empty: none)")
 

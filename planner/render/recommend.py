@@ -15,7 +15,8 @@ def _demand(outcome: Outcome) -> str:
     return "unbounded" if outcome.worst_demand is None else str(outcome.worst_demand)
 
 
-def _cost(option: Option) -> str:
+def cost_text(option: Option) -> str:
+    """Return the option's monthly cost: '+$21.90/month', '$0.00/month', or 'unknown'."""
     if option.monthly_cost_delta is None:
         return "unknown"
     sign = "+" if option.monthly_cost_delta > 0 else ""
@@ -41,7 +42,7 @@ def render_text(topology: Topology, recs: Sequence[Recommendation], warnings: Se
         if not rec.options:
             out.append("  no single option fits on its own; see the notes")
         rows = [
-            [option_id(rec, n), o.kind, o.after.usable, o.after.alarm_at, f"{_demand(o.after)} ({o.after.worst_scenario})", o.after.headroom, _cost(o)]
+            [option_id(rec, n), o.kind, o.after.usable, o.after.alarm_at, f"{_demand(o.after)} ({o.after.worst_scenario})", o.after.headroom, cost_text(o)]
             for n, o in enumerate(rec.options, 1)
         ]
         if rows:
@@ -94,7 +95,7 @@ def render_markdown(topology: Topology, recs: Sequence[Recommendation], warnings
     for rec in recs:
         out += ["", md_escape(rec.problem), ""]
         rows = [
-            [n, md_escape(o.title), o.after.usable, f"{_demand(o.after)} ({o.after.worst_scenario})", o.after.headroom, _cost(o)]
+            [n, md_escape(o.title), o.after.usable, f"{_demand(o.after)} ({o.after.worst_scenario})", o.after.headroom, cost_text(o)]
             for n, o in enumerate(rec.options, 1)
         ]
         out.append(markdown_table(["rank", "option", "usable", "worst demand", "headroom", "cost"], rows) if rows else "_no single option fits_")

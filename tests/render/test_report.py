@@ -20,6 +20,7 @@ from planner.render.html import build_context, environment, render_context, rend
 from planner.topology import load_topology
 
 from ..conftest import EXAMPLES, run_cli
+from ..review.test_diff import isolated_git, repo  # noqa: F401  (fixtures: a throwaway repository)
 
 CATALOG = load_catalog()
 EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml"))
@@ -272,6 +273,57 @@ def test_chromium_renders_the_report(tmp_path: Path) -> None:
         assert len(colours) > 50  # charts and text, not a blank page
 
 
+# Appended to a copy of the page (the report itself has no script): writes where each part of the
+# first screen ends, in page pixels, into the DOM that --dump-dom prints.
+MEASURE = """<script>
+const found = {};
+for (const selector of ["#verdict .banner", "#action .action", "#action .effect", "#change-summary ul.changes"]) {
+  const el = document.querySelector(selector);
+  if (el) { const r = el.getBoundingClientRect(); found[selector] = [r.top + scrollY, r.bottom + scrollY]; }
+}
+document.body.setAttribute("data-measured", JSON.stringify(found));
+</script>"""
+FIRST_SCREEN = 1000  # px, at the width the screenshots use
+
+
+def _first_screen(binary: Path, page: Path, profile: Path) -> dict[str, list[float]]:
+    """Return each first-screen element's [top, bottom] in page pixels, as Chromium lays the page out 1,200 px wide."""
+    import html as html_module
+    import json
+
+    probe = page.with_name("measured.html")
+    probe.write_text(page.read_text(encoding="utf-8").replace("</body>", MEASURE + "</body>"), encoding="utf-8")
+    dom = _chromium(binary, profile, f"--window-size=1200,{FIRST_SCREEN}", "--dump-dom", probe.as_uri())
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    found = re.search(r'data-measured="([^"]*)"', dom.stdout)
+    assert found, "the measuring script did not run"
+    return json.loads(html_module.unescape(found.group(1)))
+
+
+def test_chromium_shows_the_action_on_the_first_screen(tmp_path: Path) -> None:
+    """The verdict, the one recommended change and the change against the baseline end within 1,000 px."""
+    binary = require_chromium()
+    page = tmp_path / "report.html"
+    html = _write_report(EXAMPLES / "shared-instance.yaml", page)
+    assert "rollout 17,462 → 63 vs alarm 64" in html and "+$21.90/month" in html
+    measured = _first_screen(binary, page, tmp_path / "profile")
+    assert set(measured) == {"#verdict .banner", "#action .action", "#action .effect"}
+    for selector, (_, bottom) in measured.items():
+        assert bottom <= FIRST_SCREEN, (selector, bottom)
+    # the details stay below
+    assert html.index('id="action"') < html.index('id="demand"') < html.index('id="recommendations"')
+
+    before = tmp_path / "before.yaml"
+    before.write_text((EXAMPLES / "shared-instance.yaml").read_text().replace("replicas: {min: 4, max: 10}", "replicas: {min: 2, max: 6}"))
+    html = _write_report(EXAMPLES / "shared-instance.yaml", page, "--baseline", str(before))
+    summary = " ".join(html.split('id="change-summary"', 1)[1].split("</section>", 1)[0].split())
+    assert "Against baseline shared-instance" in summary and "rollout on main/writer: 17,302 → 17,462 (+160), OVER" in summary
+    measured = _first_screen(binary, page, tmp_path / "profile2")
+    assert "#change-summary ul.changes" in measured
+    for selector, (_, bottom) in measured.items():
+        assert bottom <= FIRST_SCREEN, (selector, bottom)
+
+
 def test_chromium_binary_name_is_the_debian_one() -> None:
     """The path the tests use is where Debian's package puts it (and what make test installs)."""
     script = (Path(__file__).parents[2] / "scripts" / "ensure-system-deps.sh").read_text()
@@ -298,3 +350,13 @@ def test_report_shows_the_observed_peak(tmp_path: Path) -> None:
     html = target.read_text()
     assert "observed peak 480 (CloudWatch DatabaseConnections, 2026-11-02, 14 days)" in html
     assert "below the 480 connections CloudWatch saw" in html
+
+
+def test_baseline_from_a_git_ref_leads_with_the_change(repo: Path) -> None:
+    """`--baseline git:REF:PATH` reads the base from git, as `planner diff` does, and the first screen says what changed."""
+    html = _write_report(repo / "topo.yaml", repo / "r.html", "--baseline", "git:HEAD~1:topo.yaml")
+    summary = " ".join(html.split('id="change-summary"', 1)[1].split("</section>", 1)[0].split())
+    assert "Against baseline pgbouncer-fleet" in summary
+    assert "on pooler bouncer (client side): 2,440 → 2,500 (+60)" in summary
+    code, _, err = run_cli(["report", str(repo / "topo.yaml"), "--baseline", "git:nope:topo.yaml", "-o", str(repo / "x.html")])
+    assert code == 2 and "unknown revision 'nope'" in err and not (repo / "x.html").exists()
