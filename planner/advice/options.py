@@ -16,7 +16,7 @@ from planner.budget import (
     BudgetReport,
     all_service_demands,
 )
-from planner.budget.instances import budget_report
+from planner.budget.instances import budget_report, worst_scenario
 from planner.budget.plan import single_database
 from planner.budget.pricing import DatabasePrice, database_price
 from planner.model import (
@@ -129,7 +129,7 @@ def outcome_of(report: BudgetReport, database: str) -> Outcome:
     """Return the worst instance of ``database`` (and its poolers' client side) as one Outcome."""
     instances = [i for i in report.instances if i.database == database]
     worst = max(instances, key=lambda i: (STATUS_RANK[i.status], -(i.alarm_at - (i.worst_demand or 10**9))))
-    scenario = max(worst.scenarios, key=lambda s: (worst.scenarios[s].demand is None, worst.scenarios[s].demand or 0))
+    scenario = worst_scenario(worst.scenarios)
     poolers = [p.status for p in report.poolers if p.database == database]
     status = worst_status([i.status for i in instances] + poolers)
     return Outcome(worst.usable, worst.alarm_at, scenario, worst.scenarios[scenario].demand, status)

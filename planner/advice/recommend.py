@@ -19,6 +19,7 @@ from planner.budget import (
     compute_budget,
     max_connections_for,
 )
+from planner.budget.instances import worst_scenario
 from planner.budget.plan import candidate_classes
 from planner.model import (
     RDS_ENGINES,
@@ -207,7 +208,7 @@ def problem_of(report: BudgetReport, database: str) -> str:
     for instance in instances:
         if instance.status == "ok":
             continue
-        scenario = max(instance.scenarios, key=lambda s: (instance.scenarios[s].demand is None, instance.scenarios[s].demand or 0))
+        scenario = worst_scenario(instance.scenarios)
         demand = instance.scenarios[scenario].demand
         shown = "unbounded" if demand is None else f"{demand:,}"
         parts.append(f"{instance.name} is {instance.status}: {scenario} demand {shown} vs alarm at {instance.alarm_at:,}, "
@@ -215,7 +216,7 @@ def problem_of(report: BudgetReport, database: str) -> str:
     for pooler in report.poolers:
         if pooler.database != database or pooler.status == "ok":
             continue
-        scenario = max(pooler.scenarios, key=lambda s: (pooler.scenarios[s].demand is None, pooler.scenarios[s].demand or 0))
+        scenario = worst_scenario(pooler.scenarios)
         demand = pooler.scenarios[scenario].demand
         shown = "unbounded" if demand is None else f"{demand:,}"
         limit = "replicas × num_init_children" if pooler.kind == "pgpool" else "replicas × max_client_conn"

@@ -163,6 +163,11 @@ class BudgetReport:
         return worst_status([i.status for i in self.instances] + [p.status for p in self.poolers])
 
 
+def worst_scenario(scenarios: Mapping[str, ScenarioResult]) -> str:
+    """Return the scenario with the largest demand (an unbounded one first): the one to quote."""
+    return max(scenarios, key=lambda s: (scenarios[s].demand is None, scenarios[s].demand or 0))
+
+
 def scenario_status(demand: int | None, usable: int, alarm_at: int) -> str:
     """Return ``over``, ``warn`` or ``ok`` for a demand against an instance's lines (spec §3)."""
     if demand is None or demand > usable:

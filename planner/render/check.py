@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
+from planner.budget.instances import worst_scenario
 from planner.budget.demand import counted_in
 from planner.budget.grouping import acknowledged_summary, grouped, notes_summary
 from planner.model import SOURCE_ESTIMATED, Topology, worst_status
@@ -67,10 +68,6 @@ def _top_sources(instance: InstanceBudget, scenario: str, count: int = 3) -> str
     return ", ".join(parts) + (f", … {more} more" if more > 0 else "")
 
 
-def _worst_scenario(instance: InstanceBudget) -> str:
-    return max(instance.scenarios, key=lambda s: (instance.scenarios[s].demand is None, instance.scenarios[s].demand or 0))
-
-
 def _observed(observed: "Mapping[tuple[str, str], ObservedPeak] | None", instance: InstanceBudget) -> str:
     """Return the instance's observed peak (``planner check --observed``) as a cell: "95 (2026-11-02)", or "-"."""
     peak = (observed or {}).get((instance.database, instance.role))
@@ -117,7 +114,7 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
     if flagged:
         lines.append("")
         for instance in flagged:
-            worst = _worst_scenario(instance)
+            worst = worst_scenario(instance.scenarios)
             lines.append(f"largest sources on {instance.name} ({worst}): {_top_sources(instance, worst)}")
     if report.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in grouped(report.warnings)]
@@ -366,7 +363,7 @@ def render_github(report: BudgetReport, gate: Gate | None = None) -> str:
     for instance in report.instances:
         if instance.status == "ok":
             continue
-        worst = _worst_scenario(instance)
+        worst = worst_scenario(instance.scenarios)
         result = instance.scenarios[worst]
         passes, why = eased_note(gate, "instance", instance.name)
         message = (
@@ -387,7 +384,7 @@ def render_github(report: BudgetReport, gate: Gate | None = None) -> str:
             ))
     for pooler in report.poolers:
         if pooler.status != "ok":
-            worst = max(pooler.scenarios, key=lambda s: (pooler.scenarios[s].demand is None, pooler.scenarios[s].demand or 0))
+            worst = worst_scenario(pooler.scenarios)
             passes, why = eased_note(gate, "pooler", pooler.pooler)
             limit = ("replicas × num_init_children" if pooler.kind == "pgpool" else "replicas × max_client_conn")
             waits = ": the rest wait in Pgpool-II's queue" if pooler.client_overflow == "wait" else ""

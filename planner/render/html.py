@@ -20,6 +20,7 @@ from markupsafe import Markup
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget.breaking import BreakingPoint, breaking_point, largest_services
 from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDemand
+from planner.budget.instances import worst_scenario
 from planner.budget.grouping import acknowledged_summary, grouped
 from planner.budget.candidates import class_fits, proposed
 from planner.budget.plan import burstable_left_out, burstable_reason
@@ -89,7 +90,7 @@ def verdict(instance: InstanceBudget, observed: "ObservedPeak | None" = None) ->
 
 def pooler_verdict(pooler: PoolerBudget) -> Verdict:
     """Return the banner of a pooler whose client side refuses clients (PgBouncer) or makes them wait (Pgpool-II)."""
-    worst = max(pooler.scenarios, key=lambda s: (pooler.scenarios[s].demand is None, pooler.scenarios[s].demand or 0))
+    worst = worst_scenario(pooler.scenarios)
     demand = pooler.scenarios[worst].demand
     capacity = pooler.client_capacity or 0
     fate = "wait in Pgpool-II's queue" if pooler.client_overflow == "wait" else "refused"

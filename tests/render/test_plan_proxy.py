@@ -5,23 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.advice.test_emit import EXISTING_PROXY as TOPOLOGY
 from tests.conftest import run_cli
 
 # The proxy takes 100 % of max_connections on any class; web opens 40 beside it in rollout
 # (5 replicas with 25 % surge × 2 processes × 4). On the roomiest class, max_connections 5000 (the default
 # formula's cap), alarm line 4000: 5000 + 40 > 4000, and at most floor((4000 − 40) × 100 / 5000) = 79 %
 # leaves web its room.
-TOPOLOGY = """\
-version: 1
-name: px
-databases:
-  main: {engine: postgres, engine_version: "16.4", instance_class: db.m6g.large}
-services:
-  api: {lambda: {concurrency: 200}, pool: {driver: node-pg, size: 1}}
-  web: {replicas: 4, processes: 2, threads: 4, pool: {driver: sqlalchemy, size: 4, max_overflow: 0}}
-poolers:
-  proxy: {kind: rds-proxy, database: main, clients: [api], max_connections_percent: 100}
-"""
 
 
 def test_plan_names_the_proxy_share_not_a_pooler_to_add(tmp_path: Path) -> None:
