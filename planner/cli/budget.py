@@ -97,6 +97,7 @@ def check(
       planner check shop.yaml
       planner check shop.yaml --format github --fail-on warn
       planner check shop.yaml --format json --scenario rollout
+      planner check shop.yaml --verbose                # the notes too
       planner check infra/*.yaml --format markdown -o comment.md
       planner check infra/*.yaml --write-baseline planner-baseline.json
       planner check infra/*.yaml --baseline planner-baseline.json --format github
