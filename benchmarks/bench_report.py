@@ -5,8 +5,9 @@ Usage: python benchmarks/bench_report.py [--services 1000] [--databases 10] [--r
 The topology comes from bench_check.py's generator (long-running, Lambda and fixed services over
 three environments, a PgBouncer and an RDS Proxy). It measures the whole command as a user runs
 it (a fresh `python -m planner report` process, best of runs; target < 10 s) and, in-process,
-each phase: load, budget, the report's context (candidate classes, breaking points, charts), and
-the template. It prints the size of the HTML and checks that it holds no URL and no script.
+each phase: load, budget, the report's context (candidate classes, breaking points, charts, the
+recommendations), and the template; then the context once more with every chart drawn in-process
+(no worker processes: one CPU, or not Linux) for the ratio. It prints the size of the HTML and checks that it holds no URL and no script.
 """
 
 from __future__ import annotations
@@ -66,12 +67,27 @@ def main() -> None:
             for name, value in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
                 phases[name].append(value)
 
+        # the same context with every chart drawn in-process, as on one CPU or outside Linux
+        from planner.render import drawing
+
+        workers = drawing.pool_size(html.count("<svg"))
+        threshold, drawing.MIN_CHARTS = drawing.MIN_CHARTS, sys.maxsize
+        try:
+            t0 = time.perf_counter()
+            build_context(report, catalog)
+            serial = time.perf_counter() - t0
+        finally:
+            drawing.MIN_CHARTS = threshold
+
     sources = sum(len(i.demand_by_source) for i in report.instances) + sum(len(p.clients) for p in report.poolers)
     best = min(wall)
     print(f"topology: {args.services} services, {args.databases} databases, {len(report.instances)} instances, {sources:,} sources")
     print(f"planner report (whole command, best of {args.runs}): {best:.2f} s   target < {TARGET_SECONDS:.0f} s: {'ok' if best < TARGET_SECONDS else 'MISSED'}")
     for name, values in phases.items():
         print(f"  {name:<17} {statistics.median(values) * 1000:8.0f} ms (median, in-process)")
+    parallel = statistics.median(phases["context + charts"])
+    print(f"  charts drawn by {workers} worker processes; in-process instead: context {serial * 1000:.0f} ms "
+          f"({serial / parallel:.2f}x the time with workers)")
     print(f"HTML: {len(html.encode()) / 1024:,.0f} KiB, {html.count('<svg')} charts")
     print(f"URLs in the file: {len(re.findall(r'https?://', html))}; <script> tags: {html.lower().count('<script')}")
 

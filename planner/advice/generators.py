@@ -137,9 +137,15 @@ def _worst(sources: list[SourceDemand]) -> int:
     return max((sum(s.demand[sc] for s in sources) for sc in SCENARIOS), default=0)
 
 
-def _unique_name(topology: Topology, base: str) -> str:
+def _unique_name(base: str, *topologies: Topology) -> str:
+    """Return ``base``, or ``base-2``, ``base-3`` …: a name no pooler or service of ``topologies`` has.
+
+    Generators pass their topology and their report's: recommend searches on one database's
+    services (:func:`planner.advice.recommend._scoped`), the report has them all.
+    """
+    taken = {name for t in topologies for name in (*t.poolers, *t.services)}
     name, n = base, 2
-    while name in topology.poolers or name in topology.services:
+    while name in taken:
         name, n = f"{base}-{n}", n + 1
     return name
 
@@ -164,7 +170,7 @@ def pgbouncer_option(topology: Topology, catalog: "Catalog | None", database: st
     if pool_size < min(MIN_SERVER_POOL, math.ceil(client_worst / PGBOUNCER_REPLICAS)):
         return
     max_client = math.ceil(math.ceil(client_rollout * CLIENT_CONN_MARGIN) / PGBOUNCER_REPLICAS)
-    name = _unique_name(topology, "pgbouncer")
+    name = _unique_name("pgbouncer", topology, report.topology)
     pooler = Pooler(
         name, "pgbouncer", database, tuple(clients), replicas=PGBOUNCER_REPLICAS, pool_mode="transaction",
         default_pool_size=pool_size, reserve_pool_size=0, pairs=pairs, max_client_conn=max_client,
@@ -223,7 +229,7 @@ def rds_proxy_option(topology: Topology, catalog: "Catalog | None", database: st
             details={"pooler": proxy.name, "max_connections_percent": percent}, effort=1,
         )
         return
-    name = _unique_name(topology, "rds-proxy")
+    name = _unique_name("rds-proxy", topology, report.topology)
     pooler = Pooler(name, "rds-proxy", database, tuple(clients), max_connections_percent=percent)
     cost = _proxy_monthly_cost(topology, catalog, database)
     yield evaluate(
@@ -348,8 +354,8 @@ def pool_everything_option(topology: Topology, catalog: "Catalog | None", databa
         return
     lr_rollout = sum(s.demand["rollout"] for s in writer.demand_by_source if s.service in long_running)
     max_client = math.ceil(math.ceil(lr_rollout * CLIENT_CONN_MARGIN) / PGBOUNCER_REPLICAS)
-    bouncer = _unique_name(topology, "pgbouncer")
-    proxy = _unique_name(topology, "rds-proxy")
+    bouncer = _unique_name("pgbouncer", topology, report.topology)
+    proxy = _unique_name("rds-proxy", topology, report.topology)
     poolers = {
         **topology.poolers,
         bouncer: Pooler(bouncer, "pgbouncer", database, tuple(long_running), replicas=PGBOUNCER_REPLICAS,

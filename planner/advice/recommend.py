@@ -19,6 +19,7 @@ from planner.budget import (
     compute_budget,
     max_connections_for,
 )
+from planner.budget.demand import all_service_demands
 from planner.budget.instances import worst_scenario
 from planner.budget.plan import candidate_classes
 from planner.model import (
@@ -150,19 +151,33 @@ def _rank_key(option: Option) -> tuple[Any, ...]:
     return (not option.fits, bucket, option.limits_applications, option.effort, math.inf if cost is None else cost, option.title)
 
 
+def _scoped(topology: Topology, database: str) -> Topology:
+    """Return ``topology`` with only the services that open connections on ``database`` (the same objects)."""
+    names = {demand.service for demand in all_service_demands(topology, database)}
+    if len(names) == len(topology.services):
+        return topology
+    return replace(topology, services={n: s for n, s in topology.services.items() if n in names})
+
+
 def _options(topology: Topology, catalog: "Catalog", database: str, report: BudgetReport,
              before: Outcome) -> tuple[list[Option], tuple[str, ...]]:
     """Return the options that fit ``database``, ranked, and a note for each that does not fit on its own."""
+    # The levers re-run the budget hundreds of times, each over every service of the topology; the
+    # services of other databases add nothing to it. They are left out while searching and put back
+    # (unchanged, in their order) in each option's topology, which emit and --apply-to-topology write.
+    # (A new pooler's name is checked against the report's whole topology: see _unique_name.)
+    local = _scoped(topology, database)
     options: list[Option] = []
     for generate in GENERATORS:
-        options.extend(generate(topology, catalog, database, report, before))
+        options.extend(generate(local, catalog, database, report, before))
     # a bigger class gives the instance room; a pooler whose own client side is over gains nothing by it
     instance_flagged = any(i.status != "ok" for i in report.instances if i.database == database)
     if topology.databases[database].engine in RDS_ENGINES and instance_flagged:
-        options.extend(resize_options(topology, catalog, database, before))
-        fit_kinds = {o.kind for o in options if o.fits}
-        if not any(o.fits for o in options):
-            options.extend(resized_options(topology, catalog, database, before, fit_kinds))
+        options.extend(resize_options(local, catalog, database, before))
+    if local is not topology:
+        options = [replace(o, topology=replace(o.topology, services={**topology.services, **o.topology.services})) for o in options]
+    if topology.databases[database].engine in RDS_ENGINES and instance_flagged and not any(o.fits for o in options):
+        options.extend(resized_options(topology, catalog, database, before, {o.kind for o in options if o.fits}))
     fitting = sorted((o for o in options if o.fits), key=_rank_key)
     # the pools held to their concurrency have their own note (recommend)
     notes = tuple(f"{o.title}: does not fit on its own ({o.after.status})" for o in options if not o.fits and o.kind != HELD_KIND)

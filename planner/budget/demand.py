@@ -176,14 +176,21 @@ def service_environments(topology: Topology, service: Service) -> list[str]:
 # Recommend, plan and the report re-run the budget on thousands of topologies that differ from the
 # one read in a single service or database setting; the other services are the same immutable
 # objects. Their demands are remembered by identity (hashing a Service costs a fifth of computing
-# its demand), and only while the same environments and databases mappings come with them. Each
+# its demand), and only while the same environments mapping and the same database names come with
+# them (a demand depends on the names only: a resized database changes no service's demand). Each
 # entry holds its Service, so an id is never reused while its entry lives.
 _Entry = tuple[Service, object, object, tuple[SourceDemand, ...], dict[str, tuple[SourceDemand, ...]]]
 _MEMO: dict[int, _Entry] = {}
 _MEMO_LIMIT = 50_000
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple object per set of database names: compared by identity
 
 
-def _remember(topology: Topology, service: Service) -> _Entry:
+def _database_names(topology: Topology) -> tuple[str, ...]:
+    names = tuple(topology.databases)
+    return _NAMES.setdefault(names, names)
+
+
+def _remember(topology: Topology, service: Service, names: tuple[str, ...]) -> _Entry:
     """Compute and remember ``service``'s demand in each environment it runs in: all, and per database."""
     found: list[SourceDemand] = []
     per_database: dict[str, list[SourceDemand]] = {}
@@ -196,20 +203,21 @@ def _remember(topology: Topology, service: Service) -> _Entry:
         per_database.setdefault(database, []).append(demand)
     if len(_MEMO) >= _MEMO_LIMIT:
         _MEMO.clear()
-    entry = (service, topology.environments, topology.databases, tuple(found), {k: tuple(v) for k, v in per_database.items()})
+        _NAMES.clear()
+    entry = (service, topology.environments, names, tuple(found), {k: tuple(v) for k, v in per_database.items()})
     _MEMO[id(service)] = entry
     return entry
 
 
 def all_service_demands(topology: Topology, only: str | None = None) -> list[SourceDemand]:
     """Return the demand of every service in every environment it runs in (on database ``only``)."""
-    environments, databases = topology.environments, topology.databases
+    environments, names = topology.environments, _database_names(topology)
     demands: list[SourceDemand] = []
     for service in topology.services.values():
         # the lookup inline: recommend runs this loop a million times on a large topology
         entry = _MEMO.get(id(service))
-        if entry is None or entry[0] is not service or entry[1] is not environments or entry[2] is not databases:
-            entry = _remember(topology, service)
+        if entry is None or entry[0] is not service or entry[1] is not environments or entry[2] is not names:
+            entry = _remember(topology, service, names)
         demands.extend(entry[3] if only is None else entry[4].get(only, ()))
     return demands
 

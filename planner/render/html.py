@@ -15,7 +15,6 @@ from pathlib import Path
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from markupsafe import Markup
 
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
 from planner.budget.breaking import BreakingPoint, breaking_point, largest_services
@@ -27,6 +26,7 @@ from planner.budget.plan import burstable_left_out, burstable_reason
 from planner.model import SOURCE_ESTIMATED, Topology
 from planner.advice.recommend import recommend
 from planner.render import charts, charts_plan
+from planner.render.drawing import Painter, pool_size
 from planner.render.html_context import BreakingView, Chart, ClassesView, InstanceView, ReportContext, SourcedValue, Verdict
 from planner.render.html_diff import build_diff
 from planner.render.html_lead import lead
@@ -180,7 +180,7 @@ def _waterfall_caption(instance: InstanceBudget, name: str) -> tuple[str, str]:
     return label, f"From max_connections to headroom on {name}, in the worst scenario ({worst}). Negative headroom is the shortfall."
 
 
-def _instance_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids) -> list[InstanceView]:
+def _instance_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids, painter: Painter) -> list[InstanceView]:
     views: list[InstanceView] = []
     first_reader: dict[str, InstanceView] = {}
     for instance in report.instances:
@@ -199,19 +199,19 @@ def _instance_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids) 
         demand = None
         if instance.demand_by_source:  # an instance nothing connects to needs no empty chart
             label, caption = _demand_caption(instance, name)
-            demand = Chart(Markup(charts.demand_chart(instance, f"Demand vs budget: {name}", ids())), label, caption)
+            demand = Chart(painter.draw(charts.demand_chart, instance, f"Demand vs budget: {name}", ids()), label, caption)
         label, caption = _waterfall_caption(instance, name)
-        waterfall = Chart(Markup(charts.waterfall_chart(instance, f"Budget waterfall: {name}", ids())), label, caption)
+        waterfall = Chart(painter.draw(charts.waterfall_chart, instance, f"Budget waterfall: {name}", ids()), label, caption)
         points = [
             breaking_point(report.topology, catalog, instance.database, service, instance.role)
             for service in largest_services(report, instance)
         ]
         breaking = tuple(BreakingView(p, breaking_sentences(p)) for p in points)
-        svg = charts_plan.breaking_chart(points, f"Breaking point: {name}", ids())
         bchart = None
-        if svg is not None:
+        if charts_plan.breaking_panels(points):
+            svg = painter.draw(charts_plan.breaking_chart, points, f"Breaking point: {name}", ids())
             text = " ".join(s for b in breaking for s in b.sentences)
-            bchart = Chart(Markup(svg), f"Demand on {name} as each of its largest sources grows. {text}",
+            bchart = Chart(svg, f"Demand on {name} as each of its largest sources grows. {text}",
                            "Worst-scenario demand as each source's count grows (everything else unchanged), exact at every point.")
         view = replace(bare, demand_chart=demand, waterfall_chart=waterfall, breaking=breaking, breaking_chart=bchart)
         views.append(view)
@@ -228,7 +228,7 @@ def _instance_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids) 
     ]
 
 
-def _classes_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids) -> list[ClassesView]:
+def _classes_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids, painter: Painter) -> list[ClassesView]:
     views: list[ClassesView] = []
     for name, db in report.topology.databases.items():
         anchor = slug(f"classes-{name}")
@@ -255,8 +255,8 @@ def _classes_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids) -
             "Every class of the engine, by memory: fits = worst demand at or under alarm_at (circle), tight = under usable "
             "(triangle), over (square); hollow markers are estimates. The line is the worst demand on each class."
         )
-        svg = charts_plan.classes_chart(fits, f"Every candidate class: {name} ({db.engine})", ids())
-        views.append(ClassesView(name, db.engine, anchor, tuple(fits), counts, current, shortlist, Chart(Markup(svg), label, caption), "",
+        svg = painter.draw(charts_plan.classes_chart, fits, f"Every candidate class: {name} ({db.engine})", ids())
+        views.append(ClassesView(name, db.engine, anchor, tuple(fits), counts, current, shortlist, Chart(svg, label, caption), "",
                                  burstable_note))
     return views
 
@@ -278,11 +278,13 @@ def build_context(
 ) -> ReportContext:
     """Compute everything the page shows: verdicts, charts, candidate classes, breaking points, diff."""
     ids = _Ids()
-    instances = _instance_views(report, catalog, ids)
+    # at most three charts per instance and one per database: workers draw them while recommend runs
+    with Painter(pool_size(3 * len(report.instances) + len(report.topology.databases))) as painter:
+        instances = _instance_views(report, catalog, ids, painter)
+        classes = _classes_views(report, catalog, ids, painter)
+        recommendations = tuple(recommend(report.topology, catalog, report)) if catalog is not None else ()
     peaks = observed or {}
     verdicts = [verdict(i, peaks.get((i.database, i.role))) for i in report.instances] + [pooler_verdict(p) for p in report.poolers if p.status != "ok"]
-    classes = _classes_views(report, catalog, ids)
-    recommendations = tuple(recommend(report.topology, catalog, report)) if catalog is not None else ()
     any_estimate = any(v.estimated for v in instances) or any(f.estimated for c in classes for f in c.shortlist)
     return ReportContext(
         title=title or f"Connection budget: {report.topology.name}",

@@ -19,6 +19,7 @@ from planner.budget import InstanceBudget, PoolerBudget, SourceDemand
 from planner.budget.grouping import FindingGroup
 from planner.budget.candidates import ClassFit
 from planner.advice.recommend import Recommendation
+from planner.render.drawing import PendingSvg
 
 
 def doc(help: str) -> Any:
@@ -30,7 +31,7 @@ def doc(help: str) -> Any:
 class Chart:
     """An inline SVG chart with its text alternative."""
 
-    svg: Markup = doc("the chart as an inline <svg> fragment (already escaped by matplotlib)")
+    svg: Markup | PendingSvg = doc("the chart as an inline <svg> fragment (already escaped by matplotlib), or one a worker is drawing")
     label: str = doc("one-paragraph text alternative: the aria-label of the chart's wrapper")
     caption: str = doc("what the chart shows, for the <figcaption>")
 

@@ -177,3 +177,32 @@ def test_cli_recommend_nothing_to_do_and_bad_option() -> None:
     assert code == 0 and "nothing to recommend" in out
     code, _, err = run_cli(["recommend", str(EXAMPLES / "beanstalk-flask.yaml"), "--option", "main:99", "--apply-to-topology", "/tmp/x.yaml"])
     assert code == 2 and "no such option" in err
+
+
+TWO_DATABASES = """
+version: 1
+databases:
+  main: {instance_class: db.m6g.large, engine_version: "16"}
+  other: {instance_class: db.r6g.xlarge, engine_version: "16"}
+services:
+  pgbouncer: {database: other, replicas: 2, pool: {driver: sqlalchemy, size: 5}}
+  web: {database: main, replicas: {min: 4, max: 20}, processes: 4, pool: sqlalchemy}
+  rds-proxy: {database: other, connections: 3}
+  worker: {database: main, replicas: 6, processes: 2, pool: {driver: sqlalchemy, size: 10}}
+"""
+
+
+def test_options_on_one_database_keep_the_others_services_and_their_names() -> None:
+    # recommend searches on main's services only; what it writes is the whole topology, in order
+    topology = parse_topology(TWO_DATABASES, "two.yaml")
+    (rec,) = recommend(topology, CATALOG)
+    assert rec.database == "main"
+    kinds = {o.kind for o in rec.options}
+    assert {"pgbouncer", "shrink-pools", "resize"} <= kinds, kinds
+    for option in rec.options:
+        assert list(option.topology.services) == ["pgbouncer", "web", "rds-proxy", "worker"], option.kind
+        for name in ("pgbouncer", "rds-proxy"):
+            assert option.topology.services[name] is topology.services[name]
+    bouncer = next(o for o in rec.options if o.kind == "pgbouncer")
+    # a service on the other database is named pgbouncer: the new pooler may not take its name
+    assert set(bouncer.topology.poolers) == {"pgbouncer-2"}
