@@ -175,7 +175,8 @@ def import_rds(
 @app.command(short_help="Read the peak of CloudWatch DatabaseConnections.")
 def observe(
     instances: Annotated[list[str], typer.Argument(metavar="ID...", help="DB instance identifiers (writers or replicas).", show_default=False)],
-    days: Annotated[int, typer.Option("--days", min=1, max=63, help="How many days back to look (5-minute data is kept 63 days).")] = 14,
+    days: Annotated[int, typer.Option("--days", min=1, max=455, help="How many days back to look: CloudWatch keeps 1-minute maxima 15 days, "
+                                      "5-minute 63, 1-hour 455; the finest it still keeps is read. A trend needs 14 days or more.")] = 42,
     database: Annotated[Optional[str], typer.Option("--database", "-d", help="The topology's name for the database (default: as planner import rds names it).")] = None,
     topology: Annotated[Optional[Path], typer.Option("--topology", help="Check the database name against this topology.")] = None,
     region: RegionOption = None,
@@ -185,9 +186,10 @@ def observe(
     endpoint_url: EndpointOption = None,
     profile: ProfileOption = None,
 ) -> None:
-    """Read the peak of CloudWatch DatabaseConnections (5-minute maxima) of DB instances, for
-    check --observed: it shows the peak next to the plan and warns when the plan's steady demand
-    is below what was actually seen.
+    """Read CloudWatch DatabaseConnections (the maxima over the window, at the finest period CloudWatch
+    still keeps for it) of DB instances, for check --observed and report --observed: the peak next
+    to the plan, a warning when the plan's steady demand is below what was actually seen, and how
+    the peak moves (daily peaks, trend, the day it reaches the alarm line).
 
     Needs cloudwatch:GetMetricData, rds:DescribeDBInstances and rds:DescribeDBClusters. Exit 3
     when AWS cannot be reached or refuses.
@@ -198,6 +200,7 @@ def observe(
       planner observe shop-db shop-db-replica --database main --topology shop.yaml -o observed.json
       planner check shop.yaml --observed observed.json
     """
+    from planner.live.history import align_down, finest_period
     from planner.live.observe import observation, observations_document, placement
 
     known: list[str] | None = None
@@ -226,12 +229,16 @@ def observe(
             if len(known) != 1:
                 raise InputError(f"{ident}: {topology} has no database {name!r}: name it with --database (one of {', '.join(known)})")
             name = known[0]
-        points = gateway.connection_maxima(ident, now - timedelta(days=days), now)
-        peaks.append(observation(ident, name, role, points, days, gateway.region, now))
+        period = finest_period(days)
+        start, end = align_down(now - timedelta(days=days), period), align_down(now, period)
+        points = gateway.connection_maxima(ident, start, end, period)
+        peaks.append(observation(ident, name, role, points, days, gateway.region, now, period))
     _emit(json.dumps(observations_document(peaks, existing), indent=2), output)
     for peak in peaks:  # once written: a run that fails says only why (one line)
         if peak.peak is None:
             _note(f"{peak.instance}: no DatabaseConnections datapoint in the last {days} days (is the instance running?)")
         else:
+            period = peak.series.period_seconds // 60 if peak.series else 5
+            gaps = f", {len(peak.series.values) - peak.datapoints:,} periods without data" if peak.series and peak.series.datapoints < len(peak.series.values) else ""
             _note(f"{peak.instance} ({peak.database}, {peak.role}): peak {peak.peak} connections at {peak.peak_at} "
-                  f"(largest 5-minute maximum of {peak.datapoints} over {days} days)")  # fmt: skip
+                  f"(largest {period}-minute maximum of {peak.datapoints:,} over {days} days{gaps})")  # fmt: skip

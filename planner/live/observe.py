@@ -1,15 +1,18 @@
-"""Observed peaks: what CloudWatch's ``DatabaseConnections`` saw, next to the planned scenarios.
+"""Observed connections: what CloudWatch's ``DatabaseConnections`` saw, next to the planned scenarios.
 
 ``planner observe`` writes an observations file (JSON, below); ``planner check --observed FILE``
-reads it, shows each instance's observed peak, and warns where the plan's steady demand is below
-what was actually seen: the topology misses a source (a cron job, a BI tool, an old service).
+reads it, shows each instance's observed peak, warns where the plan's steady demand is below what
+was actually seen (the topology misses a source: a cron job, a BI tool, an old service) and, from
+the series, says how the peak moves and when it reaches the alarm line (:mod:`planner.live.trend`).
 
-```json
-{"version": 1, "metric": "AWS/RDS DatabaseConnections", "statistic": "Maximum", "period_seconds": 300,
- "observations": [{"instance": "shop-db", "database": "shop-db", "role": "writer", "region": "us-east-1",
-                   "days": 14, "peak": 95, "peak_at": "2026-11-02T14:05:00Z", "datapoints": 4032,
-                   "observed_at": "2026-11-16T09:00:00Z"}]}
-```
+Version 2 keeps each instance's series (the maxima on their period's grid, compact:
+:mod:`planner.live.history`); version 1 files (the peak only) are still read::
+
+    {"version": 2, "metric": "AWS/RDS DatabaseConnections", "statistic": "Maximum",
+     "observations": [{"instance": "shop-db", "database": "shop-db", "role": "writer", "region": "us-east-1",
+                       "days": 42, "peak": 95, "peak_at": "2026-11-02T14:05:00Z", "datapoints": 12096,
+                       "observed_at": "2026-11-16T09:00:00Z",
+                       "series": {"period_seconds": 300, "start": "2026-10-05T09:00:00Z", "values": [41, null, 40]}}]}
 
 Pure: no AWS here (:meth:`planner.adapters.aws.AwsGateway.connection_maxima` reads the metric).
 CloudWatch counts client sessions, including superusers and RDS's own ``rdsadmin`` ones, so a peak
@@ -27,12 +30,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from planner.errors import InputError, Problem
+from planner.live.history import Series, read_series
 
 if TYPE_CHECKING:
     from planner.budget import BudgetReport, Finding, InstanceBudget
+    from planner.live.trend import Trend
 
-OBSERVATIONS_VERSION = 1
-PERIOD_SECONDS = 300
+OBSERVATIONS_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+PERIOD_SECONDS = 300  # version 1 files: every peak is a 5-minute maximum
 MAX_DAYS = 63  # CloudWatch keeps 5-minute datapoints for 63 days
 ROLES = ("writer", "reader")
 
@@ -50,6 +56,8 @@ class ObservedPeak:
     datapoints: int = 0
     region: str = ""
     observed_at: str = ""
+    series: Series | None = None  # the maxima over the window (version 2 files)
+    trend: "Trend | None" = None  # what the series says, against the instance it was matched to (apply_observed)
 
     @property
     def date(self) -> str:
@@ -87,11 +95,18 @@ def placement(instance: Mapping[str, Any], cluster: Mapping[str, Any] | None = N
 
 
 def observation(instance: str, database: str | None, role: str, points: list[tuple[datetime, float]], days: int,
-                region: str, now: datetime) -> ObservedPeak:  # fmt: skip
-    """Return the observed peak of one instance from its 5-minute maxima."""
+                region: str, now: datetime, period_seconds: int = PERIOD_SECONDS) -> ObservedPeak:  # fmt: skip
+    """Return what CloudWatch saw of one instance: its peak, and its maxima as a series of ``period_seconds``."""
     found = peak_of(points)
     return ObservedPeak(instance, database, role, found[0] if found else None, iso(found[1]) if found else None,
-                        days, len(points), region, iso(now))  # fmt: skip
+                        days, len(points), region, iso(now), Series.from_points(points, period_seconds))  # fmt: skip
+
+
+def _entry(peak: ObservedPeak) -> dict[str, Any]:
+    entry = {f.name: getattr(peak, f.name) for f in dataclasses.fields(peak) if f.name != "series"}
+    if peak.series is not None:
+        entry["series"] = peak.series.to_json()
+    return entry
 
 
 def observations_document(peaks: Iterable[ObservedPeak], existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -101,7 +116,7 @@ def observations_document(peaks: Iterable[ObservedPeak], existing: Mapping[str, 
     kept = [o for o in (existing or {}).get("observations", []) if isinstance(o, dict) and o.get("instance") not in replaced]
     return {
         "version": OBSERVATIONS_VERSION, "metric": "AWS/RDS DatabaseConnections", "statistic": "Maximum",
-        "period_seconds": PERIOD_SECONDS, "observations": kept + [dataclasses.asdict(p) for p in new],
+        "observations": kept + [_entry(p) for p in new],
     }  # fmt: skip
 
 
@@ -120,6 +135,10 @@ def read_observed(path: str | Path) -> list[ObservedPeak]:
     if not isinstance(doc, dict) or not isinstance(doc.get("observations"), list):
         raise InputError(Problem(label, "observations", "missing list of observations",
                                  hint="use the file planner observe writes")) from None  # fmt: skip
+    version = doc.get("version", 1)
+    if version not in READABLE_VERSIONS:
+        raise InputError(Problem(label, "version", f"observations file version {version!r} is not one this planner reads "
+                                 f"({', '.join(map(str, READABLE_VERSIONS))})", hint="write it again with this planner's observe"))
     peaks: list[ObservedPeak] = []
     problems: list[Problem | str] = []
     for i, item in enumerate(doc["observations"]):
@@ -136,10 +155,12 @@ def read_observed(path: str | Path) -> list[ObservedPeak]:
             problems.append(Problem(label, f"{where}.database", f"{database!r} is not a database name"))
         else:
             days = item.get("days")
+            series, wrong = read_series(item.get("series"), label, f"{where}.series")
+            problems.extend(wrong)
             peaks.append(ObservedPeak(item["instance"], database or item["instance"], role, peak,
                                       item.get("peak_at") if isinstance(item.get("peak_at"), str) else None,
                                       days if isinstance(days, int) else 0, int(item.get("datapoints") or 0),
-                                      str(item.get("region") or ""), str(item.get("observed_at") or "")))  # fmt: skip
+                                      str(item.get("region") or ""), str(item.get("observed_at") or ""), series))  # fmt: skip
     if problems:
         raise InputError(problems)
     return peaks
@@ -198,11 +219,28 @@ def observed_findings(report: "BudgetReport", matched: Mapping[tuple[str, str], 
     return findings
 
 
+def with_trends(report: "BudgetReport", matched: Mapping[tuple[str, str], ObservedPeak]) -> dict[tuple[str, str], ObservedPeak]:
+    """Return ``matched`` with each series analysed against its instance's alarm line and usable connections."""
+    if not any(peak.series is not None for peak in matched.values()):
+        return dict(matched)
+    from planner.live.trend import analyse  # pandas: only when there is a series to analyse
+
+    out: dict[tuple[str, str], ObservedPeak] = {}
+    for instance in report.instances:
+        key = (instance.database, instance.role)
+        peak = matched.get(key)
+        if peak is None:
+            continue
+        trend = None if peak.series is None else analyse(peak.series, instance.alarm_at, instance.usable)
+        out[key] = dataclasses.replace(peak, trend=trend)
+    return out
+
+
 def apply_observed(report: "BudgetReport", path: str | Path) -> tuple["BudgetReport", dict[tuple[str, str], ObservedPeak]]:
-    """Return the report with the observed-peak warnings added, and the peak of each instance."""
+    """Return the report with the observed-peak warnings added, and the peak (with its trend) of each instance."""
     matched, unmatched = match_observed(report, read_observed(path))
     findings = observed_findings(report, matched, unmatched, str(path))
-    return dataclasses.replace(report, warnings=tuple(report.warnings) + tuple(findings)), matched
+    return dataclasses.replace(report, warnings=tuple(report.warnings) + tuple(findings)), with_trends(report, matched)
 
 
 __all__ = [
@@ -216,4 +254,5 @@ __all__ = [
     "peak_of",
     "placement",
     "read_observed",
+    "with_trends",
 ]

@@ -76,6 +76,40 @@ def _observed(observed: "Mapping[tuple[str, str], ObservedPeak] | None", instanc
     return f"{peak.peak} ({peak.date})" if peak.date else str(peak.peak)
 
 
+def trend_lines(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None") -> list[str]:
+    """Return one line per observed series: how its peak moves and when it reaches the lines (an estimate)."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for instance in report.instances:
+        peak = (observed or {}).get((instance.database, instance.role))
+        if peak is None or peak.trend is None or peak.series is None or peak.instance in seen:
+            continue
+        seen.add(peak.instance)  # every reader matched to one instance's series: said once
+        minutes = peak.series.period_seconds // 60
+        missing = peak.trend.missing_days
+        basis = f"{peak.instance}, a {peak.days}-day window of {minutes}-minute maxima" + (f", {missing} day(s) without data" if missing else "")
+        lines.append(f"{instance.name} ({basis}): {peak.trend.sentence()}")
+    return lines
+
+
+def trend_dict(peak: "ObservedPeak") -> dict[str, object] | None:
+    """Return the trend of ``peak``'s series for JSON (None without a series)."""
+    trend = peak.trend
+    if trend is None:
+        return None
+    slope = trend.slope
+    return {
+        "days": trend.days, "first_day": trend.first_day, "last_day": trend.last_day,
+        "p95": trend.p95, "p99": trend.p99, "percentiles_of": trend.quantiles_of, "gaps": trend.gaps,
+        "missing_days": trend.missing_days,
+        "slope_per_day": None if slope is None else {"estimate": slope.per_day, "low": slope.low, "high": slope.high,
+                                                     "confidence": slope.confidence, "significant": slope.significant},
+        "level": None if slope is None else slope.level,
+        "reaches": [{"line": r.line, "value": r.value, "days": r.days, "earliest": r.earliest, "latest": r.latest} for r in trend.reaches],
+        "summary": trend.sentence(),
+    }  # fmt: skip
+
+
 def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
                 gate: Gate | None = None) -> str:
     """Return the readable table: per instance and scenario, usable, alarm line, demand, status; then the
@@ -116,6 +150,9 @@ def render_text(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
         for instance in flagged:
             worst = worst_scenario(instance.scenarios)
             lines.append(f"largest sources on {instance.name} ({worst}): {_top_sources(instance, worst)}")
+    trends = trend_lines(report, observed)
+    if trends:
+        lines += ["", "observed trend:"] + [f"  - {line}" for line in trends]
     if report.warnings:
         lines += ["", "warnings:"] + [f"  - {w}" for w in grouped(report.warnings)]
     for summary in (notes_summary(report.notes), acknowledged_summary(report.acknowledged)):
@@ -179,6 +216,7 @@ def render_json(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
             peak = observed.get((instance.database, instance.role))
             entry["observed_peak"] = None if peak is None else peak.peak
             entry["observed_peak_at"] = None if peak is None else peak.peak_at
+            entry["observed_trend"] = None if peak is None else trend_dict(peak)
     return json.dumps(doc, indent=2 if sources <= PRETTY_JSON_MAX_SOURCES else None)
 
 
@@ -211,6 +249,9 @@ def render_markdown(report: BudgetReport, observed: "Mapping[tuple[str, str], Ob
     limited = limited_sources(report)
     if limited:
         out += ["", md_escape(f"counted only in some scenarios: {limited}")]
+    trends = trend_lines(report, observed)
+    if trends:
+        out += ["", "**Observed trend**", ""] + [f"- {md_escape(line)}" for line in trends]
     if report.warnings:
         out += ["", "**Warnings**", ""] + [f"- {md_escape(str(w))}" for w in grouped(report.warnings)]
     for summary in (notes_summary(report.notes), acknowledged_summary(report.acknowledged)):

@@ -242,14 +242,14 @@ def test_observe_reads_the_peak_and_check_shows_it(aws_env: str, tmp_path: Path,
     doc = json.loads(observed.read_text())
     writer, reader = doc["observations"]
     assert (writer["instance"], writer["database"], writer["role"], writer["peak"]) == ("shop-db", "shop-db", "writer", 95)
-    # CloudWatch (and moto) report the start of the 5-minute period that holds the datapoint
+    # CloudWatch (and moto) report the start of the period (1 minute over 14 days) that holds the datapoint
     seen = datetime.fromisoformat(writer["peak_at"].replace("Z", "+00:00"))
     assert timedelta(0) <= deployed["peak_at"] - seen < timedelta(seconds=300)
     assert (reader["database"], reader["role"], reader["peak"]) == ("shop-db", "reader", None)
     assert "peak 95 connections" in err and "no DatabaseConnections datapoint" in err
     code, _, _ = run_cli(["observe", "shop-db", "--days", "30", "-o", str(observed)])  # 500, 20 days ago
     assert [o["peak"] for o in json.loads(observed.read_text())["observations"]] == [None, 500]
-    run_cli(["observe", "shop-db", "-o", str(observed)])
+    run_cli(["observe", "shop-db", "--days", "14", "-o", str(observed)])
 
     topology = tmp_path / "shop.yaml"
     assert run_cli(["import", "rds", "--db-instance-identifier", "shop-db", "-o", str(topology)])[0] == 0
