@@ -59,6 +59,15 @@ class ObservedPeak:
     series: Series | None = None  # the maxima over the window (version 2 files)
     trend: "Trend | None" = None  # what the series says, against the instance it was matched to (apply_observed)
 
+    def basis(self) -> str:
+        """Return what a trend of this peak rests on: "a 42-day window of 5-minute maxima, 2 day(s) without data"."""
+        if self.series is None:
+            return f"the peak of a {self.days}-day window"
+        minutes = self.series.period_seconds // 60
+        period = f"{minutes // 60}-hour" if minutes >= 60 and minutes % 60 == 0 else f"{minutes}-minute"
+        missing = self.trend.missing_days if self.trend is not None else 0
+        return f"a {self.days}-day window of {period} maxima" + (f", {missing} day(s) without data" if missing else "")
+
     @property
     def date(self) -> str:
         """Return the day of the peak (``2026-11-02``), or "" if unknown."""

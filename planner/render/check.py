@@ -85,10 +85,7 @@ def trend_lines(report: BudgetReport, observed: "Mapping[tuple[str, str], Observ
         if peak is None or peak.trend is None or peak.series is None or peak.instance in seen:
             continue
         seen.add(peak.instance)  # every reader matched to one instance's series: said once
-        minutes = peak.series.period_seconds // 60
-        missing = peak.trend.missing_days
-        basis = f"{peak.instance}, a {peak.days}-day window of {minutes}-minute maxima" + (f", {missing} day(s) without data" if missing else "")
-        lines.append(f"{instance.name} ({basis}): {peak.trend.sentence()}")
+        lines.append(f"{instance.name} ({peak.instance}, {peak.basis()}): {peak.trend.sentence()}")
     return lines
 
 

@@ -25,9 +25,11 @@ from planner.budget.candidates import class_fits, proposed
 from planner.budget.plan import burstable_left_out, burstable_reason
 from planner.model import SOURCE_ESTIMATED, Topology
 from planner.advice.recommend import recommend
-from planner.render import charts, charts_plan
+from planner.render import charts, charts_plan, charts_production
 from planner.render.drawing import Painter, pool_size
-from planner.render.html_context import BreakingView, Chart, ClassesView, InstanceView, ReportContext, SourcedValue, Verdict
+from planner.render.html_context import (
+    BreakingView, Chart, ClassesView, InstanceView, ProductionView, ReportContext, SourcedValue, Verdict,
+)
 from planner.render.html_diff import build_diff
 from planner.render.html_lead import lead
 
@@ -261,6 +263,41 @@ def _classes_views(report: BudgetReport, catalog: "Catalog | None", ids: _Ids, p
     return views
 
 
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def _production_views(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak]", ids: _Ids,
+                      painter: Painter) -> list[ProductionView]:  # fmt: skip
+    """Return one view per observed series (readers matched to one series: once), with its chart."""
+    views: list[ProductionView] = []
+    seen: set[str] = set()
+    for instance in report.instances:
+        peak = observed.get((instance.database, instance.role))
+        if peak is None or peak.trend is None or peak.series is None or peak.instance in seen:
+            continue
+        seen.add(peak.instance)
+        trend = peak.trend
+        basis = peak.basis()
+        known = [(value, hour) for hour, value in enumerate(trend.profile) if value is not None]
+        busiest = None
+        if known:
+            hour = max(known)[1]
+            busiest = f"{_WEEKDAYS[hour // 24]} {hour % 24:02d}:00 UTC"
+        chart = None
+        if trend.daily_peaks:
+            label = (f"Daily peaks of CloudWatch DatabaseConnections on {peak.instance} ({basis}) against usable {instance.usable:,} "
+                     f"and the alarm line {instance.alarm_at:,}: {trend.sentence()}")
+            caption = ("Each point is a day's highest maximum; the solid line is the Theil–Sen trend of those peaks, the dashed one "
+                       "its forecast (an estimate) with the band of its slope shaded. Days with less than half a typical day's data "
+                       "are left out.")
+            svg = painter.draw(charts_production.history_chart, trend, instance.usable, instance.alarm_at,
+                               f"Observed: {instance.name} ({peak.instance})", ids())  # fmt: skip
+            chart = Chart(svg, label, caption)
+        views.append(ProductionView(instance.name, peak.instance, basis, trend.sentence(), peak.peak, peak.peak_at, trend.p95,
+                                    trend.p99, trend.quantiles_of, busiest, chart))  # fmt: skip
+    return views
+
+
 def _catalog_label(catalog: "Catalog | None") -> str:
     """Name the catalogue: "bundled" for the package's own, else the file given."""
     if catalog is None:
@@ -282,6 +319,7 @@ def build_context(
     with Painter(pool_size(3 * len(report.instances) + len(report.topology.databases))) as painter:
         instances = _instance_views(report, catalog, ids, painter)
         classes = _classes_views(report, catalog, ids, painter)
+        production = _production_views(report, observed or {}, ids, painter)
         recommendations = tuple(recommend(report.topology, catalog, report)) if catalog is not None else ()
     peaks = observed or {}
     verdicts = [verdict(i, peaks.get((i.database, i.role))) for i in report.instances] + [pooler_verdict(p) for p in report.poolers if p.status != "ok"]
@@ -306,6 +344,7 @@ def build_context(
         lead=lead(report, verdicts, recommendations, baseline),
         recommendations=recommendations,
         sourced=sourced_values(report.topology),
+        production=tuple(production),
     )
 
 

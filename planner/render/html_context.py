@@ -47,6 +47,23 @@ class SourcedValue:
 
 
 @dataclass(frozen=True)
+class ProductionView:
+    """What CloudWatch saw of one instance over time (``report --observed`` with a series), against its budget."""
+
+    name: str = doc("the instance of the topology: 'main/writer' (every reader matched to one series is said once)")
+    instance: str = doc("the DB instance CloudWatch names: 'shop-db'")
+    basis: str = doc("what the numbers rest on: 'a 42-day window of 5-minute maxima, 2 day(s) without data'")
+    summary: str = doc("the trend in one line, an estimate with its band (planner.live.trend.Trend.sentence)")
+    peak: int | None = doc("the highest maximum in the window")
+    peak_at: str | None = doc("when (ISO 8601, UTC)")
+    p95: float | None = doc("95th percentile of the maxima (see percentiles_of)")
+    p99: float | None = doc("99th percentile of the maxima")
+    percentiles_of: str = doc("'5-minute maxima', or '1-hour maxima' for windows past 63 days")
+    busiest_hour: str | None = doc("the hour of the week with the highest maximum: 'Tuesday 14:00 UTC'")
+    chart: Chart | None = doc("daily peaks, usable and alarm lines, trend and forecast band (None: no daily peak)")
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The banner of one instance or one over-budget pooler: its status and the one number that matters."""
 
@@ -153,6 +170,7 @@ class ReportContext:
     lead: Lead = doc("what the first screen shows: the verdict, the one recommended change, the change against the baseline")
     recommendations: tuple[Recommendation, ...] = doc("planner recommend's ranked options per flagged database (planner.advice.recommend.Recommendation)")
     sourced: tuple[SourcedValue, ...] = doc("the values read from the deployment, entry by entry (empty: none)")
+    production: tuple[ProductionView, ...] = doc("with report --observed and a version-2 observations file: each observed series (empty: none)")
 
 
 @dataclass(frozen=True)
