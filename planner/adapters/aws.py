@@ -334,10 +334,14 @@ class AwsGateway:
     def connection_maxima(self, instance: str, start: datetime, end: datetime,
                           period: int = 300) -> list[tuple[datetime, float]]:  # fmt: skip
         """Return (timestamp, Maximum of DatabaseConnections) per ``period`` seconds for one DB instance."""
+        return self.metric_series("DatabaseConnections", "DBInstanceIdentifier", instance, "Maximum", start, end, period)
+
+    def metric_series(self, metric: str, dimension: str, value: str, statistic: str, start: datetime, end: datetime,
+                      period: int) -> list[tuple[datetime, float]]:  # fmt: skip
+        """Return (timestamp, ``statistic`` of AWS/RDS ``metric``) per ``period`` seconds for one dimension value."""
         cloudwatch = self.client("cloudwatch")
-        query = {"Id": "connections", "ReturnData": True, "MetricStat": {"Period": period, "Stat": "Maximum", "Metric": {
-            "Namespace": "AWS/RDS", "MetricName": "DatabaseConnections",
-            "Dimensions": [{"Name": "DBInstanceIdentifier", "Value": instance}]}}}  # fmt: skip
+        query = {"Id": "series", "ReturnData": True, "MetricStat": {"Period": period, "Stat": statistic, "Metric": {
+            "Namespace": "AWS/RDS", "MetricName": metric, "Dimensions": [{"Name": dimension, "Value": value}]}}}  # fmt: skip
         points: list[tuple[datetime, float]] = []
         for page in self.pages(cloudwatch, "get_metric_data", "NextToken", MetricDataQueries=[query],
                                StartTime=start, EndTime=end, ScanBy="TimestampAscending"):  # fmt: skip

@@ -174,7 +174,8 @@ def import_rds(
 
 @app.command(short_help="Read the peak of CloudWatch DatabaseConnections.")
 def observe(
-    instances: Annotated[list[str], typer.Argument(metavar="ID...", help="DB instance identifiers (writers or replicas).", show_default=False)],
+    instances: Annotated[Optional[list[str]], typer.Argument(metavar="ID...", help="DB instance identifiers (writers or replicas).", show_default=False)] = None,
+    proxies: Annotated[Optional[list[str]], typer.Option("--proxy", metavar="NAME", help="An RDS Proxy to observe too (DatabaseConnections and ClientConnections); repeat for several.", show_default=False)] = None,
     days: Annotated[int, typer.Option("--days", min=1, max=455, help="How many days back to look: CloudWatch keeps 1-minute maxima 15 days, "
                                       "5-minute 63, 1-hour 455; the finest it still keeps is read. A trend needs 14 days or more.")] = 42,
     database: Annotated[Optional[str], typer.Option("--database", "-d", help="The topology's name for the database (default: as planner import rds names it).")] = None,
@@ -197,11 +198,16 @@ def observe(
     \b
     Examples:
       planner observe shop-db --days 14 -o observed.json
+      planner observe shop-db --proxy shop-proxy -o observed.json
       planner observe shop-db shop-db-replica --database main --topology shop.yaml -o observed.json
       planner check shop.yaml --observed observed.json
     """
     from planner.live.history import align_down, finest_period
-    from planner.live.observe import observation, observations_document, placement
+    from planner.live.observe import PROXY_METRICS, observation, observations_document, placement, proxy_observation
+
+    instances, proxies = instances or [], proxies or []
+    if not instances and not proxies:
+        raise InputError("observe: name a DB instance (planner observe shop-db) or an RDS Proxy (--proxy shop-proxy)")
 
     known: list[str] | None = None
     if topology is not None:
@@ -233,7 +239,17 @@ def observe(
         start, end = align_down(now - timedelta(days=days), period), align_down(now, period)
         points = gateway.connection_maxima(ident, start, end, period)
         peaks.append(observation(ident, name, role, points, days, gateway.region, now, period))
-    _emit(json.dumps(observations_document(peaks, existing), indent=2), output)
+    observed_proxies = []
+    for name in proxies:
+        period = finest_period(days)
+        start, end = align_down(now - timedelta(days=days), period), align_down(now, period)
+        sums = {metric: gateway.metric_series(metric, "ProxyName", name, "Sum", start, end, period) for metric in PROXY_METRICS}
+        observed_proxies.append(proxy_observation(name, sums, days, gateway.region, now, period))
+    _emit(json.dumps(observations_document(peaks, existing, observed_proxies), indent=2), output)
+    for proxy in observed_proxies:
+        held, clients = proxy.peak("DatabaseConnections"), proxy.peak("ClientConnections")
+        _note(f"RDS Proxy {proxy.proxy}: database connections up to {held if held is not None else 'none seen'}, client connections "
+              f"up to {clients if clients is not None else 'none seen'} ({proxy.statistic}, {days} days)")  # fmt: skip
     for peak in peaks:  # once written: a run that fails says only why (one line)
         if peak.peak is None:
             _note(f"{peak.instance}: no DatabaseConnections datapoint in the last {days} days (is the instance running?)")
@@ -242,3 +258,5 @@ def observe(
             gaps = f", {len(peak.series.values) - peak.datapoints:,} periods without data" if peak.series and peak.series.datapoints < len(peak.series.values) else ""
             _note(f"{peak.instance} ({peak.database}, {peak.role}): peak {peak.peak} connections at {peak.peak_at} "
                   f"(largest {period}-minute maximum of {peak.datapoints:,} over {days} days{gaps})")  # fmt: skip
+            if peak.ended():
+                _note(f"{peak.instance}: no DatabaseConnections datapoint after {peak.ended()}: was it stopped, renamed or deleted?")

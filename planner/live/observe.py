@@ -25,12 +25,12 @@ import dataclasses
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from planner.errors import InputError, Problem
-from planner.live.history import Series, read_series
+from planner.live.history import Series, parse_time, read_series
 
 if TYPE_CHECKING:
     from planner.budget import BudgetReport, Finding, InstanceBudget
@@ -66,7 +66,20 @@ class ObservedPeak:
         minutes = self.series.period_seconds // 60
         period = f"{minutes // 60}-hour" if minutes >= 60 and minutes % 60 == 0 else f"{minutes}-minute"
         missing = self.trend.missing_days if self.trend is not None else 0
-        return f"a {self.days}-day window of {period} maxima" + (f", {missing} day(s) without data" if missing else "")
+        ended = self.ended()
+        return (f"a {self.days}-day window of {period} maxima" + (f", {missing} day(s) without data" if missing else "")
+                + (f", no data after {ended} (stopped, renamed or deleted?)" if ended else ""))  # fmt: skip
+
+    def ended(self) -> str | None:
+        """Return the last day with data when the series stops more than a day before it was read, else None."""
+        if self.series is None or not self.observed_at:
+            return None
+        try:
+            read = parse_time(self.observed_at)
+        except ValueError:
+            return None
+        last = self.series.points()[-1][0] if self.series.datapoints else self.series.start
+        return last.strftime("%Y-%m-%d") if read - last > timedelta(days=1) else None
 
     @property
     def date(self) -> str:
@@ -111,6 +124,50 @@ def observation(instance: str, database: str | None, role: str, points: list[tup
                         days, len(points), region, iso(now), Series.from_points(points, period_seconds))  # fmt: skip
 
 
+PROXY_METRICS = ("DatabaseConnections", "ClientConnections")
+PROXY_FULL = 0.9  # a proxy whose database connections reached this share of its pool was full: clients waited
+
+
+@dataclass(frozen=True)
+class ObservedProxy:
+    """What CloudWatch saw of one RDS Proxy: its connections to the database and from its clients over time.
+
+    RDS publishes a proxy's metrics once a minute from each node that serves it (RDS User Guide,
+    "Monitoring RDS Proxy metrics with Amazon CloudWatch", read 2026-12-07), so the proxy's total is
+    the Sum over a minute; over a longer period the Sum counts each node once a minute and is divided
+    by the period's minutes: the mean total per minute (``statistic`` says which).
+    """
+
+    proxy: str
+    days: int
+    region: str
+    observed_at: str
+    statistic: str  # "sum across the proxy's nodes per minute" or "mean per minute of that sum, per N minutes"
+    series: Mapping[str, Series | None]  # metric name -> series (None: no datapoint)
+
+    def peak(self, metric: str) -> int | None:
+        """Return the highest value of ``metric`` (whole connections), or None without data."""
+        series = self.series.get(metric)
+        found = peak_of(series.points()) if series is not None else None
+        return None if found is None else found[0]
+
+
+def proxy_statistic(period_seconds: int) -> tuple[str, float]:
+    """Return (what the values are, the divisor of the Sum) for a proxy's metrics read per ``period_seconds``."""
+    minutes = period_seconds // 60
+    if minutes <= 1:
+        return "sum across the proxy's nodes per minute", 1.0
+    return f"mean per minute of the sum across the proxy's nodes, per {minutes} minutes", float(minutes)
+
+
+def proxy_observation(proxy: str, sums: Mapping[str, list[tuple[datetime, float]]], days: int, region: str, now: datetime,
+                      period_seconds: int) -> ObservedProxy:  # fmt: skip
+    """Return what CloudWatch saw of one RDS Proxy from the Sum of each of :data:`PROXY_METRICS` per period."""
+    statistic, divisor = proxy_statistic(period_seconds)
+    series = {metric: Series.from_points([(t, v / divisor) for t, v in sums.get(metric, [])], period_seconds) for metric in PROXY_METRICS}
+    return ObservedProxy(proxy, days, region, iso(now), statistic, series)
+
+
 def _entry(peak: ObservedPeak) -> dict[str, Any]:
     entry = {f.name: getattr(peak, f.name) for f in dataclasses.fields(peak) if f.name != "series"}
     if peak.series is not None:
@@ -118,15 +175,30 @@ def _entry(peak: ObservedPeak) -> dict[str, Any]:
     return entry
 
 
-def observations_document(peaks: Iterable[ObservedPeak], existing: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Return the observations file's document; ``existing`` entries of other instances are kept."""
-    new = list(peaks)
+def _proxy_entry(proxy: ObservedProxy) -> dict[str, Any]:
+    return {
+        "proxy": proxy.proxy, "days": proxy.days, "region": proxy.region, "observed_at": proxy.observed_at,
+        "statistic": proxy.statistic, "peaks": {m: proxy.peak(m) for m in PROXY_METRICS},
+        "series": {m: None if s is None else s.to_json() for m, s in proxy.series.items()},
+    }  # fmt: skip
+
+
+def observations_document(peaks: Iterable[ObservedPeak], existing: Mapping[str, Any] | None = None,
+                          proxies: Iterable[ObservedProxy] = ()) -> dict[str, Any]:  # fmt: skip
+    """Return the observations file's document; ``existing`` entries of other instances and proxies are kept."""
+    new, new_proxies = list(peaks), list(proxies)
     replaced = {p.instance for p in new}
     kept = [o for o in (existing or {}).get("observations", []) if isinstance(o, dict) and o.get("instance") not in replaced]
-    return {
+    doc: dict[str, Any] = {
         "version": OBSERVATIONS_VERSION, "metric": "AWS/RDS DatabaseConnections", "statistic": "Maximum",
         "observations": kept + [_entry(p) for p in new],
     }  # fmt: skip
+    old_proxies = (existing or {}).get("proxies", [])
+    kept_proxies = [p for p in old_proxies if isinstance(p, dict) and p.get("proxy") not in {n.proxy for n in new_proxies}] \
+        if isinstance(old_proxies, list) else []
+    if kept_proxies or new_proxies:
+        doc["proxies"] = kept_proxies + [_proxy_entry(p) for p in new_proxies]
+    return doc
 
 
 def read_observed(path: str | Path) -> list[ObservedPeak]:
@@ -173,6 +245,57 @@ def read_observed(path: str | Path) -> list[ObservedPeak]:
     if problems:
         raise InputError(problems)
     return peaks
+
+
+def read_observed_proxies(path: str | Path) -> list[ObservedProxy]:
+    """Read the RDS Proxies of an observations file (after :func:`read_observed` accepted the file)."""
+    label = str(path)
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    items = doc.get("proxies", [])
+    if not isinstance(items, list):
+        raise InputError(Problem(label, "proxies", "a list of proxies is expected", hint="use the file planner observe writes"))
+    proxies: list[ObservedProxy] = []
+    problems: list[Problem | str] = []
+    for i, item in enumerate(items):
+        where = f"proxies[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("proxy"), str) or not isinstance(item.get("series"), dict):
+            problems.append(Problem(label, where, "a proxy needs its name and series", hint="use the file planner observe writes"))
+            continue
+        series: dict[str, Series | None] = {}
+        for metric in PROXY_METRICS:
+            found, wrong = read_series(item["series"].get(metric), label, f"{where}.series.{metric}")
+            problems.extend(wrong)
+            series[metric] = found
+        days = item.get("days")
+        proxies.append(ObservedProxy(item["proxy"], days if isinstance(days, int) else 0, str(item.get("region") or ""),
+                                     str(item.get("observed_at") or ""), str(item.get("statistic") or ""), series))  # fmt: skip
+    if problems:
+        raise InputError(problems)
+    return proxies
+
+
+def proxy_findings(report: "BudgetReport", proxies: list[ObservedProxy], label: str) -> list["Finding"]:
+    """Return one line per observed RDS Proxy: what it held against its share of the database, and its clients."""
+    from planner.budget import Finding
+
+    findings: list[Finding] = []
+    budgets = {p.pooler: p for p in report.poolers if p.kind == "rds-proxy"}
+    for proxy in proxies:
+        held, clients = proxy.peak("DatabaseConnections"), proxy.peak("ClientConnections")
+        budget = budgets.get(proxy.proxy)
+        key = f"poolers.{proxy.proxy}" if budget is not None else "poolers"
+        if budget is None:
+            text = (f"{label}: RDS Proxy {proxy.proxy} matches no rds-proxy pooler of the topology (name the pooler as the proxy "
+                    "is named)")  # fmt: skip
+        else:
+            share = budget.server_connections
+            full = held is not None and share > 0 and held >= PROXY_FULL * share
+            text = (f"RDS Proxy {proxy.proxy} over {proxy.days} days ({proxy.statistic}): database connections up to "
+                    f"{'none' if held is None else f'{held:,}'} of its {share:,}, client connections up to "
+                    f"{'none' if clients is None else f'{clients:,}'}"
+                    + (": its pool was full, clients waited for a connection (see DatabaseConnectionsBorrowLatency)" if full else ""))  # fmt: skip
+        findings.append(Finding("observed-proxy", text, key, report.topology.line_of(key)))
+    return findings
 
 
 def match_observed(report: "BudgetReport", peaks: list[ObservedPeak]) -> tuple[dict[tuple[str, str], ObservedPeak], list[ObservedPeak]]:
@@ -248,7 +371,7 @@ def with_trends(report: "BudgetReport", matched: Mapping[tuple[str, str], Observ
 def apply_observed(report: "BudgetReport", path: str | Path) -> tuple["BudgetReport", dict[tuple[str, str], ObservedPeak]]:
     """Return the report with the observed-peak warnings added, and the peak (with its trend) of each instance."""
     matched, unmatched = match_observed(report, read_observed(path))
-    findings = observed_findings(report, matched, unmatched, str(path))
+    findings = observed_findings(report, matched, unmatched, str(path)) + proxy_findings(report, read_observed_proxies(path), str(path))
     return dataclasses.replace(report, warnings=tuple(report.warnings) + tuple(findings)), with_trends(report, matched)
 
 
@@ -262,6 +385,10 @@ __all__ = [
     "observed_findings",
     "peak_of",
     "placement",
+    "ObservedProxy",
+    "proxy_findings",
+    "proxy_observation",
     "read_observed",
+    "read_observed_proxies",
     "with_trends",
 ]

@@ -120,6 +120,9 @@ OBSERVED_RULES: dict[str, tuple[str, str]] = {
                             "topology."),
     "observed-unmatched": ("Observed instance matches no database",
                            "An observed instance matches no database of the topology."),
+    "observed-proxy": ("What an RDS Proxy held",
+                       "CloudWatch's DatabaseConnections and ClientConnections of an observed RDS Proxy against its "
+                       "share of the database; a pool that reached 90 % of its share made clients wait."),
 }
 
 

@@ -177,3 +177,45 @@ def test_a_version_1_file_still_reads_and_a_broken_series_is_exit_2(tmp_path: Pa
     future.write_text(json.dumps({"version": 9, "observations": []}))
     code, _, err = run_cli(["check", str(topology), "--observed", str(future)])
     assert code == 2 and "version 9" in err and err.count("\n") == 1
+
+
+PROXY_TOPOLOGY = """version: 1
+databases:
+  main: {instance_class: db.m6g.large, engine_version: "16"}
+services:
+  api: {lambda: {concurrency: 100}, pool: {driver: node-pg, size: 1}}
+poolers:
+  shop-proxy: {kind: rds-proxy, database: main, clients: [api], max_connections_percent: 10}
+"""
+
+
+def test_an_rds_proxy_is_the_sum_of_its_nodes_per_minute_against_its_share(aws: str, tmp_path: Path) -> None:
+    # two proxy nodes report every minute for two hours ending an hour ago: node totals 30 + 48 = 78 at most
+    cloudwatch = _client(aws, "cloudwatch")
+    end = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
+    data = []
+    for minute in range(120):
+        moment = end - timedelta(minutes=minute)
+        for node, (held, clients) in enumerate(((30, 200), (min(48, minute), 250))):
+            data += [{"MetricName": metric, "Dimensions": [{"Name": "ProxyName", "Value": "shop-proxy"}], "Timestamp": moment,
+                      "Value": float(value), "Unit": "Count"} for metric, value in (("DatabaseConnections", held), ("ClientConnections", clients))]  # fmt: skip
+    for start in range(0, len(data), 500):
+        cloudwatch.put_metric_data(Namespace="AWS/RDS", MetricData=data[start:start + 500])
+    out = tmp_path / "observed.json"
+    code, _, err = run_cli(["observe", "--proxy", "shop-proxy", "--days", "2", "-o", str(out)])
+    assert code == 0, err
+    assert "RDS Proxy shop-proxy: database connections up to 78, client connections up to 450" in err
+    (proxy,) = json.loads(out.read_text())["proxies"]
+    assert proxy["statistic"] == "sum across the proxy's nodes per minute" and proxy["peaks"] == {"DatabaseConnections": 78, "ClientConnections": 450}
+    assert proxy["series"]["DatabaseConnections"]["period_seconds"] == 60
+    topology = tmp_path / "proxy.yaml"
+    topology.write_text(PROXY_TOPOLOGY)
+    code, text, err = run_cli(["check", str(topology), "--observed", str(out)])
+    assert code in (0, 1), err
+    share = int(json.loads(run_cli(["check", str(topology), "--format", "json"])[1])["poolers"][0]["server_connections"])
+    assert share == 806 * 10 // 100  # 10 % of db.m6g.large's max_connections (an estimate's low end)
+    line = next(line for line in text.splitlines() if "RDS Proxy shop-proxy" in line)
+    assert f"database connections up to 78 of its {share:,}, client connections up to 450" in line
+    assert 78 >= 0.9 * share and "its pool was full, clients waited" in line  # 78 of 80: full
+    code, _, err = run_cli(["observe"])
+    assert code == 2 and err.count("\n") == 1 and "--proxy" in err

@@ -97,3 +97,14 @@ def test_a_series_is_read_back_as_written() -> None:
     assert series is not None and series.values == (0.0, 1.0, None, 3.0) and series.datapoints == 3
     assert series.to_json() == {"period_seconds": 300, "start": "2026-10-05T00:00:00Z", "values": [0, 1, None, 3]}
     assert series.points() == points
+
+
+def test_a_series_that_stops_early_says_so() -> None:
+    from planner.live.observe import observation
+
+    points = [(MONDAY + timedelta(hours=h), 50.0) for h in range(20 * 24)]  # 20 days, then nothing
+    stopped = observation("old-db", "main", "writer", points, 35, "us-east-1", MONDAY + timedelta(days=35), 3600)
+    assert stopped.ended() == "2026-10-24"
+    assert stopped.basis() == "a 35-day window of 1-hour maxima, no data after 2026-10-24 (stopped, renamed or deleted?)"
+    running = observation("db", "main", "writer", points, 20, "us-east-1", MONDAY + timedelta(days=20), 3600)
+    assert running.ended() is None and running.basis() == "a 20-day window of 1-hour maxima"
