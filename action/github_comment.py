@@ -26,12 +26,14 @@ same (a re-run posts nothing twice).
                   showing a change it no longer makes; without an earlier comment nothing is posted
 --mode never      do nothing
 
-Rate limits: a 403 or 429 that GitHub marks as a rate limit is retried, waiting as GitHub's REST
-documentation says (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api
-#exceeding-the-rate-limit, read 2026-12): ``retry-after`` seconds when the header is there; else
-until ``x-ratelimit-reset`` (UTC epoch seconds) when ``x-ratelimit-remaining`` is 0; else at least
-a minute; doubling the wait on each further refusal of the same request, at most MAX_RETRIES times
-and --max-wait seconds in all. Each wait is one line on stderr.
+Rate limits: a 403 or 429 that GitHub marks as a rate limit (for GraphQL also a 200 whose errors
+say so) is retried, waiting as GitHub's documentation says (https://docs.github.com/en/rest/using-
+the-rest-api/rate-limits-for-the-rest-api#exceeding-the-rate-limit and https://docs.github.com/en/
+graphql/overview/rate-limits-and-query-limits-for-the-graphql-api#exceeding-the-rate-limit, read
+2026-12): ``retry-after`` seconds when the header is there; else until ``x-ratelimit-reset`` (UTC
+epoch seconds) when ``x-ratelimit-remaining`` is 0; else at least a minute; doubling the wait on each
+further refusal of the same request, at most MAX_RETRIES times and --max-wait seconds in all. Each
+wait is one line on stderr. Writes are a second apart, as the same pages ask.
 
 Environment: GITHUB_TOKEN (or --token-env NAME), GITHUB_REPOSITORY (owner/name), GITHUB_EVENT_PATH
 (the event's JSON: the pull request's number), GITHUB_API_URL (default https://api.github.com),
@@ -77,6 +79,7 @@ MAX_RETRIES = 5
 MAX_WAIT = 300  # seconds of rate-limit waiting in one run, by default: the comment must not hold the job for long
 SECONDARY_WAIT = 60  # "wait for at least one minute before retrying" (the rate-limit page above)
 GRAPHQL_IDS = 100  # GraphQL's `nodes(ids:)` takes at most 100 ids
+WRITE_PAUSE = 1.0  # seconds between writes: "pause at least 1 second between mutative requests" (the pages above)
 
 
 class Failure(Exception):
@@ -105,7 +108,7 @@ def rate_limit_wait(refusal: Refusal, previous: float, now: float) -> tuple[str,
     ``previous`` is the wait before the last try of the same request (0 for the first refusal): a
     further refusal waits at least twice as long (exponential backoff).
     """
-    if refusal.status not in (403, 429):
+    if refusal.status not in (200, 403, 429):  # 200: a GraphQL answer whose errors are a rate limit
         return None
     headers = refusal.headers
     if _number(headers.get("retry-after")) is not None:
@@ -114,7 +117,7 @@ def rate_limit_wait(refusal: Refusal, previous: float, now: float) -> tuple[str,
     if headers.get("x-ratelimit-remaining") == "0" and reset is not None:
         # the reset is a moment, not a span: waiting past it is enough, whatever came before
         return "primary", max(reset - now, 0) + 1
-    if refusal.status == 429 or "secondary rate limit" in refusal.message.lower():
+    if refusal.status in (200, 429) or "secondary rate limit" in refusal.message.lower():
         return "secondary", max(SECONDARY_WAIT, 2 * previous)
     return None
 
@@ -138,15 +141,26 @@ class GitHub:
         self.max_wait = max_wait
         self.waited = 0.0
         self.sleep = sleep
+        self.last_write: float | None = None
 
-    def request(self, method: str, url: str, body: dict[str, Any] | None = None) -> tuple[Any, dict[str, str]]:
-        """Send one request, retrying on a rate limit; return its decoded JSON (None when empty) and headers."""
+    def request(self, method: str, url: str, body: dict[str, Any] | None = None,
+                write: bool | None = None) -> tuple[Any, dict[str, str]]:  # fmt: skip
+        """Send one request, retrying on a rate limit; return its decoded JSON (None when empty) and headers.
+
+        ``write`` (default: any method but GET) spaces the request WRITE_PAUSE after the previous write.
+        """
         if not url.startswith(("http://", "https://")):
             url = f"{self.api_url}{url}"
         where = f"{method} {urllib.parse.urlsplit(url).path}"
         previous = 0.0
         for attempt in range(MAX_RETRIES + 1):
+            if write if write is not None else method != "GET":
+                if self.last_write is not None and time.monotonic() - self.last_write < WRITE_PAUSE:
+                    self.sleep(WRITE_PAUSE - (time.monotonic() - self.last_write))
+                self.last_write = time.monotonic()
             answer = self._send(method, url, body, where)
+            if not isinstance(answer, Refusal) and url == self.graphql_url:
+                answer = _graphql_rate_limit(answer) or answer
             if not isinstance(answer, Refusal):
                 return answer
             limit = rate_limit_wait(answer, previous, time.time())
@@ -191,7 +205,7 @@ class GitHub:
 
     def graphql(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         """Run one GraphQL query; return its ``data``, or fail with GraphQL's first error."""
-        answer, _ = self.request("POST", self.graphql_url, {"query": query, "variables": variables})
+        answer, _ = self.request("POST", self.graphql_url, {"query": query, "variables": variables}, write=query.startswith("mutation"))
         if not isinstance(answer, dict) or answer.get("errors") or not isinstance(answer.get("data"), dict):
             errors = answer.get("errors") if isinstance(answer, dict) else None
             message = errors[0].get("message", errors[0]) if isinstance(errors, list) and errors and isinstance(errors[0], dict) else answer
@@ -249,6 +263,17 @@ class GitHub:
         query = ("mutation Minimize($id: ID!, $classifier: ReportedContentClassifiers!) { "
                  "minimizeComment(input: {subjectId: $id, classifier: $classifier}) { minimizedComment { isMinimized } } }")  # fmt: skip
         self.graphql(query, {"id": node_id, "classifier": "OUTDATED"})
+
+
+def _graphql_rate_limit(answer: tuple[Any, dict[str, str]]) -> Refusal | None:
+    """Return a GraphQL answer whose errors are a rate limit (GraphQL answers it with a 200) as a Refusal."""
+    data, headers = answer
+    errors = data.get("errors") if isinstance(data, dict) else None
+    for error in errors if isinstance(errors, list) else []:
+        message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
+        if isinstance(error, dict) and error.get("type") == "RATE_LIMITED" or "rate limit" in message.lower():
+            return Refusal(200, "OK", headers, message)
+    return None
 
 
 def _explain(refusal: Refusal) -> str:

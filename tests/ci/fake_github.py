@@ -5,7 +5,7 @@ Link header as GitHub sends them; create; update; delete). GraphQL (POST /graphq
 for comments' ``isMinimized``, and the ``minimizeComment`` mutation. It keeps comments in memory,
 each with its author, records every request with the moment it arrived, and can be told to refuse:
 every request with one status (``refuse``), or the next requests one by one with a rate-limit answer
-and its headers (``limits``), as GitHub's rate-limit documentation describes them.
+and its headers (``limits``), as GitHub's rate-limit documentation describes them (REST and GraphQL).
 
 As with the GITHUB_TOKEN, ``token_user`` None makes GET /user a 403 "Resource not accessible by
 integration" and comments are created as github-actions[bot]; a login makes the token that user's.
@@ -37,11 +37,21 @@ class Recorded:
 
 @dataclass
 class Limit:
-    """One rate-limit answer: its status, headers and message."""
+    """One rate-limit answer: its status, headers and message, to the next request (to ``path`` only, if set).
+
+    GraphQL answers a rate limit with a 200 whose ``errors`` say it (``graphql``: that error's type).
+    """
 
     status: int
     headers: dict[str, str]
     message: str = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+    path: str | None = None
+    graphql: str | None = None
+
+    def payload(self) -> dict[str, Any]:
+        if self.graphql:
+            return {"data": None, "errors": [{"type": self.graphql, "message": self.message}]}
+        return {"message": self.message, "documentation_url": "https://docs.github.com/rest"}
 
 
 @dataclass
@@ -80,10 +90,11 @@ class FakeGitHub:
 
     def graphql_calls(self) -> list[str]:
         """Return the operation of every GraphQL request (``nodes`` or ``minimizeComment``), in order."""
-        return [_operation(r.body) for r in self.requests if urlsplit(r.path).path == "/graphql"]
+        return [operation(r.body) for r in self.requests if urlsplit(r.path).path == "/graphql"]
 
 
-def _operation(body: dict[str, Any] | None) -> str:
+def operation(body: dict[str, Any] | None) -> str:
+    """Return a GraphQL request's operation: ``nodes``, ``minimizeComment``, or the query itself."""
     query = str((body or {}).get("query", ""))
     return "minimizeComment" if "minimizeComment(" in query else "nodes" if "nodes(ids:" in query else query
 
@@ -108,10 +119,10 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             body = json.loads(self.rfile.read(length)) if length else None
             state.requests.append(Recorded(method, self.path, body, self.headers.get("Authorization", ""), time.monotonic()))
-            if state.limits:
-                limit = state.limits.pop(0)
-                self._reply(limit.status, {"message": limit.message, "documentation_url": "https://docs.github.com/rest"},
-                            limit.headers)  # fmt: skip
+            limit = next((x for x in state.limits if x.path in (None, urlsplit(self.path).path)), None)
+            if limit is not None:
+                state.limits.remove(limit)
+                self._reply(limit.status, limit.payload(), limit.headers)
                 return
             if state.refuse is not None:
                 status, message = state.refuse
@@ -163,12 +174,12 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
 
         def _graphql(self, body: dict[str, Any]) -> None:
             variables = body.get("variables") or {}
-            operation = _operation(body)
-            if operation == "nodes":
+            asked = operation(body)
+            if asked == "nodes":
                 nodes = [state.find(node_id=i) for i in variables["ids"]]
                 self._reply(200, {"data": {"nodes": [{"id": n["node_id"], "isMinimized": bool(n.get("minimized"))} if n else None
                                                      for n in nodes]}})  # fmt: skip
-            elif operation == "minimizeComment":
+            elif asked == "minimizeComment":
                 comment = state.find(node_id=variables.get("id"))
                 if comment is None or variables.get("classifier") not in ("ABUSE", "DUPLICATE", "OFF_TOPIC", "OUTDATED", "RESOLVED", "SPAM"):
                     self._reply(200, {"data": None, "errors": [{"type": "NOT_FOUND", "message": f"cannot minimize {variables}"}]})
@@ -180,7 +191,7 @@ def _handler(state: FakeGitHub) -> type[BaseHTTPRequestHandler]:
                 comment.update(minimized=True, classifier=variables["classifier"])
                 self._reply(200, {"data": {"minimizeComment": {"minimizedComment": {"isMinimized": True}}}})
             else:
-                self._reply(200, {"data": None, "errors": [{"message": f"the fake does not answer {operation[:60]!r}"}]})
+                self._reply(200, {"data": None, "errors": [{"message": f"the fake does not answer {asked[:60]!r}"}]})
 
         def do_GET(self) -> None:
             self._handle("GET")

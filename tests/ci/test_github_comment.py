@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.ci.fake_github import ACTIONS_BOT, REPOSITORY, FakeGitHub, Limit
+from tests.ci.fake_github import ACTIONS_BOT, REPOSITORY, FakeGitHub, Limit, operation
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "action" / "github_comment.py"
@@ -295,6 +295,22 @@ def test_a_primary_rate_limit_waits_until_the_reset(github: FakeGitHub, event: P
     assert result.returncode == 0, result.stderr
     assert time.time() >= reset, "not retried before the reset"
     assert "403 primary rate limit: waiting" in result.stderr and github.calls()[-1][0] == "PATCH"
+
+
+def test_a_graphql_rate_limit_answered_with_200_is_waited_out_and_writes_are_a_second_apart(github: FakeGitHub, event: Path,
+                                                                                               tmp_path: Path) -> None:  # fmt: skip
+    reset = int(time.time()) + 1
+    github.limits = [Limit(200, {"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)}, "API rate limit exceeded for installation",
+                           path="/graphql", graphql="RATE_LIMITED")]  # fmt: skip
+    earlier = [github.add(PR, f"run {n}\n\n{MARKER}", user=ACTIONS_BOT) for n in range(2)]
+    md, js = _diff(tmp_path, "x", "- +1", changed=True)
+    result = _run(github, event, str(md), "--behavior", "hide-and-new", "--mode", "always", "--diff-json", str(js))
+    assert result.returncode == 0, result.stderr
+    assert github.graphql_calls() == ["nodes", "nodes", "minimizeComment", "minimizeComment"]
+    assert "POST /graphql: 200 primary rate limit: waiting" in result.stderr
+    assert all(c.get("classifier") == "OUTDATED" for c in earlier)
+    writes = [r.at for r in github.requests if r.method == "POST" and operation(r.body) != "nodes"]
+    assert len(writes) == 3 and all(b - a >= 0.95 for a, b in zip(writes, writes[1:])), "a second between writes"
 
 
 @pytest.mark.parametrize(
