@@ -34,7 +34,8 @@ STEPS = ACTION["runs"]["steps"]
 BIN = Path(sys.executable).parent
 EXPRESSION = re.compile(r"\$\{\{\s*(.+?)\s*\}\}")
 PR = 12
-MARKER = "<!-- planner diff -->"
+MARKER = "<!-- planner diff: connection budget / planner -->"  # the default: GITHUB_WORKFLOW / GITHUB_JOB
+BROKEN = "databases:\n  main:\n    instance_class: db.nope.large\n"  # no version, no services, an unknown class
 
 
 @dataclass
@@ -89,7 +90,8 @@ def run_action(workspace: Path, temp: Path, github: FakeGitHub, inputs: dict[str
     env.update(_git_env())
     env.update(PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}", GITHUB_STEP_SUMMARY=str(summary), GITHUB_PATH=str(temp / "path"),
                GITHUB_EVENT_PATH=str(event_path), GITHUB_REPOSITORY=REPOSITORY, GITHUB_API_URL=github.url,
-               GITHUB_ACTION_PATH=str(ROOT), GITHUB_WORKSPACE=str(workspace), RUNNER_TEMP=str(temp), NO_COLOR="1")  # fmt: skip
+               GITHUB_ACTION_PATH=str(ROOT), GITHUB_WORKSPACE=str(workspace), RUNNER_TEMP=str(temp), NO_COLOR="1",
+               GITHUB_WORKFLOW="connection budget", GITHUB_JOB="planner")  # fmt: skip
     run = Run()
     for number, step in enumerate(STEPS):
         key = step.get("id", f"step{number}")
@@ -119,13 +121,18 @@ def run_action(workspace: Path, temp: Path, github: FakeGitHub, inputs: dict[str
 def pull_request(tmp_path: Path) -> Path:
     """Return a clone whose main (on origin) has infra/topology.yaml within budget, checked out on a
     pull request's branch; origin/main is not fetched yet, as after actions/checkout of a pull request."""
+    return _pull_request(tmp_path, (ROOT / "examples" / "lambda-proxy.yaml").read_text(encoding="utf-8"))
+
+
+def _pull_request(tmp_path: Path, base: str) -> Path:
+    """Return the clone of ``pull_request`` with ``base`` as main's infra/topology.yaml."""
     if shutil.which("git") is None:
         if os.environ.get("CI"):
             pytest.fail("git is not on PATH")
         pytest.skip("git is not on PATH")
     seed = tmp_path / "seed"
     (seed / "infra").mkdir(parents=True)
-    shutil.copy(ROOT / "examples" / "lambda-proxy.yaml", seed / "infra" / "topology.yaml")
+    (seed / "infra" / "topology.yaml").write_text(base, encoding="utf-8")
     _git(seed, "init", "--quiet", "--initial-branch", "main")
     _git(seed, "add", ".")
     _git(seed, "commit", "--quiet", "-m", "base")
@@ -155,10 +162,15 @@ PR_EVENT = {"action": "synchronize", "number": PR, "pull_request": {"number": PR
 
 
 def test_the_inputs_and_outputs() -> None:
-    assert set(ACTION["inputs"]) == {"topologies", "fail-on", "annotations", "summary", "diff-base", "comment", "github-token",
-                                     "python-version", "working-directory"}  # fmt: skip
+    assert set(ACTION["inputs"]) == {"topologies", "fail-on", "annotations", "summary", "diff-base", "comment", "comment-behavior",
+                                     "comment-marker", "comment-author", "github-token", "python-version",
+                                     "working-directory"}  # fmt: skip
     assert ACTION["inputs"]["topologies"]["required"] is True
     assert ACTION["inputs"]["comment"]["default"] == "on-change"
+    assert ACTION["inputs"]["comment-behavior"]["default"] == "update"
+    assert ACTION["inputs"]["comment-marker"]["default"] == ACTION["inputs"]["comment-author"]["default"] == ""
+    for name in ("update", "new", "hide-and-new", "delete-and-new"):
+        assert name in ACTION["inputs"]["comment-behavior"]["description"]
     assert ACTION["inputs"]["diff-base"]["default"] == "${{ github.base_ref }}"
     assert ACTION["inputs"]["github-token"]["default"] == "${{ github.token }}"
     assert ACTION["runs"]["using"] == "composite"
@@ -195,7 +207,8 @@ def test_a_pull_request_over_budget_annotates_summarises_comments_and_fails(pull
     # the summary: check's Markdown verdict (written by --format github), then the diff
     assert run.summary.index("lambda-proxy") < run.summary.index("### planner diff")
     assert "base **git:origin/main:infra/topology.yaml** → head **topology.yaml**" in run.summary
-    assert github.calls() == [("GET", f"/repos/{REPOSITORY}/issues/{PR}/comments"), ("POST", f"/repos/{REPOSITORY}/issues/{PR}/comments")]
+    assert github.calls() == [("GET", "/user"), ("GET", f"/repos/{REPOSITORY}/issues/{PR}/comments"),
+                              ("POST", f"/repos/{REPOSITORY}/issues/{PR}/comments")]  # fmt: skip
     body = github.comments[PR][0]["body"]
     assert body.count(MARKER) == 1 and "reports" in body and "OVER" in body.upper()
     first_id = github.comments[PR][0]["id"]
@@ -213,7 +226,7 @@ def test_no_change_passes_and_posts_nothing_on_change(pull_request: Path, github
     run = run_action(pull_request, tmp_path / "runner", github, {"topologies": "infra/topology.yaml"}, PR_EVENT, base_ref="main")
     assert run.failed == 0 and run.codes["step5"] == 0, run.log
     assert run.outputs["diff"]["changed"] == "false"
-    assert [m for m, _ in github.calls()] == ["GET"] and PR not in github.comments
+    assert github.calls() == [("GET", "/user"), ("GET", f"/repos/{REPOSITORY}/issues/{PR}/comments")] and PR not in github.comments
     assert "No change in connection demand." in run.summary
 
 
@@ -275,3 +288,58 @@ def test_a_refused_comment_warns_and_leaves_the_verdict_to_check(pull_request: P
     assert run.codes == {"check": 0, "diff": 0, "comment": 0, "step5": 0}, run.log
     assert "planner: GitHub API GET" in run.logs["comment"] and "403 Forbidden" in run.logs["comment"]
     assert "::warning title=planner::the pull request comment was not written" in run.logs["comment"]
+
+
+# --------------------------------------------------------------------------- a base that cannot be compared
+
+
+def test_a_broken_base_is_said_and_the_fixed_head_passes(tmp_path: Path, github: FakeGitHub) -> None:
+    """The pull request that repairs an invalid topology is not blocked by the base it repairs."""
+    work = _pull_request(tmp_path, BROKEN)
+    _commit(work, "infra/topology.yaml", _replicas(2))
+    run = run_action(work, tmp_path / "runner", github, {"topologies": "infra/topology.yaml"}, PR_EVENT, base_ref="main")
+    assert run.codes == {"check": 0, "diff": 0, "comment": 0, "step5": 0}, run.log
+    assert run.outputs["check"]["exit-code"] == "0" and run.outputs["diff"]["changed"] == "true"
+    why = ("The base's topology is invalid: git:origin/main:infra/topology.yaml: version: missing required key 'version' "
+           "(add `version: 1` at the top of the file) (and 1 more in the log); nothing to compare, planner check on the head decides.")  # fmt: skip
+    assert f"### planner diff: **infra/topology.yaml**\n\n{why}" in run.summary
+    (comment,) = github.comments[PR]
+    assert why in comment["body"] and comment["body"].rstrip().endswith(MARKER)
+    # the log keeps every line planner wrote about the base
+    assert "git:origin/main:infra/topology.yaml: services: missing required key 'services'" in run.logs["diff"]
+
+
+def test_a_broken_head_fails_whatever_the_base(tmp_path: Path, github: FakeGitHub) -> None:
+    work = _pull_request(tmp_path, BROKEN)
+    _commit(work, "infra/topology.yaml", BROKEN.replace("db.nope.large", "db.nope.xlarge"))
+    run = run_action(work, tmp_path / "runner", github, {"topologies": "infra/topology.yaml"}, PR_EVENT, base_ref="main")
+    assert run.outputs["check"]["exit-code"] == "2" and run.failed == 2, run.log
+    assert "no diff" in run.logs["diff"] and github.requests == []
+
+
+def test_a_base_branch_that_cannot_be_fetched_is_said_and_check_decides(pull_request: Path, github: FakeGitHub,
+                                                                        tmp_path: Path) -> None:  # fmt: skip
+    _commit(pull_request, "infra/topology.yaml", _replicas(200))
+    inputs = {"topologies": "infra/topology.yaml", "diff-base": "release/2026"}
+    run = run_action(pull_request, tmp_path / "runner", github, inputs, PR_EVENT, base_ref="main")
+    assert run.codes == {"check": 0, "diff": 0, "comment": 0, "step5": 1}, run.log  # over budget: check's verdict
+    assert re.search(r"### planner diff: \*\*origin/release/2026\*\*\n\nThe base branch cannot be fetched: fatal: .+; "
+                     r"nothing to compare, planner check on the head decides\.", run.summary), run.summary  # fmt: skip
+    assert "cannot be fetched" in github.comments[PR][0]["body"]
+
+
+def test_the_comment_inputs_reach_the_script(pull_request: Path, github: FakeGitHub, tmp_path: Path) -> None:
+    _commit(pull_request, "infra/topology.yaml", _replicas(3))
+    inputs = {"topologies": "infra/topology.yaml", "comment": "always", "comment-behavior": "delete-and-new", "comment-marker": "eu"}
+    first = run_action(pull_request, tmp_path / "r1", github, inputs, PR_EVENT, base_ref="main")
+    assert first.failed == 0, first.log
+    (earlier,) = github.comments[PR]
+    assert earlier["body"].rstrip().endswith("<!-- planner diff: eu -->")
+    _commit(pull_request, "infra/topology.yaml", _replicas(4))
+    second = run_action(pull_request, tmp_path / "r2", github, inputs, PR_EVENT, base_ref="main")
+    assert second.failed == 0, second.log
+    (latest,) = github.comments[PR]
+    assert latest["id"] != earlier["id"] and ("DELETE", f"/repos/{REPOSITORY}/issues/comments/{earlier['id']}") in github.calls()
+    # comment-author names the account whose comments are the job's: none of the bot's is then
+    author = run_action(pull_request, tmp_path / "r3", github, {**inputs, "comment-author": "octocat"}, PR_EVENT, base_ref="main")
+    assert author.failed == 0 and len(github.comments[PR]) == 2 and "not octocat" in author.logs["comment"], author.log

@@ -16,6 +16,10 @@ from ..conftest import EXAMPLES, run_cli
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()
 CI_SECTION = README.split("## As a CI gate\n", 1)[1].split("\n## ", 1)[0]
+ACTION_REF = "YOUR-ORG/planner@v1"
+# where a reader must put where they host planner; each line naming it says it is a placeholder
+PLACEHOLDER = "YOUR-ORG"
+RECIPE_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / ".pre-commit-hooks.yaml", ROOT / "action.yml"]
 
 
 def blocks(language: str) -> list[str]:
@@ -25,12 +29,32 @@ def blocks(language: str) -> list[str]:
 
 def test_the_action_recipe_uses_only_inputs_the_action_declares() -> None:
     action = yaml.safe_load((ROOT / "action.yml").read_text())
-    recipe = next(b for b in blocks("yaml") if "uses: OWNER/planner@v1" in b)
-    written = set(re.findall(r"^\s+#?\s*([a-z-]+):", recipe.split("uses: OWNER/planner@v1", 1)[1].split("with:", 1)[1], re.M))
+    recipe = next(b for b in blocks("yaml") if f"uses: {ACTION_REF}" in b)
+    written = set(re.findall(r"^\s+#?\s*([a-z-]+):", recipe.split(f"uses: {ACTION_REF}", 1)[1].split("with:", 1)[1], re.M))
     assert written and written <= set(action["inputs"]), written - set(action["inputs"])
     assert set(action["inputs"]) <= written  # every input is shown, commented or not
     for output in action["outputs"]:
         assert f"`{output}`" in CI_SECTION
+
+
+def test_every_placeholder_is_marked_as_one() -> None:
+    """`OWNER` read like a real name; `YOUR-ORG` is the only placeholder, and says so where it stands."""
+    marked = 0
+    for path in RECIPE_FILES:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert not [n for n, line in enumerate(lines, 1) if "OWNER/" in line], f"{path.name}: an unmarked OWNER placeholder"
+        for n, line in enumerate(lines):
+            if PLACEHOLDER in line:
+                assert "placeholder" in line or "placeholder" in lines[n - 1], f"{path.name}:{n + 1}: say {PLACEHOLDER} is a placeholder"
+                marked += 1
+    assert marked >= 8
+
+
+def test_the_release_tags_are_the_ones_make_release_writes() -> None:
+    """`@v1` is the major tag the release moves; pre-commit, which never updates a moving tag, names vX.Y.Z."""
+    assert "v1` is the major release tag: `make release` tags each release `vX.Y.Z` and moves `vX`" in CI_SECTION
+    recipe = yaml.safe_load(next(b for b in blocks("yaml") if "pre-commit-config" in b))
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", recipe["repos"][0]["rev"])
 
 
 def test_the_pre_commit_recipe_names_the_hook() -> None:
