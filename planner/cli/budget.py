@@ -16,7 +16,7 @@ from planner.cli.common import (
     CatalogOption,
     CheckFormat,
     FailOn,
-    check_distinct_files,
+    format_destination,
     parse_formats,
     ObservationsOption,
     OutputOption,
@@ -53,7 +53,7 @@ def check(
     topologies: TopologiesArgument,
     format: Annotated[
         Optional[list[str]],
-        typer.Option("--format", "-f", metavar="FORMAT[=FILE]",
+        typer.Option("--format", "-f", metavar="FORMAT[=FILE]", parser=format_destination,
                      help="Output format: text (the default), json, markdown, github (workflow annotations), csv, sarif "
                      "(SARIF 2.1.0 for GitHub code scanning), junit (JUnit XML for GitLab and Jenkins test reports). "
                      "Repeatable, one computation for all: FORMAT=FILE writes that format to FILE; at most one format "
@@ -119,17 +119,14 @@ def check(
     from planner.budget import compute_budget
     from planner.render.outputs import CheckRun, render_check
 
-    outputs = parse_formats(format, output)
+    baseline_file = [(f"--write-baseline {write_baseline}", write_baseline)] if write_baseline is not None else []
+    outputs = parse_formats(format, output, baseline_file)
     formats = {o.format for o in outputs}
     if sarif_suppressions and CheckFormat.sarif not in formats:
         raise InputError("--sarif-suppressions: only the SARIF log has suppressions; add --format sarif (or "
                          "--format sarif=planner.sarif), or drop the flag")
     if baseline is not None and write_baseline is not None:
         raise InputError("--baseline and --write-baseline: give one (write the baseline once, then check against it)")
-    if write_baseline is not None:
-        check_distinct_files([(f"--write-baseline {write_baseline}", write_baseline)]
-                             + [(f"-o {o.path}" if o.path == output else f"--format {o.format.value}={o.path}", o.path)
-                                for o in outputs if o.path is not None])
     paths = list(dict.fromkeys(topologies))  # a file named twice is checked once
     if observed is not None and len(paths) > 1:
         raise InputError("--observed: observed peaks belong to one topology's instances; "

@@ -43,28 +43,45 @@ class Destination:
     path: Optional[Path] = None
 
 
-def parse_formats(values: Optional[list[str]], output: Optional[Path]) -> list[Destination]:
+def parse_destination(value: str) -> Destination:
+    """Parse one ``--format FORMAT[=FILE]`` value; an unknown format or an empty file is an InputError."""
+    name, sep, file = value.partition("=")
+    try:
+        chosen = CheckFormat(name.strip())
+    except ValueError:
+        raise InputError(f"unknown format {name.strip()!r} (choose {', '.join(f.value for f in CheckFormat)}; "
+                         "FORMAT=FILE writes it to a file)") from None
+    if sep and not file.strip():
+        raise InputError(f"{value!r}: give the file after '=' (e.g. {chosen.value}={SUGGESTED_FILE[chosen.value]}), "
+                         "or drop '=' for standard output")
+    return Destination(chosen, Path(file.strip()) if sep else None)
+
+
+def format_destination(value: str) -> str:
+    """Check one ``--format FORMAT[=FILE]`` while the command line is parsed: a usage error names the choices."""
+    try:
+        parse_destination(value)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc.problems[0])) from None
+    return value
+
+
+def parse_formats(values: Optional[list[str]], output: Optional[Path],
+                  others: "list[tuple[str, Path]] | None" = None) -> list[Destination]:
     """Parse ``--format FORMAT[=FILE]`` (repeatable) and ``-o FILE`` into check's outputs, in the order given.
 
     At most one format has no file: it goes to standard output, or to ``-o``. A format given twice, two
-    formats on standard output, two outputs to one file, or ``-o`` with nothing left to write are usage
-    errors whose message names the fix. No ``--format``: text.
+    formats on standard output, two outputs to one file (``others``: more files the run writes, with the
+    option that names each), or ``-o`` with nothing left to write are usage errors whose message names the
+    fix. No ``--format``: text.
     """
-    choices = ", ".join(f.value for f in CheckFormat)
     outputs: list[Destination] = []
     for value in values or ["text"]:
-        name, sep, file = value.partition("=")
-        try:
-            chosen = CheckFormat(name.strip())
-        except ValueError:
-            raise InputError(f"--format {value}: unknown format {name.strip()!r} (choose {choices}; FORMAT=FILE writes "
-                             "it to a file)") from None
-        if sep and not file.strip():
-            raise InputError(f"--format {value}: give the file after '=' (e.g. --format {chosen.value}="
-                             f"{SUGGESTED_FILE[chosen.value]}), or drop '=' for standard output")
-        if any(o.format is chosen for o in outputs):
-            raise InputError(f"--format {chosen.value} is given twice: give each format once (each is written once per run)")
-        outputs.append(Destination(chosen, Path(file.strip()) if sep else None))
+        chosen = parse_destination(value)
+        if any(o.format is chosen.format for o in outputs):
+            raise InputError(f"--format {chosen.format.value} is given twice: give each format once (each is written "
+                             "once per run)")
+        outputs.append(chosen)
     printed = [o for o in outputs if o.path is None]
     if len(printed) > 1:
         # GitHub reads annotations from the log: suggest a file for the other one
@@ -72,14 +89,12 @@ def parse_formats(values: Optional[list[str]], output: Optional[Path]) -> list[D
         kept = next(o for o in printed if o is not moved)
         raise InputError(f"--format {kept.format.value} and --format {moved.format.value} both print to standard output: "
                          f"give one a file, e.g. --format {moved.format.value}={SUGGESTED_FILE[moved.format.value]}")
-    if output is not None:
-        if not printed:
-            raise InputError(f"-o {output}: every --format names its own file, so -o has nothing to write; drop -o, "
-                             f"or name the file in the format (--format FORMAT={output})")
-        outputs = [Destination(o.format, output) if o.path is None else o for o in outputs]
-    check_distinct_files([(f"--format {o.format.value}={o.path}" if o.path != output else f"-o {output}", o.path)
-                          for o in outputs if o.path is not None])
-    return outputs
+    if output is not None and not printed:
+        raise InputError(f"-o {output}: every --format names its own file, so -o has nothing to write; drop -o, "
+                         f"or name the file in the format (--format FORMAT={output})")
+    named = [(f"--format {o.format.value}={o.path}", o.path) for o in outputs if o.path is not None]
+    check_distinct_files([*(others or []), *([(f"-o {output}", output)] if output is not None else []), *named])
+    return [Destination(o.format, output) if o.path is None else o for o in outputs]
 
 
 def check_distinct_files(named: "list[tuple[str, Path]]") -> None:
