@@ -6,7 +6,8 @@ every example, of the Kubernetes fixture and of every deployment in tests/deploy
 and tightened until they breach) is checked against oracles apart from planner's own placing: the largest
 source from ``check --format json``, the line of a topology key from PyYAML's node marks, and, for a value
 read from the deployment, the file and line its provenance names. Two pull requests made with git (a
-topology's replicas, a manifest's maxReplicas) must see their alerts on exactly the changed line.
+topology's replicas, a manifest's maxReplicas) must see their alerts on exactly the changed line. Lint
+warnings are held to their key's line (or its entry's).
 """
 
 from __future__ import annotations
@@ -53,6 +54,18 @@ def yaml_line(path: Path, key_path: str) -> int | None:
     return line
 
 
+def warning_lines(topology: Path, key_path: str) -> set[int]:
+    """Return where a warning about ``key_path`` may sit: the line of the key, or of its nearest parent the topology
+    writes, or that entry's ``from:`` line (the value was read through it)."""
+    parts = key_path.split(".")
+    for n in range(len(parts), 0, -1):
+        line = yaml_line(topology, ".".join(parts[:n]))
+        if line is not None:
+            read_from = yaml_line(topology, ".".join([*parts[:n], "from"])) if n < len(parts) else None
+            return {line} | ({read_from} if read_from is not None else set())
+    return {1}
+
+
 class Oracle:
     """Where a topology's values are written: in the deployment file its provenance names, else in the topology."""
 
@@ -85,7 +98,8 @@ def entry_of(row: dict[str, Any]) -> str:
 
 
 def check_places(validator: jsonschema.Draft4Validator, topology: Path) -> int:
-    """Check every budget result of ``topology``'s SARIF log against the oracles; return how many were checked."""
+    """Check every result of ``topology``'s SARIF log against the oracles (a warning: on its key's entry);
+    return how many budget results were checked."""
     _, log = sarif(validator, str(topology))
     code, out, err = run_cli(["check", str(topology), "--format", "json"])
     assert code in (0, 1), err
@@ -94,6 +108,8 @@ def check_places(validator: jsonschema.Draft4Validator, topology: Path) -> int:
     checked = 0
     for result in results(log):
         if result["ruleId"] not in BUDGET_RULES:
+            uri, line = place(result)
+            assert uri == oracle.file and line in warning_lines(topology, result["properties"]["keyPath"]), result
             continue
         props, scenario = result["properties"], result["properties"]["scenario"]
         if "instance" in props:
