@@ -222,24 +222,31 @@ def baseline_document(reports: Sequence[BudgetReport], today: date) -> str:
 def load_baseline(path: Path) -> Baseline:
     """Read a baseline file; a missing or malformed one is an InputError naming the file and the fix."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such baseline file (write one with planner check ... --write-baseline {path})") from None
     except (OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: cannot read the baseline ({e})") from None
+    return parse_baseline(text, str(path))
+
+
+def parse_baseline(text: str, name: str) -> Baseline:
+    """Parse a baseline document (``name``: its file, for messages); a malformed one is an InputError."""
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(f"{path}:{e.lineno}: the baseline is not valid JSON ({e.msg}); write it again with --write-baseline") from None
+        raise InputError(f"{name}:{e.lineno}: the baseline is not valid JSON ({e.msg}); write it again with --write-baseline") from None
     if not isinstance(doc, dict) or doc.get("planner_baseline") != BASELINE_FORMAT or not isinstance(doc.get("topologies"), dict):
-        raise InputError(f"{path}: not a planner baseline (format {BASELINE_FORMAT}); write it with planner check ... "
-                         f"--write-baseline {path}")
+        raise InputError(f"{name}: not a planner baseline (format {BASELINE_FORMAT}); write it with planner check ... "
+                         f"--write-baseline {name}")
     topologies: dict[str, dict[tuple[str, str, str], Mapping[str, Any]]] = {}
-    for name, entry in doc["topologies"].items():
+    for topology, entry in doc["topologies"].items():
         recorded = entry.get("breaches") if isinstance(entry, dict) else None
         if not isinstance(recorded, list) or not all(_valid_entry(b) for b in recorded):
-            raise InputError(f"{path}: topologies.{name}.breaches: each breach needs kind, subject, scenario, status "
+            raise InputError(f"{name}: topologies.{topology}.breaches: each breach needs kind, subject, scenario, status "
                              "and demand; write the baseline again with --write-baseline")
-        topologies[name] = {(b["kind"], b["subject"], b["scenario"]): b for b in recorded}
-    return Baseline(str(path), topologies)
+        topologies[topology] = {(b["kind"], b["subject"], b["scenario"]): b for b in recorded}
+    return Baseline(name, topologies)
 
 
 def _valid_entry(entry: Any) -> bool:

@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import sys
+import time
 from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
@@ -15,6 +16,8 @@ from planner.cli.common import (
     CatalogOption,
     CheckFormat,
     FailOn,
+    format_destination,
+    parse_formats,
     ObservationsOption,
     OutputOption,
     ProfileOption,
@@ -22,6 +25,7 @@ from planner.cli.common import (
     TableFormat,
     TopologyArgument,
     _emit,
+    _emit_files,
     _load,
     _load_all,
     source_overrides,
@@ -48,10 +52,14 @@ TopologiesArgument = Annotated[
 def check(
     topologies: TopologiesArgument,
     format: Annotated[
-        CheckFormat,
-        typer.Option("--format", "-f", help="Output format: text, json, markdown, github (workflow annotations), csv, "
-                     "sarif (SARIF 2.1.0 for GitHub code scanning), junit (JUnit XML for GitLab and Jenkins test reports)."),
-    ] = CheckFormat.text,
+        Optional[list[str]],
+        typer.Option("--format", "-f", metavar="FORMAT[=FILE]", parser=format_destination,
+                     help="Output format: text (the default), json, markdown, github (workflow annotations), csv, sarif "
+                     "(SARIF 2.1.0 for GitHub code scanning), junit (JUnit XML for GitLab and Jenkins test reports). "
+                     "Repeatable, one computation for all: FORMAT=FILE writes that format to FILE; at most one format "
+                     "without a file, which prints (or goes to -o). Files are written only once everything succeeded.",
+                     show_default=False),
+    ] = None,
     fail_on: Annotated[
         FailOn,
         typer.Option(
@@ -83,6 +91,11 @@ def check(
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="text and markdown: list the notes too (how a number "
                                           "was counted: an estimate, a fleet's pools), not only the warnings.")] = False,
+    sarif_suppressions: Annotated[
+        bool, typer.Option("--sarif-suppressions", help="sarif: keep the breaches a waiver or --baseline lets pass, as "
+                           "results marked suppressed (for tools that read SARIF suppressions; GitHub code scanning "
+                           "does not, so by default they are left out).")
+    ] = False,
 ) -> None:
     """Check topologies against their connection budgets: the CI gate.
 
@@ -99,12 +112,19 @@ def check(
       planner check shop.yaml --format json --scenario rollout
       planner check shop.yaml --verbose                # the notes too
       planner check infra/*.yaml --format markdown -o comment.md
+      planner check infra/*.yaml --format github --format sarif=planner.sarif --format junit=planner.xml
       planner check infra/*.yaml --write-baseline planner-baseline.json
       planner check infra/*.yaml --baseline planner-baseline.json --format github
     """
     from planner.budget import compute_budget
-    from planner.render import check as render
+    from planner.render.outputs import CheckRun, render_check
 
+    baseline_file = [(f"--write-baseline {write_baseline}", write_baseline)] if write_baseline is not None else []
+    outputs = parse_formats(format, output, baseline_file)
+    formats = {o.format for o in outputs}
+    if sarif_suppressions and CheckFormat.sarif not in formats:
+        raise InputError("--sarif-suppressions: only the SARIF log has suppressions; add --format sarif (or "
+                         "--format sarif=planner.sarif), or drop the flag")
     if baseline is not None and write_baseline is not None:
         raise InputError("--baseline and --write-baseline: give one (write the baseline once, then check against it)")
     paths = list(dict.fromkeys(topologies))  # a file named twice is checked once
@@ -117,53 +137,68 @@ def check(
         from planner.budget.gate import load_baseline
 
         recorded = load_baseline(baseline)
-    loaded, cat = _load_all(paths, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
-    reports = [compute_budget(topo, cat, chosen) for topo in loaded]
-    if not verbose and format in (CheckFormat.text, CheckFormat.markdown):
-        from planner.budget.grouping import fold_notes
-
-        reports = [fold_notes(report) for report in reports]
-    extra = {}
+    times: list[float] = []  # what reading, computing and judging each topology took, for JUnit's `time`
+    loaded, cat = _load_all(paths, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root,
+                            timings=times)
+    reports = []
+    for i, topo in enumerate(loaded):
+        started = time.perf_counter()
+        reports.append(compute_budget(topo, cat, chosen))
+        times[i] += time.perf_counter() - started
+    peaks = None
     if observed is not None:  # observed peaks: warnings for every format, a column where there are columns
         from planner.live.observe import apply_observed
 
         report, peaks = apply_observed(reports[0], observed)
         reports = [report]
-        extra = {"observed": peaks} if format in (CheckFormat.text, CheckFormat.json, CheckFormat.markdown) else {}
-    if format is CheckFormat.junit:  # a case above the alarm line fails as the exit code does
-        extra = {**extra, "fail_on": fail_on.value}
-    if format is CheckFormat.sarif:  # imported only when asked for: hashlib, urllib; xml.etree and its regexes
-        from planner.render.sarif import render_sarif_many as renderer
-    elif format is CheckFormat.junit:
-        from planner.render.junit import render_junit_many as renderer
-    else:
-        renderer = {
-            CheckFormat.text: render.render_text_many,
-            CheckFormat.json: render.render_json_many,
-            CheckFormat.markdown: render.render_markdown_many,
-            CheckFormat.github: render.render_github_many,
-            CheckFormat.csv: render.render_csv_many,
-        }[format]
     # only the scenarios' statuses decide, as waivers and the baseline let them; the warnings list never
     # does (docs/topology.md, Exit codes)
     failing = {"over"} if fail_on is FailOn.over else {"over", "warn"}
     gates = None  # without waivers or a baseline the gate is the status: nothing to judge, nothing to import
+    files: dict[Path, str] = {}
     if write_baseline is not None or recorded is not None or any(topology.waivers for topology in loaded):
-        from planner.budget.gate import baseline_document, judge, load_baseline
+        from planner.budget.gate import baseline_document, judge, parse_baseline
 
         today = datetime.now(timezone.utc).date()
         if write_baseline is not None:
-            _emit(baseline_document(reports, today), write_baseline)
-            recorded = load_baseline(write_baseline)
-            count = sum(len(r) for r in recorded.topologies.values())
-            print(f"planner: baseline written: {write_baseline} ({count} breach{'es' if count != 1 else ''} recorded)",
-                  file=sys.stderr)
-        gates = [judge(report, failing, today, recorded) for report in reports]
-    _emit(renderer(reports, **extra, gates=gates), output, human=format is CheckFormat.text)
-    if format is CheckFormat.github and os.environ.get("GITHUB_STEP_SUMMARY"):
+            files[write_baseline] = baseline_document(reports, today)
+            recorded = parse_baseline(files[write_baseline], str(write_baseline))
+        gates = []
+        for i, report in enumerate(reports):
+            started = time.perf_counter()
+            gates.append(judge(report, failing, today, recorded))
+            times[i] += time.perf_counter() - started
+    folded = None
+    if not verbose and formats & {CheckFormat.text, CheckFormat.markdown}:
+        from planner.budget.grouping import fold_notes
+
+        folded = [fold_notes(report) for report in reports]
+    run = CheckRun(reports, gates, folded, peaks, fail_on.value, times, sarif_suppressions)
+    rendered = [(o, render_check(o.format.value, run)) for o in outputs]
+    files.update({o.path: text for o, text in rendered if o.path is not None})
+    _emit_files(files)  # every file or none, and only once every output is rendered
+    if write_baseline is not None:
+        assert recorded is not None
+        count = sum(len(r) for r in recorded.topologies.values())
+        print(f"planner: baseline written: {write_baseline} ({count} breach{'es' if count != 1 else ''} recorded)",
+              file=sys.stderr)
+    if CheckFormat.junit in formats:
+        from planner.render.junit import name_collision
+
+        collision = name_collision(reports)
+        if collision is not None:
+            print(f"planner: {collision}", file=sys.stderr)
+    for o, text in rendered:
+        if o.path is None:
+            _emit(text, None, human=o.format is CheckFormat.text)
+    if CheckFormat.github in formats and os.environ.get("GITHUB_STEP_SUMMARY"):
+        from planner.render.check import render_markdown_many
+
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
-            summary.write(render.render_markdown_many(reports, gates=gates) + "\n")
-    failed = any(gate.failed for gate in gates) if gates is not None else render.overall_status(reports) in failing
+            summary.write(render_markdown_many(reports, gates=gates) + "\n")
+    from planner.render.check import overall_status
+
+    failed = any(gate.failed for gate in gates) if gates is not None else overall_status(reports) in failing
     if failed:
         raise typer.Exit(EXIT_OVER)
 

@@ -3,6 +3,8 @@
 import os
 import sys
 import tempfile
+import time
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -26,6 +28,83 @@ class CheckFormat(str, Enum):
     csv = "csv"
     sarif = "sarif"
     junit = "junit"
+
+
+# A file name to suggest when two formats would print to standard output (the Markdown one a comment takes).
+SUGGESTED_FILE = {"text": "planner.txt", "json": "planner.json", "markdown": "planner.md", "csv": "planner.csv",
+                  "sarif": "planner.sarif", "junit": "planner.xml", "github": "planner-annotations.txt"}
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One output of ``check``: a format, and the file it goes to (None: standard output)."""
+
+    format: CheckFormat
+    path: Optional[Path] = None
+
+
+def parse_destination(value: str) -> Destination:
+    """Parse one ``--format FORMAT[=FILE]`` value; an unknown format or an empty file is an InputError."""
+    name, sep, file = value.partition("=")
+    try:
+        chosen = CheckFormat(name.strip())
+    except ValueError:
+        raise InputError(f"unknown format {name.strip()!r} (choose {', '.join(f.value for f in CheckFormat)}; "
+                         "FORMAT=FILE writes it to a file)") from None
+    if sep and not file.strip():
+        raise InputError(f"{value!r}: give the file after '=' (e.g. {chosen.value}={SUGGESTED_FILE[chosen.value]}), "
+                         "or drop '=' for standard output")
+    return Destination(chosen, Path(file.strip()) if sep else None)
+
+
+def format_destination(value: str) -> str:
+    """Check one ``--format FORMAT[=FILE]`` while the command line is parsed: a usage error names the choices."""
+    try:
+        parse_destination(value)
+    except InputError as exc:
+        raise typer.BadParameter(str(exc.problems[0])) from None
+    return value
+
+
+def parse_formats(values: Optional[list[str]], output: Optional[Path],
+                  others: "list[tuple[str, Path]] | None" = None) -> list[Destination]:
+    """Parse ``--format FORMAT[=FILE]`` (repeatable) and ``-o FILE`` into check's outputs, in the order given.
+
+    At most one format has no file: it goes to standard output, or to ``-o``. A format given twice, two
+    formats on standard output, two outputs to one file (``others``: more files the run writes, with the
+    option that names each), or ``-o`` with nothing left to write are usage errors whose message names the
+    fix. No ``--format``: text.
+    """
+    outputs: list[Destination] = []
+    for value in values or ["text"]:
+        chosen = parse_destination(value)
+        if any(o.format is chosen.format for o in outputs):
+            raise InputError(f"--format {chosen.format.value} is given twice: give each format once (each is written "
+                             "once per run)")
+        outputs.append(chosen)
+    printed = [o for o in outputs if o.path is None]
+    if len(printed) > 1:
+        # GitHub reads annotations from the log: suggest a file for the other one
+        moved = next(o for o in reversed(printed) if o.format is not CheckFormat.github)
+        kept = next(o for o in printed if o is not moved)
+        raise InputError(f"--format {kept.format.value} and --format {moved.format.value} both print to standard output: "
+                         f"give one a file, e.g. --format {moved.format.value}={SUGGESTED_FILE[moved.format.value]}")
+    if output is not None and not printed:
+        raise InputError(f"-o {output}: every --format names its own file, so -o has nothing to write; drop -o, "
+                         f"or name the file in the format (--format FORMAT={output})")
+    named = [(f"--format {o.format.value}={o.path}", o.path) for o in outputs if o.path is not None]
+    check_distinct_files([*(others or []), *([(f"-o {output}", output)] if output is not None else []), *named])
+    return [Destination(o.format, output) if o.path is None else o for o in outputs]
+
+
+def check_distinct_files(named: "list[tuple[str, Path]]") -> None:
+    """Refuse two outputs to the same file: ``named`` holds (the option that writes it, its path)."""
+    seen: dict[Path, str] = {}
+    for option, path in named:
+        key = Path(os.path.abspath(path))
+        if key in seen:
+            raise InputError(f"{seen[key]} and {option} write the same file: give each output its own file")
+        seen[key] = option
 
 
 class TableFormat(str, Enum):
@@ -124,12 +203,14 @@ def _load(topology: Path, catalog: Optional[Path], observations: Optional[Path],
 
 def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional[Path],
               limits: bool = True, sources: Optional[list[str]] = None,
-              profiles: Optional[list[str]] = None, outside_root: bool = False) -> "tuple[list[Topology], Catalog]":  # fmt: skip
+              profiles: Optional[list[str]] = None, outside_root: bool = False,
+              timings: Optional[list[float]] = None) -> "tuple[list[Topology], Catalog]":  # fmt: skip
     """Load the catalogue and every topology, raising one InputError with every problem of every file.
 
     A topology's own problems come with those the budget would meet next (an unknown instance
     class, a formula that evaluates to 0), found on the databases that could be read, so that a
-    file with three mistakes takes one run, not three.
+    file with three mistakes takes one run, not three. ``timings``, when given, receives the seconds
+    each loaded topology took to read and validate (JUnit's ``time``).
     """
     from planner.budget.limits import limit_problems
     from planner.catalog import load_catalog
@@ -145,6 +226,7 @@ def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional
         problems.extend(exc.problems)
     loaded: list[Topology] = []
     for path in paths:
+        started = time.perf_counter()
         try:
             topo = load_topology(path, overrides)
         except TopologyError as exc:
@@ -159,6 +241,8 @@ def _load_all(paths: list[Path], catalog: Optional[Path], observations: Optional
         if cat is not None and limits:
             problems.extend(limit_problems(topo, cat))
         loaded.append(topo)
+        if timings is not None:
+            timings.append(time.perf_counter() - started)
     if problems:
         raise InputError(problems)
     assert cat is not None

@@ -8,8 +8,6 @@ function is exactly the single-topology output, so ``check`` can always call the
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
@@ -17,7 +15,7 @@ from planner.budget import BudgetReport, InstanceBudget, PoolerBudget, SourceDem
 from planner.budget.instances import worst_scenario
 from planner.budget.demand import counted_in
 from planner.budget.grouping import acknowledged_summary, grouped, notes_summary
-from planner.model import SOURCE_ESTIMATED, Topology, worst_status
+from planner.model import SOURCE_ESTIMATED, worst_status
 from planner.render.data import report_dict
 from planner.render.gate import eased_note, gate_dict, gate_markdown, gate_text, outcome_of, unused_message
 from planner.render.table import markdown_table, md_escape, text_table
@@ -321,54 +319,6 @@ def breaking_sources(instance: InstanceBudget, scenario: str, count: int = 3) ->
     total = instance.scenarios[scenario].demand or 0
     largest = sorted(instance.demand_by_source, key=lambda s: (not s.unbounded_in(scenario), -s.demand[scenario]))[:count]
     return [s for s in largest if s.unbounded_in(scenario) or s.demand[scenario] * 10 >= total]
-
-
-# An origin ends with the file and line it was read from: "HorizontalPodAutoscaler/web spec.maxReplicas,
-# deploy/web.yaml:131"; a default ("default of {env: X} (not set in ...)") names no line and points nowhere.
-_ORIGIN_PLACE = re.compile(r",\s*(?P<file>[^,]+?):(?P<line>[0-9]+)\s*$")
-
-# The values of a service that make its demand in each scenario, the most telling first: a rollout
-# is over because of the replica maximum and the surge, a steady state because of the minimum.
-_DEMAND_KEYS = {
-    "steady": ("replicas.min", "replicas", "lambda.concurrency", "connections", "processes", "threads", "pool.size"),
-    "peak": ("replicas.max", "replicas", "lambda.concurrency", "connections", "processes", "threads", "pool.size",
-             "pool.max_overflow"),
-    "rollout": ("replicas.max", "max_surge", "replicas", "lambda.concurrency", "connections", "processes", "threads",
-                "pool.size", "pool.max_overflow"),
-}
-
-
-@dataclass(frozen=True)
-class DeployedValue:
-    """A value read from a deployment file: its key path in the topology, the text, and where it was read."""
-
-    key_path: str
-    value: str
-    origin: str
-    file: str
-    line: int
-
-
-def deployed_value(topology: Topology, key_path: str) -> DeployedValue | None:
-    """Return where the value at ``key_path`` was read from in a deployment file, if it was (with a line)."""
-    sourced = topology.provenance.get(key_path)
-    found = _ORIGIN_PLACE.search(sourced.origin) if sourced is not None else None
-    if sourced is None or found is None:
-        return None
-    return DeployedValue(key_path, sourced.value, sourced.origin, found["file"].strip(), int(found["line"]))
-
-
-def source_deployed_value(topology: Topology, source: SourceDemand, scenario: str) -> DeployedValue | None:
-    """Return the deployed value that drives ``source``'s demand in ``scenario`` (its replica count
-    first), else the deployment object its entry reads (``from:``); None for a source the topology
-    spells itself."""
-    entry = f"services.{source.service}" if source.kind == "service" and source.service else f"poolers.{source.source}"
-    keys = _DEMAND_KEYS.get(scenario, ()) if source.kind == "service" else ("max_connections_percent",)
-    for key in keys:
-        found = deployed_value(topology, f"{entry}.{key}")
-        if found is not None:
-            return found
-    return deployed_value(topology, entry)
 
 
 def gh_escape_data(text: str) -> str:

@@ -1,24 +1,26 @@
 """``planner check --format sarif``: the findings as a SARIF 2.1.0 log, for GitHub code scanning.
 
-One run whose tool is planner, with one rule per kind of finding:
+One run whose tool is planner, with one rule per kind of finding (planner/render/sarif_rules.py, each
+with its help in the log): ``budget-over``, ``budget-warn``, ``pooler-client-over``,
+``pooler-client-wait``, one per lint warning code and the ``--observed`` ones.
 
-- ``budget-over`` (error): an instance's demand in a scenario is above usable (or unbounded);
-- ``budget-warn`` (warning): above the alarm line (``alarm_at``, set by headroom) though within usable;
-- ``pooler-client-over`` (error): a PgBouncer's clients want more than ``replicas × max_client_conn``;
-- ``pooler-client-wait`` (warning): a Pgpool-II's clients want more than ``replicas × num_init_children``
-  (the rest wait in its queue);
-- one rule per lint warning code of docs/topology.md "Warnings" (``lambda-unreserved``,
-  ``unbounded-pool``, …, warning), and the ``--observed`` ones (``observed-above-plan``, …).
+A result per instance and scenario that is over or warn, per pooler and scenario that is over or warn,
+and per lint warning; its message carries the arithmetic (demand vs usable and alarm_at, the largest
+sources). A budget result sits on the line that decides it (planner/render/places.py): the line of the
+source that opens the most in that scenario (its replica count first), in the topology or in the
+deployment file the value was read from; a pooler's client-side result on its largest client's line.
+GitHub shows a pull request only the alerts on lines it changed: the line a scaling change edits is the
+one to point at. The database (or the pooler) is a related location, linked from the message, with the
+other large sources and a ``max_connections`` read from a deployment file. Lint warnings sit on their
+own line. URIs are relative to the current directory under ``uriBaseId`` ``%SRCROOT%`` (run planner
+from the repository root). ``partialFingerprints`` (rule, topology file and name, instance, scenario)
+do not depend on the line. An ok topology adds no result: its log is valid and empty.
 
-A result per instance and scenario that is over or warn, per pooler and scenario that is over or warn, and
-per lint warning; its message carries the arithmetic (demand vs usable and alarm_at, the largest
-sources). Each result points at the topology's file and line (the database, pooler or key), relative
-to the current directory under ``uriBaseId`` ``%SRCROOT%`` (run planner from the repository root);
-when the value that breaks the budget was read from a deployment file (``sources``/``from``), the
-result points at that file's line instead and keeps the topology's line as a related location.
-``partialFingerprints`` (rule, topology file and name, instance, scenario) let code scanning match
-a result across runs. An ok topology adds no result: its log is valid and empty. With a gate
-(waivers, ``--baseline``), a breach that passes carries a SARIF suppression saying why.
+With a gate (waivers, ``--baseline``), a breach the gate lets pass is **left out** by default: GitHub code
+scanning ignores SARIF ``suppressions`` (they are not among the properties it reads), so a suppressed
+result would stay an open alert. ``suppressions=True`` (``check --sarif-suppressions``) keeps those
+results with a suppression saying why, for consumers that read them; every result then carries a
+``suppressions`` array (empty when nothing suppresses it), as SARIF asks of a run that uses them.
 """
 
 from __future__ import annotations
@@ -31,120 +33,18 @@ from typing import TYPE_CHECKING, Any, Sequence
 from urllib.parse import quote
 
 import planner  # planner.__version__ is read on use: the metadata lookup costs every start-up
-from planner.budget import BudgetReport, Finding, InstanceBudget, PoolerBudget
-from planner.render.check import _class_label, _demand, breaking_sources, deployed_value, pooler_breach, source_deployed_value
+from planner.budget import BudgetReport, Finding, InstanceBudget, PoolerBudget, SourceDemand
+from planner.model import Topology
+from planner.render.check import _class_label, _demand, breaking_sources, pooler_breach
+from planner.render.places import Place, deciding_source, source_entry, source_place, value_place
+from planner.render.sarif_rules import project_url, sarif_rules, unknown_rule
 
 if TYPE_CHECKING:
     from planner.budget.gate import Gate
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-# The project's home; the same placeholder as the README's install line until the project is published.
-PROJECT_URI = "https://github.com/OWNER/planner"
-DOCS_URI = f"{PROJECT_URI}/blob/main/docs/topology.md"
 SRCROOT = "%SRCROOT%"
-
-# rule id -> (level, anchor in docs/topology.md, short description, full description)
-BUDGET_RULES: dict[str, tuple[str, str, str, str]] = {
-    "budget-over": ("error", "budget", "Connection demand above usable",
-                    "In a scenario (steady, peak, rollout) the connections the topology's services and poolers open on a "
-                    "database instance exceed usable = max_connections − reserved: new connections are refused "
-                    "(SQLSTATE 53300). An unbounded pool is always over."),
-    "budget-warn": ("warning", "budget", "Connection demand above the alarm line",
-                    "In a scenario the demand on a database instance is within usable but above alarm_at = "
-                    "floor(max_connections × (1 − headroom)): little room is left for RDS's own sessions and spikes."),
-    "pooler-client-over": ("error", "poolers", "PgBouncer client demand above max_client_conn",
-                           "The clients of a PgBouncer fleet want more connections in a scenario than replicas × "
-                           "max_client_conn: PgBouncer refuses the excess clients."),
-    "pooler-client-wait": ("warning", "poolers", "Pgpool-II client demand above num_init_children",
-                           "The clients of a Pgpool-II fleet want more connections in a scenario than replicas × "
-                           "num_init_children: each child serves one client, and the rest wait in Pgpool-II's queue "
-                           "(refused only with reserved_connections set, or once the listen queue is full)."),
-}
-
-# lint code -> (short, full): the table of docs/topology.md "Warnings", one line each
-LINT_RULES: dict[str, tuple[str, str]] = {
-    "estimated": ("max_connections rests on an estimate",
-                  "The instance's max_connections rests on an estimated DBInstanceClassMemory; run SHOW max_connections "
-                  "on a real instance and pass it with --observations."),
-    "not-orderable": ("Instance class not orderable",
-                      "The instance class is not offered for the database's engine, version and deployment: a running "
-                      "instance keeps working, nothing new can be built on it."),
-    "lambda-unreserved": ("Lambda without reserved concurrency",
-                          "A Lambda function without reserved concurrency: the account's 1000 concurrent executions "
-                          "are assumed, each with its own connections."),
-    "unbounded-pool": ("Pool without a limit", "A connection pool without an upper limit: its demand is unbounded."),
-    "proxy-full-with-direct": ("RDS Proxy near full beside direct clients",
-                               "An RDS Proxy takes 90 % or more of max_connections while other clients connect "
-                               "directly to the same database."),
-    "proxy-over-100": ("RDS Proxies over 100 %",
-                       "Several RDS Proxies on one database whose max_connections_percent sum over 100."),
-    "pgbouncer-replicas": ("PgBouncer replicas multiply server pools",
-                           "PgBouncer replicas > 1: each keeps its own server pools, so the database sees replicas × "
-                           "the pool size."),
-    "pgpool-replicas": ("Pgpool-II replicas multiply cached connections",
-                        "Pgpool-II replicas > 1: each runs its own num_init_children children, each caching up to "
-                        "max_pool backend connections."),
-    "session-mode": ("PgBouncer in session mode", "A PgBouncer in session mode does not multiplex clients."),
-    "shared-instance": ("Environments share one instance",
-                        "Several environments on one instance: a spike in one takes the others' connections."),
-    "burstable-production": ("Burstable class in production",
-                             "A T (burstable) class serves an environment named like production: it throttles when "
-                             "CPU credits run out."),
-    "max-connections-override": ("max_connections far above the default",
-                                 "max_connections is set above twice the default for the instance class."),
-    "old-formula": ("Pre-2021 max_connections formula", "The parameter group uses the old {DBInstanceClassMemory/31457280} formula."),
-    "surge-count": ("Integer max_surge not below the replica maximum",
-                    "An integer max_surge (more than 1) not smaller than the replica maximum: a rollout may double the "
-                    "fleet or more. Did you mean a percentage?"),
-    "pool-below-threads": ("Pool smaller than the threads sharing it",
-                           "A per-process pool smaller than the threads that share it: threads queue for connections "
-                           "and time out."),
-    "pool-above-concurrency": ("Pool larger than the concurrency that can use it",
-                               "A thread-per-request pool whose size + max_overflow is above the threads of its process: "
-                               "counted at its size; held to its threads it would open less, at no cost."),
-    "django-pool-unknown": ("Django pooling cannot be vouched for",
-                            "Whether Django's OPTIONS['pool'] (5.1+) is on is not in the topology; with it each "
-                            "process opens 4 connections, whatever its threads."),
-    "pool-held-at-max": ("Pool held at max_size",
-                         "A min_size < max_size pool keeps what a burst opened until its idle timeout: steady counts "
-                         "max_size."),
-    "deployment": ("Something wrong in the deployment's files",
-                   "The deployment's files hold something wrong that did not stop planner reading them, such as an "
-                   "autoscaler whose target is in none of the files."),
-}
-# warnings `check --observed` adds (planner observe): documented in the README, not in the topology reference
-OBSERVED_RULES: dict[str, tuple[str, str]] = {
-    "observed-above-plan": ("Observed peak above the plan",
-                            "CloudWatch saw more connections than the plan's demand: a source is missing from the "
-                            "topology."),
-    "observed-unmatched": ("Observed instance matches no database",
-                           "An observed instance matches no database of the topology."),
-    "observed-proxy": ("What an RDS Proxy held",
-                       "CloudWatch's DatabaseConnections and ClientConnections of an observed RDS Proxy against its "
-                       "share of the database; a pool that reached 90 % of its share made clients wait."),
-}
-
-
-def _rule(rule_id: str, level: str, help_uri: str, short: str, full: str) -> dict[str, Any]:
-    return {
-        "id": rule_id,
-        "name": "".join(part.capitalize() for part in rule_id.split("-")),
-        "shortDescription": {"text": short},
-        "fullDescription": {"text": full},
-        "help": {"text": f"{full} See {help_uri}"},
-        "helpUri": help_uri,
-        "defaultConfiguration": {"level": level},
-    }
-
-
-def sarif_rules() -> list[dict[str, Any]]:
-    """Return every rule planner can report, budget rules first, then the lint codes."""
-    rules = [_rule(rid, level, f"{DOCS_URI}#{anchor}", short, full) for rid, (level, anchor, short, full) in BUDGET_RULES.items()]
-    rules += [_rule(code, "warning", f"{DOCS_URI}#warnings", short, full) for code, (short, full) in LINT_RULES.items()]
-    rules += [_rule(code, "warning", f"{PROJECT_URI}/blob/main/README.md#aws-refresh-import-observe", short, full)
-              for code, (short, full) in OBSERVED_RULES.items()]
-    return rules
 
 
 def artifact_uri(path: str, root: str | None = None) -> dict[str, str]:
@@ -168,6 +68,13 @@ def _location(path: str, line: int | None, root: str | None, message: str | None
     return location
 
 
+def link(text: str, location_id: int) -> str:
+    """Return a SARIF embedded link to a related location (GitHub links it): ``[text](id)``, the text's
+    backslashes and square brackets escaped as SARIF's plain-text link syntax requires."""
+    escaped = text.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return f"[{escaped}]({location_id})"
+
+
 def _fingerprint(*parts: str) -> dict[str, str]:
     digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()
     return {"plannerFinding/v1": digest[:32]}
@@ -181,22 +88,60 @@ def _gate_outcome(gate: "Gate | None", kind: str, subject: str, scenario: str) -
     return None
 
 
-def _suppress(result: dict[str, Any], judged: tuple[str, str] | None) -> None:
-    """Mark a breach the gate lets pass as suppressed: in the topology (a waiver) or outside it (the baseline)."""
-    if judged is None or judged[0] == "fails":
-        return
+def _passes(judged: tuple[str, str] | None) -> bool:
+    """Return whether the gate lets this breach pass (a waiver, or the baseline)."""
+    return judged is not None and judged[0] != "fails"
+
+
+def _suppression(judged: tuple[str, str] | None) -> list[dict[str, str]]:
+    """Return the result's suppressions: in the topology (a waiver) or outside it (the baseline); [] for none."""
+    if not _passes(judged):
+        return []
+    assert judged is not None
     kind = "inSource" if judged[0] == "waived" else "external"
-    result["suppressions"] = [{"kind": kind, "status": "accepted", "justification": judged[1]}]
+    return [{"kind": kind, "status": "accepted", "justification": judged[1]}]
 
 
-def _instance_results(report: BudgetReport, instance: InstanceBudget, gate: "Gate | None",
-                      root: str | None) -> list[dict[str, Any]]:
+class _Related:
+    """A result's related locations, numbered from 1 in the order they are added, each (file, line) once."""
+
+    def __init__(self, root: str | None) -> None:
+        self.root = root
+        self.locations: list[dict[str, Any]] = []
+        self._ids: dict[tuple[str, int], int] = {}
+
+    def add(self, path: str, line: int | None, message: str) -> int:
+        """Add a location (unless already there); return its id, for an embedded link."""
+        key = (os.path.normpath(path), line or 1)
+        if key not in self._ids:
+            self._ids[key] = len(self.locations) + 1
+            self.locations.append(dict(_location(path, line, self.root, message), id=self._ids[key]))
+        return self._ids[key]
+
+
+def _decided_by(topology: Topology, source: SourceDemand, place: Place, scenario: str) -> str:
+    """Return the sentence that says why the alert sits where it does."""
+    opens = "an unbounded pool" if source.unbounded_in(scenario) else f"{source.demand[scenario]}"
+    key = place.key(source_entry(source))
+    if place.deployed is not None:
+        return (f" {source.source} opens the most ({opens}); its {key} {place.deployed.value} is read from "
+                f"{place.deployed.origin}.")
+    if place.key_path == source_entry(source):
+        return f" {source.source} opens the most ({opens}); this is its entry in {topology.name}."
+    return f" {source.source} opens the most ({opens}); this line sets its {key}."
+
+
+def _instance_results(report: BudgetReport, instance: InstanceBudget, gate: "Gate | None", root: str | None,
+                      suppressions: bool) -> list[dict[str, Any]]:
     topology = report.topology
     name = instance.name
     results = []
     for scenario, result in instance.scenarios.items():
-        if result.status == "ok":
+        judged = _gate_outcome(gate, "instance", name, scenario)
+        if result.status == "ok" or (_passes(judged) and not suppressions):
             continue
+        related = _Related(root)
+        database = related.add(topology.path, instance.line, f"database {instance.database} in {topology.name}")
         sources = breaking_sources(instance, scenario)
         largest = ", ".join(
             f"{s.source} {'unbounded' if s.unbounded_in(scenario) else s.demand[scenario]} ({s.working[scenario]})" for s in sources
@@ -204,71 +149,89 @@ def _instance_results(report: BudgetReport, instance: InstanceBudget, gate: "Gat
         line = "usable" if result.status == "over" else "alarm_at"
         limit = instance.usable if result.status == "over" else instance.alarm_at
         text = (
-            f"{topology.name}: {name} ({_class_label(instance)}) is {result.status} in {scenario}: demand "
+            f"{topology.name}: {link(name, database)} ({_class_label(instance)}) is {result.status} in {scenario}: demand "
             f"{_demand(result.demand)} > {line} {limit} (max_connections {instance.max_connections.value} − reserved "
             f"{instance.reserved} = usable {instance.usable}; alarm_at {instance.alarm_at})."
             + (f" Largest sources: {largest}." if largest else "")
         )
-        database_here = _location(topology.path, instance.line, root, f"database {instance.database} in {topology.name}")
-        related = [database_here]
-        related += [_location(topology.path, s.line, root, f"{s.source} in {topology.name}") for s in sources if s.line]
         primary = None
-        # the value that breaks the budget was read from a deployment file: point there, where the fix goes
-        for source in sources:
-            deployed = source_deployed_value(topology, source, scenario)
-            if deployed is not None:
-                primary = _location(deployed.file, deployed.line, root)
-                text += f" {source.source}'s {deployed.key_path.split('.', 2)[-1]} {deployed.value} is read from {deployed.origin}."
-                break
-        limit_value = deployed_value(topology, f"databases.{instance.database}.parameters.max_connections")
-        if limit_value is not None:
-            related.append(_location(limit_value.file, limit_value.line, root, f"max_connections {limit_value.value}"))
+        decider = deciding_source(instance.demand_by_source, scenario)
+        place = source_place(topology, decider, scenario) if decider is not None else None
+        if decider is not None and place is not None:
+            primary = _location(place.file, place.line, root)
+            text += _decided_by(topology, decider, place, scenario)
+        for source in sources:  # the other large sources, where they are decided
+            other = source_place(topology, source, scenario) if source is not decider else None
+            if other is not None:
+                related.add(other.file, other.line, f"{source.source} in {topology.name}")
+        limit_value = value_place(topology, f"databases.{instance.database}.parameters.max_connections")
+        if limit_value is not None and limit_value.deployed is not None:
+            related.add(limit_value.file, limit_value.line, f"max_connections {limit_value.deployed.value}")
         rule = f"budget-{result.status}"
         entry: dict[str, Any] = {
             "ruleId": rule,
             "level": "error" if result.status == "over" else "warning",
             "message": {"text": text},
-            "locations": [primary or database_here],
-            "relatedLocations": [dict(loc, id=i) for i, loc in enumerate(related if primary else related[1:], 1)],
+            "locations": [primary or related.locations[0]],
+            "relatedLocations": related.locations,
             "partialFingerprints": _fingerprint(rule, topology.path, topology.name, name, scenario),
             "properties": {"topology": topology.name, "instance": name, "scenario": scenario, "demand": result.demand,
                            "usable": instance.usable, "alarmAt": instance.alarm_at,
-                           "maxConnections": instance.max_connections.value, "reserved": instance.reserved},
+                           "maxConnections": instance.max_connections.value, "reserved": instance.reserved,
+                           **_decider_properties(decider, place)},
         }
-        if not entry["relatedLocations"]:
-            del entry["relatedLocations"]
-        _suppress(entry, _gate_outcome(gate, "instance", name, scenario))
+        if suppressions:
+            entry["suppressions"] = _suppression(judged)
         results.append(entry)
     return results
 
 
-def _pooler_results(report: BudgetReport, pooler: PoolerBudget, gate: "Gate | None", root: str | None) -> list[dict[str, Any]]:
+def _decider_properties(source: SourceDemand | None, place: Place | None) -> dict[str, str]:
+    """Return the result's ``source`` and ``keyPath`` properties: what its location is the line of."""
+    if source is None or place is None:
+        return {}
+    return {"source": source.source, "keyPath": place.key_path}
+
+
+def _pooler_results(report: BudgetReport, pooler: PoolerBudget, gate: "Gate | None", root: str | None,
+                    suppressions: bool) -> list[dict[str, Any]]:
     topology = report.topology
     results = []
     for scenario, result in pooler.scenarios.items():
-        if result.status == "ok":
+        judged = _gate_outcome(gate, "pooler", pooler.pooler, scenario)
+        if result.status == "ok" or (_passes(judged) and not suppressions):
             continue
+        related = _Related(root)
+        here = related.add(topology.path, pooler.line, f"pooler {pooler.pooler} in {topology.name}")
         clients = " + ".join(f"{c.source} {'unbounded' if c.unbounded_in(scenario) else c.demand[scenario]}" for c in pooler.clients)
-        text = (f"{topology.name}: pooler {pooler.pooler} {pooler_breach(pooler)} in {scenario}: client demand "
-                f"{_demand(result.demand)} ({clients}) > {pooler.client_working}")
+        text = (f"{topology.name}: pooler {link(pooler.pooler, here)} {pooler_breach(pooler)} in {scenario}: client "
+                f"demand {_demand(result.demand)} ({clients}) > {pooler.client_working}.")
+        # the client side is decided by the clients: the largest one's line, as for an instance
+        decider = deciding_source(pooler.clients, scenario)
+        place = source_place(topology, decider, scenario) if decider is not None else None
+        if decider is not None and place is not None:
+            text += _decided_by(topology, decider, place, scenario)
         rule = "pooler-client-wait" if pooler.client_overflow == "wait" else "pooler-client-over"
         entry: dict[str, Any] = {
             "ruleId": rule,
             "level": "error" if result.status == "over" else "warning",
             "message": {"text": text},
-            "locations": [_location(topology.path, pooler.line, root)],
+            "locations": [_location(place.file, place.line, root) if place is not None else related.locations[0]],
+            "relatedLocations": related.locations,
             "partialFingerprints": _fingerprint(rule, topology.path, topology.name, pooler.pooler, scenario),
             "properties": {"topology": topology.name, "pooler": pooler.pooler, "scenario": scenario,
-                           "demand": result.demand, "clientCapacity": pooler.client_capacity},
+                           "demand": result.demand, "clientCapacity": pooler.client_capacity,
+                           **_decider_properties(decider, place)},
         }
-        _suppress(entry, _gate_outcome(gate, "pooler", pooler.pooler, scenario))
+        if suppressions:
+            entry["suppressions"] = _suppression(judged)
         results.append(entry)
     return results
 
 
-def _warning_result(report: BudgetReport, warning: Finding, root: str | None) -> dict[str, Any]:
+def _warning_result(report: BudgetReport, warning: Finding, root: str | None, suppressions: bool) -> dict[str, Any]:
     topology = report.topology
-    return {
+    entry: dict[str, Any] = {
         "ruleId": warning.code,
         "level": "warning",
         "message": {"text": f"{topology.name}: {warning}"},
@@ -276,43 +239,48 @@ def _warning_result(report: BudgetReport, warning: Finding, root: str | None) ->
         "partialFingerprints": _fingerprint(warning.code, topology.path, topology.name, warning.key_path),
         "properties": {"topology": topology.name, "keyPath": warning.key_path},
     }
+    if suppressions:
+        entry["suppressions"] = []
+    return entry
 
 
 def sarif_log(reports: Sequence[BudgetReport], gates: "Sequence[Gate] | None" = None,
-              root: str | None = None) -> dict[str, Any]:
+              root: str | None = None, suppressions: bool = False) -> dict[str, Any]:
     """Return the SARIF log of every topology's findings: one run, every rule, a result per finding.
 
-    ``root`` is the directory URIs are relative to (default: the current directory).
+    ``root`` is the directory URIs are relative to (default: the current directory). ``suppressions``
+    keeps the breaches the gate lets pass, marked suppressed (by default they are left out).
     """
-    rules = sarif_rules()
+    url = project_url()
+    rules = sarif_rules(url)
     results: list[dict[str, Any]] = []
     for i, report in enumerate(reports):
         gate = gates[i] if gates is not None else None
         for instance in report.instances:
-            results += _instance_results(report, instance, gate, root)
+            results += _instance_results(report, instance, gate, root, suppressions)
         for pooler in report.poolers:
-            results += _pooler_results(report, pooler, gate, root)
-        results += [_warning_result(report, warning, root) for warning in report.warnings]
+            results += _pooler_results(report, pooler, gate, root, suppressions)
+        results += [_warning_result(report, warning, root, suppressions) for warning in report.warnings]
     known = {rule["id"] for rule in rules}
     for result in results:  # a code added to the lints before this table learns it still gets a rule
         if result["ruleId"] not in known:
             known.add(result["ruleId"])
-            rules.append(_rule(result["ruleId"], "warning", f"{DOCS_URI}#warnings", result["ruleId"], result["ruleId"]))
+            rules.append(unknown_rule(result["ruleId"], url))
     index = {rule["id"]: n for n, rule in enumerate(rules)}
     for result in results:
         result["ruleIndex"] = index[result["ruleId"]]
+    driver: dict[str, Any] = {"name": "planner", "version": planner.__version__,
+                              "semanticVersion": planner.__version__, "rules": rules}
+    if url is not None:
+        driver["informationUri"] = url
     return {
         "$schema": SARIF_SCHEMA,
         "version": SARIF_VERSION,
-        "runs": [{
-            "tool": {"driver": {"name": "planner", "version": planner.__version__, "semanticVersion": planner.__version__,
-                                "informationUri": PROJECT_URI, "rules": rules}},
-            "results": results,
-            "columnKind": "unicodeCodePoints",
-        }],
+        "runs": [{"tool": {"driver": driver}, "results": results, "columnKind": "unicodeCodePoints"}],
     }
 
 
-def render_sarif_many(reports: Sequence[BudgetReport], gates: "Sequence[Gate] | None" = None) -> str:
+def render_sarif_many(reports: Sequence[BudgetReport], gates: "Sequence[Gate] | None" = None,
+                      suppressions: bool = False) -> str:
     """Return the SARIF 2.1.0 log of every topology's findings (an ok topology adds none)."""
-    return json.dumps(sarif_log(reports, gates), indent=2, ensure_ascii=False)
+    return json.dumps(sarif_log(reports, gates, suppressions=suppressions), indent=2, ensure_ascii=False)

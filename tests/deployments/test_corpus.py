@@ -60,6 +60,30 @@ def set_path(topology: dict[str, Any], dotted: str, value: Any) -> None:
     node[last] = value
 
 
+def import_case(name: str, root: Path) -> tuple[Path, str]:
+    """Copy a case into ``root`` (the current directory) as ``case/`` and ``planner import`` it into
+    ``root/topology.yaml``, as a new user would; return the topology's path and import's stderr."""
+    case = load_case(name)
+    shutil.copytree(HERE / name, root / "case", ignore=shutil.ignore_patterns("expected.yaml", "README.md"))
+    topology_path = root / "topology.yaml"
+    args = ["import", case["kind"], *(str(Path("case") / p) for p in case["paths"])]
+    for profile in case.get("profiles", []):
+        args += ["--profile", profile]
+    args += [*case.get("import_options", []), "-o", str(topology_path)]
+    code, _, err = run_cli(args)
+    assert code == 0, err
+    return topology_path, err
+
+
+def fill_case(case: dict[str, Any], topology_path: Path) -> dict[str, Any]:
+    """Write each of the case's ``fill`` values into the imported topology, as a user would; return it."""
+    topology = yaml.safe_load(topology_path.read_text())
+    for dotted, value in (case.get("fill") or {}).items():
+        set_path(topology, dotted, value)
+    topology_path.write_text(yaml.safe_dump(topology, sort_keys=False))
+    return topology
+
+
 def source_name(source: str) -> str:
     """``web@default`` -> ``web``: the corpus has one environment."""
     return source.removesuffix("@default")
@@ -80,16 +104,8 @@ def test_import_then_check_gives_the_hand_worked_demand(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = load_case(name)
-    shutil.copytree(HERE / name, tmp_path / "case", ignore=shutil.ignore_patterns("expected.yaml", "README.md"))
     monkeypatch.chdir(tmp_path)
-    topology_path = tmp_path / "topology.yaml"
-
-    args = ["import", case["kind"], *(str(Path("case") / p) for p in case["paths"])]
-    for profile in case.get("profiles", []):
-        args += ["--profile", profile]
-    args += [*case.get("import_options", []), "-o", str(topology_path)]
-    code, out, err = run_cli(args)
-    assert code == 0, err
+    topology_path, err = import_case(name, tmp_path)
     imported_text = topology_path.read_text()
     for needle in case.get("must_mention", []):
         assert needle in err or needle in imported_text, f"import names neither in stderr nor in the file: {needle}"
@@ -101,10 +117,7 @@ def test_import_then_check_gives_the_hand_worked_demand(
         assert "Traceback" not in err
         for key in case.get("must_name", []):
             assert key in err, f"exit {code} does not name {key}: {err}"
-    topology = yaml.safe_load(imported_text)
-    for dotted, value in (case.get("fill") or {}).items():
-        set_path(topology, dotted, value)
-    topology_path.write_text(yaml.safe_dump(topology, sort_keys=False))
+    topology = fill_case(case, topology_path)
 
     code, out, err = run_cli(check)
     assert code in (0, 1), err

@@ -166,6 +166,8 @@ CASES: dict[str, Case] = {
     "planner diff git:origin/main:shop.yaml shop.yaml --base-source kubernetes=rendered/base/ "
     "--head-source kubernetes=rendered/head/": Case((1,), shop_clone_rendered_twice, marks=(needs_git,)),
     "planner check shop.yaml": Case((2,), shop_with_typos),
+    "planner check examples/beanstalk-flask.yaml --format github --format sarif=planner.sarif "
+    "--format junit=planner.xml": Case((1,)),
 }
 
 SESSIONS = console_sessions(README)

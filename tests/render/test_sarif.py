@@ -11,9 +11,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from planner.render.sarif import LINT_RULES, sarif_rules
+from planner.render.sarif_rules import LINT_RULES, sarif_rules
 
-from ..conftest import EXAMPLES, run_cli
+from ..conftest import EXAMPLES, refusal, run_cli
 from .test_escaping import HOSTILE, write_hostile
 
 SCHEMAS = Path(__file__).parent / "schemas"
@@ -74,22 +74,26 @@ def test_every_example_is_valid_sarif(validator: jsonschema.Draft4Validator, top
         assert result["locations"][0]["physicalLocation"]["artifactLocation"]["uriBaseId"] == "%SRCROOT%"
 
 
-def test_over_budget_results_point_at_the_database(validator: jsonschema.Draft4Validator,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_over_budget_results_sit_on_the_line_that_decides_them(validator: jsonschema.Draft4Validator,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     code, log = sarif(validator, "examples/beanstalk-flask.yaml")
     assert code == 1
     found = [(r["ruleId"], r["level"], r["properties"].get("scenario"), place(r)) for r in results(log)]
-    assert found == [
-        ("budget-over", "error", "peak", ("examples/beanstalk-flask.yaml", 9)),
-        ("budget-over", "error", "rollout", ("examples/beanstalk-flask.yaml", 9)),
+    assert found == [  # api's replicas {min: 2, max: 6}: the maximum makes peak and rollout
+        ("budget-over", "error", "peak", ("examples/beanstalk-flask.yaml", 17)),
+        ("budget-over", "error", "rollout", ("examples/beanstalk-flask.yaml", 17)),
         ("burstable-production", "warning", None, ("examples/beanstalk-flask.yaml", 12)),
         ("old-formula", "warning", None, ("examples/beanstalk-flask.yaml", 14)),
     ]
     peak = results(log)[0]
-    assert "main/writer (db.t2.small) is over in peak: demand 62 > usable 55" in peak["message"]["text"]
-    assert "api@default 60 (replicas 6 × processes 2 × per-thread pool 5 = 60)" in peak["message"]["text"]
-    assert [place(r) for r in peak["relatedLocations"]] == [("examples/beanstalk-flask.yaml", 16)]  # the service
+    assert peak["properties"]["source"] == "api@default" and peak["properties"]["keyPath"] == "services.api.replicas.max"
+    text = peak["message"]["text"]
+    assert "[main/writer](1) (db.t2.small) is over in peak: demand 62 > usable 55" in text
+    assert "api@default 60 (replicas 6 × processes 2 × per-thread pool 5 = 60)" in text
+    assert "api@default opens the most (60); this line sets its replicas.max." in text
+    # the database, linked from the message by its id
+    assert [(place(r), r["id"]) for r in peak["relatedLocations"]] == [(("examples/beanstalk-flask.yaml", 9), 1)]
 
 
 def test_warn_ok_and_several_topologies_in_one_run(validator: jsonschema.Draft4Validator, tmp_path: Path,
@@ -100,7 +104,7 @@ def test_warn_ok_and_several_topologies_in_one_run(validator: jsonschema.Draft4V
     assert results(sarif(validator, "ok.yaml")[1]) == []  # an ok topology: a valid, empty log
     code, log = sarif(validator, "warn.yaml")
     assert code == 0
-    assert {(r["ruleId"], r["level"], place(r)) for r in results(log)} == {("budget-warn", "warning", ("warn.yaml", 4))}
+    assert {(r["ruleId"], r["level"], place(r)) for r in results(log)} == {("budget-warn", "warning", ("warn.yaml", 9))}
     assert "demand 45 > alarm_at 40" in results(log)[0]["message"]["text"]
     code, log = sarif(validator, "over.yaml", "warn.yaml", "ok.yaml")
     assert code == 1
@@ -120,8 +124,10 @@ poolers:
 """)
     code, log = sarif(validator, "p.yaml")
     assert code == 1
-    assert {(r["ruleId"], r["level"], place(r)) for r in results(log)} == {("pooler-client-over", "error", ("p.yaml", 11))}
+    # the client side is decided by its largest client, web's connections; the pooler is related
+    assert {(r["ruleId"], r["level"], place(r)) for r in results(log)} == {("pooler-client-over", "error", ("p.yaml", 9))}
     assert "client demand 30 (web@default 30) > replicas 1 × max_client_conn 10 = 10" in results(log)[0]["message"]["text"]
+    assert [place(r) for r in results(log)[0]["relatedLocations"]] == [("p.yaml", 11)]
 
 
 def test_value_read_from_a_manifest_points_at_its_line(validator: jsonschema.Draft4Validator, tmp_path: Path,
@@ -148,7 +154,7 @@ def test_uris_are_relative_to_the_current_directory(validator: jsonschema.Draft4
     (tmp_path / "infra dir" / "over.yaml").write_text(OVER)
     monkeypatch.chdir(tmp_path)
     _, log = sarif(validator, str(tmp_path / "infra dir" / "over.yaml"))  # an absolute path in
-    assert place(results(log)[0]) == ("infra%20dir/over.yaml", 4)
+    assert place(results(log)[0]) == ("infra%20dir/over.yaml", 9)
 
 
 def test_hostile_name_stays_text(validator: jsonschema.Draft4Validator, tmp_path: Path) -> None:
@@ -156,14 +162,34 @@ def test_hostile_name_stays_text(validator: jsonschema.Draft4Validator, tmp_path
     assert results(log) and all(r["message"]["text"].startswith(HOSTILE + "\u0001: ") for r in results(log))
 
 
-def test_baseline_suppresses_known_breaches(validator: jsonschema.Draft4Validator, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_baselined_and_waived_breaches_are_left_out_unless_asked_for(validator: jsonschema.Draft4Validator,
+                                                                      tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # GitHub code scanning ignores SARIF suppressions: a suppressed result would stay an open alert
     monkeypatch.chdir(tmp_path)
     Path("over.yaml").write_text(OVER)
     assert run_cli(["check", "over.yaml", "--write-baseline", "base.json"])[0] == 0
     code, log = sarif(validator, "over.yaml", "--baseline", "base.json")
+    assert (code, results(log)) == (0, [])
+    code, log = sarif(validator, "over.yaml", "--baseline", "base.json", "--sarif-suppressions")
     assert code == 0
     assert [r["suppressions"][0]["kind"] for r in results(log)] == ["external"] * 3
+    assert all("in the baseline base.json" in r["suppressions"][0]["justification"] for r in results(log))
+    # a waiver covers peak only: rollout and steady still fail; with the flag every result says whether it is suppressed
+    Path("waived.yaml").write_text(OVER + "waivers:\n  - {instance: main/writer, scenario: peak, reason: 'resize booked', "
+                                   "expires: 2999-12-31}\n")
+    code, log = sarif(validator, "waived.yaml")
+    assert code == 1 and [r["properties"]["scenario"] for r in results(log)] == ["steady", "rollout"]
+    code, log = sarif(validator, "waived.yaml", "--sarif-suppressions")
+    assert [(r["properties"]["scenario"], [s["kind"] for s in r["suppressions"]]) for r in results(log)] == [
+        ("steady", []), ("peak", ["inSource"]), ("rollout", [])]
+
+
+def test_sarif_suppressions_needs_the_sarif_format(tmp_path: Path) -> None:
+    (tmp_path / "over.yaml").write_text(OVER)
+    assert refusal(["check", str(tmp_path / "over.yaml"), "--sarif-suppressions"]) == [
+        "--sarif-suppressions: only the SARIF log has suppressions; add --format sarif (or --format "
+        "sarif=planner.sarif), or drop the flag"]
 
 
 def test_a_rule_per_documented_warning_code() -> None:
@@ -176,4 +202,8 @@ def test_a_rule_per_documented_warning_code() -> None:
     assert ids[:3] == ["budget-over", "budget-warn", "pooler-client-over"] and len(ids) == len(set(ids))
     assert {r["id"]: r["defaultConfiguration"]["level"] for r in rules[:3]} == {
         "budget-over": "error", "budget-warn": "warning", "pooler-client-over": "error"}
-    assert all(rule["helpUri"].split("#")[1] for rule in rules)
+    for rule in rules:  # the help is in the log (GitHub shows help.markdown): no page to look up
+        assert rule["help"]["text"] and rule["help"]["markdown"].startswith(f"**{rule['shortDescription']['text']}**")
+        assert "`" not in rule["help"]["text"] and "helpUri" not in rule
+    assert "planner recommend" in rules[0]["help"]["markdown"] and "waivers" in rules[0]["help"]["markdown"]
+    assert {r["helpUri"] for r in sarif_rules("https://example.org/planner")} == {"https://example.org/planner"}
