@@ -66,7 +66,7 @@ bench: $(TEST_STAMP)
 # docs/report.png: the report of examples/shared-instance.yaml photographed in headless Chromium (a test
 # fails when the recommendation it shows is no longer the one planner makes).
 docs-report-png: $(TEST_STAMP) system-deps
-	$(BIN)/python scripts/report_png.py --out docs/report.png
+	$(BIN)/python scripts/report_png.py --out docs/report.png --production-out docs/production.png
 
 # The wheel and the sdist, built with the locked setuptools and wheel (no isolated, unpinned build environment).
 dist: $(TEST_STAMP)

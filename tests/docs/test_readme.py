@@ -168,6 +168,7 @@ CASES: dict[str, Case] = {
     "planner check shop.yaml": Case((2,), shop_with_typos),
     "planner check examples/beanstalk-flask.yaml --format github --format sarif=planner.sarif "
     "--format junit=planner.xml": Case((1,)),
+    "planner check examples/lambda-proxy.yaml --observed examples/observed/lambda-proxy.json": Case((0,)),
 }
 
 SESSIONS = console_sessions(README)

@@ -45,3 +45,21 @@ def test_make_target_and_readme_reference() -> None:
     assert "docs-report-png" in makefile.split(".PHONY:", 1)[1].splitlines()[0]
     readme = (ROOT / "README.md").read_text()
     assert "](docs/report.png)" in readme and "make docs-report-png" in readme
+
+
+def test_the_production_picture_shows_today_s_trend() -> None:
+    script = _script()
+    with Image.open(ROOT / "docs" / "production.png") as image:
+        assert image.size == (script.WIDTH, script.PRODUCTION_HEIGHT)
+        made = dict(image.info)  # type: ignore[arg-type]
+    assert made.get("Source") == f"planner report {script.PRODUCTION_EXAMPLE} --observed {script.PRODUCTION_OBSERVED}"
+    from planner.live.observe import apply_observed
+
+    catalog = load_catalog()
+    report, peaks = apply_observed(compute_budget(load_topology(ROOT / script.PRODUCTION_EXAMPLE), catalog), ROOT / script.PRODUCTION_OBSERVED)
+    context = build_context(report, catalog, observed=peaks)
+    # a trend that changed without a new picture: run `make docs-report-png` and commit docs/production.png
+    assert made.get("Trend") == script.production_shown(context)
+    assert made["Trend"].startswith("cluster/writer: peak grows") and "alarm line (1,377) in ~" in made["Trend"]
+    assert "](docs/production.png)" in (ROOT / "README.md").read_text()
+    assert "--production-out docs/production.png" in (ROOT / "Makefile").read_text()
