@@ -101,26 +101,28 @@ def _help_for(args: list[str]) -> str:
     return f"{_command_of(args)} --help"
 
 
-# The libraries of pyproject's extras, by the name they are imported under: the base install carries only
-# what `planner check` needs (the pre-commit hook's environment), so a command that needs one of these
-# says which extra brings it. tests/cli/test_extras.py holds this table to pyproject.toml.
+# The libraries of pyproject's extras, by the top-level name they are imported under: (the distribution
+# to install, its extra). The base install carries only what `planner check` needs (the pre-commit hook's
+# environment), so a command that needs one of these says which extra brings it.
+# tests/cli/test_extras.py holds this table to pyproject.toml.
 EXTRA_OF_MODULE = {
-    "jinja2": "report",
-    "matplotlib": "report",
-    "boto3": "aws",
-    "botocore": "aws",
-    "psycopg": "postgres",
-    "ruamel": "edit",
-    "tomlkit": "edit",
+    "jinja2": ("jinja2", "report"),
+    "matplotlib": ("matplotlib", "report"),
+    "boto3": ("boto3", "aws"),
+    "botocore": ("boto3", "aws"),
+    "psycopg": ("psycopg", "postgres"),
+    "ruamel": ("ruamel.yaml", "edit"),
+    "tomlkit": ("tomlkit", "edit"),
 }
 
 
 def _missing_extra(exc: ModuleNotFoundError, args: list[str]) -> Optional[str]:
     """Return the line that names the extra to install for the missing module, or None if no extra has it."""
-    extra = EXTRA_OF_MODULE.get((exc.name or "").partition(".")[0])
-    if extra is None:
+    known = EXTRA_OF_MODULE.get((exc.name or "").partition(".")[0])
+    if known is None:
         return None
-    return (f"{_command_of(args)} needs {exc.name}, which is not installed: pip install 'planner[{extra}]' "
+    distribution, extra = known
+    return (f"{_command_of(args)} needs {distribution}, which is not installed: pip install 'planner[{extra}]' "
             "(or 'planner[all]' for every command)")
 
 
