@@ -7,7 +7,7 @@ In order, stopping at the first step that fails (one line on stderr saying why, 
    the repository (``[project.urls] Source``: the package page's links are made from it, setup.py);
 2. the suite passes (``--tests``, by default ``python -m pytest -q``);
 3. the sdist and the wheel are built from the committed tree (``git archive HEAD``: no stray build
-   output of the work tree gets in) with this virtualenv's locked build tools, into dist/;
+   output of the work tree gets in) with this virtualenv's locked build tools, into dist/ (emptied first);
 4. ``twine check --strict`` and ``check-wheel-contents`` pass on them (the package index's checks);
 5. the tag ``vX.Y.Z`` is written on HEAD and the major tag ``vX`` moved to it: ``uses: ...@vX`` in a
    workflow follows the newest release of that major version; pre-commit configs name ``vX.Y.Z``.
@@ -168,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     dist = ROOT / "dist"
     try:
         release = check_preconditions(args.branch)
-        print(f"release: {release.tag} from {args.branch} at {_git('rev-parse', '--short', 'HEAD')}: running the suite", flush=True)
+        print(f"release: {release.tag} from {args.branch} at {_git('rev-parse', '--short', 'HEAD')}, its package page linking "
+              f"into {release.url}: running the suite", flush=True)
         run_suite(args.tests)
         files = build(dist)
         check_dists(files)
