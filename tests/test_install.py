@@ -35,9 +35,11 @@ def _lock() -> dict[str, str]:
 
 
 def _declared() -> list[Requirement]:
+    """Return every requirement of pyproject, extras included, but the extras that name planner's own (``all``)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     extras = project.get("optional-dependencies", {})
-    return [Requirement(r) for r in project["dependencies"] + [r for group in extras.values() for r in group]]
+    declared = [Requirement(r) for r in project["dependencies"] + [r for group in extras.values() for r in group]]
+    return [r for r in declared if canonicalize_name(r.name) != canonicalize_name(project["name"])]
 
 
 def test_lock_pins_every_declared_dependency_within_its_range() -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Optional, Sequence
 
 import typer
 
-from planner.errors import PlannerError
+from planner.errors import EXIT_INPUT, PlannerError
 
 if TYPE_CHECKING:
     pass
@@ -84,16 +84,48 @@ def register(args: Sequence[str] = ()) -> None:
     app.registered_commands.sort(key=lambda c: order.get(getattr(c.callback, "__module__", ""), len(order)))
 
 
-def _help_for(args: list[str]) -> str:
-    """Return the help command for the subcommand the user typed, e.g. ``planner check --help``."""
+def _command_of(args: list[str]) -> str:
+    """Return the (sub)command the user typed, e.g. ``planner check`` or ``planner import rds``."""
     words = [a for a in args[:2] if not a.startswith("-")]
     commands = typer.main.get_command(app).commands  # type: ignore[attr-defined]
     if words and words[0] in commands:
         sub = getattr(commands[words[0]], "commands", {})
         if len(words) > 1 and words[1] in sub:
-            return f"planner {words[0]} {words[1]} --help"
-        return f"planner {words[0]} --help"
-    return "planner --help"
+            return f"planner {words[0]} {words[1]}"
+        return f"planner {words[0]}"
+    return "planner"
+
+
+def _help_for(args: list[str]) -> str:
+    """Return the help command for the subcommand the user typed, e.g. ``planner check --help``."""
+    return f"{_command_of(args)} --help"
+
+
+# The libraries of pyproject's extras, by the top-level name they are imported under: (the distribution
+# to install, its extra). The base install carries only what `planner check` needs (the pre-commit hook's
+# environment), so a command that needs one of these says which extra brings it.
+# tests/cli/test_extras.py holds this table to pyproject.toml.
+EXTRA_OF_MODULE = {
+    "jinja2": ("jinja2", "report"),
+    "matplotlib": ("matplotlib", "report"),
+    "boto3": ("boto3", "aws"),
+    "botocore": ("boto3", "aws"),
+    "psycopg": ("psycopg", "postgres"),
+    "ruamel": ("ruamel.yaml", "edit"),
+    "tomlkit": ("tomlkit", "edit"),
+    "pandas": ("pandas", "observed"),
+    "numpy": ("pandas", "observed"),  # planner/live/trend.py imports numpy first; pandas brings it
+}
+
+
+def _missing_extra(exc: ModuleNotFoundError, args: list[str]) -> Optional[str]:
+    """Return the line that names the extra to install for the missing module, or None if no extra has it."""
+    known = EXTRA_OF_MODULE.get((exc.name or "").partition(".")[0])
+    if known is None:
+        return None
+    distribution, extra = known
+    return (f"{_command_of(args)} needs {distribution}, which is not installed: pip install 'planner[{extra}]' "
+            "(or 'planner[all]' for every command)")
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -111,6 +143,12 @@ def main(argv: Optional[list[str]] = None) -> None:
         for line in exc.lines():
             print(f"planner: {line}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:  # a library of an extra the installation lacks
+        line = _missing_extra(exc, args)
+        if debug or line is None:
+            raise
+        print(f"planner: {line}", file=sys.stderr)
+        sys.exit(EXIT_INPUT)
     except typer.Exit as exc:  # raised from callbacks such as --version
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):

@@ -3,9 +3,10 @@
 pre-commit clones this repository at a commit and pip-installs it into a virtualenv of its own.
 The tests point a throwaway repository's .pre-commit-config.yaml at this checkout's HEAD (commit
 a change to the hook before testing it) and share one PRE_COMMIT_HOME for the session, so that
-virtualenv is built once (about 1-2 minutes: planner's dependencies from PyPI) and every later run
-reuses it. ``pre-commit try-repo`` would do the same in one command, but it keeps its store in a
-temporary directory whatever PRE_COMMIT_HOME says, so each call would build the virtualenv again.
+virtualenv is built once (10-20 s: planner's own dependencies, what `planner check` needs, pinned in
+the hook's additional_dependencies) and every later run reuses it. ``pre-commit try-repo`` would do
+the same in one command, but it keeps its store in a temporary directory whatever PRE_COMMIT_HOME
+says, so each call would build the virtualenv again.
 PIP_CONSTRAINT=requirements.lock makes that install (and its isolated build of planner) take the
 locked versions, as ``make test`` does.
 """
@@ -21,12 +22,15 @@ import time
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / ".pre-commit-hooks.yaml"
 PASSING = ROOT / "examples" / "lambda-proxy.yaml"
 OVER = ROOT / "examples" / "shared-instance.yaml"  # main/writer (db.t3.micro) is over
-HOOK_INPUTS = (".pre-commit-hooks.yaml", "pyproject.toml")  # the hook and how it installs
+HOOK_INPUTS = (".pre-commit-hooks.yaml", "pyproject.toml", "setup.py")  # the hook and how it installs
+LOCK = ROOT / "requirements.lock"
 
 
 def _unavailable(reason: str) -> None:
@@ -73,6 +77,30 @@ def test_the_default_files_pick_topologies(path: str, picked: bool) -> None:
     hook = _hook()
     chosen = bool(re.search(str(hook["files"]), path)) and not re.search(str(hook["exclude"]), path)
     assert chosen is picked
+
+
+def _pins() -> dict[str, str]:
+    """Return the hook's additional_dependencies as {canonical name: exact version}; fail on any other form."""
+    pins = {}
+    for raw in _hook()["additional_dependencies"]:  # type: ignore[union-attr]
+        requirement = Requirement(raw)
+        specifiers = list(requirement.specifier)
+        assert len(specifiers) == 1 and specifiers[0].operator == "==", f"{raw}: pin it as name==version"
+        pins[canonicalize_name(requirement.name)] = specifiers[0].version
+    return pins
+
+
+def test_the_hook_pins_the_locked_versions_of_what_check_needs() -> None:
+    """additional_dependencies pin planner's own dependencies and everything they require, each at the
+    version of requirements.lock: pre-commit installs the same environment on every machine."""
+    from tests.cli.test_extras import PROJECT, _closure, _requirement_names
+
+    locked = {canonicalize_name(Requirement(line).name): line.partition("==")[2].strip()
+              for line in LOCK.read_text(encoding="utf-8").splitlines() if line.strip() and not line.startswith("#")}
+    pins = _pins()
+    assert set(pins) == _closure(_requirement_names(PROJECT["dependencies"])), "pin planner's dependencies and what they require"
+    wrong = {name: (version, locked.get(name)) for name, version in pins.items() if locked.get(name) != version}
+    assert not wrong, f"pins differ from requirements.lock (pin, lock): {wrong}"
 
 
 # --------------------------------------------------------------------------- the real pre-commit
@@ -128,6 +156,20 @@ def pre_commit_home(head: str, tmp_path_factory: pytest.TempPathFactory) -> str:
         _unavailable(f"pre-commit could not install the hook's environment: {(result.stdout + result.stderr).strip()[-1500:]}")
     print(f"\npre-commit built planner-check's virtualenv in {took:.1f} s", file=sys.stderr)
     return str(home)
+
+
+def test_the_hooks_environment_is_the_pins_and_nothing_heavy(pre_commit_home: str) -> None:
+    """The virtualenv pre-commit built holds planner and exactly the pinned distributions (besides the pip
+    and setuptools virtualenv seeds): none of the report's, AWS's or PostgreSQL's libraries."""
+    environments = sorted(Path(pre_commit_home).glob("repo*/py_env-*"))
+    assert len(environments) == 1, environments
+    python = environments[0] / "bin" / "python"
+    listed = subprocess.run([str(python), "-m", "pip", "list", "--format=freeze"], capture_output=True, text=True, env=_env())
+    assert listed.returncode == 0, listed.stderr
+    installed = {canonicalize_name(n): v for n, _, v in (line.partition("==") for line in listed.stdout.splitlines())}
+    seeds = {"pip", "setuptools", "wheel"}
+    assert "planner" in installed
+    assert {n: v for n, v in installed.items() if n not in seeds | {"planner"}} == _pins()
 
 
 def _repository(where: Path, head: str, hook_options: str = "") -> Path:

