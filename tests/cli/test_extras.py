@@ -28,7 +28,7 @@ EXAMPLES = ROOT / "examples"
 MANIFESTS = ROOT / "tests/topology/sources/fixtures/kubernetes/e2e"  # shop.yaml reads Deployments from them
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 # the extras that bring libraries a command imports (test: the suite; local16: verify --local's own message)
-COMMAND_EXTRAS = ("report", "aws", "postgres", "edit")
+COMMAND_EXTRAS = ("report", "aws", "postgres", "edit", "observed")
 
 
 def _requirement_names(requirements: list[str]) -> set[str]:
