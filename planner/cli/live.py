@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from planner.budget import BudgetReport, InstanceBudget
     from planner.live.inspect import Advice
     from planner.live.sample import Samples, Window
-    from planner.live.usage import Leak
+    from planner.live.usage import Activity, Leak
     from planner.render.sample import SampleReport
 
 
@@ -93,6 +93,16 @@ def _writer(report: "BudgetReport", database: str | None, path: str) -> "Instanc
 
 
 # --------------------------------------------------------------------------- inspect
+
+
+def _terminate(conn: Any, dsn: str, advice: "list[Advice]", yes: bool) -> dict[int, bool | str]:
+    """Run the advised ``pg_terminate_backend`` statements after asking (or --yes); return what each did."""
+    from planner.adapters.postgres import run_terminations
+
+    targets = [(a.pid, a.sql) for a in advice if a.kind == "terminate" and a.pid is not None]
+    if targets:
+        _confirm(f"terminate {len(targets)} idle-in-transaction session(s) (pids {', '.join(str(p) for p, _ in targets)})?", yes, "--terminate")
+    return run_terminations(conn, dsn, targets)
 
 
 def _bouncer_budget(snapshot: "Snapshot | None", report: "BudgetReport | None", database: str | None) -> dict[str, Any] | None:
@@ -211,7 +221,7 @@ def inspect(
     text: list[str] = []
     snapshot = None
     if dsn is not None:
-        from planner.adapters.postgres import connect_read_only, read_snapshot, run_terminations
+        from planner.adapters.postgres import connect_read_only, read_snapshot
 
         conn = connect_read_only(dsn, connect_timeout=connect_timeout, statement_timeout=limit)
         try:
@@ -222,12 +232,7 @@ def inspect(
                 poolers = [p for p in report.poolers if p.database == instance.database]
                 comparison = compare_with_plan(instance, poolers, snapshot)
             advice = advise(snapshot, seconds)
-            terminated: dict[int, bool | str] | None = None
-            if terminate:
-                targets = [(a.pid, a.sql) for a in advice if a.kind == "terminate" and a.pid is not None]
-                if targets:
-                    _confirm(f"terminate {len(targets)} idle-in-transaction session(s) (pids {', '.join(str(p) for p, _ in targets)})?", yes, "--terminate")
-                terminated = run_terminations(conn, dsn, targets)
+            terminated = _terminate(conn, dsn, advice, yes) if terminate else None
         finally:
             conn.close()
         from planner.render.inspect import inspect_dict, inspect_text
@@ -250,9 +255,11 @@ def _inspect_sample(
     format: LiveFormat, terminate: bool, yes: bool, connect_timeout: int | None, limit: str, output: Optional[Path],
 ) -> None:
     """Sample the window, report it, write the samples file; exit 3 (session lost) or 130 (Ctrl-C) when it is partial."""
-    from planner.adapters.postgres import connect_read_only, describe_target, read_activity, run_terminations
+    from planner.adapters.postgres import connect_read_only, describe_target, read_activity
     from planner.live.sample import INTERRUPTED, Samples, sample_window, samples_json
 
+    if output is not None and output.is_dir():  # said before a window is spent, not after
+        raise InputError(f"{output}: cannot write the samples file: it is a directory; choose a file path with -o")
     samples = Samples(describe_target(dsn), window, idle_after)
     if report is not None:
         samples.topology = {"path": str(topology), "database": _writer(report, database, report.topology.path).database}
@@ -261,23 +268,22 @@ def _inspect_sample(
     try:
         with _sampling(window.count) as progress:
             sample_window(samples, lambda: read_activity(conn, dsn), progress=progress)
-        from planner.live.usage import advise_leaks, find_leaks
+        from planner.live.usage import Activity, advise_leaks, find_leaks
 
-        leaks = find_leaks(samples)
+        activity = Activity(samples)  # the samples as arrays, once: every table below reads them
+        leaks = find_leaks(samples, activity)
         advice = advise_leaks(samples, leaks)
-        if terminate and samples.stopped is None:
-            targets = [(a.pid, a.sql) for a in advice if a.kind == "terminate" and a.pid is not None]
-            if targets:
-                _confirm(f"terminate {len(targets)} idle-in-transaction session(s) (pids {', '.join(str(p) for p, _ in targets)})?", yes, "--terminate")
-            terminated = run_terminations(conn, dsn, targets)
+        if terminate and samples.stopped is None:  # never after Ctrl-C, nor on a lost session
+            terminated = _terminate(conn, dsn, advice, yes)
     finally:
         conn.close()
     from planner.render.sample import render_dict, render_text
 
-    sample_report = _sample_report(samples, report, database, leaks, advice, terminated)
+    sample_report = _sample_report(activity, report, database, leaks, advice, terminated)
+    # the report first: a samples file that cannot be written (exit 2) does not take the window's result with it
+    _emit(json.dumps(render_dict(sample_report), indent=2) if format is LiveFormat.json else render_text(sample_report), None)
     if output is not None:
         _emit(samples_json(samples), output)
-    _emit(json.dumps(render_dict(sample_report), indent=2) if format is LiveFormat.json else render_text(sample_report), None)
     stop = samples.stop_sentence()
     if stop is not None:
         kept = f"; the samples are in {output}" if output is not None else ""
@@ -285,21 +291,22 @@ def _inspect_sample(
         raise typer.Exit(EXIT_INTERRUPTED if samples.stopped == INTERRUPTED else EXIT_EXTERNAL)
 
 
-def _sample_report(samples: "Samples", report: "BudgetReport | None", database: str | None, leaks: list["Leak"],
+def _sample_report(activity: "Activity", report: "BudgetReport | None", database: str | None, leaks: list["Leak"],
                    advice: list["Advice"], terminated: dict[int, bool | str] | None) -> "SampleReport":  # fmt: skip
     """Return what inspect --sample reports: the tables, the plan against the window (with a topology), leaks, advice."""
-    from planner.live.usage import GROUPINGS, compare_usage, totals, usage_by
+    from planner.live.usage import GROUPINGS, compare_usage
     from planner.render.sample import SampleReport
 
-    tables = [(by, usage_by(samples, by)) for by in GROUPINGS]
+    samples = activity.samples
+    tables = [(by, activity.usage_by(by)) for by in GROUPINGS]
     plan = unknown = None
     label = ""
     if report is not None:
         instance = _writer(report, database, report.topology.path)
         poolers = [p for p in report.poolers if p.database == instance.database]
-        plan, unknown = compare_usage(report.topology, instance, poolers, samples)
+        plan, unknown = compare_usage(report.topology, instance, poolers, samples, activity)
         label = f"{instance.name} of {report.topology.path}"
-    return SampleReport(samples, totals(samples), tables, leaks, advice, plan, label, unknown or (), terminated)
+    return SampleReport(samples, activity.totals(), tables, leaks, advice, plan, label, unknown or (), terminated)
 
 
 @contextmanager

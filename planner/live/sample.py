@@ -7,7 +7,7 @@ held, how many were active, idle, idle in a transaction or hidden, and the longe
 time; sessions idle in a transaction past ``--idle-after`` are kept one by one (their pid, for the
 advice). A window that ends early (the server restarted, Ctrl-C) keeps what it sampled and says so.
 
-The samples file (``inspect --sample ... --output FILE``, read by ``recommend --observed FILE``), version 1::
+The samples file (``inspect --sample ... --output FILE``, read by ``recommend --observed FILE``; docs/samples.md), version 1::
 
     {"format": "planner-activity-samples", "version": 1,
      "server": {"where": "watcher@db.example.com:5432/shop", "user": "watcher", "pid": 4242,

@@ -14,9 +14,11 @@ and ``recommend --observed`` import this module.
 from __future__ import annotations
 
 import math
+from itertools import chain
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
+import numpy as np
 import pandas as pd
 
 from planner.budget.demand import ceil_scaled
@@ -38,26 +40,91 @@ LEAK_MIN_RISE = 2  # connections: one more held can be a pool opening its next c
 LEAK_IDLE_TIMEOUT = "15min"
 
 
-def _frame(samples: Samples) -> pd.DataFrame:
-    """Return the samples in long form: one row per sample and group seen, with the group's names."""
-    rows = [(i, *c) for i, counts in enumerate(samples.counts) for c in counts]
-    frame = pd.DataFrame(rows, columns=["sample", "group", *VALUES, "longest"])
-    names = pd.DataFrame([(g.application_name, g.user, g.client, g.database) for g in samples.groups], columns=list(KEYS))
-    return frame.join(names, on="group")
+def _high(series: pd.Series, q: float) -> int:
+    """Return the ``q`` quantile as a value some sample saw (the next one up, not an interpolation)."""
+    return int(series.quantile(q, interpolation="higher"))
 
 
-def _per_sample(frame: pd.DataFrame, by: Sequence[str], samples: int) -> pd.DataFrame:
-    """Return the counts per sample and key, with a row of zeros where a key held nothing in a sample."""
-    summed = frame.groupby(["sample", *by], sort=False).agg(
-        held=("held", "sum"), active=("active", "sum"), idle=("idle", "sum"), idle_in_transaction=("idle_in_transaction", "sum"),
-        hidden=("hidden", "sum"), longest=("longest", "max"),
-    )  # fmt: skip
-    keys = summed.index.droplevel("sample").unique()
-    full = pd.MultiIndex.from_tuples([(s, *(k if isinstance(k, tuple) else (k,))) for s in range(samples) for k in keys],
-                                     names=["sample", *by])  # fmt: skip
-    wide = summed.reindex(full, fill_value=0)
-    wide["busy"] = wide["active"] + wide["idle_in_transaction"]
-    return wide
+class Activity:
+    """The samples as arrays, built once: every table, total and leak of a window is computed from them.
+
+    Per group of sessions alike (:class:`planner.live.sample.Group`) and any grouping of them (by
+    application_name, user, client, or planned source), the counts are summed per sample into a
+    samples × keys table (a key that held nothing in a sample counts 0 there) and read column by column.
+    """
+
+    def __init__(self, samples: Samples) -> None:
+        self.samples = samples
+        self.n = samples.taken
+        flat = chain.from_iterable(chain((i,), c) for i, counts in enumerate(samples.counts) for c in counts)
+        table = np.fromiter(flat, dtype=float).reshape(-1, 8)
+        self.sample, self.group = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+        self.values = {name: table[:, 2 + k] for k, name in enumerate(VALUES)}
+        self.longest = table[:, 7]
+        self.names = pd.DataFrame([(g.application_name, g.user, g.client, g.database) for g in samples.groups], columns=list(KEYS))
+
+    def keys(self, by: Sequence[str]) -> tuple[np.ndarray, list[tuple[str, ...]]]:
+        """Return each group's key index under ``by``, and the keys (in order of first appearance)."""
+        codes, uniques = pd.factorize(pd.MultiIndex.from_frame(self.names[list(by)]))
+        return np.asarray(codes, dtype=np.int64), [tuple(str(x) for x in (u if isinstance(u, tuple) else (u,))) for u in uniques]
+
+    def wide(self, codes: np.ndarray, width: int, name: str) -> pd.DataFrame:
+        """Return the samples × keys table of one count (``busy``: active + idle in transaction) under ``codes``."""
+        if name == "busy":
+            return self.wide(codes, width, "active") + self.wide(codes, width, "idle_in_transaction")
+        flat = self.sample * width + codes[self.group] if len(self.group) else np.zeros(0, dtype=np.int64)
+        counts = np.bincount(flat, weights=self.values[name], minlength=self.n * width)
+        return pd.DataFrame(counts.reshape(self.n, width))
+
+    def longest_by(self, codes: np.ndarray, width: int) -> np.ndarray:
+        """Return the longest idle-in-transaction time of each key."""
+        found = np.zeros(width)
+        if len(self.group):
+            np.maximum.at(found, codes[self.group], self.longest)
+        return found
+
+    def usage_by(self, by: Sequence[str] = GROUPINGS[0]) -> list[Usage]:
+        """Return the usage of each group of sessions alike in ``by`` (names of :data:`KEYS`), most held first."""
+        if not self.n or self.names.empty:
+            return []
+        codes, keys = self.keys(by)
+        width = len(keys)
+        held, active, idle, tx, hidden, busy = (self.wide(codes, width, name) for name in (*VALUES, "busy"))
+        # the busiest client address of each key: the keys × clients combinations, read the same way
+        pairs, combos = self.keys([*by, "client"] if "client" not in by else list(by))
+        of_pair = np.zeros(len(combos), dtype=np.int64)
+        of_pair[pairs] = codes
+        per_client = self.wide(pairs, len(combos), "busy")
+        client_p99 = pd.Series(per_client.quantile(0.99, interpolation="higher").to_numpy()).groupby(of_pair).max()
+        client_max = pd.Series(per_client.max().to_numpy()).groupby(of_pair).max()
+        clients = self.names[self.names["client"] != ""].assign(key=codes[self.names["client"] != ""]).groupby("key")["client"].nunique()
+        longest = self.longest_by(codes, width)
+        stats = {
+            "held_min": held.min(), "held_median": held.median(), "held_max": held.max(), "active_median": active.median(),
+            "active_p95": active.quantile(0.95, interpolation="higher"), "active_max": active.max(), "idle_median": idle.median(),
+            "tx_median": tx.median(), "tx_max": tx.max(), "busy_p99": busy.quantile(0.99, interpolation="higher"),
+            "busy_max": busy.max(), "hidden_max": hidden.max(),
+        }  # fmt: skip
+        found = [
+            Usage(
+                key, int(clients.get(k, 0)), int(stats["held_min"][k]), float(stats["held_median"][k]), int(stats["held_max"][k]),
+                float(stats["active_median"][k]), int(stats["active_p95"][k]), int(stats["active_max"][k]),
+                float(stats["idle_median"][k]), float(stats["tx_median"][k]), int(stats["tx_max"][k]), float(longest[k]),
+                int(stats["busy_p99"][k]), int(stats["busy_max"][k]), int(client_p99[k]), int(client_max[k]), int(stats["hidden_max"][k]),
+            )
+            for k, key in enumerate(keys)
+        ]  # fmt: skip
+        return sorted(found, key=lambda u: (-u.held_max, u.key))
+
+    def totals(self) -> dict[str, float | int]:
+        """Return the whole server's client sessions over the window (this session left out): held and busy."""
+        if not self.n:
+            return {}
+        codes = np.zeros(len(self.names), dtype=np.int64)
+        held, busy, hidden = (self.wide(codes, 1, name)[0] for name in ("held", "busy", "hidden"))
+        return {"held_min": int(held.min()), "held_median": float(held.median()), "held_max": int(held.max()),
+                "busy_median": float(busy.median()), "busy_p95": int(busy.quantile(0.95, interpolation="higher")),
+                "busy_max": int(busy.max()), "hidden_max": int(hidden.max())}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -88,47 +155,14 @@ class Usage:
         return {**dict(zip(by, self.key)), **figures}
 
 
-def _high(series: pd.Series, q: float) -> int:
-    return int(series.quantile(q, interpolation="higher"))
-
-
 def usage_by(samples: Samples, by: Sequence[str] = GROUPINGS[0]) -> list[Usage]:
     """Return the usage of each group of sessions alike in ``by`` (names of :data:`KEYS`), most held first."""
-    if not samples.taken or not samples.groups:
-        return []
-    by = list(by)
-    frame = _frame(samples)
-    wide = _per_sample(frame, by, samples.taken)
-    client_level = by if "client" in by else [*by, "client"]
-    by_client = _per_sample(frame, client_level, samples.taken)["busy"].groupby(level=client_level)
-    client_p99 = by_client.quantile(0.99, interpolation="higher").groupby(level=by).max()
-    client_max = by_client.max().groupby(level=by).max()
-    clients = frame[frame["client"] != ""].groupby(by)["client"].nunique()
-    found: list[Usage] = []
-    for key, rows in wide.groupby(level=by):
-        key = key if isinstance(key, tuple) else (key,)
-        found.append(Usage(
-            tuple(str(k) for k in key), int(clients.get(key if len(key) > 1 else key[0], 0)),
-            int(rows["held"].min()), float(rows["held"].median()), int(rows["held"].max()),
-            float(rows["active"].median()), _high(rows["active"], 0.95), int(rows["active"].max()),
-            float(rows["idle"].median()), float(rows["idle_in_transaction"].median()), int(rows["idle_in_transaction"].max()),
-            float(rows["longest"].max()), _high(rows["busy"], 0.99), int(rows["busy"].max()),
-            int(client_p99[key if len(key) > 1 else key[0]]), int(client_max[key if len(key) > 1 else key[0]]),
-            int(rows["hidden"].max()),
-        ))  # fmt: skip
-    return sorted(found, key=lambda u: (-u.held_max, u.key))
+    return Activity(samples).usage_by(by)
 
 
 def totals(samples: Samples) -> dict[str, float | int]:
     """Return the whole server's client sessions over the window (this session left out): held and busy."""
-    if not samples.taken:
-        return {}
-    frame = _frame(samples)
-    per = frame.groupby("sample")[list(VALUES)].sum().reindex(range(samples.taken), fill_value=0)
-    busy = per["active"] + per["idle_in_transaction"]
-    return {"held_min": int(per["held"].min()), "held_median": float(per["held"].median()), "held_max": int(per["held"].max()),
-            "busy_median": float(busy.median()), "busy_p95": _high(busy, 0.95), "busy_max": int(busy.max()),
-            "hidden_max": int(per["hidden"].max())}  # fmt: skip
+    return Activity(samples).totals()
 
 
 # --------------------------------------------------------------------------- leaks
@@ -168,7 +202,7 @@ def _rising(held: pd.Series, busy: pd.Series, hidden: pd.Series) -> dict[str, ob
             "use_hidden": use_hidden}  # fmt: skip
 
 
-def find_leaks(samples: Samples) -> list[Leak]:
+def find_leaks(samples: Samples, activity: "Activity | None" = None) -> list[Leak]:
     """Return the groups (application_name and user) that idle in transactions past the threshold or leak connections."""
     leaks: list[Leak] = []
     stale: dict[tuple[str, str], list] = {}
@@ -185,9 +219,11 @@ def find_leaks(samples: Samples) -> list[Leak]:
         leaks.append(Leak("idle-in-transaction", name, user, text, tuple(s.pid for s in sessions),
                           {"sessions": len(sessions), "longest_seconds": round(sessions[0].longest_seconds, 1), "at_end": at_end}))
     if samples.taken >= LEAK_MIN_SAMPLES and samples.groups:
-        wide = _per_sample(_frame(samples), ["application_name", "user"], samples.taken)
-        for (name, user), rows in wide.groupby(level=["application_name", "user"]):
-            found = _rising(*(rows[k].reset_index(drop=True) for k in ("held", "busy", "hidden")))
+        activity = activity or Activity(samples)
+        codes, keys = activity.keys(("application_name", "user"))
+        held, busy, hidden = (activity.wide(codes, len(keys), name) for name in ("held", "busy", "hidden"))
+        for k, (name, user) in enumerate(keys):
+            found = _rising(held[k], busy[k], hidden[k])
             if found is None:
                 continue
             rose = (f"{name or '(no application_name)'} (user {user}): held rose from {found['held_from']:g} to {found['held_to']:g} "
@@ -296,25 +332,27 @@ def declared_pool(topology: "Topology", instance: "InstanceBudget", poolers: Seq
 
 def compare_usage(
     topology: "Topology", instance: "InstanceBudget", poolers: Sequence["PoolerBudget"], samples: Samples,
+    activity: "Activity | None" = None,
 ) -> tuple[list[PlannedUse], list[Usage]]:
     """Return each planned source's use over the window, and the application names the plan does not know."""
-    if samples.taken and samples.groups:
-        by_name = {u.key[0]: u for u in usage_by(samples, ("application_name",))}
-    else:
-        by_name = {}
+    activity = activity or Activity(samples)
+    by_name = {u.key[0]: u for u in activity.usage_by(("application_name",))}
     rows, row_of = plan_rows(instance, poolers, by_name)
-    frame = _frame(samples) if by_name else None
+    index = {row.key: k for k, row in enumerate(rows)}
+    other = len(rows)  # the sessions of no row
+    codes = np.array([index.get(row_of.get(g.application_name, ""), other) for g in samples.groups], dtype=np.int64)
+    tables = {name: activity.wide(codes, other + 1, name) for name in ("held", "active", "busy")} if activity.n else {}
     planned: list[PlannedUse] = []
-    for row in rows:
+    for k, row in enumerate(rows):
         names = tuple(sorted(n for n, key in row_of.items() if key == row.key))
         declared = declared_pool(topology, instance, poolers, row)
-        if not names or frame is None:
+        if not names or not tables:
             planned.append(PlannedUse(row, declared, (), 0.0, 0, 0.0, 0, 0, 0))
             continue
-        wide = _per_sample(frame[frame["application_name"].isin(names)].assign(row=row.key), ["row"], samples.taken)
+        held, active, busy = tables["held"][k], tables["active"][k], tables["busy"][k]
         planned.append(PlannedUse(
-            row, declared, names, float(wide["held"].median()), int(wide["held"].max()), float(wide["active"].median()),
-            _high(wide["active"], 0.95), int(wide["active"].max()), _high(wide["busy"], 0.99),
+            row, declared, names, float(held.median()), int(held.max()), float(active.median()), _high(active, 0.95),
+            int(active.max()), _high(busy, 0.99),
         ))  # fmt: skip
     unknown = [u for name, u in by_name.items() if name not in row_of]
     return planned, sorted(unknown, key=lambda u: (-u.held_max, u.key))
@@ -322,10 +360,10 @@ def compare_usage(
 
 def busy_per_application(samples: Samples) -> dict[str, tuple[int, int]]:
     """Return, per application_name, the sessions in use at once from one client address: (p99, max)."""
-    return {u.key[0]: (u.busy_per_client_p99, u.busy_per_client_max) for u in usage_by(samples, ("application_name",))}
+    return {u.key[0]: (u.busy_per_client_p99, u.busy_per_client_max) for u in Activity(samples).usage_by(("application_name",))}
 
 
 __all__ = [
-    "GROUPINGS", "Leak", "PlannedUse", "Usage", "advise_leaks", "busy_per_application", "compare_usage", "declared_pool",
+    "GROUPINGS", "Activity", "Leak", "PlannedUse", "Usage", "advise_leaks", "busy_per_application", "compare_usage", "declared_pool",
     "find_leaks", "totals", "usage_by",
 ]

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from planner.live.inspect import format_duration, quote_ident
 from planner.live.sample import format_interval
+from planner.render.inspect import termination_text
 from planner.render.table import text_table
 
 if TYPE_CHECKING:
@@ -104,8 +105,7 @@ def render_text(report: SampleReport) -> str:
         for item in report.advice:
             lines += [f"  -- {item.reason}", f"  {item.sql}"]
     if report.terminated is not None:
-        done = [f"pid {pid} {'ended' if ok is True else 'no longer idle (left alone)' if ok is False else f'not ended ({ok})'}"
-                for pid, ok in report.terminated.items()]  # fmt: skip
+        done = [f"pid {pid} {termination_text(ok)}" for pid, ok in report.terminated.items()]
         lines += ["", f"terminated: {', '.join(done) or 'nothing to terminate'}"]
     elif any(a.kind == "terminate" for a in report.advice):
         lines.append("  (planner inspect --sample ... --terminate runs the pg_terminate_backend statements, after asking)")

@@ -172,3 +172,15 @@ def test_recommend_observed_usage_errors(tmp_path: Path) -> None:
 def test_observed_cap(p99: int, processes: int, threads: int, pool: int, margin: Fraction, cap: int | None) -> None:
     service = Service("web", "long-running", processes=processes, threads=threads, pool=Pool("custom", pool))
     assert observed_cap(service, MeasuredService("web", p99, p99, ("web",)), margin) == cap
+
+
+def test_the_documented_example_is_a_samples_file_planner_reads(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "docs" / "samples.md").read_text()
+    example = text.split("```json\n", 1)[1].split("```", 1)[0]
+    (path := tmp_path / "samples.json").write_text(example)
+    samples = read_samples(path)
+    assert (samples.taken, len(samples.groups), samples.stale[5150].at_end, samples.topology) == (3, 3, True, {"path": "shop.yaml", "database": "main"})
+    from planner.live.usage import usage_by
+
+    web = usage_by(samples)[0]
+    assert (web.key, web.held_max, web.active_median, web.active_max, web.busy_per_client_p99) == (("web@prod", "app"), 15, 3, 4, 4)
