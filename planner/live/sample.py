@@ -147,6 +147,7 @@ class Samples:
 
     @property
     def taken(self) -> int:
+        """Return how many samples were taken."""
         return len(self.at)
 
     @property
@@ -156,6 +157,7 @@ class Samples:
 
     @property
     def partial(self) -> bool:
+        """Return whether the window was cut short (Ctrl-C, a lost session)."""
         return self.stopped is not None
 
     @property
@@ -164,6 +166,7 @@ class Samples:
         return self.taken * self.window.every
 
     def group_id(self, group: Group) -> int:
+        """Return the index of ``group`` in :attr:`groups`, adding it when it is new."""
         index = self._index.get(group)
         if index is None:
             index = self._index[group] = len(self.groups)

@@ -14,8 +14,8 @@ and ``recommend --observed`` import this module.
 from __future__ import annotations
 
 import math
-from itertools import chain
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
@@ -158,11 +158,6 @@ class Usage:
 def usage_by(samples: Samples, by: Sequence[str] = GROUPINGS[0]) -> list[Usage]:
     """Return the usage of each group of sessions alike in ``by`` (names of :data:`KEYS`), most held first."""
     return Activity(samples).usage_by(by)
-
-
-def totals(samples: Samples) -> dict[str, float | int]:
-    """Return the whole server's client sessions over the window (this session left out): held and busy."""
-    return Activity(samples).totals()
 
 
 # --------------------------------------------------------------------------- leaks
@@ -365,5 +360,5 @@ def busy_per_application(samples: Samples) -> dict[str, tuple[int, int]]:
 
 __all__ = [
     "GROUPINGS", "Activity", "Leak", "PlannedUse", "Usage", "advise_leaks", "busy_per_application", "compare_usage", "declared_pool",
-    "find_leaks", "totals", "usage_by",
+    "find_leaks", "usage_by",
 ]
