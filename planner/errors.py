@@ -69,3 +69,9 @@ class ExternalError(PlannerError):
     """An outside system (AWS, PostgreSQL, PgBouncer) could not be reached or refused (exit 3)."""
 
     exit_code = EXIT_EXTERNAL
+
+
+class SessionLost(ExternalError):
+    """A session to an outside system was cut mid-way (a restart, a failover, a terminated backend): exit 3.
+
+    Raised where what was read before the cut is still worth keeping (``inspect --sample``)."""

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from planner.adapters.server import (
+    ActivitySample,
     ServerSettings,
     Session,
     Snapshot,
@@ -29,7 +30,7 @@ from planner.adapters.server import (
     is_slot_refusal,
     settings_from_rows,
 )
-from planner.errors import ExternalError, InputError
+from planner.errors import ExternalError, InputError, SessionLost
 
 if TYPE_CHECKING:
     import psycopg
@@ -347,6 +348,41 @@ def run_terminations(conn: "psycopg.Connection[Any]", dsn: str, statements: list
             continue
         done[pid] = bool(row and row[0])
     return done
+
+
+# --------------------------------------------------------------------------- inspect --sample
+
+# One sample of ``inspect --sample``, its only query: every client backend (hidden ones too: another role's
+# session without pg_read_all_stats has no backend_type, state or address, but a user and a database), this
+# session included, at the statement's own time. The server's version and max_connections ride along on
+# each row, so that sampling needs no other query.
+SAMPLE_QUERY = """SELECT statement_timestamp(), current_setting('server_version_num')::int, current_setting('max_connections')::int,
+       pg_backend_pid(), a.pid, a.usename, COALESCE(a.application_name, ''), a.datname,
+       CASE WHEN a.client_port = -1 THEN 'local' ELSE host(a.client_addr) END, a.state, COALESCE(r.rolsuper, false),
+       GREATEST(0, EXTRACT(EPOCH FROM statement_timestamp() - a.state_change))::float8, a.backend_type IS NULL
+  FROM pg_stat_activity a LEFT JOIN pg_roles r ON r.oid = a.usesysid
+ WHERE a.backend_type = 'client backend' OR (a.backend_type IS NULL AND a.usesysid IS NOT NULL AND a.datname IS NOT NULL)"""
+
+
+def read_activity(conn: "psycopg.Connection[Any]", dsn: str) -> ActivitySample:
+    """Read one sample of ``pg_stat_activity`` with :data:`SAMPLE_QUERY` (autocommit: its own snapshot).
+
+    :class:`~planner.errors.SessionLost` when the session is gone (the server restarted or ended it, the
+    network cut it); :class:`~planner.errors.ExternalError` when only this query failed (a statement timeout).
+    """
+    import psycopg
+
+    try:
+        rows = conn.execute(SAMPLE_QUERY, prepare=False).fetchall()
+    except psycopg.Error as exc:
+        error = SessionLost if conn.broken or conn.closed else ExternalError
+        raise error(f"PostgreSQL at {describe_target(dsn)}: {query_message(exc, dsn)}") from exc
+    first = rows[0]  # this session is always one of the rows
+    sessions = tuple(
+        Session(pid, None if hidden else "client backend", user, name, database, client, state, superuser, seconds, None, hidden)
+        for _, _, _, _, pid, user, name, database, client, state, superuser, seconds, hidden in rows
+    )
+    return ActivitySample(first[0], int(first[1]), int(first[2]), int(first[3]), sessions)
 
 
 # --------------------------------------------------------------------------- PgBouncer

@@ -16,6 +16,7 @@ by version and by who may still get in, see :data:`REFUSALS`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Mapping
 
 from planner.reserves import HOLDERS, RDS_RESERVED, RDS_SUPERUSER, RESERVED, SUPERUSER
@@ -320,3 +321,14 @@ class Snapshot:
     def allowance(self) -> RoleAllowance:
         """Return what the connected role itself may open, with the client sessions there now."""
         return role_allowance(self.settings, self.user, self.superuser, self.rds_superuser, self.use_reserved, len(self.clients))
+
+
+@dataclass(frozen=True)
+class ActivitySample:
+    """One read of ``pg_stat_activity`` by ``inspect --sample``: every client session at one moment."""
+
+    at: datetime  # the server's statement_timestamp(), aware
+    version_num: int
+    max_connections: int
+    self_pid: int
+    sessions: tuple[Session, ...]  # client backends (hidden ones too), this session included

@@ -59,19 +59,19 @@ def _on_database(topology: Topology, service: Service, database: str) -> bool:
     return any(resolve_database(topology, service, env) == database for env in service_environments(topology, service))
 
 
-def _pooled(topology: Topology, database: str) -> list[Service]:
+def pooled_services(topology: Topology, database: str) -> list[Service]:
     """Return the services of ``database`` whose demand a pool cap changes (long-running and Lambda)."""
     return [s for s in topology.services.values() if s.shape != "fixed" and _on_database(topology, s, database)]
 
 
-def _worst_pool(service: Service) -> int | None:
+def worst_pool(service: Service) -> int | None:
     """Return a process's worst pool today (``size + max_overflow``; threads without a pool); None if unbounded."""
     if service.pool is None:
         return service.threads
     return None if service.pool.unbounded else service.pool.worst
 
 
-def _capped(service: Service, cap: int) -> Service:
+def capped(service: Service, cap: int) -> Service:
     """Return ``service`` with at most ``cap`` connections per process (steady pool kept below it)."""
     pool = service.pool or Pool("per-thread", service.threads, 0)
     steady = min(pool.size if pool.size is not None else cap, cap)
@@ -104,7 +104,7 @@ def concurrency_caps_option(topology: Topology, catalog: "Catalog | None", datab
     ``recommend`` offers it before anything else; when it is not enough on its own, the other options
     are computed on top of it.
     """
-    services = [s for s in _pooled(topology, database) if above_concurrency(s)]
+    services = [s for s in pooled_services(topology, database) if above_concurrency(s)]
     if not services:
         return
     held = {s.name: held_to_concurrency(s) for s in services}
@@ -141,13 +141,13 @@ def concurrency_caps_option(topology: Topology, catalog: "Catalog | None", datab
 def pool_caps_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
                      before: Outcome) -> Iterator[Option]:  # fmt: skip
     """Yield the pool caps that fit and keep the largest smallest fraction of today's pools (module docstring)."""
-    services = _pooled(topology, database)
+    services = pooled_services(topology, database)
     if not services:
         return
-    bounded = [w for s in services if (w := _worst_pool(s)) is not None]
+    bounded = [w for s in services if (w := worst_pool(s)) is not None]
     # an unbounded pool has no size to keep a fraction of: measure it against the largest bounded
     # pool of the database (else its threads), and say so
-    reference = {s.name: (_worst_pool(s) or max(bounded, default=s.threads)) for s in services}
+    reference = {s.name: (worst_pool(s) or max(bounded, default=s.threads)) for s in services}
 
     def caps_at(f: Fraction) -> dict[str, int]:
         return {n: max(1, min(w, math.floor(w * f))) for n, w in reference.items()}
@@ -155,8 +155,8 @@ def pool_caps_option(topology: Topology, catalog: "Catalog | None", database: st
     def with_caps(caps: dict[str, int]) -> Topology:
         changed = dict(topology.services)
         for name, cap in caps.items():
-            if cap < reference[name] or _worst_pool(topology.services[name]) is None:
-                changed[name] = _capped(topology.services[name], cap)
+            if cap < reference[name] or worst_pool(topology.services[name]) is None:
+                changed[name] = capped(topology.services[name], cap)
         return replace(topology, services=changed)
 
     # every fraction at which some cap changes, smallest first: the feasible ones are a prefix
@@ -176,11 +176,11 @@ def pool_caps_option(topology: Topology, catalog: "Catalog | None", database: st
             return _fits(with_caps(trial), catalog, database)
 
         caps[name] = _largest(caps[name], reference[name], fits_with) or caps[name]
-    touched = {n: c for n, c in caps.items() if c < reference[n] or _worst_pool(topology.services[n]) is None}
+    touched = {n: c for n, c in caps.items() if c < reference[n] or worst_pool(topology.services[n]) is None}
     if not touched:
         return  # nothing has to shrink: the gap is elsewhere (a pooler's client side)
     kept = min(Fraction(c, reference[n]) for n, c in touched.items())
-    changes = ", ".join(f"{n} {_worst_pool(topology.services[n]) or 'unbounded'} → {c}" for n, c in touched.items())
+    changes = ", ".join(f"{n} {worst_pool(topology.services[n]) or 'unbounded'} → {c}" for n, c in touched.items())
     untouched = [s.name for s in services if s.name not in touched]
     title = (f"cap the pools on {database} per process: {changes} (every service keeps at least {float(kept):.0%} of "
              f"its pool{'; ' + ', '.join(untouched) + ' unchanged' if untouched else ''})")  # fmt: skip
@@ -189,7 +189,7 @@ def pool_caps_option(topology: Topology, catalog: "Catalog | None", database: st
     if narrow:
         requires.append(f"{', '.join(narrow)}: a pool below the threads of a process makes threads queue for connections; "
                         "lower the threads too")  # fmt: skip
-    if any(_worst_pool(topology.services[n]) is None for n in touched):
+    if any(worst_pool(topology.services[n]) is None for n in touched):
         requires.append("an unbounded pool gets a limit for the first time (e.g. SetMaxOpenConns in Go's database/sql)")
     yield evaluate(
         "shrink-pools", database, title, before, with_caps(caps), catalog, requires=tuple(requires),
@@ -221,7 +221,7 @@ def _knob(topology: Topology, catalog: "Catalog | None", database: str, before: 
 def lambda_concurrency_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
                               before: Outcome) -> Iterator[Option]:  # fmt: skip
     """Yield, for each Lambda function, the largest reserved concurrency that fits (the others unchanged)."""
-    for service in _pooled(topology, database):
+    for service in pooled_services(topology, database):
         if service.shape != "lambda":
             continue
         today = service.lambda_concurrency or LAMBDA_ACCOUNT_CONCURRENCY
@@ -237,7 +237,7 @@ def lambda_concurrency_option(topology: Topology, catalog: "Catalog | None", dat
 def autoscaling_max_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
                            before: Outcome) -> Iterator[Option]:  # fmt: skip
     """Yield, for each autoscaled service, the largest replica maximum that fits (never below its minimum)."""
-    for service in _pooled(topology, database):
+    for service in pooled_services(topology, database):
         if service.shape == "long-running" and service.replicas_max > service.replicas_min:
             yield from _knob(
                 topology, catalog, database, before, service, "replicas_max", service.replicas_min, service.replicas_max - 1,
@@ -250,7 +250,7 @@ def autoscaling_max_option(topology: Topology, catalog: "Catalog | None", databa
 def processes_option(topology: Topology, catalog: "Catalog | None", database: str, report: BudgetReport,
                      before: Outcome) -> Iterator[Option]:  # fmt: skip
     """Yield, for each service with several processes per replica, the most processes that fit."""
-    for service in _pooled(topology, database):
+    for service in pooled_services(topology, database):
         if service.shape == "long-running" and service.processes > 1:
             yield from _knob(
                 topology, catalog, database, before, service, "processes", 1, service.processes - 1, "processes", 2,
@@ -286,5 +286,5 @@ def serverless_option(topology: Topology, catalog: "Catalog | None", database: s
             return
 
 
-__all__ = ["HELD_KIND", "autoscaling_max_option", "concurrency_caps_option", "held_demand", "lambda_concurrency_option",
-           "pool_caps_option", "processes_option", "serverless_option"]
+__all__ = ["HELD_KIND", "autoscaling_max_option", "capped", "concurrency_caps_option", "held_demand", "lambda_concurrency_option",
+           "pool_caps_option", "pooled_services", "processes_option", "serverless_option", "worst_pool"]

@@ -48,6 +48,7 @@ from planner.advice.levers import (
     processes_option,
     serverless_option,
 )
+from planner.advice.observed import Measurement, measurement_notes, observed_caps_option
 from planner.advice.options import (
     NO_PRICE_CHANGE,
     Option,
@@ -160,15 +161,16 @@ def _scoped(topology: Topology, database: str) -> Topology:
 
 
 def _options(topology: Topology, catalog: "Catalog", database: str, report: BudgetReport,
-             before: Outcome) -> tuple[list[Option], tuple[str, ...]]:
-    """Return the options that fit ``database``, ranked, and a note for each that does not fit on its own."""
+             before: Outcome, extra: tuple[Generator, ...] = ()) -> tuple[list[Option], tuple[str, ...]]:
+    """Return the options that fit ``database``, ranked, and a note for each that does not fit on its own
+    (``extra``: generators beyond :data:`GENERATORS`, e.g. pools sized from a measurement)."""
     # The levers re-run the budget hundreds of times, each over every service of the topology; the
     # services of other databases add nothing to it. They are left out while searching and put back
     # (unchanged, in their order) in each option's topology, which emit and --apply-to-topology write.
     # (A new pooler's name is checked against the report's whole topology: see _unique_name.)
     local = _scoped(topology, database)
     options: list[Option] = []
-    for generate in GENERATORS:
+    for generate in (*GENERATORS, *extra):
         options.extend(generate(local, catalog, database, report, before))
     # a bigger class gives the instance room; a pooler whose own client side is over gains nothing by it
     instance_flagged = any(i.status != "ok" for i in report.instances if i.database == database)
@@ -245,18 +247,29 @@ def problem_of(report: BudgetReport, database: str) -> str:
     return "; ".join(parts)
 
 
-def recommend(topology: Topology, catalog: "Catalog", report: BudgetReport | None = None) -> list[Recommendation]:
-    """Return ranked options for every database whose instances or poolers warn or are over."""
+def recommend(topology: Topology, catalog: "Catalog", report: BudgetReport | None = None,
+              observed: "Measurement | None" = None) -> list[Recommendation]:
+    """Return ranked options for every database whose instances or poolers warn or are over.
+
+    ``observed`` (``recommend --observed``): its database also gets the pools sized from what the services
+    used (:mod:`planner.advice.observed`), as one more option, and is listed even when it is within budget.
+    """
     report = report or compute_budget(topology, catalog)
     out: list[Recommendation] = []
     for database in topology.databases:
         before = outcome_of(report, database)
+        measured = observed is not None and observed.database == database
+        extra: tuple[Generator, ...] = (observed_caps_option(observed),) if observed is not None and measured else ()
+        notes_observed = measurement_notes(observed, topology) if observed is not None and measured else ()
         if before.status == "ok":
+            if extra:
+                options = tuple(o for o in extra[0](topology, catalog, database, report, before) if o.fits)
+                out.append(Recommendation(database, _within_budget(report, database, observed), options, notes_observed))
             continue
         held = next(concurrency_caps_option(topology, catalog, database, report, before), None)
         sourced = [] if held is None else _read_from_deployment(topology, held)
         if held is None or held.fits or sourced:
-            fitting, notes = _options(topology, catalog, database, report, before)
+            fitting, notes = _options(topology, catalog, database, report, before, extra)
             if held is not None and held.fits:  # free, and nothing lost: before anything else
                 fitting = [held, *(o for o in fitting if o.kind != HELD_KIND)]
             elif held is not None:
@@ -268,13 +281,21 @@ def recommend(topology: Topology, catalog: "Catalog", report: BudgetReport | Non
         else:
             # not enough on its own: every option starts from it, so none pays for connections no request uses
             on_top = budget_report(held.topology, catalog)
-            fitting, notes = _options(held.topology, catalog, database, on_top, outcome_of(on_top, database))
+            fitting, notes = _options(held.topology, catalog, database, on_top, outcome_of(on_top, database), extra)
             fitting = [_after_holding(o, held, before) for o in fitting]
             demand_after = "unbounded" if held.after.worst_demand is None else f"{held.after.worst_demand:,}"
             notes = (f"{held.title}: not enough on its own ({held.after.worst_scenario} demand {demand_after} vs alarm at "
                      f"{held.after.alarm_at:,}), so every option below starts from it",) + notes
-        out.append(Recommendation(database, problem_of(report, database), tuple(fitting), notes))
+        out.append(Recommendation(database, problem_of(report, database), tuple(fitting), notes + notes_observed))
     return out
+
+
+def _within_budget(report: BudgetReport, database: str, observed: "Measurement") -> str:
+    """Return the problem line of a measured database that is within budget: nothing to close, pools to size."""
+    writer = next(i for i in report.instances if i.database == database and i.role == "writer")
+    worst = writer.worst_demand
+    return (f"{writer.name} is ok ({'unbounded' if worst is None else f'{worst:,}'} vs alarm at {writer.alarm_at:,}); "
+            f"measured in {observed.label}: the pools that are larger than what their services used")
 
 
 __all__ = ["GENERATORS", "RESIZABLE", "Option", "Outcome", "Recommendation", "recommend", "resized_options"]

@@ -31,7 +31,9 @@ from planner.cli.common import (
 from planner.errors import InputError
 
 if TYPE_CHECKING:
+    from planner.advice.observed import Measurement
     from planner.advice.recommend import Option, Recommendation
+    from planner.budget import BudgetReport
     from planner.catalog import Catalog
     from planner.model import Topology
 
@@ -130,26 +132,42 @@ def recommend(
     profile: ProfileOption = None,
     allow_outside_root: AllowOutsideRootOption = False,
     output: OutputOption = None,
+    observed: Annotated[
+        Optional[Path],
+        typer.Option("--observed", help="Samples file from planner inspect --sample --output: also cap each pool at the concurrency "
+                     "its service used (p99 at once per replica) plus --margin, never below its threads."),
+    ] = None,
+    margin: Annotated[
+        Optional[int], typer.Option("--margin", min=0, max=400, metavar="PERCENT", help="With --observed: the margin above the measured p99 (default 25).")
+    ] = None,
 ) -> None:
     """List the options that bring each warn/over instance or pooler back under its alarm line.
 
     Each option is a changed topology re-checked by the same arithmetic as check: resize,
     PgBouncer, RDS Proxy, a raised max_connections, smaller pools, or a higher client limit,
     with its new numbers, its monthly cost change where prices are known, and what it requires.
+    --observed FILE (the samples of planner inspect --sample) adds pools capped at what each
+    service used at once (p99 per replica) plus --margin, never below its threads, for the
+    sampled database (--database, else the one inspect --sample --topology named, else the only
+    one), listed even when that database is within budget.
 
     \b
     Examples:
       planner recommend shop.yaml
       planner recommend shop.yaml --format markdown
       planner recommend shop.yaml --option main:2 --apply-to-topology shop-fixed.yaml
+      planner recommend shop.yaml --observed samples.json --margin 50
     """
     from planner.advice.recommend import recommend as compute
     from planner.budget import compute_budget
     from planner.render import recommend as render
 
+    if margin is not None and observed is None:
+        raise InputError("--margin: is the margin above the concurrency --observed measured; give --observed FILE too")
     topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
     report = compute_budget(topo, cat)
-    recs = compute(topo, cat, report)
+    measurement = None if observed is None else _measurement(observed, topo, report, database, margin)
+    recs = compute(topo, cat, report, measurement)
     if database is not None:
         if database not in topo.databases:
             raise InputError(f"--database: no database named {database!r} in {topo.path} (choose from {', '.join(topo.databases)})")
@@ -159,6 +177,34 @@ def recommend(
     if apply_to is not None:
         _apply(topo, cat, _select(recs, option or []), apply_to, source, profile, allow_outside_root)
     _emit(text, output, human=format is TableFormat.text)
+
+
+def _measurement(path: Path, topology: "Topology", report: "BudgetReport", database: str | None, margin: int | None) -> "Measurement":
+    """Read the samples file and measure what each service of the sampled database used at once."""
+    from fractions import Fraction
+
+    from planner.advice.observed import DEFAULT_MARGIN_PERCENT, measure
+    from planner.live.sample import read_samples
+    from planner.live.usage import busy_per_application
+
+    samples = read_samples(path)
+    recorded = (samples.topology or {}).get("database")
+    name = database or (recorded if recorded in topology.databases else None)
+    if name is None:
+        if len(topology.databases) != 1:
+            raise InputError(f"--observed: {path} does not say which database of {topology.path} it sampled: choose it with --database "
+                             f"({', '.join(topology.databases)})")  # fmt: skip
+        name = next(iter(topology.databases))
+    if name not in topology.databases:
+        raise InputError(f"--database: no database named {name!r} in {topology.path} (choose from {', '.join(topology.databases)})")
+    if not samples.taken:
+        raise InputError(f"--observed: {path} holds no sample: sample again with planner inspect --sample")
+    writer = next(i for i in report.instances if i.database == name and i.role == "writer")
+    poolers = [p for p in report.poolers if p.database == name]
+    day = f", {samples.started:%Y-%m-%d}" if samples.started else ""
+    label = f"{path} ({samples.window.describe() if not samples.partial else f'{samples.taken:,} samples, partial'}{day})"
+    share = Fraction(DEFAULT_MARGIN_PERCENT if margin is None else margin, 100)
+    return measure(writer, poolers, busy_per_application(samples), label, share, samples.partial)
 
 
 def _option_for(kind: EmitKind, topology: "Topology", catalog: "Catalog", database: str | None) -> "Option":

@@ -17,12 +17,16 @@ import typer
 
 from planner.cli.app import app
 from planner.cli.common import AllowOutsideRootOption, CatalogOption, ObservationsOption, OutputOption, ProfileOption, SourceOption, TopologyArgument, _emit, _load
-from planner.errors import EXIT_OVER, InputError
+from planner.errors import EXIT_EXTERNAL, EXIT_OVER, InputError
 from planner.model import SCENARIOS
 
 if TYPE_CHECKING:
     from planner.adapters.server import Snapshot
     from planner.budget import BudgetReport, InstanceBudget
+    from planner.live.inspect import Advice
+    from planner.live.sample import Samples, Window
+    from planner.live.usage import Activity, Leak
+    from planner.render.sample import SampleReport
 
 
 class LiveFormat(str, Enum):
@@ -91,6 +95,16 @@ def _writer(report: "BudgetReport", database: str | None, path: str) -> "Instanc
 # --------------------------------------------------------------------------- inspect
 
 
+def _terminate(conn: Any, dsn: str, advice: "list[Advice]", yes: bool) -> dict[int, bool | str]:
+    """Run the advised ``pg_terminate_backend`` statements after asking (or --yes); return what each did."""
+    from planner.adapters.postgres import run_terminations
+
+    targets = [(a.pid, a.sql) for a in advice if a.kind == "terminate" and a.pid is not None]
+    if targets:
+        _confirm(f"terminate {len(targets)} idle-in-transaction session(s) (pids {', '.join(str(p) for p, _ in targets)})?", yes, "--terminate")
+    return run_terminations(conn, dsn, targets)
+
+
 def _bouncer_budget(snapshot: "Snapshot | None", report: "BudgetReport | None", database: str | None) -> dict[str, Any] | None:
     """Return the budget PgBouncer's server connections count against: the live one, else the plan's."""
     if snapshot is not None:
@@ -126,7 +140,19 @@ def inspect(
     source: SourceOption = None,
     profile: ProfileOption = None,
     allow_outside_root: AllowOutsideRootOption = False,
-    output: OutputOption = None,
+    sample: Annotated[
+        Optional[str],
+        typer.Option("--sample", metavar="DURATION", help="Sample pg_stat_activity over this window (30s, 30m, 1h; at most 24h): "
+                     "held vs used per application_name, user and client, leaks; one query per --every."),
+    ] = None,
+    every: Annotated[
+        Optional[str], typer.Option("--every", metavar="INTERVAL", help="With --sample: the interval between samples (default 1s, at least 100ms).")
+    ] = None,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Write the report to this file instead of stdout (only once it succeeded); with --sample: "
+                     "the samples file (versioned JSON, for recommend --observed), the report still on stdout."),
+    ] = None,
 ) -> None:
     """Show who holds a live server's connection slots, in one read-only session.
 
@@ -140,21 +166,46 @@ def inspect(
     server cannot be reached or is full, does not answer within --connect-timeout or
     --statement-timeout, or cuts the connection; the password never appears in any output.
 
+    --sample DURATION reads pg_stat_activity once per --every over the window instead, in one
+    read-only session (one query per sample, nothing else), and reports per application_name and
+    user, per user and per client: connections held (min/median/max), active at once
+    (median/p95/max), idle, idle in transaction and its longest; with --topology each source's
+    declared pool next to what it held and used ("web@prod holds 120 (pool 15 × 8 processes), at
+    most 14 active in 30m"). Leaks are named (sessions idle in a transaction past --idle-after,
+    held connections rising while use does not) with their remedies as SQL; --terminate ends the
+    stale sessions still idle at the window's end. -o FILE keeps the samples for planner recommend
+    --observed FILE. A window cut short keeps what it sampled, says it is partial and writes -o:
+    exit 3 when the server restarted or cut the session, 130 on Ctrl-C; sessions the role may not
+    see are counted and the grant that shows them is named.
+
     \b
     Examples:
       planner inspect --dsn postgresql://app@db.example.com/shop
       planner inspect --dsn "$DATABASE_URL" --topology shop.yaml --database main --format json
       planner inspect --dsn postgresql://admin@db/shop --idle-after 10m --terminate
       planner inspect --pgbouncer postgresql://admin@bouncer:6432/pgbouncer --dsn postgresql://app@db/shop
+      planner inspect --dsn "$DATABASE_URL" --sample 30m --topology shop.yaml -o samples.json
+      planner inspect --dsn "$DATABASE_URL" --sample 10m --every 500ms --idle-after 1m
     """
     from planner.live.inspect import advise, compare_with_plan, parse_duration
 
     seconds = parse_duration(idle_after)
     limit = _statement_timeout(statement_timeout)
+    window = None
+    if sample is not None:
+        from planner.live.sample import plan_window
+
+        window = plan_window(sample, every)
+    elif every is not None:
+        raise InputError("--every: sets the interval of --sample DURATION; give --sample too")
     if dsn is None and pgbouncer is None:
         raise InputError("inspect: give --dsn URL (a PostgreSQL server) or --pgbouncer URL (PgBouncer's admin console), or both")
+    if window is not None and (pgbouncer is not None or dsn is None):
+        raise InputError("--sample: samples a PostgreSQL server's pg_stat_activity: give --dsn URL, without --pgbouncer")
     if database is not None and topology is None:
         raise InputError("--database: names a database of --topology; give --topology too")
+    if window is not None and terminate and not yes and not sys.stdin.isatty():
+        raise InputError("--terminate: needs confirmation and there is no terminal to ask: add --yes")
     report = None
     if topology is not None:
         from planner.budget import compute_budget
@@ -162,11 +213,15 @@ def inspect(
         topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
         report = compute_budget(topo, cat)
         _writer(report, database, topo.path)  # fail early on a bad --database, before connecting
+    if window is not None:
+        assert dsn is not None
+        _inspect_sample(dsn, window, seconds, report, database, topology, format, terminate, yes, connect_timeout, limit, output)
+        return
     doc: dict[str, Any] = {}
     text: list[str] = []
     snapshot = None
     if dsn is not None:
-        from planner.adapters.postgres import connect_read_only, read_snapshot, run_terminations
+        from planner.adapters.postgres import connect_read_only, read_snapshot
 
         conn = connect_read_only(dsn, connect_timeout=connect_timeout, statement_timeout=limit)
         try:
@@ -177,12 +232,7 @@ def inspect(
                 poolers = [p for p in report.poolers if p.database == instance.database]
                 comparison = compare_with_plan(instance, poolers, snapshot)
             advice = advise(snapshot, seconds)
-            terminated: dict[int, bool | str] | None = None
-            if terminate:
-                targets = [(a.pid, a.sql) for a in advice if a.kind == "terminate" and a.pid is not None]
-                if targets:
-                    _confirm(f"terminate {len(targets)} idle-in-transaction session(s) (pids {', '.join(str(p) for p, _ in targets)})?", yes, "--terminate")
-                terminated = run_terminations(conn, dsn, targets)
+            terminated = _terminate(conn, dsn, advice, yes) if terminate else None
         finally:
             conn.close()
         from planner.render.inspect import inspect_dict, inspect_text
@@ -198,6 +248,81 @@ def inspect(
         doc["pgbouncer"] = bouncer_dict(state, budget)
         text.append(bouncer_text(state, budget))
     _emit(json.dumps(doc, indent=2) if format is LiveFormat.json else "\n\n".join(text), output)
+
+
+def _inspect_sample(
+    dsn: str, window: "Window", idle_after: float, report: "BudgetReport | None", database: str | None, topology: Optional[Path],
+    format: LiveFormat, terminate: bool, yes: bool, connect_timeout: int | None, limit: str, output: Optional[Path],
+) -> None:
+    """Sample the window, report it, write the samples file; exit 3 (session lost) or 130 (Ctrl-C) when it is partial."""
+    from planner.adapters.postgres import connect_read_only, describe_target, read_activity
+    from planner.live.sample import INTERRUPTED, Samples, sample_window, samples_json
+
+    if output is not None and output.is_dir():  # said before a window is spent, not after
+        raise InputError(f"{output}: cannot write the samples file: it is a directory; choose a file path with -o")
+    samples = Samples(describe_target(dsn), window, idle_after)
+    if report is not None:
+        samples.topology = {"path": str(topology), "database": _writer(report, database, report.topology.path).database}
+    conn = connect_read_only(dsn, connect_timeout=connect_timeout, statement_timeout=limit)
+    terminated: dict[int, bool | str] | None = None
+    try:
+        with _sampling(window.count) as progress:
+            sample_window(samples, lambda: read_activity(conn, dsn), progress=progress)
+        from planner.live.usage import Activity, advise_leaks, find_leaks
+
+        activity = Activity(samples)  # the samples as arrays, once: every table below reads them
+        leaks = find_leaks(samples, activity)
+        advice = advise_leaks(samples, leaks)
+        if terminate and samples.stopped is None:  # never after Ctrl-C, nor on a lost session
+            terminated = _terminate(conn, dsn, advice, yes)
+    finally:
+        conn.close()
+    from planner.render.sample import render_dict, render_text
+
+    sample_report = _sample_report(activity, report, database, leaks, advice, terminated)
+    # the report first: a samples file that cannot be written (exit 2) does not take the window's result with it
+    _emit(json.dumps(render_dict(sample_report), indent=2) if format is LiveFormat.json else render_text(sample_report), None)
+    if output is not None:
+        _emit(samples_json(samples), output)
+    stop = samples.stop_sentence()
+    if stop is not None:
+        kept = f"; the samples are in {output}" if output is not None else ""
+        print(f"planner: {stop}{kept}", file=sys.stderr)
+        raise typer.Exit(EXIT_INTERRUPTED if samples.stopped == INTERRUPTED else EXIT_EXTERNAL)
+
+
+def _sample_report(activity: "Activity", report: "BudgetReport | None", database: str | None, leaks: list["Leak"],
+                   advice: list["Advice"], terminated: dict[int, bool | str] | None) -> "SampleReport":  # fmt: skip
+    """Return what inspect --sample reports: the tables, the plan against the window (with a topology), leaks, advice."""
+    from planner.live.usage import GROUPINGS, compare_usage
+    from planner.render.sample import SampleReport
+
+    samples = activity.samples
+    tables = [(by, activity.usage_by(by)) for by in GROUPINGS]
+    plan = unknown = None
+    label = ""
+    if report is not None:
+        instance = _writer(report, database, report.topology.path)
+        poolers = [p for p in report.poolers if p.database == instance.database]
+        plan, unknown = compare_usage(report.topology, instance, poolers, samples, activity)
+        label = f"{instance.name} of {report.topology.path}"
+    return SampleReport(samples, activity.totals(), tables, leaks, advice, plan, label, unknown or (), terminated)
+
+
+@contextmanager
+def _sampling(count: int) -> Iterator[Any]:
+    """Yield a progress callback drawing a bar on stderr (on a terminal only, as _progress does), or None."""
+    if not sys.stderr.isatty() or count < 2:
+        yield None
+        return
+    with typer.progressbar(length=count, label="sampling pg_stat_activity", file=sys.stderr) as bar:
+        done = [0]
+
+        def update(taken: int) -> None:
+            bar.update(taken - done[0])
+            done[0] = taken
+
+        yield update
 
 
 # --------------------------------------------------------------------------- verify

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Sequence
 
+from planner.budget.sessions import source_names
 from planner.errors import InputError
 
 if TYPE_CHECKING:
@@ -211,73 +212,79 @@ class PlanComparison:
         return [r for r in self.rows if r.above]
 
 
-def compare_with_plan(
-    instance: "InstanceBudget", poolers: Sequence["PoolerBudget"], snapshot: Snapshot
-) -> PlanComparison:
-    """Map each client session to a planned source by its ``application_name`` and compare.
+@dataclass(frozen=True)
+class PlanRow:
+    """One row of the plan that sessions are counted on: a source, a pooler, or a service whose sessions do not
+    name their environment (``SERVICE@*``, its sources merged)."""
 
-    ``SERVICE@ENV`` names a source; a bare ``SERVICE`` names it when the service has one source
-    on this instance, else the service's sources merge into one ``SERVICE@*`` row. A service that
-    reaches the database through a pooler is counted on the pooler's row (PgBouncer passes the
-    client's application_name on to its server connections).
+    key: str
+    kind: str  # service | pooler | service (environment not named)
+    planned: Mapping[str, int | None]  # scenario -> demand; None = unbounded
+    sources: tuple[str, ...]  # the planned sources it stands for
+
+
+def plan_rows(
+    instance: "InstanceBudget", poolers: Sequence["PoolerBudget"], application_names: Iterable[str]
+) -> tuple[list[PlanRow], dict[str, str]]:
+    """Return the plan's rows for sessions carrying ``application_names``, and the row each name is counted on.
+
+    Names map as :mod:`planner.budget.sessions` says; a name that maps to nothing is not in the second
+    result (an unknown client). When sessions name a service with several sources on the instance
+    without the environment, that service's sources merge into one ``SERVICE@*`` row.
     """
     scenarios = tuple(instance.scenarios)
-    planned: dict[str, dict[str, int | None]] = {}
-    kinds: dict[str, str] = {}
-    alias: dict[str, str] = {}  # application_name -> row key
-    services: dict[str, set[str]] = {}  # service -> row keys it lands on
-    for source in instance.demand_by_source:
-        planned[source.source] = {s: source.value(s) for s in scenarios}
-        kinds[source.source] = source.kind
-        alias[source.source] = source.source
-        if source.service:
-            services.setdefault(source.service, set()).add(source.source)
-    for pooler in poolers:
-        if pooler.pooler not in planned:
-            continue
-        for client in pooler.clients:
-            alias[client.source] = pooler.pooler
-            if client.service:
-                services.setdefault(client.service, set()).add(pooler.pooler)
-    ambiguous = {name for name, keys in services.items() if len(keys) > 1}
-    for name, keys in services.items():
-        if name not in ambiguous:
-            alias.setdefault(name, next(iter(keys)))
-
-    actual = {key: 0 for key in planned}
-    unknown: dict[str, int] = {}
-    bare: dict[str, int] = {}
-    for session in snapshot.clients:
-        if session.pid == snapshot.self_pid:
-            continue
-        name = session.application_name
-        if name in alias:
-            actual[alias[name]] += 1
-        elif name in ambiguous:
-            bare[name] = bare.get(name, 0) + 1
-        else:
-            label = name or "(none)"
-            unknown[label] = unknown.get(label, 0) + 1
-
-    rows: list[SourceRow] = []
+    planned = {source.source: {s: source.value(s) for s in scenarios} for source in instance.demand_by_source}
+    kinds = {source.source: source.kind for source in instance.demand_by_source}
+    names = source_names(instance, poolers)
+    present = set(application_names)
+    bare = {name for name in present if name in names.ambiguous}
+    row_of: dict[str, str] = {}
+    rows: list[PlanRow] = []
     merged: set[str] = set()
     for key in planned:
-        service = next((s for s, keys in services.items() if key in keys and s in bare), None)
+        service = next((s for s, keys in names.services.items() if key in keys and s in bare), None)
         if service is None:
-            rows.append(SourceRow(key, kinds[key], planned[key], actual[key]))
+            rows.append(PlanRow(key, kinds[key], planned[key], (key,)))
             continue
         if service in merged:
             continue
         merged.add(service)
-        keys = [k for k in planned if k in services[service]]
+        keys = [k for k in planned if k in names.services[service]]
         total: dict[str, int | None] = {}
         for s in scenarios:
             values = [planned[k][s] for k in keys]
             total[s] = None if any(v is None for v in values) else sum(v or 0 for v in values)
-        count = bare[service] + sum(actual[k] for k in keys)
-        rows.append(SourceRow(f"{service}@*", "service (environment not named)", total, count))
+        rows.append(PlanRow(f"{service}@*", "service (environment not named)", total, tuple(keys)))
+    into = {source: row.key for row in rows for source in row.sources}
+    for name in present:
+        if name in bare:
+            row_of[name] = f"{name}@*"
+        elif name in names.alias:
+            row_of[name] = into[names.alias[name]]
+    return rows, row_of
+
+
+def compare_with_plan(
+    instance: "InstanceBudget", poolers: Sequence["PoolerBudget"], snapshot: Snapshot
+) -> PlanComparison:
+    """Map each client session to a planned source by its ``application_name`` (:func:`plan_rows`) and compare."""
+    counts: dict[str, int] = {}
+    for session in snapshot.clients:
+        if session.pid != snapshot.self_pid:
+            counts[session.application_name] = counts.get(session.application_name, 0) + 1
+    rows, row_of = plan_rows(instance, poolers, counts)
+    actual = {row.key: 0 for row in rows}
+    unknown: dict[str, int] = {}
+    for name, count in counts.items():
+        if name in row_of:
+            actual[row_of[name]] += count
+        else:
+            unknown[name or "(none)"] = unknown.get(name or "(none)", 0) + count
     unknown = dict(sorted(unknown.items(), key=lambda kv: (-kv[1], kv[0])))
-    return PlanComparison(instance.database, instance.role, instance.max_connections.value, instance.usable, tuple(rows), unknown)
+    return PlanComparison(
+        instance.database, instance.role, instance.max_connections.value, instance.usable,
+        tuple(SourceRow(row.key, row.kind, row.planned, actual[row.key]) for row in rows), unknown,
+    )
 
 
 def predict_refusal(max_connections: int, reserved: int, already_connected: int, demand: int) -> int | None:

@@ -141,14 +141,15 @@ def inspect_text(
         for item in advice:
             lines += [f"  -- {item.reason}", f"  {item.sql}"]
     if terminated is not None:
-        done = [f"pid {pid} {_termination(ok)}" for pid, ok in terminated.items()]
+        done = [f"pid {pid} {termination_text(ok)}" for pid, ok in terminated.items()]
         lines += ["", f"terminated: {', '.join(done) or 'nothing to terminate'}"]
     elif any(a.kind == "terminate" for a in advice):
         lines.append("  (planner inspect --terminate runs the pg_terminate_backend statements, after asking)")
     return "\n".join(lines)
 
 
-def _termination(outcome: bool | str) -> str:
+def termination_text(outcome: bool | str) -> str:
+    """Return what one pg_terminate_backend did: ended, left alone (no longer idle), or the server's refusal."""
     if isinstance(outcome, str):
         return f"not ended ({outcome})"
     return "ended" if outcome else "no longer idle (left alone)"
@@ -194,4 +195,4 @@ def bouncer_text(state: "BouncerState", budget: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["bouncer_dict", "bouncer_text", "inspect_dict", "inspect_text"]
+__all__ = ["bouncer_dict", "bouncer_text", "inspect_dict", "inspect_text", "termination_text"]
