@@ -30,6 +30,7 @@ from planner.cli.common import (
     _load_all,
     source_overrides,
     _scenarios,
+    writer_of,
 )
 from planner.errors import EXIT_OVER, InputError
 from planner.model import ENGINES
@@ -432,6 +433,12 @@ def report(
     observed: Annotated[
         Optional[Path], typer.Option("--observed", help="Observations file from planner observe: each instance's observed peak, and a warning where the plan is below it.")
     ] = None,
+    samples: Annotated[
+        Optional[Path], typer.Option("--samples", help="Samples file from planner inspect --sample -o: per service, connections held vs active at once.")
+    ] = None,
+    database: Annotated[
+        Optional[str], typer.Option("--database", "-d", help="With --samples: the database the samples were taken on (when the topology has several).")
+    ] = None,
     catalog: CatalogOption = None,
     observations: ObservationsOption = None,
     source: SourceOption = None,
@@ -451,6 +458,7 @@ def report(
       planner report shop.yaml --baseline main-branch/shop.yaml
       planner report shop.yaml --baseline git:origin/main:shop.yaml
       planner report shop.yaml --observed observed.json   # from planner observe
+      planner report shop.yaml --samples samples.json     # from planner inspect --sample -o
     """
     from planner.budget import compute_budget
     from planner.render.html import render_report
@@ -467,7 +475,16 @@ def report(
         from planner.live.observe import apply_observed
 
         report, peaks = apply_observed(report, observed)
-    html = render_report(report, cat, before, title, peaks)
+    sampled = None
+    if samples is not None:
+        from planner.live.sample import read_samples
+        from planner.live.usage import sampled_use
+
+        taken = read_samples(samples)
+        # the samples file names the database inspect compared it with; --database says otherwise
+        chosen = database or (taken.topology or {}).get("database")
+        sampled = sampled_use(report, writer_of(report, chosen, topo.path), taken)
+    html = render_report(report, cat, before, title, peaks, sampled)
     target = output if output is not None else Path("reports") / f"{_file_stem(topo.name)}.html"
     _emit(html, target)
     print(f"report written: {target}", file=sys.stderr)

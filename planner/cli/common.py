@@ -15,6 +15,7 @@ from planner.errors import InputError
 from planner.model import SCENARIOS
 
 if TYPE_CHECKING:
+    from planner.budget import BudgetReport, InstanceBudget
     from planner.catalog import Catalog
     from planner.model import Topology
     from planner.topology.sources.base import SourceOverrides
@@ -304,3 +305,16 @@ def _emit_files(files: "dict[Path, str]") -> None:
     finally:  # a failure leaves no temporary file behind
         for tmp, _ in staged:
             Path(tmp).unlink(missing_ok=True)
+
+
+def writer_of(report: "BudgetReport", database: str | None, path: str) -> "InstanceBudget":
+    """Return the writer of ``database`` (or of the only database): where a live server's sessions are compared."""
+    names = [i.database for i in report.instances if i.role == "writer"]
+    if database is None:
+        if len(names) != 1:
+            raise InputError(f"--database: {path} has several databases: choose one of {', '.join(names)}")
+        database = names[0]
+    for instance in report.instances:
+        if instance.database == database and instance.role == "writer":
+            return instance
+    raise InputError(f"--database: no database named {database!r} in {path} (choose from {', '.join(names)})")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Iterator, Optional
 import typer
 
 from planner.cli.app import app
-from planner.cli.common import AllowOutsideRootOption, CatalogOption, ObservationsOption, OutputOption, ProfileOption, SourceOption, TopologyArgument, _emit, _load
+from planner.cli.common import AllowOutsideRootOption, CatalogOption, ObservationsOption, OutputOption, ProfileOption, SourceOption, TopologyArgument, _emit, _load, writer_of
 from planner.errors import EXIT_EXTERNAL, EXIT_OVER, InputError
 from planner.model import SCENARIOS
 
@@ -79,19 +79,6 @@ def _statement_timeout(text: str) -> str:
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
 
 
-def _writer(report: "BudgetReport", database: str | None, path: str) -> "InstanceBudget":
-    """Return the writer of ``database`` (or of the only database)."""
-    names = [i.database for i in report.instances if i.role == "writer"]
-    if database is None:
-        if len(names) != 1:
-            raise InputError(f"--database: {path} has several databases: choose one of {', '.join(names)}")
-        database = names[0]
-    for instance in report.instances:
-        if instance.database == database and instance.role == "writer":
-            return instance
-    raise InputError(f"--database: no database named {database!r} in {path} (choose from {', '.join(names)})")
-
-
 # --------------------------------------------------------------------------- inspect
 
 
@@ -110,7 +97,7 @@ def _bouncer_budget(snapshot: "Snapshot | None", report: "BudgetReport | None", 
     if snapshot is not None:
         return {"source": "live", "where": snapshot.where, "usable": snapshot.settings.usable}
     if report is not None:
-        instance = _writer(report, database, report.topology.path)
+        instance = writer_of(report, database, report.topology.path)
         return {"source": "plan", "where": f"{instance.name} of {report.topology.path}", "usable": instance.usable}
     return None
 
@@ -212,7 +199,7 @@ def inspect(
 
         topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
         report = compute_budget(topo, cat)
-        _writer(report, database, topo.path)  # fail early on a bad --database, before connecting
+        writer_of(report, database, topo.path)  # fail early on a bad --database, before connecting
     if window is not None:
         assert dsn is not None
         _inspect_sample(dsn, window, seconds, report, database, topology, format, terminate, yes, connect_timeout, limit, output)
@@ -228,7 +215,7 @@ def inspect(
             snapshot = read_snapshot(conn, dsn)
             comparison = None
             if report is not None:
-                instance = _writer(report, database, report.topology.path)
+                instance = writer_of(report, database, report.topology.path)
                 poolers = [p for p in report.poolers if p.database == instance.database]
                 comparison = compare_with_plan(instance, poolers, snapshot)
             advice = advise(snapshot, seconds)
@@ -262,7 +249,7 @@ def _inspect_sample(
         raise InputError(f"{output}: cannot write the samples file: it is a directory; choose a file path with -o")
     samples = Samples(describe_target(dsn), window, idle_after)
     if report is not None:
-        samples.topology = {"path": str(topology), "database": _writer(report, database, report.topology.path).database}
+        samples.topology = {"path": str(topology), "database": writer_of(report, database, report.topology.path).database}
     conn = connect_read_only(dsn, connect_timeout=connect_timeout, statement_timeout=limit)
     terminated: dict[int, bool | str] | None = None
     try:
@@ -302,7 +289,7 @@ def _sample_report(activity: "Activity", report: "BudgetReport | None", database
     plan = unknown = None
     label = ""
     if report is not None:
-        instance = _writer(report, database, report.topology.path)
+        instance = writer_of(report, database, report.topology.path)
         poolers = [p for p in report.poolers if p.database == instance.database]
         plan, unknown = compare_usage(report.topology, instance, poolers, samples, activity)
         label = f"{instance.name} of {report.topology.path}"
@@ -374,7 +361,7 @@ def verify(
     if scenario not in SCENARIOS:
         raise InputError(f"--scenario: unknown scenario {scenario!r} (choose from {', '.join(SCENARIOS)})")
     topo, cat = _load(topology, catalog, observations, sources=source, profiles=profile, outside_root=allow_outside_root)
-    instance = _writer(compute_budget(topo, cat, (scenario,)), database, topo.path)
+    instance = writer_of(compute_budget(topo, cat, (scenario,)), database, topo.path)
     plan = build_plan(topo, instance, scenario, scale, local)
     with _progress(plan.total) as progress:
         if local:

@@ -26,7 +26,7 @@ from planner.live.inspect import Advice, PlanRow, format_duration, plan_rows, qu
 from planner.live.sample import Samples
 
 if TYPE_CHECKING:
-    from planner.budget import InstanceBudget, PoolerBudget
+    from planner.budget import BudgetReport, InstanceBudget, PoolerBudget
     from planner.model import Topology
 
 KEYS = ("application_name", "user", "client", "database")
@@ -351,6 +351,23 @@ def compare_usage(
         ))  # fmt: skip
     unknown = [u for name, u in by_name.items() if name not in row_of]
     return planned, sorted(unknown, key=lambda u: (-u.held_max, u.key))
+
+
+@dataclass(frozen=True)
+class SampledUse:
+    """A samples file set against one instance of a topology: what ``report --samples`` shows."""
+
+    instance: str  # 'main/writer'
+    samples: Samples
+    plan: tuple[PlannedUse, ...]
+    unknown: tuple[Usage, ...]
+
+
+def sampled_use(report: "BudgetReport", instance: "InstanceBudget", samples: Samples) -> SampledUse:
+    """Return ``samples`` compared with ``instance``'s planned sources (and its poolers)."""
+    poolers = [p for p in report.poolers if p.database == instance.database]
+    plan, unknown = compare_usage(report.topology, instance, poolers, samples)
+    return SampledUse(instance.name, samples, tuple(plan), tuple(unknown))
 
 
 def busy_per_application(samples: Samples) -> dict[str, tuple[int, int]]:

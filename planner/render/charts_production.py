@@ -72,4 +72,29 @@ def history_chart(trend: "Trend", usable: int, alarm_at: int, title: str, prefix
     return to_svg(fig, prefix)
 
 
-__all__ = ["history_chart"]
+def usage_chart(rows: "list[tuple[str, int, int, int]]", title: str, prefix: str) -> str:
+    """Return one pair of bars per source: connections held (at most) and active at once (at most, and p95)."""
+    fig = new_figure(9, 0.42 * len(rows) + 1.6, {"left": 2.2, "right": 0.4, "bottom": 0.85, "top": 0.45})
+    with matplotlib.rc_context(RC):
+        ax = fig.add_subplot()
+        y = list(range(len(rows)))[::-1]
+        held = [r[1] for r in rows]
+        active = [r[2] for r in rows]
+        ax.barh(y, held, height=0.7, color="#c6dbef", edgecolor=INK, linewidth=0.4, hatch="//", label="held (most at once)")
+        ax.barh(y, active, height=0.38, color="#1f4e79", edgecolor=INK, linewidth=0.4, label="active (most at once)")
+        ax.scatter([r[3] for r in rows], y, marker="|", s=120, color=STATUS_COLOURS["warn"], zorder=4, label="active, p95")
+        right = max(held + active + [1])
+        for row_y, (_, h, a, _) in zip(y, rows):
+            ax.annotate(f"{h:,} held, {a:,} active", xy=(h, row_y), xytext=(4, 0), textcoords="offset points", va="center", fontsize=7.5)
+        ax.set_yticks(y, [plain(r[0]) for r in rows])
+        ax.set_xlim(0, right * 1.35)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))
+        ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+        ax.set_xlabel("connections")
+        ax.set_title(plain(title), loc="left")
+        # below the axis: the bars' own labels take the right-hand side
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55 / (0.42 * len(rows) + 0.3)), ncols=3, fontsize=7.5)
+    return to_svg(fig, prefix)
+
+
+__all__ = ["history_chart", "usage_chart"]

@@ -28,7 +28,7 @@ from planner.advice.recommend import recommend
 from planner.render import charts, charts_plan, charts_production
 from planner.render.drawing import Painter, pool_size
 from planner.render.html_context import (
-    BreakingView, Chart, ClassesView, InstanceView, ProductionView, ReportContext, SourcedValue, Verdict,
+    BreakingView, Chart, ClassesView, InstanceView, ProductionView, ReportContext, SourcedValue, UsageView, Verdict,
 )
 from planner.render.html_diff import build_diff
 from planner.render.html_lead import lead
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from typing import Mapping
 
     from planner.live.observe import ObservedPeak
+    from planner.live.usage import SampledUse
     import jinja2
 
     from planner.catalog import Catalog
@@ -298,6 +299,28 @@ def _production_views(report: BudgetReport, observed: "Mapping[tuple[str, str], 
     return views
 
 
+def _usage_view(report: BudgetReport, samples: "SampledUse", ids: _Ids, painter: Painter) -> UsageView:
+    """Return held vs used per planned source over the sampling window, with its bars."""
+    from planner.live.sample import format_duration
+    from planner.render.sample import window_line
+
+    window = format_duration(samples.samples.seconds)
+    seen = [p for p in samples.plan if p.names]
+    chart = None
+    if seen:
+        rows = [(p.row.key, p.held_max, p.active_max, p.active_p95) for p in seen]
+        label = "Per source, the most connections held at once and the most active at once (p95 marked): " + "; ".join(
+            f"{key} {held:,} held, {active:,} active" for key, held, active, _ in rows)
+        caption = ("Held: sessions open (a pool's idle connections too); active: running a query, or idle in a transaction "
+                   "(holding its connection busy). The gap is what the pools keep and nobody uses at once.")
+        svg = painter.draw(charts_production.usage_chart, rows, f"Held vs active: {samples.instance}", ids())
+        chart = Chart(svg, label, caption)
+    unknown = tuple(f"{u.key[0] or '(no application_name)'}: held up to {u.held_max}" for u in samples.unknown)
+    stop = samples.samples.stop_sentence()
+    return UsageView(samples.instance, window_line(samples.samples).removeprefix("sampled: "),
+                     tuple(p.sentence(window) for p in samples.plan), unknown, stop or "", chart)  # fmt: skip
+
+
 def _catalog_label(catalog: "Catalog | None") -> str:
     """Name the catalogue: "bundled" for the package's own, else the file given."""
     if catalog is None:
@@ -312,6 +335,7 @@ def build_context(
     baseline: BudgetReport | None = None,
     title: str | None = None,
     observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
+    sampled: "SampledUse | None" = None,
 ) -> ReportContext:
     """Compute everything the page shows: verdicts, charts, candidate classes, breaking points, diff."""
     ids = _Ids()
@@ -320,6 +344,7 @@ def build_context(
         instances = _instance_views(report, catalog, ids, painter)
         classes = _classes_views(report, catalog, ids, painter)
         production = _production_views(report, observed or {}, ids, painter)
+        usage = None if sampled is None else _usage_view(report, sampled, ids, painter)
         recommendations = tuple(recommend(report.topology, catalog, report)) if catalog is not None else ()
     peaks = observed or {}
     verdicts = [verdict(i, peaks.get((i.database, i.role))) for i in report.instances] + [pooler_verdict(p) for p in report.poolers if p.status != "ok"]
@@ -345,6 +370,7 @@ def build_context(
         recommendations=recommendations,
         sourced=sourced_values(report.topology),
         production=tuple(production),
+        usage=usage,
     )
 
 
@@ -386,6 +412,7 @@ def render_report(
     baseline: BudgetReport | None = None,
     title: str | None = None,
     observed: "Mapping[tuple[str, str], ObservedPeak] | None" = None,
+    sampled: "SampledUse | None" = None,
 ) -> str:
     """Return the whole self-contained HTML report for ``report`` (and its change from ``baseline``)."""
-    return render_context(build_context(report, catalog, baseline, title, observed))
+    return render_context(build_context(report, catalog, baseline, title, observed, sampled))

@@ -64,6 +64,18 @@ class ProductionView:
 
 
 @dataclass(frozen=True)
+class UsageView:
+    """What each service held and used on one instance over a sampling window (``report --samples``)."""
+
+    instance: str = doc("the topology's instance the sessions were compared with: 'main/writer'")
+    window: str = doc("the window sampled: '30 samples every 1s over 30s, 2026-12-07T10:00:00Z'")
+    sentences: tuple[str, ...] = doc("one per planned source: 'web holds 120 (pool 15 × 8 processes), at most 14 active in 30m ...'")
+    unknown: tuple[str, ...] = doc("application names the plan does not know, with what they held")
+    partial: str = doc("why the window is partial ('' when complete)")
+    chart: Chart | None = doc("held vs active bars per source (None: no session sampled)")
+
+
+@dataclass(frozen=True)
 class Verdict:
     """The banner of one instance or one over-budget pooler: its status and the one number that matters."""
 
@@ -171,6 +183,7 @@ class ReportContext:
     recommendations: tuple[Recommendation, ...] = doc("planner recommend's ranked options per flagged database (planner.advice.recommend.Recommendation)")
     sourced: tuple[SourcedValue, ...] = doc("the values read from the deployment, entry by entry (empty: none)")
     production: tuple[ProductionView, ...] = doc("with report --observed and a version-2 observations file: each observed series (empty: none)")
+    usage: UsageView | None = doc("with report --samples (planner inspect --sample -o): held vs used per service, else None")
 
 
 @dataclass(frozen=True)

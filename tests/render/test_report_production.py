@@ -84,3 +84,37 @@ def test_chromium_draws_the_production_chart(tmp_path: Path) -> None:
     assert dom.returncode == 0, dom.stderr[-2000:]
     section = dom.stdout.split('id="production"', 1)[1].split("</section>", 1)[0]
     assert "<svg" in section and "daily peak (CloudWatch maximum)" in section and "trend (Theil–Sen)" in section
+
+
+SAMPLED_TOPOLOGY = """version: 1
+name: shop
+databases:
+  main: {instance_class: db.m6g.large, engine_version: "16"}
+environments:
+  prod: {}
+services:
+  web: {replicas: 3, threads: 5, pool: {driver: sqlalchemy, size: 5, max_overflow: 0}}
+  worker: {connections: 3}
+"""
+
+
+def test_report_samples_shows_held_vs_active_per_service(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "samples.md"
+    samples = tmp_path / "samples.json"
+    samples.write_text(docs.read_text(encoding="utf-8").split("```json\n", 1)[1].split("```", 1)[0])
+    topology = tmp_path / "shop.yaml"
+    topology.write_text(SAMPLED_TOPOLOGY)
+    page = tmp_path / "report.html"
+    code, _, err = run_cli(["report", str(topology), "--samples", str(samples), "-o", str(page)])
+    assert code == 0, err
+    html = page.read_text(encoding="utf-8")
+    section = html.split('<section id="production"', 1)[1].split("</section>", 1)[0]
+    text = " ".join(re.sub(r"<[^>]+>", " ", section).split())
+    # the docs' example: web@prod holds 15 with at most 4 active; worker 3 with 2 in use (1 active, 1 idle in a transaction)
+    assert "Held vs used: main/writer" in text and "3 samples every 1.0s over 3.0s" in text
+    assert "web@prod holds 15 (" in text and "at most 4 active" in text
+    assert "Not in the plan: psql: held up to 1" in text
+    assert section.count("<svg") == 1 and "15 held, 4 active" in section
+    assert "What CloudWatch saw" not in section  # no observations: only the sampled part
+    code, _, err = run_cli(["report", str(topology), "--samples", str(samples), "--database", "nope", "-o", str(tmp_path / "x.html")])
+    assert code == 2 and err.count("\n") == 1 and "no database named 'nope'" in err and not (tmp_path / "x.html").exists()
