@@ -25,7 +25,7 @@ from planner.budget import compute_budget
 from planner.budget.concurrency import above_concurrency, held_to_concurrency
 from planner.catalog import load_catalog
 from planner.model import Pool, Service
-from planner.render.sarif import LINT_RULES
+from planner.render.sarif_rules import LINT_RULES
 from planner.topology import load_topology, parse_topology
 
 from ..conftest import run_cli

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema
 
 from planner.model import LINT_CODES
-from planner.render.sarif import LINT_RULES
+from planner.render.sarif_rules import LINT_RULES
 from tests.conftest import refusal, run_cli
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "docs" / "schema" / "check.schema.json").read_text())
