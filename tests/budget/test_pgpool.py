@@ -172,7 +172,8 @@ def test_sarif_and_junit_treat_it_as_a_warning() -> None:
     results = [r for r in sarif_log([report])["runs"][0]["results"] if r["ruleId"].startswith("pooler-")]
     assert [(r["ruleId"], r["level"], r["properties"]["scenario"]) for r in results] == [
         ("pooler-client-wait", "warning", "peak"), ("pooler-client-wait", "warning", "rollout")]
-    assert "pooler pool makes clients wait in rollout: client demand 104 (web@default 104) > replicas 2" in results[1]["message"]["text"]
+    # the pooler is the related location the message links to (GitHub shows [name](1) as a link to it)
+    assert "pooler [pool](1) makes clients wait in rollout: client demand 104 (web@default 104) > replicas 2" in results[1]["message"]["text"]
     for fail_on, failures in (("over", 0), ("warn", 2)):
         suite = ET.fromstring(render_junit_many([report], fail_on)).find("testsuite")
         assert suite is not None
