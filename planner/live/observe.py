@@ -368,11 +368,46 @@ def with_trends(report: "BudgetReport", matched: Mapping[tuple[str, str], Observ
     return out
 
 
+# The trend line reaching the alarm line sooner than this is a warning: a quarter is about what it takes
+# to plan, test and roll out a resize, a pooler or smaller pools.
+FORECAST_WARN_DAYS = 90
+
+
+def trend_findings(report: "BudgetReport", peaks: Mapping[tuple[str, str], ObservedPeak]) -> list["Finding"]:
+    """Return a warning for each observed series whose trend reaches the alarm line within FORECAST_WARN_DAYS."""
+    from planner.budget import Finding
+
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for instance in report.instances:
+        peak = peaks.get((instance.database, instance.role))
+        if peak is None or peak.trend is None or peak.instance in seen:
+            continue
+        seen.add(peak.instance)
+        alarm = next((r for r in peak.trend.reaches if r.line == "alarm line"), None)
+        if alarm is None or alarm.days is None or alarm.days > FORECAST_WARN_DAYS:
+            continue
+        key = f"databases.{instance.database}"
+        when = (f"is already at or above the alarm line {alarm.value:,}" if alarm.days <= 0 else
+                f"reaches the alarm line {alarm.value:,} in ~{round(alarm.days):,} days (between "
+                f"{round(alarm.earliest or 0):,} and {'?' if alarm.latest is None else f'{round(alarm.latest):,}'}; an estimate)")  # fmt: skip
+        findings.append(Finding(
+            "observed-trend",
+            f"{instance.name}: the trend of the peaks CloudWatch saw ({peak.instance}) {when}: plan the change now "
+            "(planner recommend shows the options)",
+            key, report.topology.line_of(key),
+        ))  # fmt: skip
+    return findings
+
+
 def apply_observed(report: "BudgetReport", path: str | Path) -> tuple["BudgetReport", dict[tuple[str, str], ObservedPeak]]:
-    """Return the report with the observed-peak warnings added, and the peak (with its trend) of each instance."""
+    """Return the report with the observed warnings added (peaks, proxies, trends near the alarm line), and the peak
+    (with its trend) of each instance."""
     matched, unmatched = match_observed(report, read_observed(path))
-    findings = observed_findings(report, matched, unmatched, str(path)) + proxy_findings(report, read_observed_proxies(path), str(path))
-    return dataclasses.replace(report, warnings=tuple(report.warnings) + tuple(findings)), with_trends(report, matched)
+    peaks = with_trends(report, matched)
+    findings = (observed_findings(report, matched, unmatched, str(path)) + proxy_findings(report, read_observed_proxies(path), str(path))
+                + trend_findings(report, peaks))  # fmt: skip
+    return dataclasses.replace(report, warnings=tuple(report.warnings) + tuple(findings)), peaks
 
 
 __all__ = [
@@ -390,5 +425,6 @@ __all__ = [
     "proxy_observation",
     "read_observed",
     "read_observed_proxies",
+    "trend_findings",
     "with_trends",
 ]

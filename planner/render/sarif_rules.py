@@ -86,6 +86,9 @@ OBSERVED_RULES: dict[str, tuple[str, str]] = {
                             "topology."),
     "observed-unmatched": ("Observed instance matches no database",
                            "An observed instance matches no database of the topology."),
+    "observed-trend": ("The observed peak's trend nears the alarm line",
+                       "The Theil-Sen trend of the daily peaks CloudWatch saw reaches the instance's alarm line within 90 "
+                       "days (an estimate, with its band)."),
     "observed-proxy": ("What an RDS Proxy held",
                        "CloudWatch's DatabaseConnections and ClientConnections of an observed RDS Proxy against its "
                        "share of the database; a pool that reached 90 % of its share made clients wait."),
@@ -119,6 +122,8 @@ LINT_FIX = ("The warning's message names the number that makes it real and the f
 OBSERVED_FIX = ("Add the source the topology misses (or correct the one that is wrong), then run `planner check "
                 "--observed FILE` again; the observations come from `planner observe`.")
 OBSERVED_FIXES = {
+    "observed-trend": ("Plan the change before the date: planner recommend shows the options (smaller pools, a pooler, "
+                       "a proxy's share, a resize); planner report --observed draws the trend and its band."),
     "observed-proxy": ("Name the topology's rds-proxy pooler as the proxy is named; a pool that was full needs a larger "
                        "max_connections_percent (planner recommend weighs it) or fewer clients."),
 }

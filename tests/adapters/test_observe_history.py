@@ -219,3 +219,20 @@ def test_an_rds_proxy_is_the_sum_of_its_nodes_per_minute_against_its_share(aws: 
     assert 78 >= 0.9 * share and "its pool was full, clients waited" in line  # 78 of 80: full
     code, _, err = run_cli(["observe"])
     assert code == 2 and err.count("\n") == 1 and "--proxy" in err
+
+
+def test_a_trend_that_nears_the_alarm_line_is_a_warning(aws: str, tmp_path: Path) -> None:
+    observed = tmp_path / "observed.json"
+    _observe(tmp_path, "grow-db", "flat-db")
+    writer, text = _trend(tmp_path, "grow-db", observed)
+    days = writer["observed_trend"]["reaches"][0]["days"]
+    assert days <= 90
+    code, out, err = run_cli(["check", str(tmp_path / "grow-db.yaml"), "--observed", str(observed), "--format", "json"])
+    (warning,) = [w for w in json.loads(out)["warning_details"] if w["code"] == "observed-trend"]
+    assert f"reaches the alarm line {writer['alarm_at']:,} in ~{round(days):,} days" in warning["message"]
+    code, annotations, _ = run_cli(["check", str(tmp_path / "grow-db.yaml"), "--observed", str(observed), "--format", "github"])
+    assert code == 0  # the exit code stays the plan's: the forecast is an estimate
+    assert any(line.startswith("::warning") and "observed-trend" in line for line in annotations.splitlines())
+    flat, _ = _trend(tmp_path, "flat-db", observed)
+    code, out, _ = run_cli(["check", str(tmp_path / "flat-db.yaml"), "--observed", str(observed), "--format", "json"])
+    assert not [w for w in json.loads(out)["warning_details"] if w["code"] == "observed-trend"]
