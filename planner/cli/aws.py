@@ -224,6 +224,9 @@ def observe(
             raise InputError(f"{output}: not an observations file ({exc}); choose another -o") from exc
     gateway = _gateway(region, endpoint_url, profile)
     now = datetime.now(timezone.utc).replace(microsecond=0)
+    # one window for every instance and proxy: the finest period CloudWatch keeps that far back
+    period = finest_period(days)
+    start, end = align_down(now - timedelta(days=days), period), align_down(now, period)
     peaks = []
     for ident in instances:
         described = gateway.db_instances(identifier=ident)[0]
@@ -235,14 +238,10 @@ def observe(
             if len(known) != 1:
                 raise InputError(f"{ident}: {topology} has no database {name!r}: name it with --database (one of {', '.join(known)})")
             name = known[0]
-        period = finest_period(days)
-        start, end = align_down(now - timedelta(days=days), period), align_down(now, period)
         points = gateway.connection_maxima(ident, start, end, period)
         peaks.append(observation(ident, name, role, points, days, gateway.region, now, period))
     observed_proxies = []
     for name in proxies:
-        period = finest_period(days)
-        start, end = align_down(now - timedelta(days=days), period), align_down(now, period)
         sums = {metric: gateway.metric_series(metric, "ProxyName", name, "Sum", start, end, period) for metric in PROXY_METRICS}
         observed_proxies.append(proxy_observation(name, sums, days, gateway.region, now, period))
     _emit(json.dumps(observations_document(peaks, existing, observed_proxies), indent=2), output)
@@ -254,9 +253,9 @@ def observe(
         if peak.peak is None:
             _note(f"{peak.instance}: no DatabaseConnections datapoint in the last {days} days (is the instance running?)")
         else:
-            period = peak.series.period_seconds // 60 if peak.series else 5
             gaps = f", {len(peak.series.values) - peak.datapoints:,} periods without data" if peak.series and peak.series.datapoints < len(peak.series.values) else ""
             _note(f"{peak.instance} ({peak.database}, {peak.role}): peak {peak.peak} connections at {peak.peak_at} "
-                  f"(largest {period}-minute maximum of {peak.datapoints:,} over {days} days{gaps})")  # fmt: skip
-            if peak.ended():
-                _note(f"{peak.instance}: no DatabaseConnections datapoint after {peak.ended()}: was it stopped, renamed or deleted?")
+                  f"(largest {period // 60}-minute maximum of {peak.datapoints:,} over {days} days{gaps})")  # fmt: skip
+            ended = peak.ended()
+            if ended:
+                _note(f"{peak.instance}: no DatabaseConnections datapoint after {ended}: was it stopped, renamed or deleted?")

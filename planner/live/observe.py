@@ -27,7 +27,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
 from planner.errors import InputError, Problem
 from planner.live.history import Series, parse_time, read_series
@@ -201,8 +201,8 @@ def observations_document(peaks: Iterable[ObservedPeak], existing: Mapping[str, 
     return doc
 
 
-def read_observed(path: str | Path) -> list[ObservedPeak]:
-    """Read an observations file written by ``planner observe``; InputError naming what is wrong."""
+def _document(path: str | Path) -> dict[str, Any]:
+    """Return the observations file's JSON document, checked for its list and version; InputError if not one."""
     label = str(path)
     try:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -220,6 +220,21 @@ def read_observed(path: str | Path) -> list[ObservedPeak]:
     if version not in READABLE_VERSIONS:
         raise InputError(Problem(label, "version", f"observations file version {version!r} is not one this planner reads "
                                  f"({', '.join(map(str, READABLE_VERSIONS))})", hint="write it again with this planner's observe"))
+    return doc
+
+
+def read_observed(path: str | Path) -> list[ObservedPeak]:
+    """Read the instances of an observations file written by ``planner observe``; InputError naming what is wrong."""
+    return _peaks_of(_document(path), str(path))
+
+
+def read_observations(path: str | Path) -> tuple[list[ObservedPeak], list[ObservedProxy]]:
+    """Read an observations file once: its instances, then its RDS Proxies; InputError naming what is wrong."""
+    doc = _document(path)
+    return _peaks_of(doc, str(path)), _proxies_of(doc, str(path))
+
+
+def _peaks_of(doc: Mapping[str, Any], label: str) -> list[ObservedPeak]:
     peaks: list[ObservedPeak] = []
     problems: list[Problem | str] = []
     for i, item in enumerate(doc["observations"]):
@@ -247,10 +262,7 @@ def read_observed(path: str | Path) -> list[ObservedPeak]:
     return peaks
 
 
-def read_observed_proxies(path: str | Path) -> list[ObservedProxy]:
-    """Read the RDS Proxies of an observations file (after :func:`read_observed` accepted the file)."""
-    label = str(path)
-    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+def _proxies_of(doc: Mapping[str, Any], label: str) -> list[ObservedProxy]:
     items = doc.get("proxies", [])
     if not isinstance(items, list):
         raise InputError(Problem(label, "proxies", "a list of proxies is expected", hint="use the file planner observe writes"))
@@ -355,17 +367,35 @@ def with_trends(report: "BudgetReport", matched: Mapping[tuple[str, str], Observ
     """Return ``matched`` with each series analysed against its instance's alarm line and usable connections."""
     if not any(peak.series is not None for peak in matched.values()):
         return dict(matched)
-    from planner.live.trend import analyse  # pandas: only when there is a series to analyse
+    from planner.live.trend import Trend, analyse  # pandas: only when there is a series to analyse
 
     out: dict[tuple[str, str], ObservedPeak] = {}
+    # every reader of a database is matched to the same series and usually has the same lines: analysed once
+    analysed: dict[tuple[str, int, int], Trend] = {}
     for instance in report.instances:
         key = (instance.database, instance.role)
         peak = matched.get(key)
         if peak is None:
             continue
-        trend = None if peak.series is None else analyse(peak.series, instance.alarm_at, instance.usable)
+        trend = None
+        if peak.series is not None:
+            lines = (peak.instance, instance.alarm_at, instance.usable)
+            if lines not in analysed:
+                analysed[lines] = analyse(peak.series, instance.alarm_at, instance.usable)
+            trend = analysed[lines]
         out[key] = dataclasses.replace(peak, trend=trend)
     return out
+
+
+def observed_series(report: "BudgetReport", peaks: Mapping[tuple[str, str], ObservedPeak]) -> "Iterator[tuple[InstanceBudget, ObservedPeak]]":
+    """Yield each analysed series once, with the first instance it was matched to (readers share one series)."""
+    seen: set[str] = set()
+    for instance in report.instances:
+        peak = peaks.get((instance.database, instance.role))
+        if peak is None or peak.trend is None or peak.series is None or peak.instance in seen:
+            continue
+        seen.add(peak.instance)
+        yield instance, peak
 
 
 # The trend line reaching the alarm line sooner than this is a warning: a quarter is about what it takes
@@ -378,12 +408,8 @@ def trend_findings(report: "BudgetReport", peaks: Mapping[tuple[str, str], Obser
     from planner.budget import Finding
 
     findings: list[Finding] = []
-    seen: set[str] = set()
-    for instance in report.instances:
-        peak = peaks.get((instance.database, instance.role))
-        if peak is None or peak.trend is None or peak.instance in seen:
-            continue
-        seen.add(peak.instance)
+    for instance, peak in observed_series(report, peaks):
+        assert peak.trend is not None
         alarm = next((r for r in peak.trend.reaches if r.line == "alarm line"), None)
         if alarm is None or alarm.days is None or alarm.days > FORECAST_WARN_DAYS:
             continue
@@ -403,9 +429,10 @@ def trend_findings(report: "BudgetReport", peaks: Mapping[tuple[str, str], Obser
 def apply_observed(report: "BudgetReport", path: str | Path) -> tuple["BudgetReport", dict[tuple[str, str], ObservedPeak]]:
     """Return the report with the observed warnings added (peaks, proxies, trends near the alarm line), and the peak
     (with its trend) of each instance."""
-    matched, unmatched = match_observed(report, read_observed(path))
+    observed, proxies = read_observations(path)
+    matched, unmatched = match_observed(report, observed)
     peaks = with_trends(report, matched)
-    findings = (observed_findings(report, matched, unmatched, str(path)) + proxy_findings(report, read_observed_proxies(path), str(path))
+    findings = (observed_findings(report, matched, unmatched, str(path)) + proxy_findings(report, proxies, str(path))
                 + trend_findings(report, peaks))  # fmt: skip
     return dataclasses.replace(report, warnings=tuple(report.warnings) + tuple(findings)), peaks
 
@@ -423,8 +450,9 @@ __all__ = [
     "ObservedProxy",
     "proxy_findings",
     "proxy_observation",
+    "observed_series",
+    "read_observations",
     "read_observed",
-    "read_observed_proxies",
     "trend_findings",
     "with_trends",
 ]

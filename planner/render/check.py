@@ -76,15 +76,12 @@ def _observed(observed: "Mapping[tuple[str, str], ObservedPeak] | None", instanc
 
 def trend_lines(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak] | None") -> list[str]:
     """Return one line per observed series: how its peak moves and when it reaches the lines (an estimate)."""
-    lines: list[str] = []
-    seen: set[str] = set()
-    for instance in report.instances:
-        peak = (observed or {}).get((instance.database, instance.role))
-        if peak is None or peak.trend is None or peak.series is None or peak.instance in seen:
-            continue
-        seen.add(peak.instance)  # every reader matched to one instance's series: said once
-        lines.append(f"{instance.name} ({peak.instance}, {peak.basis()}): {peak.trend.sentence()}")
-    return lines
+    if not observed:
+        return []
+    from planner.live.observe import observed_series
+
+    return [f"{instance.name} ({peak.instance}, {peak.basis()}): {peak.trend.sentence()}"
+            for instance, peak in observed_series(report, observed) if peak.trend is not None]
 
 
 def trend_dict(peak: "ObservedPeak") -> dict[str, object] | None:

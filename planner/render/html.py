@@ -270,14 +270,12 @@ _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
 def _production_views(report: BudgetReport, observed: "Mapping[tuple[str, str], ObservedPeak]", ids: _Ids,
                       painter: Painter) -> list[ProductionView]:  # fmt: skip
     """Return one view per observed series (readers matched to one series: once), with its chart."""
+    from planner.live.observe import observed_series
+
     views: list[ProductionView] = []
-    seen: set[str] = set()
-    for instance in report.instances:
-        peak = observed.get((instance.database, instance.role))
-        if peak is None or peak.trend is None or peak.series is None or peak.instance in seen:
-            continue
-        seen.add(peak.instance)
+    for instance, peak in observed_series(report, observed):
         trend = peak.trend
+        assert trend is not None
         basis = peak.basis()
         known = [(value, hour) for hour, value in enumerate(trend.profile) if value is not None]
         busiest = None
